@@ -1,0 +1,178 @@
+//! The server as a black box: requests through `app(state)` with `oneshot`, no socket.
+
+use std::path::Path;
+
+use axum::body::Body;
+use axum::http::{header, Request, StatusCode};
+use axum::Router;
+use cairn_server::api::Health;
+use cairn_server::{app, AppState, Database};
+use http_body_util::BodyExt;
+use tower::ServiceExt;
+
+const INDEX: &str = "<!doctype html><title>Cairn</title>";
+const HASHED_WASM: &str = "cairn-0123456789abcdef_bg.wasm";
+
+struct TestApp {
+    router: Router,
+    _dist: tempfile::TempDir,
+}
+
+async fn test_app() -> TestApp {
+    let dist = tempfile::tempdir().unwrap();
+    write(dist.path(), "index.html", INDEX);
+    write(dist.path(), "sw.js", "importScripts('./sw_wasm.js');");
+    write(dist.path(), HASHED_WASM, "\0asm");
+    write(dist.path(), "sw_wasm_bg.wasm", "\0asm");
+    let db = Database::connect("sqlite::memory:").await.unwrap();
+    let router = app(AppState {
+        db,
+        static_dir: dist.path().to_owned(),
+    });
+    TestApp {
+        router,
+        _dist: dist,
+    }
+}
+
+fn write(dir: &Path, name: &str, content: &str) {
+    std::fs::write(dir.join(name), content).unwrap();
+}
+
+async fn get(app: &TestApp, path: &str) -> (StatusCode, axum::http::HeaderMap, String) {
+    let res = app
+        .router
+        .clone()
+        .oneshot(Request::get(path).body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    let status = res.status();
+    let headers = res.headers().clone();
+    let body = res.into_body().collect().await.unwrap().to_bytes();
+    (status, headers, String::from_utf8_lossy(&body).into_owned())
+}
+
+fn cache_control(headers: &axum::http::HeaderMap) -> &str {
+    headers
+        .get(header::CACHE_CONTROL)
+        .map(|v| v.to_str().unwrap())
+        .unwrap_or("")
+}
+
+#[tokio::test]
+async fn health_reports_version_and_database() {
+    let app = test_app().await;
+    let (status, headers, body) = get(&app, "/api/health").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(headers[header::CONTENT_TYPE], "application/json");
+    let health: Health = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        health,
+        Health {
+            status: "ok".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            database: "sqlite".into(),
+        }
+    );
+}
+
+#[tokio::test]
+async fn health_is_503_with_a_json_error_when_the_database_is_gone() {
+    let dist = tempfile::tempdir().unwrap();
+    let db = Database::connect("sqlite::memory:").await.unwrap();
+    db.close().await;
+    let app = TestApp {
+        router: app(AppState {
+            db,
+            static_dir: dist.path().to_owned(),
+        }),
+        _dist: dist,
+    };
+    let (status, _, body) = get(&app, "/api/health").await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    let json: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(json["error"], "database_unavailable");
+    assert!(!body.contains("pool"), "no internals leak: {body}");
+}
+
+#[tokio::test]
+async fn unknown_api_paths_are_json_404s_not_the_app() {
+    let app = test_app().await;
+    let (status, _, body) = get(&app, "/api/nope").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let json: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(json["error"], "not_found");
+}
+
+#[tokio::test]
+async fn index_and_service_worker_are_never_cached_long() {
+    let app = test_app().await;
+    for path in ["/", "/index.html", "/sw.js", "/sw_wasm_bg.wasm"] {
+        let (status, headers, _) = get(&app, path).await;
+        assert_eq!(status, StatusCode::OK, "{path}");
+        assert_eq!(cache_control(&headers), "no-cache", "{path}");
+    }
+}
+
+#[tokio::test]
+async fn hashed_assets_are_immutable() {
+    let app = test_app().await;
+    let (status, headers, _) = get(&app, &format!("/{HASHED_WASM}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        cache_control(&headers),
+        "public, max-age=31536000, immutable"
+    );
+    assert_eq!(headers[header::CONTENT_TYPE], "application/wasm");
+}
+
+#[tokio::test]
+async fn client_routes_get_the_app_on_reload() {
+    let app = test_app().await;
+    for path in ["/settings", "/notes/abc"] {
+        let (status, headers, body) = get(&app, path).await;
+        assert_eq!(status, StatusCode::OK, "{path}");
+        assert_eq!(body, INDEX, "{path}");
+        assert_eq!(cache_control(&headers), "no-cache", "{path}");
+    }
+}
+
+#[tokio::test]
+async fn missing_files_with_an_extension_are_404_not_html() {
+    let app = test_app().await;
+    let (status, headers, body) = get(&app, "/missing-0123456789abcdef.js").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_ne!(body, INDEX);
+    assert_eq!(cache_control(&headers), "");
+}
+
+#[tokio::test]
+async fn paths_cannot_escape_the_static_dir() {
+    let app = test_app().await;
+    let (status, _, body) = get(&app, "/../Cargo.toml").await;
+    assert!(!body.contains("[package]"));
+    assert_ne!(status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn sqlite_file_databases_are_created_in_wal_mode() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("cairn.db").display());
+    let db = Database::connect(&url).await.unwrap();
+    db.ping().await.unwrap();
+    let Database::Sqlite(pool) = &db else {
+        panic!("expected sqlite")
+    };
+    let (mode,): (String,) = sqlx::query_as("PRAGMA journal_mode")
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    assert_eq!(mode, "wal");
+    assert!(dir.path().join("cairn.db").exists());
+}
+
+#[tokio::test]
+async fn unsupported_database_urls_are_refused() {
+    let err = Database::connect("mysql://localhost/x").await.unwrap_err();
+    assert!(err.to_string().contains("unsupported database URL"));
+}
