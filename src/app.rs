@@ -1,0 +1,30 @@
+//! The root component.
+
+use stylist::yew::{styled_component, Global};
+use yew::prelude::*;
+use yew_router::prelude::*;
+
+use crate::components::{NavBar, PersistenceProvider};
+use crate::routes::{switch, Route};
+
+#[styled_component]
+pub fn App() -> Html {
+    html! {
+        <BrowserRouter>
+            <Global css={css!(r#"
+                :root { color-scheme: light dark; --accent: #2f6f5e; }
+                * { box-sizing: border-box; }
+                body { margin: 0; font-family: system-ui, sans-serif; line-height: 1.5; }
+                main { max-width: 40rem; margin: 0 auto; padding: 1rem; }
+                h1 { font-size: 1.5rem; margin: 0.5rem 0 1rem; }
+                h2 { font-size: 1.125rem; margin: 1.5rem 0 0.5rem; }
+            "#)} />
+            <NavBar />
+            <main>
+                <PersistenceProvider>
+                    <Switch<Route> render={switch} />
+                </PersistenceProvider>
+            </main>
+        </BrowserRouter>
+    }
+}

@@ -1,0 +1,9 @@
+//! Reusable components, one per file.
+
+mod nav_bar;
+mod persistence_provider;
+mod save_status_badge;
+
+pub use nav_bar::NavBar;
+pub use persistence_provider::PersistenceProvider;
+pub use save_status_badge::SaveStatusBadge;

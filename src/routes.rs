@@ -1,0 +1,26 @@
+//! Client-side routes. The server answers every extensionless path with `index.html`, so
+//! each of these also works on reload and as a deep link.
+
+use yew::{html, Html};
+use yew_router::Routable;
+
+use crate::pages::{Home, NotFound, Settings};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Routable)]
+pub enum Route {
+    #[at("/")]
+    Home,
+    #[at("/settings")]
+    Settings,
+    #[not_found]
+    #[at("/404")]
+    NotFound,
+}
+
+pub fn switch(route: Route) -> Html {
+    match route {
+        Route::Home => html! { <Home /> },
+        Route::Settings => html! { <Settings /> },
+        Route::NotFound => html! { <NotFound /> },
+    }
+}
