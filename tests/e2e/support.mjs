@@ -1,0 +1,91 @@
+// Shared helpers for the end-to-end tests: a real server on 127.0.0.1 with its own data
+// dir, and headless Chromium with isolated contexts.
+//
+// Environment (set by `cargo xtask test`):
+//   CAIRN_SERVER_BIN  the cairn-server binary
+//   CAIRN_DIST        the built app
+//   CHROMIUM          the Chromium binary
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { chromium } from 'playwright-core';
+
+function required(name) {
+  const value = process.env[name];
+  if (!value) throw new Error(`${name} is not set: run the end-to-end tests with \`cargo xtask test\``);
+  return value;
+}
+
+/** Starts the server on a free port; resolves once it prints the URL it listens on. */
+export async function startServer({ dataDir } = {}) {
+  const ownDataDir = !dataDir;
+  dataDir ??= mkdtempSync(join(tmpdir(), 'cairn-e2e-'));
+  const child = spawn(
+    required('CAIRN_SERVER_BIN'),
+    ['--host', '127.0.0.1', '--port', '0', '--data-dir', dataDir, '--static-dir', required('CAIRN_DIST')],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  const url = await new Promise((resolve, reject) => {
+    const lines = createInterface({ input: child.stdout });
+    lines.on('line', (line) => {
+      const match = line.match(/running at (http:\/\/\S+?)\/?$/);
+      if (match) resolve(match[1]);
+    });
+    child.once('exit', (code) => reject(new Error(`the server exited (${code}) before listening`)));
+    child.once('error', reject);
+  });
+  return {
+    url,
+    dataDir,
+    async stop() {
+      if (child.exitCode === null) {
+        const exited = new Promise((resolve) => child.once('exit', resolve));
+        child.kill('SIGTERM');
+        await exited;
+      }
+      if (ownDataDir) rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Launches headless Chromium. Each `browser.newContext()` is an isolated profile. */
+export function launchBrowser() {
+  return chromium.launch({
+    executablePath: required('CHROMIUM'),
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-dev-shm-usage',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--no-first-run',
+    ],
+  });
+}
+
+/** Records console errors and uncaught page errors, so a test can assert there were none. */
+export function collectErrors(page) {
+  const errors = [];
+  page.on('console', (msg) => {
+    if (msg.type() === 'error') errors.push(`console: ${msg.text()}`);
+  });
+  page.on('pageerror', (err) => errors.push(`page: ${err.message}`));
+  return errors;
+}
+
+/** Resolves once the page's service worker is `activated`; returns its state. */
+export function serviceWorkerActivated(page) {
+  return page.evaluate(async () => {
+    const registration = await navigator.serviceWorker.ready;
+    const worker = registration.active;
+    if (worker.state !== 'activated') {
+      await new Promise((resolve) => {
+        worker.addEventListener('statechange', () => worker.state === 'activated' && resolve());
+      });
+    }
+    return worker.state;
+  });
+}

@@ -1,0 +1,164 @@
+//! Building: the app and its service worker with trunk, wasm-opt over trunk's output,
+//! and the server binary.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use crate::cmd::{self, step};
+use crate::toolchain::{self, WasmEnv};
+use crate::{Paths, Result};
+
+/// The server's cargo profile: optimised, without the wasm build's slow LTO.
+pub const SERVER_PROFILE: &str = "server-release";
+
+/// wasm-opt flags: optimise for size, with the wasm features today's rustc emits.
+const WASM_OPT_FLAGS: &[&str] = &[
+    "-Oz",
+    "--enable-bulk-memory",
+    "--enable-reference-types",
+    "--enable-nontrapping-float-to-int",
+    "--enable-sign-ext",
+    "--enable-mutable-globals",
+    "--enable-multivalue",
+];
+
+/// One built wasm file.
+pub struct WasmSize {
+    pub file: String,
+    pub bytes: u64,
+    pub gzip_bytes: u64,
+}
+
+/// `cargo xtask run`: set up, build everything, then become the server.
+pub fn run(paths: &Paths, server_args: &[String]) -> Result {
+    let env = toolchain::prepare(paths)?;
+    app(paths, &env)?;
+    let server = server(paths)?;
+    step("Starting the server (Ctrl-C stops it)");
+    let mut cmd = Command::new(server);
+    cmd.arg("--static-dir")
+        .arg(&paths.dist)
+        .args(server_args)
+        .current_dir(&paths.root);
+    use std::os::unix::process::CommandExt;
+    Err(format!("cannot start the server: {}", cmd.exec()))
+}
+
+/// Builds the app and the service worker into `dist/` (release) and optimises the wasm.
+pub fn app(paths: &Paths, env: &WasmEnv) -> Result<Vec<WasmSize>> {
+    step("Building the app and its service worker (trunk, release)");
+    cmd::run(
+        env.apply(&mut Command::new(env.tools_bin.join("trunk")))
+            .args(["build", "--release", "--offline", "--dist"])
+            .arg(&paths.dist)
+            .current_dir(&paths.root),
+    )?;
+    optimise_wasm(paths, env)?;
+    let sizes = wasm_sizes(&paths.dist)?;
+    for s in &sizes {
+        eprintln!(
+            "  {:<34} {:>8.1} KiB, {:>7.1} KiB gzipped",
+            s.file,
+            s.bytes as f64 / 1024.0,
+            s.gzip_bytes as f64 / 1024.0
+        );
+    }
+    Ok(sizes)
+}
+
+/// Builds the server and returns its binary.
+pub fn server(paths: &Paths) -> Result<PathBuf> {
+    step("Building the server");
+    cmd::run(
+        Command::new("cargo")
+            .args([
+                "build",
+                "--package",
+                "cairn-server",
+                "--profile",
+                SERVER_PROFILE,
+            ])
+            .current_dir(&paths.root),
+    )?;
+    Ok(paths.target.join(SERVER_PROFILE).join("cairn-server"))
+}
+
+/// Runs wasm-opt over every `.wasm` in dist. Outputs are cached by the input's content,
+/// so an unchanged build costs nothing; entries not used by this build are removed.
+fn optimise_wasm(paths: &Paths, env: &WasmEnv) -> Result {
+    let cache = paths.target.join("cairn-wasm-opt");
+    std::fs::create_dir_all(&cache)
+        .map_err(|e| format!("cannot create {}: {e}", cache.display()))?;
+    let mut used = HashSet::new();
+    for file in wasm_files(&paths.dist)? {
+        let input = read(&file)?;
+        let cached = cache.join(format!("{:016x}.wasm", fnv1a64(&input)));
+        if !cached.is_file() {
+            eprintln!("  wasm-opt {}", file.display());
+            let tmp = cached.with_extension("tmp");
+            cmd::run(
+                Command::new("node")
+                    .arg(&env.wasm_opt)
+                    .args(WASM_OPT_FLAGS)
+                    .arg(&file)
+                    .arg("-o")
+                    .arg(&tmp),
+            )?;
+            std::fs::rename(&tmp, &cached).map_err(|e| e.to_string())?;
+        }
+        std::fs::copy(&cached, &file)
+            .map_err(|e| format!("cannot write {}: {e}", file.display()))?;
+        used.insert(cached);
+    }
+    for entry in std::fs::read_dir(&cache)
+        .map_err(|e| e.to_string())?
+        .flatten()
+    {
+        if !used.contains(&entry.path()) {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+    Ok(())
+}
+
+fn wasm_sizes(dist: &Path) -> Result<Vec<WasmSize>> {
+    wasm_files(dist)?
+        .into_iter()
+        .map(|file| {
+            let gzip = Command::new("gzip")
+                .args(["-9", "-c"])
+                .arg(&file)
+                .stderr(Stdio::inherit())
+                .output()
+                .map_err(|e| format!("cannot run gzip: {e}"))?;
+            Ok(WasmSize {
+                file: file.file_name().unwrap().to_string_lossy().into_owned(),
+                bytes: std::fs::metadata(&file).map_err(|e| e.to_string())?.len(),
+                gzip_bytes: gzip.stdout.len() as u64,
+            })
+        })
+        .collect()
+}
+
+fn wasm_files(dist: &Path) -> Result<Vec<PathBuf>> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dist)
+        .map_err(|e| format!("cannot read {}: {e}", dist.display()))?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|ext| ext == "wasm"))
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
+fn read(file: &Path) -> Result<Vec<u8>> {
+    std::fs::read(file).map_err(|e| format!("cannot read {}: {e}", file.display()))
+}
+
+/// FNV-1a, 64 bits: a stable content key for the wasm-opt cache.
+fn fnv1a64(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, &b| {
+        (hash ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}

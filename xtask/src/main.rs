@@ -1,0 +1,120 @@
+//! `cargo xtask`: the one entry point for building, running and testing Cairn.
+//!
+//! - `cargo xtask run [--port N] [--data-dir DIR]`: set up what is missing, build the app
+//!   and the service worker (release), and serve them with the API on 127.0.0.1.
+//! - `cargo xtask test`: native tests, wasm tests in headless Chromium, end-to-end tests;
+//!   ends with `N passed, N failed`.
+//! - `cargo xtask build`: only build the app into `dist/` and print the wasm sizes.
+//!
+//! # Layout
+//! - [`tools`]: pinned versions of every external tool, and their installation.
+//! - [`toolchain`]: how to build wasm on this machine (rustup target or Debian fallback).
+//! - [`build`]: trunk + wasm-opt, and the server binary.
+//! - [`test`]: the test suites and the summary.
+//! - [`cmd`]: running commands with clear failures.
+
+mod build;
+mod cmd;
+mod test;
+mod toolchain;
+mod tools;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+pub type Result<T = ()> = std::result::Result<T, String>;
+
+/// Where things live.
+pub struct Paths {
+    /// The repository root.
+    pub root: PathBuf,
+    /// Cargo's target dir (`CARGO_TARGET_DIR` or `<root>/target`).
+    pub target: PathBuf,
+    /// Installed tools, outside the clone so they survive fresh clones
+    /// (`CAIRN_TOOLS_DIR` or `~/.cache/cairn/tools`).
+    pub tools: PathBuf,
+    /// The built app.
+    pub dist: PathBuf,
+}
+
+impl Paths {
+    fn discover() -> Paths {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .parent()
+            .expect("xtask lives in the workspace")
+            .to_owned();
+        let target = std::env::var_os("CARGO_TARGET_DIR")
+            .map(PathBuf::from)
+            .map(|t| if t.is_absolute() { t } else { root.join(t) })
+            .unwrap_or_else(|| root.join("target"));
+        let tools = std::env::var_os("CAIRN_TOOLS_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| {
+                let cache = std::env::var_os("XDG_CACHE_HOME")
+                    .map(PathBuf::from)
+                    .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+                    .unwrap_or_else(|| root.join("target"));
+                cache.join("cairn").join("tools")
+            });
+        let dist = root.join("dist");
+        Paths {
+            root,
+            target,
+            tools,
+            dist,
+        }
+    }
+}
+
+const USAGE: &str = "usage: cargo xtask <command>
+
+commands:
+  run [--port N] [--data-dir DIR]   build the app and serve it with the API
+                                    (default http://127.0.0.1:8080, data in ./data;
+                                    also CAIRN_PORT, CAIRN_DATA_DIR, DATABASE_URL)
+  test                              run every test: native, wasm (headless Chromium), e2e
+  build                             build the app into dist/ and print the wasm sizes";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let paths = Paths::discover();
+    let result = match args.first().map(String::as_str) {
+        Some("run") => {
+            parse_run_args(&args[1..]).and_then(|server_args| build::run(&paths, &server_args))
+        }
+        Some("test") if args.len() == 1 => test::run(&paths),
+        Some("build") if args.len() == 1 => toolchain::prepare(&paths)
+            .and_then(|env| build::app(&paths, &env))
+            .map(|_| ()),
+        Some("-h" | "--help" | "help") => {
+            println!("{USAGE}");
+            Ok(())
+        }
+        _ => Err(USAGE.to_owned()),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(msg) => {
+            eprintln!("\nxtask: {msg}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `run`'s flags, turned into the server's flags.
+fn parse_run_args(args: &[String]) -> Result<Vec<String>> {
+    let mut server_args = Vec::new();
+    let mut it = args.iter();
+    while let Some(flag) = it.next() {
+        match flag.as_str() {
+            "--port" | "--data-dir" => {
+                let value = it
+                    .next()
+                    .ok_or_else(|| format!("{flag} needs a value\n\n{USAGE}"))?;
+                server_args.extend([flag.clone(), value.clone()]);
+            }
+            other => return Err(format!("unknown option {other}\n\n{USAGE}")),
+        }
+    }
+    Ok(server_args)
+}

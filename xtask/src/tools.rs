@@ -1,0 +1,229 @@
+//! Every external tool Cairn builds or tests with: the pinned versions (this is the one
+//! place they are written down) and how each is installed when missing.
+//!
+//! Cargo-installed tools and binaryen go to the tools dir (see [`crate::Paths`]), outside
+//! the clone; system packages come from Debian's apt when running as root on Debian.
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use crate::cmd::{self, step};
+use crate::{Paths, Result};
+
+/// trunk, the wasm app bundler. 0.22 needs rustc >= 1.96.1.
+pub const TRUNK: &str = "0.21.14";
+/// binaryen (wasm-opt), from npm: Debian's binaryen is too old for today's wasm features.
+pub const BINARYEN: &str = "132.0.0";
+/// Debian packages for building wasm where no rustup wasm target is installed:
+/// Debian's Rust with its standard library source (built for wasm with build-std).
+pub const APT_WASM_FALLBACK: &[&str] = &["rustc-web", "cargo-web", "rust-web-src", "lld-19"];
+/// Debian packages for the browser tests.
+pub const APT_BROWSER: &[&str] = &["chromium", "chromium-driver"];
+/// Debian packages for Node.js (binaryen and the end-to-end tests run on it).
+pub const APT_NODE: &[&str] = &["nodejs", "npm"];
+// wasm-bindgen-cli has no constant: it must equal the wasm-bindgen crate version, which
+// is pinned with `=` in the workspace Cargo.toml and read from Cargo.lock.
+
+/// The version of the `wasm-bindgen` crate in Cargo.lock.
+pub fn wasm_bindgen_version(root: &Path) -> Result<String> {
+    let lock = std::fs::read_to_string(root.join("Cargo.lock"))
+        .map_err(|e| format!("cannot read Cargo.lock: {e}"))?;
+    let mut lines = lock.lines();
+    while let Some(line) = lines.next() {
+        if line == "name = \"wasm-bindgen\"" {
+            if let Some(version) = lines
+                .next()
+                .and_then(|l| l.strip_prefix("version = \""))
+                .and_then(|l| l.strip_suffix('"'))
+            {
+                return Ok(version.to_owned());
+            }
+        }
+    }
+    Err("Cargo.lock has no wasm-bindgen package".into())
+}
+
+/// `PATH` with the tools dir's `bin` first.
+pub fn path_with_tools(paths: &Paths) -> OsString {
+    let mut dirs = vec![paths.tools.join("bin")];
+    if let Some(path) = std::env::var_os("PATH") {
+        dirs.extend(std::env::split_paths(&path));
+    }
+    std::env::join_paths(dirs).expect("PATH entries are valid")
+}
+
+/// Installs trunk and wasm-bindgen-cli (with wasm-bindgen-test-runner) at their pinned
+/// versions into the tools dir, unless already there.
+pub fn ensure_cargo_tools(paths: &Paths) -> Result {
+    let bin = paths.tools.join("bin");
+    let bindgen = wasm_bindgen_version(&paths.root)?;
+    ensure_cargo_tool(paths, &bin.join("trunk"), "trunk", TRUNK, true)?;
+    ensure_cargo_tool(
+        paths,
+        &bin.join("wasm-bindgen"),
+        "wasm-bindgen-cli",
+        &bindgen,
+        false,
+    )
+}
+
+fn ensure_cargo_tool(
+    paths: &Paths,
+    binary: &Path,
+    krate: &str,
+    version: &str,
+    locked: bool,
+) -> Result {
+    let installed = cmd::output(Command::new(binary).arg("--version"));
+    if installed.is_some_and(|v| v.split_whitespace().nth(1) == Some(version)) {
+        return Ok(());
+    }
+    step(&format!(
+        "Installing {krate} {version} (once; takes several minutes)"
+    ));
+    let mut install = Command::new("cargo");
+    install
+        .args(["install", "--force", "--root"])
+        .arg(&paths.tools)
+        .args([krate, "--version", version])
+        // Never the wasm fallback toolchain: these are native tools.
+        .env_remove("RUSTUP_TOOLCHAIN")
+        .env_remove("CARGO_TARGET_DIR");
+    // wasm-bindgen-cli does not resolve with --locked.
+    if locked {
+        install.arg("--locked");
+    }
+    cmd::run(&mut install)
+}
+
+/// Installs binaryen into the tools dir unless there, and returns the `wasm-opt` script.
+pub fn ensure_binaryen(paths: &Paths) -> Result<PathBuf> {
+    ensure_node()?;
+    let prefix = paths.tools.join(format!("binaryen-{BINARYEN}"));
+    let wasm_opt = prefix.join("node_modules/binaryen/bin/wasm-opt");
+    if wasm_opt.is_file() {
+        return Ok(wasm_opt);
+    }
+    step(&format!(
+        "Installing binaryen {BINARYEN} (wasm-opt) from npm"
+    ));
+    std::fs::create_dir_all(&prefix)
+        .map_err(|e| format!("cannot create {}: {e}", prefix.display()))?;
+    cmd::run(
+        Command::new("npm")
+            .args(["install", "--no-audit", "--no-fund", "--prefix"])
+            .arg(&prefix)
+            .arg(format!("binaryen@{BINARYEN}")),
+    )?;
+    if wasm_opt.is_file() {
+        Ok(wasm_opt)
+    } else {
+        Err(format!(
+            "binaryen installed but {} is missing",
+            wasm_opt.display()
+        ))
+    }
+}
+
+/// Node.js and npm, from apt if missing.
+pub fn ensure_node() -> Result {
+    if cmd::exists("node") && cmd::exists("npm") {
+        return Ok(());
+    }
+    ensure_apt(APT_NODE, "Node.js and npm (https://nodejs.org)")
+}
+
+/// Installs the end-to-end tests' npm packages from their lockfile when it changed.
+pub fn ensure_e2e_packages(e2e_dir: &Path) -> Result {
+    ensure_node()?;
+    let lock = e2e_dir.join("package-lock.json");
+    // npm ci writes this hidden lockfile; it is newer than package-lock.json unless the
+    // lockfile changed since.
+    let installed = e2e_dir.join("node_modules/.package-lock.json");
+    let lock_modified = std::fs::metadata(&lock).and_then(|m| m.modified()).ok();
+    let installed_modified = std::fs::metadata(&installed)
+        .and_then(|m| m.modified())
+        .ok();
+    if installed_modified.is_some() && installed_modified >= lock_modified {
+        return Ok(());
+    }
+    step("Installing the end-to-end tests' npm packages (npm ci)");
+    cmd::run(
+        Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund"])
+            .current_dir(e2e_dir),
+    )
+}
+
+/// Chromium and its WebDriver for the browser tests.
+pub struct Browser {
+    pub chromium: PathBuf,
+    pub chromedriver: PathBuf,
+}
+
+/// Finds Chromium and chromedriver (`CHROMIUM` / `CHROMEDRIVER` override), installing
+/// Debian's packages if missing.
+pub fn ensure_browser() -> Result<Browser> {
+    let chromium = std::env::var_os("CHROMIUM")
+        .map(PathBuf::from)
+        .unwrap_or("/usr/bin/chromium".into());
+    let chromedriver = std::env::var_os("CHROMEDRIVER")
+        .map(PathBuf::from)
+        .unwrap_or("/usr/bin/chromedriver".into());
+    if !chromium.is_file() || !chromedriver.is_file() {
+        ensure_apt(
+            APT_BROWSER,
+            "Chromium and its chromedriver, or set CHROMIUM and CHROMEDRIVER to their paths",
+        )?;
+    }
+    Ok(Browser {
+        chromium,
+        chromedriver,
+    })
+}
+
+/// Whether this process runs as root.
+pub fn is_root() -> bool {
+    cmd::output(Command::new("id").arg("-u")).is_some_and(|uid| uid.trim() == "0")
+}
+
+pub fn is_debian() -> bool {
+    Path::new("/etc/debian_version").exists() && cmd::exists("apt-get")
+}
+
+/// Installs the Debian `packages` that are missing; `what` names them for the error
+/// shown where apt cannot be used.
+pub fn ensure_apt(packages: &[&str], what: &str) -> Result {
+    let missing: Vec<&str> = packages
+        .iter()
+        .copied()
+        .filter(|pkg| {
+            !cmd::output(Command::new("dpkg-query").args(["-W", "-f=${Status}", pkg])).is_some_and(
+                |status| status.ends_with("installed") && !status.contains("not-installed"),
+            )
+        })
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    if !is_debian() || !is_root() {
+        return Err(format!(
+            "missing: {what}.\nInstall it, or run this command as root on Debian/Ubuntu to let it run\n    apt-get install {}",
+            missing.join(" ")
+        ));
+    }
+    static UPDATED: AtomicBool = AtomicBool::new(false);
+    if !UPDATED.swap(true, Ordering::SeqCst) {
+        step("Updating the apt package lists");
+        cmd::run(Command::new("apt-get").args(["update", "-q"]))?;
+    }
+    step(&format!("Installing {}", missing.join(" ")));
+    cmd::run(
+        Command::new("apt-get")
+            .args(["install", "-y", "-q", "--no-install-recommends"])
+            .args(&missing)
+            .env("DEBIAN_FRONTEND", "noninteractive"),
+    )
+}
