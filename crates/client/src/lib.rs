@@ -2,14 +2,22 @@
 //! both use it, so they share one schema and one storage engine. It knows nothing of Yew.
 //!
 //! # Layout
-//! - [`store`]: the IndexedDB database (through rexie): open, get and put [`Record`]s,
-//!   the device id and the device's clock.
+//! - [`store`]: the [`Store`]: records, the transactional outbox, the device clock,
+//!   quarantine of unreadable data, and the in-memory fallback.
+//! - [`schema`]: object stores, versions and data migrations.
+//! - [`error`]: [`StoreError`], every storage failure as a value.
+//! - `broadcast`: cross-tab change notices ([`Subscription`]).
+//! - `codec`: JS ⇄ Rust values, Web Crypto randomness.
 //!
 //! Everything here runs only in a browser (window or worker); the crate compiles natively
 //! so the workspace builds and lints as one, but its tests run in headless Chromium.
-//!
-//! [`Record`]: cairn_protocol::Record
 
+mod broadcast;
+mod codec;
+pub mod error;
+pub mod schema;
 pub mod store;
 
-pub use store::{Store, StoreError};
+pub use broadcast::Subscription;
+pub use error::StoreError;
+pub use store::{Durability, Loaded, OutboxEntry, Quarantined, Store};

@@ -1,97 +1,157 @@
-//! The IndexedDB store.
+//! The store: every record of the app, the outbox of changes to sync, and the device's
+//! identity and clock.
 //!
-//! One database with two object stores:
-//! - `records`: every [`Record`], keyed by `[collection, id]`;
-//! - `meta`: small values keyed by name: the device id and the device clock's last value.
+//! A local write ([`Store::write`], [`Store::delete`]) stamps the change with the next
+//! clock value and stores, in ONE readwrite transaction, the record, its outbox entry and
+//! the clock (the transactional outbox). It resolves only once the transaction committed;
+//! if it fails, nothing of it is stored and the caller gets the error. The outbox holds one
+//! entry per record, so repeated writes to a record coalesce into its latest change.
 //!
-//! A write ticks the device clock and stores the record and the new clock value in one
-//! readwrite transaction, and resolves only once that transaction has committed.
+//! The store is IndexedDB (through rexie) or, where IndexedDB cannot be opened, memory
+//! ([`Durability::MemoryOnly`]): the app keeps working and can warn that changes will not
+//! be kept.
 
 use std::cell::RefCell;
+use std::collections::BTreeMap;
 
 use cairn_protocol::{DeviceId, Hlc, HlcClock, Record, RecordKey};
-use rexie::{ObjectStore, Rexie, TransactionMode};
-use serde::de::DeserializeOwned;
-use serde::Serialize;
-use wasm_bindgen::{JsCast, JsValue};
+use rexie::{KeyRange, Rexie, Transaction, TransactionMode};
+use serde::{Deserialize, Serialize};
+use wasm_bindgen::JsValue;
 
-const RECORDS: &str = "records";
-const META: &str = "meta";
-const META_DEVICE_ID: &str = "device_id";
-const META_CLOCK: &str = "clock";
+use crate::broadcast::{Broadcaster, Subscription};
+use crate::codec::{from_js, now_ms, random_u64, string_field, to_js};
+use crate::error::{dom_exception_name, err_text};
+use crate::schema::{
+    self, META, META_CLOCK, META_DATA_VERSION, META_DEVICE_ID, OUTBOX, QUARANTINE, RECORDS,
+};
+use crate::StoreError;
 
-/// IndexedDB schema version (object stores and indexes).
-pub const SCHEMA_VERSION: u32 = 1;
+/// A local change waiting to be pushed: which record, and the clock of its latest change.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OutboxEntry {
+    pub collection: String,
+    pub id: String,
+    pub hlc: Hlc,
+    pub queued_at_ms: u64,
+}
 
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum StoreError {
-    /// IndexedDB cannot be opened here (private mode in some browsers, disabled storage).
-    #[error("local storage is unavailable: {0}")]
-    Unavailable(String),
-    /// A stored value failed to decode.
-    #[error("stored data for {collection}/{id} is unreadable: {reason}")]
-    Corrupt {
-        collection: String,
-        id: String,
+/// A stored record that could not be decoded; it was moved out of the way, kept as it was.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Quarantined {
+    pub collection: String,
+    pub id: String,
+    pub reason: String,
+}
+
+/// The records of one collection, and those that could not be read.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Loaded {
+    pub records: Vec<Record>,
+    pub quarantined: Vec<Quarantined>,
+}
+
+/// Whether what is written survives a reload.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Durability {
+    Persistent,
+    /// IndexedDB could not be opened; changes live only as long as the page.
+    MemoryOnly {
         reason: String,
     },
-    /// A value could not be encoded for storage.
-    #[error("could not encode the value: {0}")]
-    Encode(String),
-    /// The clock refused to issue a timestamp.
-    #[error("clock error: {0}")]
-    Clock(#[from] cairn_protocol::HlcError),
-    /// Any other IndexedDB failure (the transaction did not commit).
-    #[error("storage error: {0}")]
-    Storage(String),
 }
 
-impl From<rexie::Error> for StoreError {
-    fn from(err: rexie::Error) -> Self {
-        StoreError::Storage(format!("{err:?}"))
-    }
-}
-
-/// An open Cairn database.
+/// An open Cairn store.
 pub struct Store {
-    db: Rexie,
+    backend: Backend,
     clock: RefCell<HlcClock>,
+    broadcaster: Option<Broadcaster>,
+}
+
+enum Backend {
+    Idb(Rexie),
+    /// Why IndexedDB could not be used, and the data.
+    Memory(String, RefCell<MemoryDb>),
+}
+
+#[derive(Default)]
+struct MemoryDb {
+    records: BTreeMap<RecordKey, Record>,
+    outbox: BTreeMap<RecordKey, OutboxEntry>,
 }
 
 impl Store {
     /// The database name the app uses.
     pub const APP_DB: &'static str = "cairn";
 
-    /// Opens (creating or upgrading if needed) the database `name`, and loads or creates
-    /// this device's id and clock.
+    /// Opens the database `name`: creates or upgrades it, runs pending data migrations,
+    /// and loads or creates this device's id and clock.
     pub async fn open(name: &str) -> Result<Store, StoreError> {
-        let db = Rexie::builder(name)
-            .version(SCHEMA_VERSION)
-            .add_object_store(ObjectStore::new(RECORDS).key_path_array(["collection", "id"]))
-            .add_object_store(ObjectStore::new(META))
-            .build()
-            .await
-            .map_err(|e| StoreError::Unavailable(format!("{e:?}")))?;
+        let db = match schema::builder(name).build().await {
+            Ok(db) => db,
+            Err(err) if dom_exception_name(&err).as_deref() == Some("VersionError") => {
+                return Err(StoreError::NewerSchema {
+                    found: existing_version(name).await.unwrap_or(0),
+                    supported: schema::DB_VERSION,
+                });
+            }
+            Err(err) => return Err(StoreError::Unavailable(err_text(&err))),
+        };
+        migrate(&db).await?;
         let clock = load_or_create_clock(&db).await?;
         Ok(Store {
-            db,
+            backend: Backend::Idb(db),
             clock: RefCell::new(clock),
+            broadcaster: Broadcaster::new(name),
         })
     }
 
-    /// Deletes the database `name` (tests and "clear all data").
-    pub async fn delete(name: &str) -> Result<(), StoreError> {
+    /// [`Store::open`], falling back to a memory store when IndexedDB is unavailable.
+    /// Other errors (a newer schema, a corrupt device clock) are returned: the data is
+    /// there, and must not be hidden behind an empty memory store.
+    pub async fn open_or_memory(name: &str) -> Result<Store, StoreError> {
+        match Store::open(name).await {
+            Err(StoreError::Unavailable(reason)) => Store::memory(reason),
+            other => other,
+        }
+    }
+
+    /// A store that keeps everything in memory, for when IndexedDB is unavailable
+    /// (`reason` says why).
+    pub fn memory(reason: impl Into<String>) -> Result<Store, StoreError> {
+        Ok(Store {
+            backend: Backend::Memory(reason.into(), RefCell::default()),
+            clock: RefCell::new(HlcClock::new(DeviceId::from_random(random_u64()?))),
+            broadcaster: None,
+        })
+    }
+
+    /// Deletes the database `name`.
+    pub async fn delete_database(name: &str) -> Result<(), StoreError> {
         Rexie::delete(name).await.map_err(Into::into)
+    }
+
+    pub fn durability(&self) -> Durability {
+        match &self.backend {
+            Backend::Idb(_) => Durability::Persistent,
+            Backend::Memory(reason, _) => Durability::MemoryOnly {
+                reason: reason.clone(),
+            },
+        }
     }
 
     pub fn device_id(&self) -> DeviceId {
         self.clock.borrow().device().clone()
     }
 
-    /// The record at `key`, if any.
+    /// The record at `key`, if any (tombstones included).
     pub async fn get(&self, key: &RecordKey) -> Result<Option<Record>, StoreError> {
-        let tx = self.db.transaction(&[RECORDS], TransactionMode::ReadOnly)?;
-        let raw = tx.store(RECORDS)?.get(record_key(key)).await?;
+        let db = match &self.backend {
+            Backend::Memory(_, mem) => return Ok(mem.borrow().records.get(key).cloned()),
+            Backend::Idb(db) => db,
+        };
+        let tx = db.transaction(&[RECORDS], TransactionMode::ReadOnly)?;
+        let raw = tx.store(RECORDS)?.get(key_js(key)).await?;
         raw.map(|raw| {
             from_js::<Record>(raw).map_err(|reason| StoreError::Corrupt {
                 collection: key.collection.clone(),
@@ -102,42 +162,232 @@ impl Store {
         .transpose()
     }
 
-    /// Stores `record` as it is (its clock already set). Resolves once committed.
-    pub async fn put(&self, record: &Record) -> Result<(), StoreError> {
-        let tx = self
-            .db
-            .transaction(&[RECORDS], TransactionMode::ReadWrite)?;
-        tx.store(RECORDS)?.put(&to_js(record)?, None).await?;
-        commit(tx).await
-    }
-
-    /// Writes `value` at `key` as a new local change: stamps it with the next clock value
-    /// and stores record and clock in one transaction. Returns the stored record.
+    /// Writes `value` at `key` as a local change (see the module docs).
     pub async fn write(
         &self,
         key: RecordKey,
         value: serde_json::Value,
     ) -> Result<Record, StoreError> {
         let hlc = self.clock.borrow_mut().tick(now_ms())?;
-        let record = Record::new(key, value, hlc.clone());
-        let tx = self
-            .db
-            .transaction(&[RECORDS, META], TransactionMode::ReadWrite)?;
-        tx.store(RECORDS)?.put(&to_js(&record)?, None).await?;
-        tx.store(META)?
-            .put(&to_js(&hlc)?, Some(&JsValue::from_str(META_CLOCK)))
-            .await?;
-        commit(tx).await?;
+        self.commit_local(Record::new(key, value, hlc)).await
+    }
+
+    /// Deletes the record at `key` as a local change: a tombstone, queued like a write.
+    pub async fn delete(&self, key: RecordKey) -> Result<Record, StoreError> {
+        let hlc = self.clock.borrow_mut().tick(now_ms())?;
+        self.commit_local(Record::tombstone(key, hlc)).await
+    }
+
+    async fn commit_local(&self, record: Record) -> Result<Record, StoreError> {
+        let entry = OutboxEntry {
+            collection: record.collection.clone(),
+            id: record.id.clone(),
+            hlc: record.hlc.clone(),
+            queued_at_ms: now_ms(),
+        };
+        match &self.backend {
+            Backend::Memory(_, mem) => {
+                let mut mem = mem.borrow_mut();
+                mem.outbox.insert(record.key(), entry);
+                mem.records.insert(record.key(), record.clone());
+            }
+            Backend::Idb(db) => {
+                let (record_js, entry_js, clock_js) =
+                    (to_js(&record)?, to_js(&entry)?, to_js(&record.hlc)?);
+                let tx = db.transaction(&[RECORDS, OUTBOX, META], TransactionMode::ReadWrite)?;
+                tx.store(RECORDS)?.put(&record_js, None).await?;
+                tx.store(OUTBOX)?.put(&entry_js, None).await?;
+                tx.store(META)?
+                    .put(&clock_js, Some(&META_CLOCK.into()))
+                    .await?;
+                commit(tx).await?;
+                if let Some(b) = &self.broadcaster {
+                    b.announce(&record.key());
+                }
+            }
+        }
         Ok(record)
+    }
+
+    /// Stores `record` as it is, without queuing it: for records that come from elsewhere
+    /// (the sync server, a restored backup).
+    pub async fn put(&self, record: &Record) -> Result<(), StoreError> {
+        let db = match &self.backend {
+            Backend::Memory(_, mem) => {
+                mem.borrow_mut()
+                    .records
+                    .insert(record.key(), record.clone());
+                return Ok(());
+            }
+            Backend::Idb(db) => db,
+        };
+        let tx = db.transaction(&[RECORDS], TransactionMode::ReadWrite)?;
+        tx.store(RECORDS)?.put(&to_js(record)?, None).await?;
+        commit(tx).await?;
+        if let Some(b) = &self.broadcaster {
+            b.announce(&record.key());
+        }
+        Ok(())
+    }
+
+    /// Every record of `collection`, in id order. Records that fail to decode are moved
+    /// to the quarantine (kept as they were) and reported; the rest load normally.
+    pub async fn load_collection(&self, collection: &str) -> Result<Loaded, StoreError> {
+        let db = match &self.backend {
+            Backend::Memory(_, mem) => {
+                let records = mem
+                    .borrow()
+                    .records
+                    .values()
+                    .filter(|r| r.collection == collection)
+                    .cloned()
+                    .collect();
+                return Ok(Loaded {
+                    records,
+                    quarantined: Vec::new(),
+                });
+            }
+            Backend::Idb(db) => db,
+        };
+        let tx = db.transaction(&[RECORDS], TransactionMode::ReadOnly)?;
+        let raws = tx
+            .store(RECORDS)?
+            .get_all(Some(collection_range(collection)?), None)
+            .await?;
+        let mut loaded = Loaded::default();
+        let mut bad = Vec::new();
+        for raw in raws {
+            match from_js::<Record>(raw.clone()) {
+                Ok(record) => loaded.records.push(record),
+                Err(reason) => bad.push((raw, reason)),
+            }
+        }
+        if !bad.is_empty() {
+            loaded.quarantined = quarantine(db, collection, bad).await?;
+        }
+        Ok(loaded)
+    }
+
+    /// The records moved to the quarantine because they could not be decoded.
+    pub async fn quarantined(&self) -> Result<Vec<Quarantined>, StoreError> {
+        let Backend::Idb(db) = &self.backend else {
+            return Ok(Vec::new());
+        };
+        let tx = db.transaction(&[QUARANTINE], TransactionMode::ReadOnly)?;
+        let raws = tx.store(QUARANTINE)?.get_all(None, None).await?;
+        Ok(raws
+            .iter()
+            .map(|raw| Quarantined {
+                collection: string_field(raw, "collection").unwrap_or_default(),
+                id: string_field(raw, "id").unwrap_or_default(),
+                reason: string_field(raw, "reason").unwrap_or_default(),
+            })
+            .collect())
+    }
+
+    /// The changes waiting to be pushed, one per record, in key order.
+    pub async fn outbox(&self) -> Result<Vec<OutboxEntry>, StoreError> {
+        let db = match &self.backend {
+            Backend::Memory(_, mem) => return Ok(mem.borrow().outbox.values().cloned().collect()),
+            Backend::Idb(db) => db,
+        };
+        let tx = db.transaction(&[OUTBOX], TransactionMode::ReadOnly)?;
+        tx.store(OUTBOX)?
+            .get_all(None, None)
+            .await?
+            .into_iter()
+            .map(|raw| {
+                from_js::<OutboxEntry>(raw.clone()).map_err(|reason| StoreError::Corrupt {
+                    collection: string_field(&raw, "collection").unwrap_or_default(),
+                    id: string_field(&raw, "id").unwrap_or_default(),
+                    reason,
+                })
+            })
+            .collect()
+    }
+
+    /// Calls `on_change` with the key of every record that another tab (or worker) of
+    /// this origin changed in this database, until the subscription is dropped.
+    pub fn subscribe(&self, on_change: impl FnMut(RecordKey) + 'static) -> Option<Subscription> {
+        self.broadcaster
+            .as_ref()
+            .and_then(|b| b.subscribe(on_change))
     }
 }
 
-async fn commit(tx: rexie::Transaction) -> Result<(), StoreError> {
-    let result = tx.done().await?;
-    if result.is_committed() {
+async fn commit(tx: Transaction) -> Result<(), StoreError> {
+    if tx.done().await?.is_committed() {
         Ok(())
     } else {
         Err(StoreError::Storage("the transaction was aborted".into()))
+    }
+}
+
+/// The version of an existing database, opened without upgrading it.
+async fn existing_version(name: &str) -> Option<u32> {
+    let db = Rexie::builder(name).build().await.ok()?;
+    let version = db.version().ok();
+    db.close();
+    version
+}
+
+/// Runs the data migrations this database has not had yet (see [`crate::schema`]).
+async fn migrate(db: &Rexie) -> Result<(), StoreError> {
+    let tx = db.transaction(&[RECORDS, OUTBOX, META], TransactionMode::ReadWrite)?;
+    let meta = tx.store(META)?;
+    let version = match meta.get(META_DATA_VERSION.into()).await? {
+        Some(raw) => raw
+            .as_f64()
+            .map(|v| v as u32)
+            .ok_or_else(|| StoreError::Corrupt {
+                collection: META.into(),
+                id: META_DATA_VERSION.into(),
+                reason: "not a number".into(),
+            })?,
+        // Version 1 did not record its data version.
+        None => 1,
+    };
+    if version > schema::DATA_VERSION {
+        return Err(StoreError::NewerSchema {
+            found: version,
+            supported: schema::DATA_VERSION,
+        });
+    }
+    if version == schema::DATA_VERSION {
+        return Ok(());
+    }
+    for migration in schema::MIGRATIONS.iter().filter(|m| m.to > version) {
+        run_migration(migration.to, &tx).await?;
+        meta.put(
+            &JsValue::from(migration.to),
+            Some(&META_DATA_VERSION.into()),
+        )
+        .await?;
+    }
+    commit(tx).await
+}
+
+/// The code of each data migration. Each is idempotent.
+async fn run_migration(to: u32, tx: &Transaction) -> Result<(), StoreError> {
+    match to {
+        2 => {
+            // Queue every record written before the outbox existed. Records that do not
+            // decode are left for `load_collection` to quarantine.
+            let (records, outbox) = (tx.store(RECORDS)?, tx.store(OUTBOX)?);
+            for raw in records.get_all(None, None).await? {
+                if let Ok(record) = from_js::<Record>(raw) {
+                    let entry = OutboxEntry {
+                        collection: record.collection,
+                        id: record.id,
+                        hlc: record.hlc,
+                        queued_at_ms: now_ms(),
+                    };
+                    outbox.put(&to_js(&entry)?, None).await?;
+                }
+            }
+            Ok(())
+        }
+        other => unreachable!("no code for data migration {other}"),
     }
 }
 
@@ -149,27 +399,63 @@ async fn load_or_create_clock(db: &Rexie) -> Result<HlcClock, StoreError> {
         id: id.into(),
         reason,
     };
-    let device = match meta.get(JsValue::from_str(META_DEVICE_ID)).await? {
+    let device = match meta.get(META_DEVICE_ID.into()).await? {
         Some(raw) => from_js::<DeviceId>(raw).map_err(|r| corrupt(META_DEVICE_ID, r))?,
         None => {
             let device = DeviceId::from_random(random_u64()?);
-            meta.put(&to_js(&device)?, Some(&JsValue::from_str(META_DEVICE_ID)))
+            meta.put(&to_js(&device)?, Some(&META_DEVICE_ID.into()))
                 .await?;
             device
         }
     };
-    let clock = match meta.get(JsValue::from_str(META_CLOCK)).await? {
-        Some(raw) => {
-            let last = from_js::<Hlc>(raw).map_err(|r| corrupt(META_CLOCK, r))?;
-            HlcClock::resume(device, &last)
-        }
+    let clock = match meta.get(META_CLOCK.into()).await? {
+        Some(raw) => HlcClock::resume(
+            device,
+            &from_js::<Hlc>(raw).map_err(|r| corrupt(META_CLOCK, r))?,
+        ),
         None => HlcClock::new(device),
     };
     commit(tx).await?;
     Ok(clock)
 }
 
-fn record_key(key: &RecordKey) -> JsValue {
+/// Moves undecodable rows of `collection` from `records` to `quarantine`, kept as they
+/// were with the reason, in one transaction.
+async fn quarantine(
+    db: &Rexie,
+    collection: &str,
+    bad: Vec<(JsValue, String)>,
+) -> Result<Vec<Quarantined>, StoreError> {
+    let tx = db.transaction(&[RECORDS, QUARANTINE], TransactionMode::ReadWrite)?;
+    let (records, quarantine) = (tx.store(RECORDS)?, tx.store(QUARANTINE)?);
+    let mut moved = Vec::new();
+    for (raw, reason) in bad {
+        let id = string_field(&raw, "id").unwrap_or_default();
+        let key = RecordKey::new(collection, id.clone());
+        let entry = js_sys::Object::new();
+        for (field, value) in [
+            ("collection", JsValue::from_str(collection)),
+            ("id", JsValue::from_str(&id)),
+            ("reason", JsValue::from_str(&reason)),
+            ("quarantined_at_ms", JsValue::from(now_ms() as f64)),
+            ("raw", raw),
+        ] {
+            js_sys::Reflect::set(&entry, &field.into(), &value)
+                .map_err(|e| StoreError::Encode(format!("{e:?}")))?;
+        }
+        quarantine.put(&entry, None).await?;
+        records.delete(key_js(&key)).await?;
+        moved.push(Quarantined {
+            collection: collection.into(),
+            id,
+            reason,
+        });
+    }
+    commit(tx).await?;
+    Ok(moved)
+}
+
+fn key_js(key: &RecordKey) -> JsValue {
     js_sys::Array::of2(
         &JsValue::from_str(&key.collection),
         &JsValue::from_str(&key.id),
@@ -177,29 +463,11 @@ fn record_key(key: &RecordKey) -> JsValue {
     .into()
 }
 
-fn to_js<T: Serialize>(value: &T) -> Result<JsValue, StoreError> {
-    value
-        .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
-        .map_err(|e| StoreError::Encode(e.to_string()))
-}
-
-fn from_js<T: DeserializeOwned>(value: JsValue) -> Result<T, String> {
-    serde_wasm_bindgen::from_value(value).map_err(|e| e.to_string())
-}
-
-fn now_ms() -> u64 {
-    js_sys::Date::now() as u64
-}
-
-/// 64 random bits from the Web Crypto API of the current global (window or worker).
-fn random_u64() -> Result<u64, StoreError> {
-    let crypto = js_sys::Reflect::get(&js_sys::global(), &JsValue::from_str("crypto"))
-        .ok()
-        .and_then(|c| c.dyn_into::<web_sys::Crypto>().ok())
-        .ok_or_else(|| StoreError::Unavailable("the Web Crypto API is missing".into()))?;
-    let mut bytes = [0u8; 8];
-    crypto
-        .get_random_values_with_u8_array(&mut bytes)
-        .map_err(|e| StoreError::Unavailable(format!("crypto.getRandomValues failed: {e:?}")))?;
-    Ok(u64::from_le_bytes(bytes))
+/// All keys `[collection, *]`: strings sort before arrays in IndexedDB's key order.
+fn collection_range(collection: &str) -> Result<KeyRange, StoreError> {
+    let c = JsValue::from_str(collection);
+    let lower = js_sys::Array::of2(&c, &JsValue::from_str(""));
+    let upper = js_sys::Array::of2(&c, &js_sys::Array::new());
+    KeyRange::bound(&lower, &upper, Some(false), Some(true))
+        .map_err(|e| StoreError::Storage(e.to_string()))
 }

@@ -1,81 +1,97 @@
 //! The store in a real browser (headless Chromium via wasm-bindgen-test).
 #![cfg(target_arch = "wasm32")]
 
-use cairn_client::{Store, StoreError};
+use cairn_client::schema::{DATA_VERSION, DB_VERSION};
+use cairn_client::{Durability, Store, StoreError};
 use cairn_protocol::{DeviceId, Hlc, Record, RecordKey};
+use rexie::{ObjectStore, Rexie, TransactionMode};
 use serde_json::json;
+use wasm_bindgen::JsValue;
 use wasm_bindgen_test::*;
 
 wasm_bindgen_test_configure!(run_in_browser);
 
 /// A fresh database for one test.
 async fn fresh(name: &str) -> Store {
-    Store::delete(name).await.unwrap();
+    Store::delete_database(name).await.unwrap();
     Store::open(name).await.unwrap()
+}
+
+fn key(collection: &str, id: &str) -> RecordKey {
+    RecordKey::new(collection, id)
+}
+
+/// `value` as a plain JS object (not a Map), as the store writes it.
+fn plain(value: serde_json::Value) -> JsValue {
+    use serde::Serialize;
+    value
+        .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
+        .unwrap()
+}
+
+/// Puts raw rows into `store` of database `name`, bypassing the typed API.
+async fn put_raw(name: &str, store: &str, rows: &[(Option<&str>, serde_json::Value)]) {
+    let db = Rexie::builder(name).build().await.unwrap();
+    let tx = db
+        .transaction(&[store], TransactionMode::ReadWrite)
+        .unwrap();
+    for (key, row) in rows {
+        let key = key.map(JsValue::from_str);
+        tx.store(store)
+            .unwrap()
+            .put(&plain(row.clone()), key.as_ref())
+            .await
+            .unwrap();
+    }
+    tx.done().await.unwrap();
+    db.close();
 }
 
 #[wasm_bindgen_test]
 async fn put_then_get_returns_the_same_record() {
     let store = fresh("test-put-get").await;
-    let key = RecordKey::new("notes", "n1");
     let hlc = Hlc::new(42, 0, DeviceId::new("dev1").unwrap()).unwrap();
-    let record = Record::new(key.clone(), json!({"title": "hello", "tags": ["a"]}), hlc);
+    let record = Record::new(
+        key("notes", "n1"),
+        json!({"title": "hello", "tags": ["a"]}),
+        hlc,
+    );
 
     store.put(&record).await.unwrap();
 
-    assert_eq!(store.get(&key).await.unwrap(), Some(record));
-    assert_eq!(
-        store
-            .get(&RecordKey::new("notes", "missing"))
-            .await
-            .unwrap(),
-        None
+    assert_eq!(store.get(&key("notes", "n1")).await.unwrap(), Some(record));
+    assert_eq!(store.get(&key("notes", "missing")).await.unwrap(), None);
+    assert_eq!(store.durability(), Durability::Persistent);
+    assert!(
+        store.outbox().await.unwrap().is_empty(),
+        "put does not queue"
     );
 }
 
 #[wasm_bindgen_test]
 async fn same_id_in_two_collections_are_two_records() {
     let store = fresh("test-collections").await;
-    store
-        .write(RecordKey::new("a", "x"), json!(1))
-        .await
-        .unwrap();
-    store
-        .write(RecordKey::new("b", "x"), json!(2))
-        .await
-        .unwrap();
+    store.write(key("a", "x"), json!(1)).await.unwrap();
+    store.write(key("b", "x"), json!(2)).await.unwrap();
     assert_eq!(
-        store
-            .get(&RecordKey::new("a", "x"))
-            .await
-            .unwrap()
-            .unwrap()
-            .value,
+        store.get(&key("a", "x")).await.unwrap().unwrap().value,
         json!(1)
     );
     assert_eq!(
-        store
-            .get(&RecordKey::new("b", "x"))
-            .await
-            .unwrap()
-            .unwrap()
-            .value,
+        store.get(&key("b", "x")).await.unwrap().unwrap().value,
         json!(2)
     );
+    let a = store.load_collection("a").await.unwrap();
+    assert_eq!(a.records.len(), 1);
+    assert_eq!(a.records[0].value, json!(1));
 }
 
 #[wasm_bindgen_test]
 async fn writes_are_stamped_with_increasing_clocks_that_survive_reopening() {
     let name = "test-clock";
     let store = fresh(name).await;
-    let first = store
-        .write(RecordKey::new("n", "1"), json!("a"))
-        .await
-        .unwrap();
-    let second = store
-        .write(RecordKey::new("n", "1"), json!("b"))
-        .await
-        .unwrap();
+    let first = store.write(key("n", "1"), json!("a")).await.unwrap();
+    let second = store.write(key("n", "1"), json!("b")).await.unwrap();
     assert!(second.hlc > first.hlc);
     assert_eq!(first.hlc.device(), &store.device_id());
     let device = store.device_id();
@@ -83,52 +99,206 @@ async fn writes_are_stamped_with_increasing_clocks_that_survive_reopening() {
 
     let reopened = Store::open(name).await.unwrap();
     assert_eq!(reopened.device_id(), device, "device id is stable");
-    let third = reopened
-        .write(RecordKey::new("n", "1"), json!("c"))
-        .await
-        .unwrap();
+    let third = reopened.write(key("n", "1"), json!("c")).await.unwrap();
     assert!(third.hlc > second.hlc, "clock resumes after its last value");
     assert_eq!(
-        reopened
-            .get(&RecordKey::new("n", "1"))
-            .await
-            .unwrap()
-            .unwrap()
-            .value,
+        reopened.get(&key("n", "1")).await.unwrap().unwrap().value,
         json!("c")
     );
 }
 
 #[wasm_bindgen_test]
-async fn an_undecodable_record_is_reported_as_corrupt() {
-    let name = "test-corrupt";
-    fresh(name).await;
-    // Plant a row whose clock is not a valid HLC, bypassing the typed API.
-    let raw = rexie::Rexie::builder(name).build().await.unwrap();
-    let tx = raw
-        .transaction(&["records"], rexie::TransactionMode::ReadWrite)
-        .unwrap();
-    let garbage = serde_wasm_bindgen::to_value(&json!({
-        "collection": "notes", "id": "bad", "value": 1, "hlc": "garbage"
-    }))
-    .unwrap();
-    // json!({..}) becomes a JS Map with the default serializer; store a plain object.
-    let garbage = js_sys::Object::from_entries(&garbage).unwrap();
-    tx.store("records")
-        .unwrap()
-        .put(&garbage, None)
+async fn every_write_is_queued_and_repeated_writes_coalesce() {
+    let store = fresh("test-outbox").await;
+    for text in ["h", "he", "hel", "hell", "hello"] {
+        store.write(key("notes", "n1"), json!(text)).await.unwrap();
+    }
+    let last = store
+        .write(key("notes", "n2"), json!("other"))
         .await
         .unwrap();
-    tx.done().await.unwrap();
-    raw.close();
+    let outbox = store.outbox().await.unwrap();
+    assert_eq!(outbox.len(), 2, "one entry per record: {outbox:?}");
+    let n1 = store.get(&key("notes", "n1")).await.unwrap().unwrap();
+    assert_eq!(n1.value, json!("hello"));
+    assert_eq!(outbox[0].hlc, n1.hlc, "the entry is the latest change");
+    assert_eq!(outbox[1].hlc, last.hlc);
+}
+
+#[wasm_bindgen_test]
+async fn delete_leaves_a_queued_tombstone() {
+    let store = fresh("test-delete").await;
+    store.write(key("notes", "n1"), json!("x")).await.unwrap();
+    let tombstone = store.delete(key("notes", "n1")).await.unwrap();
+    let stored = store.get(&key("notes", "n1")).await.unwrap().unwrap();
+    assert!(stored.deleted);
+    assert_eq!(stored.value, json!(null));
+    assert_eq!(store.outbox().await.unwrap()[0].hlc, tombstone.hlc);
+}
+
+#[wasm_bindgen_test]
+async fn a_version_1_database_is_migrated_with_its_data() {
+    let name = "test-migrate-v1";
+    Store::delete_database(name).await.unwrap();
+    // The schema as version 1 of the app created it, with a record and a device.
+    let v1 = Rexie::builder(name)
+        .version(1)
+        .add_object_store(ObjectStore::new("records").key_path_array(["collection", "id"]))
+        .add_object_store(ObjectStore::new("meta"))
+        .build()
+        .await
+        .unwrap();
+    v1.close();
+    let old = json!({"collection": "notes", "id": "old", "value": "kept",
+                     "hlc": "000000000064-00000000-abc", "deleted": false});
+    put_raw(name, "records", &[(None, old)]).await;
+    put_raw(name, "meta", &[(Some("device_id"), json!("abc"))]).await;
 
     let store = Store::open(name).await.unwrap();
-    let err = store
-        .get(&RecordKey::new("notes", "bad"))
+    assert_eq!(store.device_id().as_str(), "abc");
+    assert_eq!(
+        store
+            .get(&key("notes", "old"))
+            .await
+            .unwrap()
+            .unwrap()
+            .value,
+        json!("kept")
+    );
+    let outbox = store.outbox().await.unwrap();
+    assert_eq!(
+        outbox.len(),
+        1,
+        "records from version 1 are queued for sync"
+    );
+    assert_eq!(outbox[0].hlc.to_string(), "000000000064-00000000-abc");
+    drop(store);
+
+    // Opening again runs nothing twice.
+    let again = Store::open(name).await.unwrap();
+    assert_eq!(again.outbox().await.unwrap().len(), 1);
+    let db = Rexie::builder(name).build().await.unwrap();
+    assert_eq!(db.version().unwrap(), DB_VERSION);
+    db.close();
+}
+
+#[wasm_bindgen_test]
+async fn a_database_from_a_newer_app_is_refused_and_left_alone() {
+    let name = "test-newer-db";
+    Store::delete_database(name).await.unwrap();
+    let newer = Rexie::builder(name)
+        .version(DB_VERSION + 1)
+        .add_object_store(ObjectStore::new("future"))
+        .build()
         .await
-        .unwrap_err();
+        .unwrap();
+    newer.close();
+
+    let err = Store::open(name).await.err().expect("refused");
+    assert_eq!(
+        err,
+        StoreError::NewerSchema {
+            found: DB_VERSION + 1,
+            supported: DB_VERSION
+        }
+    );
+    let db = Rexie::builder(name).build().await.unwrap();
+    assert_eq!(db.version().unwrap(), DB_VERSION + 1);
+    assert_eq!(
+        db.store_names(),
+        vec!["future".to_string()],
+        "nothing rewritten"
+    );
+    db.close();
+
+    // Not hidden behind an empty memory store either.
+    assert!(Store::open_or_memory(name).await.is_err());
+}
+
+#[wasm_bindgen_test]
+async fn data_from_a_newer_app_is_refused() {
+    let name = "test-newer-data";
+    fresh(name).await;
+    put_raw(
+        name,
+        "meta",
+        &[(Some("data_version"), json!(DATA_VERSION + 1))],
+    )
+    .await;
+    let err = Store::open(name).await.err().expect("refused");
+    assert_eq!(
+        err,
+        StoreError::NewerSchema {
+            found: DATA_VERSION + 1,
+            supported: DATA_VERSION
+        }
+    );
+}
+
+#[wasm_bindgen_test]
+async fn a_corrupt_record_is_quarantined_and_the_rest_load() {
+    let name = "test-corrupt";
+    let store = fresh(name).await;
+    store.write(key("notes", "a"), json!("fine")).await.unwrap();
+    store
+        .write(key("notes", "c"), json!("also fine"))
+        .await
+        .unwrap();
+    let bad = json!({"collection": "notes", "id": "b", "value": 1, "hlc": "garbage"});
+    put_raw(name, "records", &[(None, bad)]).await;
+
+    let err = store.get(&key("notes", "b")).await.unwrap_err();
     assert!(
-        matches!(err, StoreError::Corrupt { ref id, .. } if id == "bad"),
+        matches!(err, StoreError::Corrupt { ref id, .. } if id == "b"),
         "{err:?}"
+    );
+
+    let loaded = store.load_collection("notes").await.unwrap();
+    let ids: Vec<_> = loaded.records.iter().map(|r| r.id.as_str()).collect();
+    assert_eq!(ids, ["a", "c"]);
+    assert_eq!(loaded.quarantined.len(), 1);
+    assert_eq!(loaded.quarantined[0].id, "b");
+    assert!(
+        loaded.quarantined[0].reason.contains("clock"),
+        "{:?}",
+        loaded.quarantined[0]
+    );
+
+    // Moved, not lost: the raw row is in the quarantine, and records load clean now.
+    assert_eq!(store.quarantined().await.unwrap(), loaded.quarantined);
+    assert_eq!(store.get(&key("notes", "b")).await.unwrap(), None);
+    assert!(store
+        .load_collection("notes")
+        .await
+        .unwrap()
+        .quarantined
+        .is_empty());
+}
+
+#[wasm_bindgen_test]
+async fn another_connection_hears_committed_changes() {
+    let name = "test-broadcast";
+    let writer = fresh(name).await;
+    let reader = Store::open(name).await.unwrap();
+    let (tx, rx) = futures_channel::oneshot::channel();
+    let mut tx = Some(tx);
+    let _subscription = reader
+        .subscribe(move |changed| {
+            if let Some(tx) = tx.take() {
+                let _ = tx.send(changed);
+            }
+        })
+        .expect("BroadcastChannel exists in Chromium");
+
+    writer
+        .write(key("prefs", "theme"), json!("dark"))
+        .await
+        .unwrap();
+
+    let changed = rx.await.unwrap();
+    assert_eq!(changed, key("prefs", "theme"));
+    assert_eq!(
+        reader.get(&changed).await.unwrap().unwrap().value,
+        json!("dark")
     );
 }

@@ -1,0 +1,90 @@
+//! Cross-tab change notices over a BroadcastChannel named after the database.
+//!
+//! After a transaction commits, the store announces the keys it changed; every other
+//! context of the origin (tabs, the service worker) with a subscription hears it and can
+//! re-read those records. A context never hears its own announcements: each message
+//! carries the sender's random id.
+
+use cairn_protocol::RecordKey;
+use serde::{Deserialize, Serialize};
+use wasm_bindgen::closure::Closure;
+use wasm_bindgen::JsCast;
+use web_sys::{BroadcastChannel, MessageEvent};
+
+use crate::codec::{from_js, random_u64, to_js};
+
+#[derive(Serialize, Deserialize)]
+struct Notice {
+    sender: String,
+    collection: String,
+    id: String,
+}
+
+pub(crate) struct Broadcaster {
+    channel_name: String,
+    channel: BroadcastChannel,
+    sender: String,
+}
+
+impl Broadcaster {
+    /// `None` where BroadcastChannel is missing: then there is no cross-tab update.
+    pub(crate) fn new(db_name: &str) -> Option<Broadcaster> {
+        let channel_name = format!("cairn-store:{db_name}");
+        Some(Broadcaster {
+            channel: BroadcastChannel::new(&channel_name).ok()?,
+            channel_name,
+            sender: format!("{:016x}", random_u64().ok()?),
+        })
+    }
+
+    pub(crate) fn announce(&self, key: &RecordKey) {
+        let notice = Notice {
+            sender: self.sender.clone(),
+            collection: key.collection.clone(),
+            id: key.id.clone(),
+        };
+        if let Ok(message) = to_js(&notice) {
+            // Best effort: a failed notice only delays other tabs until they reload.
+            let _ = self.channel.post_message(&message);
+        }
+    }
+
+    pub(crate) fn subscribe(
+        &self,
+        mut on_change: impl FnMut(RecordKey) + 'static,
+    ) -> Option<Subscription> {
+        let channel = BroadcastChannel::new(&self.channel_name).ok()?;
+        let own = self.sender.clone();
+        let listener = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
+            if let Ok(notice) = from_js::<Notice>(event.data()) {
+                if notice.sender != own {
+                    on_change(RecordKey::new(notice.collection, notice.id));
+                }
+            }
+        });
+        channel.set_onmessage(Some(listener.as_ref().unchecked_ref()));
+        Some(Subscription {
+            channel,
+            _listener: listener,
+        })
+    }
+}
+
+impl Drop for Broadcaster {
+    fn drop(&mut self) {
+        self.channel.close();
+    }
+}
+
+/// Keeps a change listener alive; dropping it stops the notices.
+pub struct Subscription {
+    channel: BroadcastChannel,
+    _listener: Closure<dyn FnMut(MessageEvent)>,
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        self.channel.set_onmessage(None);
+        self.channel.close();
+    }
+}

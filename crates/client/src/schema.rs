@@ -1,0 +1,56 @@
+//! The database schema: object stores, their versions, and the data migrations.
+//!
+//! Two kinds of change, each with its own version:
+//! - the **IndexedDB version** ([`DB_VERSION`]) changes when object stores or indexes do;
+//!   the browser runs the upgrade while opening, and rexie creates missing stores.
+//! - the **data version** ([`DATA_VERSION`], kept in `meta`) changes when stored data must
+//!   be rewritten. [`MIGRATIONS`] lists each step in order; a step is idempotent and is
+//!   recorded in `meta` in the same transaction that applies it, so a crash part-way
+//!   re-runs at most that step.
+//!
+//! A database with a higher version of either kind was written by a newer app and is
+//! refused, never rewritten.
+//!
+//! | version | object stores | data |
+//! |---|---|---|
+//! | 1 | `records`, `meta` | records and the device clock |
+//! | 2 | + `outbox`, `quarantine` | records written under 1 are queued for sync |
+
+use rexie::{ObjectStore, RexieBuilder};
+
+pub(crate) const RECORDS: &str = "records";
+pub(crate) const OUTBOX: &str = "outbox";
+pub(crate) const META: &str = "meta";
+pub(crate) const QUARANTINE: &str = "quarantine";
+
+pub(crate) const META_DEVICE_ID: &str = "device_id";
+pub(crate) const META_CLOCK: &str = "clock";
+pub(crate) const META_DATA_VERSION: &str = "data_version";
+
+/// The IndexedDB version this build opens.
+pub const DB_VERSION: u32 = 2;
+/// The data version this build writes.
+pub const DATA_VERSION: u32 = 2;
+
+/// A data migration: brings data from `to - 1` to `to`.
+pub struct Migration {
+    pub to: u32,
+    pub description: &'static str,
+}
+
+/// Every data migration, in order. `store::run_migration` holds the code of each.
+pub const MIGRATIONS: &[Migration] = &[Migration {
+    to: 2,
+    description: "queue records written before the outbox existed, so they get synced",
+}];
+
+/// The current schema, for rexie to create or upgrade to.
+pub(crate) fn builder(name: &str) -> RexieBuilder {
+    let by_key = ["collection", "id"];
+    rexie::Rexie::builder(name)
+        .version(DB_VERSION)
+        .add_object_store(ObjectStore::new(RECORDS).key_path_array(by_key))
+        .add_object_store(ObjectStore::new(OUTBOX).key_path_array(by_key))
+        .add_object_store(ObjectStore::new(QUARANTINE).key_path_array(by_key))
+        .add_object_store(ObjectStore::new(META))
+}
