@@ -18,6 +18,7 @@ pub fn App() -> Html {
                 main { max-width: 40rem; margin: 0 auto; padding: 1rem; }
                 h1 { font-size: 1.5rem; margin: 0.5rem 0 1rem; }
                 h2 { font-size: 1.125rem; margin: 1.5rem 0 0.5rem; }
+                .storage-warning { background: #fff3cd; color: #5c4400; padding: 0.5rem 0.75rem; border-radius: 4px; }
             "#)} />
             <NavBar />
             <main>
