@@ -194,13 +194,23 @@ impl Store {
             Backend::Idb(db) => {
                 let (record_js, entry_js, clock_js) =
                     (to_js(&record)?, to_js(&entry)?, to_js(&record.hlc)?);
+                let clock_key = JsValue::from_str(META_CLOCK);
                 let tx = db.transaction(&[RECORDS, OUTBOX, META], TransactionMode::ReadWrite)?;
-                tx.store(RECORDS)?.put(&record_js, None).await?;
-                tx.store(OUTBOX)?.put(&entry_js, None).await?;
-                tx.store(META)?
-                    .put(&clock_js, Some(&META_CLOCK.into()))
-                    .await?;
-                commit(tx).await?;
+                let (records, outbox, meta) =
+                    (tx.store(RECORDS)?, tx.store(OUTBOX)?, tx.store(META)?);
+                // The three requests and the commit are all issued in the first poll, so
+                // the write needs no further turn of the page's event loop: it completes
+                // even when it was started by `pagehide` and the page is going away.
+                let (put_record, put_entry, put_clock, committed) = futures_util::join!(
+                    records.put(&record_js, None),
+                    outbox.put(&entry_js, None),
+                    meta.put(&clock_js, Some(&clock_key)),
+                    tx.commit(),
+                );
+                put_record?;
+                put_entry?;
+                put_clock?;
+                committed?;
                 if let Some(b) = &self.broadcaster {
                     b.announce(&record.key());
                 }
