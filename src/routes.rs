@@ -4,12 +4,16 @@
 use yew::{html, Html};
 use yew_router::Routable;
 
-use crate::pages::{Home, NotFound, Settings};
+use crate::pages::{Assessment, Home, NotFound, Settings, Welcome};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Routable)]
 pub enum Route {
     #[at("/")]
     Home,
+    #[at("/welcome")]
+    Welcome,
+    #[at("/assessment")]
+    Assessment,
     #[at("/settings")]
     Settings,
     #[not_found]
@@ -20,6 +24,8 @@ pub enum Route {
 pub fn switch(route: Route) -> Html {
     match route {
         Route::Home => html! { <Home /> },
+        Route::Welcome => html! { <Welcome /> },
+        Route::Assessment => html! { <Assessment /> },
         Route::Settings => html! { <Settings /> },
         Route::NotFound => html! { <NotFound /> },
     }

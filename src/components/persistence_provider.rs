@@ -1,33 +1,42 @@
-use std::rc::Rc;
-
-use cairn_client::{Durability, Store, StoreError};
+use cairn_client::{Durability, StoreError};
+use gloo::events::{EventListener, EventListenerOptions};
+use wasm_bindgen::JsCast;
+use web_sys::KeyboardEvent;
 use yew::platform::spawn_local;
 use yew::prelude::*;
 
-use crate::hooks::StoreHandle;
+use crate::hooks::Persistence;
 
 #[derive(Properties, PartialEq)]
 pub struct PersistenceProviderProps {
     pub children: Html,
 }
 
-/// Opens the local database and renders its children only once it is open, so that
-/// nothing below it ever renders without access to stored state. Where IndexedDB cannot
-/// be used, the app runs on a memory store under a visible warning.
+/// Opens the local database, runs its migrations and loads the small collections before
+/// rendering its children, so persisted views never show defaults first. While mounted it
+/// writes pending changes at once when the page is hidden or closed, and on Ctrl+S / Cmd+S.
+/// Where IndexedDB cannot be used, the app runs on a memory store under a visible warning.
 #[function_component]
 pub fn PersistenceProvider(props: &PersistenceProviderProps) -> Html {
-    let opened = use_state(|| None::<Result<StoreHandle, StoreError>>);
+    let opened = use_state(|| None::<Result<Persistence, StoreError>>);
     {
         let opened = opened.setter();
         use_effect_with((), move |_| {
             spawn_local(async move {
-                let result = Store::open_or_memory(Store::APP_DB)
-                    .await
-                    .map(|store| StoreHandle(Rc::new(store)));
-                opened.set(Some(result));
+                let persistence = Persistence::open(cairn_client::Store::APP_DB).await;
+                opened.set(Some(persistence));
             });
         });
     }
+    let persistence = match &*opened {
+        Some(Ok(p)) => Some(p.clone()),
+        _ => None,
+    };
+    use_effect_with(persistence, |persistence| {
+        let listeners = persistence.clone().map(flush_triggers);
+        move || drop(listeners)
+    });
+
     match &*opened {
         None => html! { <p aria-busy="true">{ "Opening your data…" }</p> },
         Some(Err(err)) => html! {
@@ -36,8 +45,8 @@ pub fn PersistenceProvider(props: &PersistenceProviderProps) -> Html {
                 <p>{ err.to_string() }</p>
             </div>
         },
-        Some(Ok(store)) => {
-            let warning = match store.durability() {
+        Some(Ok(persistence)) => {
+            let durability = match persistence.store().durability() {
                 Durability::Persistent => html! {},
                 Durability::MemoryOnly { reason } => html! {
                     <p role="alert" class="storage-warning">
@@ -45,12 +54,53 @@ pub fn PersistenceProvider(props: &PersistenceProviderProps) -> Html {
                     </p>
                 },
             };
+            let quarantined = match persistence.quarantined().len() {
+                0 => html! {},
+                n => html! {
+                    <p role="alert" class="storage-warning">
+                        { format!("{n} saved item(s) could not be read and were set aside; the rest of your data loaded normally.") }
+                    </p>
+                },
+            };
             html! {
-                <ContextProvider<StoreHandle> context={store.clone()}>
-                    { warning }
+                <ContextProvider<Persistence> context={persistence.clone()}>
+                    { durability }
+                    { quarantined }
                     { props.children.clone() }
-                </ContextProvider<StoreHandle>>
+                </ContextProvider<Persistence>>
             }
         }
     }
+}
+
+/// Flushes pending writes on `pagehide`, when the page becomes hidden, and on Ctrl/Cmd+S.
+fn flush_triggers(persistence: Persistence) -> Vec<EventListener> {
+    let (window, document) = (gloo::utils::window(), gloo::utils::document());
+    let on_pagehide = {
+        let p = persistence.clone();
+        EventListener::new(&window, "pagehide", move |_| p.flush_all())
+    };
+    let on_hidden = {
+        let p = persistence.clone();
+        EventListener::new(&document, "visibilitychange", move |_| {
+            if gloo::utils::document().visibility_state() == web_sys::VisibilityState::Hidden {
+                p.flush_all();
+            }
+        })
+    };
+    let on_save_key = EventListener::new_with_options(
+        &window,
+        "keydown",
+        EventListenerOptions::enable_prevent_default(),
+        move |event| {
+            let Some(key) = event.dyn_ref::<KeyboardEvent>() else {
+                return;
+            };
+            if (key.ctrl_key() || key.meta_key()) && key.key().eq_ignore_ascii_case("s") {
+                key.prevent_default();
+                persistence.flush_all();
+            }
+        },
+    );
+    vec![on_pagehide, on_hidden, on_save_key]
 }

@@ -1,9 +1,24 @@
 //! Persistence hooks: the only way components read and write stored state.
 //!
-//! Each hook returns a handle struct with intent-named methods.
+//! Each hook returns a handle struct with intent-named methods. All of them sit on
+//! [`use_persistent_state`], which sits on the [`Persistence`] context that
+//! [`PersistenceProvider`](crate::components::PersistenceProvider) provides.
 
+mod persistence;
+mod use_expandable_card;
 mod use_persistent_state;
-mod use_store;
+mod use_progress;
+mod use_visible_component;
+mod use_waiver;
 
-pub use use_persistent_state::{use_persistent_state, PersistentState, SaveStatus};
-pub use use_store::{use_store, StoreHandle};
+pub use persistence::{use_persistence, Persistence, Registration, HYDRATED_COLLECTIONS};
+pub use use_expandable_card::{use_expandable_card, ExpandableCard};
+pub use use_persistent_state::{
+    use_persistent_state, PersistOptions, PersistentState, SaveStatus, Validator, FIRST_RETRY_MS,
+    MAX_ATTEMPTS,
+};
+pub use use_progress::{
+    use_assessment, use_onboarding, Progress, ProgressRecord, ASSESSMENT_STEPS, ONBOARDING_STEPS,
+};
+pub use use_visible_component::{use_visible_component, VisibleComponent};
+pub use use_waiver::{use_waiver, Waiver, WaiverKind, WaiverRecord};

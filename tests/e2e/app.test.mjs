@@ -48,7 +48,7 @@ test('typed text survives a reload', TIMEOUT, async () => {
 
   const text = `Remember the milk — ${Date.now()}`;
   await note.fill(text);
-  await page.getByText('Saved', { exact: true }).waitFor();
+  await page.getByText(/^Saved at/).waitFor();
 
   await page.reload();
   await noteLoaded(page);

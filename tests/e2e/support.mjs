@@ -89,3 +89,34 @@ export function serviceWorkerActivated(page) {
     return worker.state;
   });
 }
+
+/** The stored value of record `collection`/`id`, read straight from IndexedDB. */
+export function storedValue(page, collection, id) {
+  return page.evaluate(
+    ([collection, id]) =>
+      new Promise((resolve, reject) => {
+        const open = indexedDB.open('cairn');
+        open.onerror = () => reject(open.error);
+        open.onsuccess = () => {
+          const db = open.result;
+          const get = db.transaction('records').objectStore('records').get([collection, id]);
+          get.onsuccess = () => {
+            db.close();
+            resolve(get.result ? get.result.value : undefined);
+          };
+          get.onerror = () => reject(get.error);
+        };
+      }),
+    [collection, id],
+  );
+}
+
+/** Waits until `predicate(stored value)` holds for record `collection`/`id`. */
+export async function waitForStored(page, collection, id, predicate) {
+  for (;;) {
+    const value = await storedValue(page, collection, id);
+    if (predicate(value)) return value;
+    // Wait for the page to do something (a frame) before looking again.
+    await page.evaluate(() => new Promise((resolve) => requestAnimationFrame(resolve)));
+  }
+}

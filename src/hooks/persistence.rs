@@ -1,0 +1,188 @@
+//! The persistence context that every hook works through: the open store, the records of
+//! the small collections loaded before first render, the registry of pending writes to
+//! flush, and change notices for records.
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::rc::{Rc, Weak};
+
+use cairn_client::{Quarantined, Store, StoreError, Subscription};
+use cairn_protocol::{Record, RecordKey};
+use yew::platform::spawn_local;
+use yew::prelude::*;
+
+/// Collections small enough to load in full before the first render, so views of them
+/// never show defaults first. Larger ones (notes, conversations) load on demand.
+pub const HYDRATED_COLLECTIONS: &[&str] = &["prefs", "ui", "waivers", "progress"];
+
+/// Shared by [`PersistenceProvider`](crate::components::PersistenceProvider) through
+/// context; hooks reach it with [`use_persistence`].
+#[derive(Clone)]
+pub struct Persistence {
+    inner: Rc<Inner>,
+}
+
+/// Something that writes its pending changes when called.
+type Flusher = Rc<dyn Fn()>;
+
+struct Inner {
+    store: Store,
+    hydrated: RefCell<HashMap<RecordKey, Record>>,
+    quarantined: Vec<Quarantined>,
+    flushers: RefCell<Vec<(u64, Flusher)>>,
+    watchers: RefCell<Vec<(u64, RecordKey, Callback<Record>)>>,
+    next_id: Cell<u64>,
+    subscription: RefCell<Option<Subscription>>,
+}
+
+impl PartialEq for Persistence {
+    fn eq(&self, other: &Self) -> bool {
+        Rc::ptr_eq(&self.inner, &other.inner)
+    }
+}
+
+impl Persistence {
+    /// Opens the database `name` (memory if IndexedDB is unavailable), runs migrations and
+    /// loads the [`HYDRATED_COLLECTIONS`].
+    pub async fn open(name: &str) -> Result<Persistence, StoreError> {
+        let store = Store::open_or_memory(name).await?;
+        let mut hydrated = HashMap::new();
+        let mut quarantined = Vec::new();
+        for collection in HYDRATED_COLLECTIONS {
+            let loaded = store.load_collection(collection).await?;
+            hydrated.extend(loaded.records.into_iter().map(|r| (r.key(), r)));
+            quarantined.extend(loaded.quarantined);
+        }
+        let inner = Rc::new(Inner {
+            store,
+            hydrated: RefCell::new(hydrated),
+            quarantined,
+            flushers: RefCell::default(),
+            watchers: RefCell::default(),
+            next_id: Cell::new(0),
+            subscription: RefCell::default(),
+        });
+        let weak = Rc::downgrade(&inner);
+        let subscription = inner.store.subscribe(move |key| {
+            let Some(inner) = weak.upgrade() else { return };
+            spawn_local(async move {
+                if let Ok(Some(record)) = inner.store.get(&key).await {
+                    Persistence { inner }.changed(record);
+                }
+            });
+        });
+        *inner.subscription.borrow_mut() = subscription;
+        Ok(Persistence { inner })
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    /// This device's id (stable across reloads; random per browser profile).
+    pub fn device_id(&self) -> String {
+        self.inner.store.device_id().to_string()
+    }
+
+    /// Records that could not be read while loading; they were set aside, not lost.
+    pub fn quarantined(&self) -> &[Quarantined] {
+        &self.inner.quarantined
+    }
+
+    pub fn is_hydrated(&self, collection: &str) -> bool {
+        HYDRATED_COLLECTIONS.contains(&collection)
+    }
+
+    /// The loaded record at `key`, for a hydrated collection.
+    pub fn hydrated(&self, key: &RecordKey) -> Option<Record> {
+        self.inner.hydrated.borrow().get(key).cloned()
+    }
+
+    /// A record changed (committed here or in another tab): keep the loaded copy current
+    /// and tell everything watching it.
+    pub fn changed(&self, record: Record) {
+        if self.is_hydrated(&record.collection) {
+            self.inner
+                .hydrated
+                .borrow_mut()
+                .insert(record.key(), record.clone());
+        }
+        let watchers: Vec<_> = self
+            .inner
+            .watchers
+            .borrow()
+            .iter()
+            .filter(|(_, key, _)| *key == record.key())
+            .map(|(_, _, cb)| cb.clone())
+            .collect();
+        for watcher in watchers {
+            watcher.emit(record.clone());
+        }
+    }
+
+    /// Calls `on_change` with every new version of the record at `key`.
+    pub fn watch(&self, key: RecordKey, on_change: Callback<Record>) -> Registration {
+        let id = self.next_id();
+        self.inner.watchers.borrow_mut().push((id, key, on_change));
+        Registration {
+            inner: Rc::downgrade(&self.inner),
+            id,
+        }
+    }
+
+    /// Registers a pending-write flusher, called by [`Persistence::flush_all`].
+    pub fn on_flush(&self, flush: Flusher) -> Registration {
+        let id = self.next_id();
+        self.inner.flushers.borrow_mut().push((id, flush));
+        Registration {
+            inner: Rc::downgrade(&self.inner),
+            id,
+        }
+    }
+
+    /// Starts writing every pending debounced change now (page hidden, Ctrl+S).
+    pub fn flush_all(&self) {
+        let flushers: Vec<_> = self
+            .inner
+            .flushers
+            .borrow()
+            .iter()
+            .map(|(_, f)| f.clone())
+            .collect();
+        for flush in flushers {
+            flush();
+        }
+    }
+
+    fn next_id(&self) -> u64 {
+        let id = self.inner.next_id.get();
+        self.inner.next_id.set(id + 1);
+        id
+    }
+}
+
+/// Keeps a watcher or flusher registered; dropping it unregisters.
+pub struct Registration {
+    inner: Weak<Inner>,
+    id: u64,
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        if let Some(inner) = self.inner.upgrade() {
+            inner.flushers.borrow_mut().retain(|(id, _)| *id != self.id);
+            inner
+                .watchers
+                .borrow_mut()
+                .retain(|(id, _, _)| *id != self.id);
+        }
+    }
+}
+
+/// The persistence context. Panics outside a `PersistenceProvider`: that is a bug in the
+/// component tree, not a runtime condition.
+#[hook]
+pub fn use_persistence() -> Persistence {
+    use_context::<Persistence>()
+        .expect("persistence hooks must be used inside <PersistenceProvider>")
+}

@@ -1,0 +1,200 @@
+// The persistence hooks, end to end: reloads, tabs, closing the page, debounce, Ctrl+S
+// and the validator.
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { launchBrowser, startServer, storedValue, waitForStored } from './support.mjs';
+
+let server;
+let browser;
+
+before(async () => {
+  server = await startServer();
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+const TIMEOUT = { timeout: 90_000 };
+const noteLoaded = (page) => page.locator('#scratchpad:not([disabled])').waitFor();
+
+test("every hook's state survives a reload, and the first render already shows it", TIMEOUT, async () => {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  await page.goto(server.url);
+  await noteLoaded(page);
+
+  // Expandable card and hideable panel on the home page.
+  await page.getByRole('button', { name: 'More' }).click();
+  await page.locator('#how-it-works-body').waitFor();
+  await page.getByRole('button', { name: 'Hide' }).click();
+  await page.getByRole('button', { name: 'Show getting started' }).waitFor();
+
+  // Onboarding: past the first step, with an answer.
+  await page.getByRole('link', { name: 'Tour' }).click();
+  await page.getByRole('button', { name: 'Next' }).click();
+  await page.getByLabel('Your name').fill('Ada');
+  await waitForStored(page, 'progress', 'onboarding', (v) => v?.answers?.name === 'Ada');
+
+  // Assessment: one question answered.
+  await page.getByRole('link', { name: 'Safety check' }).click();
+  await page.getByRole('button', { name: 'Two or more' }).click();
+  await page.getByText('Question 2 of 3').waitFor();
+
+  // Waiver: signed.
+  await page.getByRole('link', { name: 'Settings' }).click();
+  await page.getByLabel('Your full name').fill('Ada Lovelace');
+  await page.getByRole('button', { name: 'Sign' }).click();
+  await page.getByText(/^Signed by Ada Lovelace on/).waitFor();
+
+  for (const [collection, id] of [
+    ['ui', 'card:how-cairn-keeps-data'],
+    ['ui', 'visible:getting-started'],
+    ['progress', 'assessment'],
+    ['waivers', 'data-processing'],
+  ]) {
+    assert.notEqual(await storedValue(page, collection, id), undefined, `${collection}/${id} stored`);
+  }
+
+  // Record what the home page shows the moment it first renders after a reload.
+  await page.addInitScript(() => {
+    const observer = new MutationObserver(() => {
+      const cardButton = document.querySelector('#how-it-works button');
+      if (cardButton && !window.__firstRender) {
+        window.__firstRender = {
+          cardExpanded: cardButton.getAttribute('aria-expanded'),
+          panelShown: document.querySelector('#getting-started') !== null,
+        };
+      }
+    });
+    observer.observe(document, { childList: true, subtree: true });
+  });
+  await page.goto(server.url);
+  await page.locator('#how-it-works-body').waitFor();
+  assert.deepEqual(await page.evaluate(() => window.__firstRender), { cardExpanded: 'true', panelShown: false });
+
+  await page.goto(`${server.url}/welcome`);
+  await page.getByText('Step 2 of 3').waitFor();
+  assert.equal(await page.getByLabel('Your name').inputValue(), 'Ada');
+  await page.getByRole('button', { name: 'Continue' }).click();
+  await page.getByRole('heading', { name: 'Works offline' }).waitFor();
+
+  await page.goto(`${server.url}/assessment`);
+  await page.getByText('Question 2 of 3').waitFor();
+
+  await page.goto(`${server.url}/settings`);
+  await page.getByText(/^Signed by Ada Lovelace on/).waitFor();
+  await page.getByRole('button', { name: 'Withdraw consent' }).click();
+  await page.getByText('Not signed yet.').waitFor();
+  await page.reload();
+  await page.getByText('Not signed yet.').waitFor();
+  await context.close();
+});
+
+test('a change in one tab appears in another tab without a reload', TIMEOUT, async () => {
+  const context = await browser.newContext();
+  const [first, second] = [await context.newPage(), await context.newPage()];
+  for (const page of [first, second]) {
+    await page.goto(server.url);
+    await noteLoaded(page);
+  }
+  await first.getByRole('button', { name: 'More' }).click();
+  await second.locator('#how-it-works-body').waitFor();
+
+  await first.getByLabel('Note').fill('written in the first tab');
+  await first.getByText(/^Saved at/).waitFor();
+  await second.waitForFunction(() => document.querySelector('#scratchpad').value === 'written in the first tab');
+  await context.close();
+});
+
+test('text typed just before the tab closes is kept', TIMEOUT, async () => {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  await page.goto(server.url);
+  await noteLoaded(page);
+  await page.getByLabel('Note').fill('typed, then the tab closed');
+  // Closed within the debounce delay: only the pagehide flush can save it.
+  await page.getByText('Unsaved changes').waitFor();
+  await page.close({ runBeforeUnload: true });
+
+  const reopened = await context.newPage();
+  await reopened.goto(server.url);
+  await noteLoaded(reopened);
+  assert.equal(await reopened.getByLabel('Note').inputValue(), 'typed, then the tab closed');
+  await context.close();
+});
+
+/** Counts IndexedDB puts into the records store, and the save statuses shown, in order. */
+function instrument() {
+  window.__recordPuts = [];
+  const put = IDBObjectStore.prototype.put;
+  IDBObjectStore.prototype.put = function (...args) {
+    if (this.name === 'records') window.__recordPuts.push(performance.now());
+    return put.apply(this, args);
+  };
+  window.__statuses = [];
+  new MutationObserver(() => {
+    const text = document.querySelector('.save-status')?.textContent;
+    if (text !== undefined && text !== window.__statuses.at(-1)) window.__statuses.push(text);
+  }).observe(document, { childList: true, subtree: true, characterData: true });
+}
+
+test('many edits are written once, with the status going Unsaved → Saving → Saved', TIMEOUT, async () => {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  await page.addInitScript(instrument);
+  await page.goto(server.url);
+  await noteLoaded(page);
+
+  await page.getByLabel('Note').pressSequentially('twenty keystrokes...');
+  await page.getByText(/^Saved at/).waitFor();
+
+  assert.equal(await page.evaluate(() => window.__recordPuts.length), 1);
+  const statuses = (await page.evaluate(() => window.__statuses)).filter(Boolean).map((s) => s.replace(/ at .*/, ''));
+  assert.deepEqual(statuses, ['Unsaved changes', 'Saving…', 'Saved']);
+  assert.equal(await storedValue(page, 'notes', 'scratchpad'), 'twenty keystrokes...');
+  await context.close();
+});
+
+test('Ctrl+S saves at once instead of opening the save dialog', TIMEOUT, async () => {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  await page.addInitScript(instrument);
+  await page.goto(server.url);
+  await noteLoaded(page);
+  await page.evaluate(() => {
+    window.addEventListener('keyup', (e) => {
+      if (e.key === 's') window.__saveKeyPrevented = window.__saveKeyDown?.defaultPrevented;
+    });
+    window.addEventListener('keydown', (e) => {
+      if (e.key === 's' && e.ctrlKey) {
+        window.__saveKeyDown = e;
+        window.__saveKeyAt = performance.now();
+      }
+    });
+  });
+
+  await page.getByLabel('Note').fill('save me now');
+  await page.keyboard.press('Control+s');
+  await page.getByText(/^Saved at/).waitFor();
+
+  assert.equal(await page.evaluate(() => window.__saveKeyPrevented), true);
+  const [puts, keyAt] = await page.evaluate(() => [window.__recordPuts, window.__saveKeyAt]);
+  assert.equal(puts.length, 1);
+  assert.ok(puts[0] - keyAt < 500, `written ${puts[0] - keyAt} ms after Ctrl+S, before the 1 s debounce`);
+  await context.close();
+});
+
+test('a waiver without a name is refused and not stored', TIMEOUT, async () => {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  await page.goto(`${server.url}/settings`);
+  await page.getByRole('button', { name: 'Sign' }).click();
+  await page.getByRole('alert').getByText('Not saved: Type your full name to sign.').waitFor();
+  assert.equal(await storedValue(page, 'waivers', 'data-processing'), undefined);
+  await page.reload();
+  await page.getByText('Not signed yet.').waitFor();
+  await context.close();
+});
