@@ -13,6 +13,9 @@
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::Poll;
 
 use cairn_protocol::{DeviceId, Hlc, HlcClock, Record, RecordKey};
 use rexie::{KeyRange, Rexie, Transaction, TransactionMode};
@@ -169,17 +172,43 @@ impl Store {
         value: serde_json::Value,
     ) -> Result<Record, StoreError> {
         let hlc = self.clock.borrow_mut().tick(now_ms())?;
-        self.commit_local(Record::new(key, value, hlc)).await
+        self.commit_local_one(Record::new(key, value, hlc)).await
     }
 
     /// Deletes the record at `key` as a local change: a tombstone, queued like a write.
     pub async fn delete(&self, key: RecordKey) -> Result<Record, StoreError> {
         let hlc = self.clock.borrow_mut().tick(now_ms())?;
-        self.commit_local(Record::tombstone(key, hlc)).await
+        self.commit_local_one(Record::tombstone(key, hlc)).await
     }
 
-    async fn commit_local(&self, record: Record) -> Result<Record, StoreError> {
-        let entry = OutboxEntry {
+    /// Writes many values as local changes in ONE transaction: all are stored and queued,
+    /// or none is. For imports and bulk edits; far faster than one `write` each.
+    pub async fn write_many(
+        &self,
+        changes: Vec<(RecordKey, serde_json::Value)>,
+    ) -> Result<Vec<Record>, StoreError> {
+        let now = now_ms();
+        let records = {
+            let mut clock = self.clock.borrow_mut();
+            changes
+                .into_iter()
+                .map(|(key, value)| Ok(Record::new(key, value, clock.tick(now)?)))
+                .collect::<Result<Vec<_>, StoreError>>()?
+        };
+        self.commit_local(records).await
+    }
+
+    async fn commit_local_one(&self, record: Record) -> Result<Record, StoreError> {
+        let mut records = self.commit_local(vec![record]).await?;
+        Ok(records.remove(0))
+    }
+
+    /// Stores `records`, their outbox entries and the clock in one transaction.
+    async fn commit_local(&self, records: Vec<Record>) -> Result<Vec<Record>, StoreError> {
+        let Some(last) = records.last() else {
+            return Ok(records);
+        };
+        let entry = |record: &Record| OutboxEntry {
             collection: record.collection.clone(),
             id: record.id.clone(),
             hlc: record.hlc.clone(),
@@ -188,35 +217,45 @@ impl Store {
         match &self.backend {
             Backend::Memory(_, mem) => {
                 let mut mem = mem.borrow_mut();
-                mem.outbox.insert(record.key(), entry);
-                mem.records.insert(record.key(), record.clone());
+                for record in &records {
+                    mem.outbox.insert(record.key(), entry(record));
+                    mem.records.insert(record.key(), record.clone());
+                }
             }
             Backend::Idb(db) => {
-                let (record_js, entry_js, clock_js) =
-                    (to_js(&record)?, to_js(&entry)?, to_js(&record.hlc)?);
-                let clock_key = JsValue::from_str(META_CLOCK);
+                let mut rows = Vec::with_capacity(records.len());
+                for record in &records {
+                    rows.push((to_js(record)?, to_js(&entry(record))?));
+                }
+                let (clock_js, clock_key) = (to_js(&last.hlc)?, JsValue::from_str(META_CLOCK));
                 let tx = db.transaction(&[RECORDS, OUTBOX, META], TransactionMode::ReadWrite)?;
-                let (records, outbox, meta) =
+                let (record_store, outbox_store, meta) =
                     (tx.store(RECORDS)?, tx.store(OUTBOX)?, tx.store(META)?);
-                // The three requests and the commit are all issued in the first poll, so
-                // the write needs no further turn of the page's event loop: it completes
-                // even when it was started by `pagehide` and the page is going away.
-                let (put_record, put_entry, put_clock, committed) = futures_util::join!(
-                    records.put(&record_js, None),
-                    outbox.put(&entry_js, None),
-                    meta.put(&clock_js, Some(&clock_key)),
-                    tx.commit(),
+                // Every request and the commit are issued before the first await, so the
+                // write needs no further turn of the page's event loop: it completes even
+                // when it was started by `pagehide` and the page is going away. A failed
+                // request aborts the transaction, and the commit reports its error.
+                let puts = rows.iter().flat_map(|(record, entry)| {
+                    [
+                        record_store.put(record, None),
+                        outbox_store.put(entry, None),
+                    ]
+                });
+                let in_flight = (
+                    issue(puts).await,
+                    issue([meta.put(&clock_js, Some(&clock_key))]).await,
                 );
-                put_record?;
-                put_entry?;
-                put_clock?;
+                let committed = tx.commit().await;
+                drop(in_flight);
                 committed?;
                 if let Some(b) = &self.broadcaster {
-                    b.announce(&record.key());
+                    for record in &records {
+                        b.announce(&record.key());
+                    }
                 }
             }
         }
-        Ok(record)
+        Ok(records)
     }
 
     /// Stores `record` as it is, without queuing it: for records that come from elsewhere
@@ -322,6 +361,32 @@ impl Store {
         self.broadcaster
             .as_ref()
             .and_then(|b| b.subscribe(on_change))
+    }
+}
+
+/// Polls each future once, which for rexie's request futures issues the IndexedDB
+/// request, and returns them still pending: they must stay alive until the transaction
+/// completes (their event handlers live in them), but nothing needs to await them.
+async fn issue<F: Future>(futures: impl IntoIterator<Item = F>) -> Vec<Pin<Box<F>>> {
+    let mut futures: Vec<_> = futures.into_iter().map(Box::pin).collect();
+    std::future::poll_fn(|cx| {
+        for future in &mut futures {
+            let _ = future.as_mut().poll(cx);
+        }
+        Poll::Ready(())
+    })
+    .await;
+    futures
+}
+
+impl Drop for Store {
+    /// Closes the IndexedDB connection: an open one would block other tabs' upgrades and
+    /// deleting the database until the page goes away.
+    fn drop(&mut self) {
+        let closed = Backend::Memory(String::new(), RefCell::default());
+        if let Backend::Idb(db) = std::mem::replace(&mut self.backend, closed) {
+            db.close();
+        }
     }
 }
 

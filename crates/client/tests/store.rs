@@ -302,3 +302,45 @@ async fn another_connection_hears_committed_changes() {
         json!("dark")
     );
 }
+
+#[wasm_bindgen_test]
+async fn write_many_stores_and_queues_every_change_in_order() {
+    let store = fresh("test-write-many").await;
+    let before = store.write(key("notes", "first"), json!(0)).await.unwrap();
+    let changes = (0..500)
+        .map(|i| (key("notes", &format!("n{i:03}")), json!({"n": i})))
+        .collect();
+    let written = store.write_many(changes).await.unwrap();
+
+    assert_eq!(written.len(), 500);
+    assert!(
+        written.windows(2).all(|w| w[0].hlc < w[1].hlc),
+        "clocks increase"
+    );
+    assert!(written[0].hlc > before.hlc);
+    let loaded = store.load_collection("notes").await.unwrap();
+    assert_eq!(loaded.records.len(), 501);
+    assert_eq!(loaded.records[1].value, json!({"n": 0}));
+    assert_eq!(store.outbox().await.unwrap().len(), 501);
+    assert!(store.write_many(Vec::new()).await.unwrap().is_empty());
+    // The clock was stored with the batch: a reopened store continues after it.
+    drop(store);
+    let reopened = Store::open("test-write-many").await.unwrap();
+    let next = reopened
+        .write(key("notes", "after"), json!(1))
+        .await
+        .unwrap();
+    assert!(next.hlc > written[499].hlc);
+}
+
+#[wasm_bindgen_test]
+async fn a_dropped_store_lets_the_database_be_deleted() {
+    let name = "test-drop-closes";
+    let store = fresh(name).await;
+    store.write(key("notes", "n"), json!(1)).await.unwrap();
+    drop(store);
+    // Would wait forever on an open connection.
+    Store::delete_database(name).await.unwrap();
+    let reopened = Store::open(name).await.unwrap();
+    assert_eq!(reopened.get(&key("notes", "n")).await.unwrap(), None);
+}
