@@ -18,13 +18,16 @@ function required(name) {
   return value;
 }
 
-/** Starts the server on a free port; resolves once it prints the URL it listens on. */
-export async function startServer({ dataDir } = {}) {
+/**
+ * Starts the server on a free port; resolves once it prints the URL it listens on.
+ * Serves the built app (CAIRN_DIST) unless given another `staticDir`.
+ */
+export async function startServer({ dataDir, staticDir } = {}) {
   const ownDataDir = !dataDir;
   dataDir ??= mkdtempSync(join(tmpdir(), 'cairn-e2e-'));
   const child = spawn(
     required('CAIRN_SERVER_BIN'),
-    ['--host', '127.0.0.1', '--port', '0', '--data-dir', dataDir, '--static-dir', required('CAIRN_DIST')],
+    ['--host', '127.0.0.1', '--port', '0', '--data-dir', dataDir, '--static-dir', staticDir ?? required('CAIRN_DIST')],
     { stdio: ['ignore', 'pipe', 'inherit'] },
   );
   const url = await new Promise((resolve, reject) => {

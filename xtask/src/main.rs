@@ -5,14 +5,17 @@
 //! - `cargo xtask test`: native tests, wasm tests in headless Chromium, end-to-end tests;
 //!   ends with `N passed, N failed`.
 //! - `cargo xtask build`: only build the app into `dist/` and print the wasm sizes.
+//! - `cargo xtask bench`: benchmarks against baselines, into `target/bench/results.jsonl`.
 //!
 //! # Layout
 //! - [`tools`]: pinned versions of every external tool, and their installation.
 //! - [`toolchain`]: how to build wasm on this machine (rustup target or Debian fallback).
 //! - [`build`]: trunk + wasm-opt, and the server binary.
 //! - [`test`]: the test suites and the summary.
+//! - [`bench`]: the benchmarks.
 //! - [`cmd`]: running commands with clear failures.
 
+mod bench;
 mod build;
 mod cmd;
 mod test;
@@ -73,7 +76,9 @@ commands:
                                     (default http://127.0.0.1:8080, data in ./data;
                                     also CAIRN_PORT, CAIRN_DATA_DIR, DATABASE_URL)
   test                              run every test: native, wasm (headless Chromium), e2e
-  build                             build the app into dist/ and print the wasm sizes";
+  build                             build the app into dist/ and print the wasm sizes
+  bench                             benchmarks against baselines, appended to
+                                    target/bench/results.jsonl";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -86,6 +91,7 @@ fn main() -> ExitCode {
         Some("build") if args.len() == 1 => toolchain::prepare(&paths)
             .and_then(|env| build::app(&paths, &env))
             .map(|_| ()),
+        Some("bench") if args.len() == 1 => bench::run(&paths),
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
             Ok(())

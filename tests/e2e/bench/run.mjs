@@ -1,0 +1,139 @@
+// Cairn's browser benchmarks, run by `cargo xtask bench`. Every case runs Cairn and its
+// baseline alternately in the same headless Chromium, several times, and appends one JSON
+// line per number to $CAIRN_BENCH_OUT:
+//   {"bench","case","impl","metric","value","runs"}
+//
+// Environment: CAIRN_SERVER_BIN, CAIRN_DIST (the app), CAIRN_BENCH_PAGE (the store
+// benchmark page), CHROMIUM, CAIRN_BENCH_OUT.
+import { appendFileSync } from 'node:fs';
+import { launchBrowser, startServer } from '../support.mjs';
+
+const RUNS = 5;
+const N = 10_000;
+const SEQUENTIAL = 1_000;
+const out = process.env.CAIRN_BENCH_OUT;
+const lines = [];
+
+function record(bench, kase, impl, metric, value, runs) {
+  const line = { bench, case: kase, impl, metric, value: Math.round(value * 100) / 100, runs };
+  lines.push(line);
+  appendFileSync(out, JSON.stringify(line) + '\n');
+}
+
+const sorted = (xs) => [...xs].sort((a, b) => a - b);
+const median = (xs) => {
+  const s = sorted(xs);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+const p95 = (xs) => sorted(xs)[Math.min(xs.length - 1, Math.ceil(xs.length * 0.95) - 1)];
+
+async function storeBenchmarks(browser) {
+  const server = await startServer({ staticDir: process.env.CAIRN_BENCH_PAGE });
+  try {
+    const page = await browser.newPage();
+    await page.goto(`${server.url}/index.html`);
+    await page.waitForFunction(() => document.body.dataset.ready === 'true');
+
+    const bulk = { cairn: [], raw: [], rawOutbox: [] };
+    const read = { cairn: [], raw: [] };
+    for (let run = 0; run < RUNS; run++) {
+      // Alternate which goes first, so neither always runs on a warmer browser.
+      const order = run % 2 ? ['raw', 'cairn'] : ['cairn', 'raw'];
+      for (const impl of order) {
+        bulk[impl].push(
+          await page.evaluate(
+            ([impl, n]) => (impl === 'cairn' ? bench.cairn.bulk_write('bench-cairn', n) : bench.raw.bulkWrite('bench-raw', n)),
+            [impl, N],
+          ),
+        );
+        if (impl === 'raw') {
+          bulk.rawOutbox.push(await page.evaluate((n) => bench.raw.bulkWriteWithOutbox('bench-raw-outbox', n), N));
+        }
+        read[impl].push(
+          await page.evaluate(
+            ([impl, n]) => (impl === 'cairn' ? bench.cairn.read_all('bench-cairn', n) : bench.raw.readAll('bench-raw', n)),
+            [impl, N],
+          ),
+        );
+      }
+    }
+    for (const impl of ['cairn', 'raw-idb']) {
+      const key = impl === 'cairn' ? 'cairn' : 'raw';
+      record('store', 'bulk_write_10k', impl, 'median_ms', median(bulk[key]), RUNS);
+      record('store', 'read_all_10k', impl, 'median_ms', median(read[key]), RUNS);
+    }
+    record('store', 'bulk_write_10k', 'raw-idb-with-outbox', 'median_ms', median(bulk.rawOutbox), RUNS);
+
+    const cairnTimes = await page.evaluate((n) => bench.cairn.sequential_writes('bench-cairn-seq', n), SEQUENTIAL);
+    const rawTimes = await page.evaluate((n) => bench.raw.sequentialWrites('bench-raw-seq', n), SEQUENTIAL);
+    for (const [impl, times] of [['cairn', Array.from(cairnTimes)], ['raw-idb', rawTimes]]) {
+      record('store', 'single_write_1k', impl, 'median_ms', median(times), times.length);
+      record('store', 'single_write_1k', impl, 'p95_ms', p95(times), times.length);
+    }
+  } finally {
+    await server.stop();
+  }
+}
+
+/** Milliseconds from navigation start until the home page first shows persisted UI state. */
+async function timeToPersistedRender(page, url) {
+  await page.goto(url);
+  await page.locator('#how-it-works-body').waitFor();
+  return page.evaluate(() => window.__persistedRenderAt);
+}
+
+async function hydrationBenchmark(browser) {
+  const server = await startServer();
+  try {
+    const results = {};
+    for (const [impl, extra] of [['cairn-empty-db', 0], ['cairn', N]]) {
+      const context = await browser.newContext();
+      const page = await context.newPage();
+      await page.addInitScript(() => {
+        new MutationObserver(() => {
+          const button = document.querySelector('#how-it-works button[aria-expanded="true"]');
+          if (button && window.__persistedRenderAt === undefined) window.__persistedRenderAt = performance.now();
+        }).observe(document, { childList: true, subtree: true, attributes: true });
+      });
+      await page.goto(server.url);
+      await page.getByRole('button', { name: 'More' }).click();
+      await page.locator('#how-it-works-body').waitFor();
+      // Fill the large collection straight into the app's database.
+      await page.evaluate(async (n) => {
+        const db = await new Promise((resolve, reject) => {
+          const open = indexedDB.open('cairn');
+          open.onsuccess = () => resolve(open.result);
+          open.onerror = () => reject(open.error);
+        });
+        const tx = db.transaction('records', 'readwrite');
+        for (let i = 0; i < n; i++) {
+          tx.objectStore('records').put({
+            collection: 'notes', id: `n${i}`, deleted: false,
+            hlc: `${(1_700_000_000_000 + i).toString(16).padStart(12, '0')}-00000000-seed`,
+            value: { title: `Note ${i}`, body: 'x'.repeat(250), n: i },
+          });
+        }
+        await new Promise((resolve, reject) => { tx.oncomplete = resolve; tx.onerror = () => reject(tx.error); });
+        db.close();
+      }, extra);
+      const times = [];
+      for (let run = 0; run < RUNS; run++) times.push(await timeToPersistedRender(page, server.url));
+      results[impl] = times;
+      await context.close();
+    }
+    for (const [impl, times] of Object.entries(results)) {
+      record('app', 'first_persisted_render_10k_notes', impl, 'median_ms', median(times), times.length);
+    }
+  } finally {
+    await server.stop();
+  }
+}
+
+const browser = await launchBrowser();
+try {
+  await storeBenchmarks(browser);
+  await hydrationBenchmark(browser);
+} finally {
+  await browser.close();
+}
+for (const l of lines) console.log(`${l.bench.padEnd(6)} ${l.case.padEnd(34)} ${l.impl.padEnd(12)} ${l.metric.padEnd(10)} ${l.value}`);
