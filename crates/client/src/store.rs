@@ -223,9 +223,11 @@ impl Store {
                 }
             }
             Backend::Idb(db) => {
-                let mut rows = Vec::with_capacity(records.len());
+                let mut record_rows = Vec::with_capacity(records.len());
+                let mut outbox_rows = Vec::with_capacity(records.len());
                 for record in &records {
-                    rows.push((to_js(record)?, to_js(&entry(record))?));
+                    record_rows.push((to_js(record)?, None));
+                    outbox_rows.push((to_js(&entry(record))?, None));
                 }
                 let (clock_js, clock_key) = (to_js(&last.hlc)?, JsValue::from_str(META_CLOCK));
                 let tx = db.transaction(&[RECORDS, OUTBOX, META], TransactionMode::ReadWrite)?;
@@ -233,16 +235,12 @@ impl Store {
                     (tx.store(RECORDS)?, tx.store(OUTBOX)?, tx.store(META)?);
                 // Every request and the commit are issued before the first await, so the
                 // write needs no further turn of the page's event loop: it completes even
-                // when it was started by `pagehide` and the page is going away. A failed
-                // request aborts the transaction, and the commit reports its error.
-                let puts = rows.iter().flat_map(|(record, entry)| {
-                    [
-                        record_store.put(record, None),
-                        outbox_store.put(entry, None),
-                    ]
-                });
+                // when it was started by `pagehide` and the page is going away. `put_all`
+                // issues its requests without a handler each. A failed request aborts the
+                // transaction, and the commit reports its error.
                 let in_flight = (
-                    issue(puts).await,
+                    issue([record_store.put_all(record_rows.into_iter())]).await,
+                    issue([outbox_store.put_all(outbox_rows.into_iter())]).await,
                     issue([meta.put(&clock_js, Some(&clock_key))]).await,
                 );
                 let committed = tx.commit().await;
