@@ -7,6 +7,8 @@
 //! - [`schema`]: object stores, versions and data migrations.
 //! - [`error`]: [`StoreError`], every storage failure as a value.
 //! - `broadcast`: cross-tab change notices ([`Subscription`]).
+//! - `writer`: local writes on a plain IndexedDB connection beside rexie's (one
+//!   transaction per write, its abort reason kept, e.g. a full disk).
 //! - `codec`: JS ⇄ Rust values, Web Crypto randomness.
 //!
 //! Everything here runs only in a browser (window or worker); the crate compiles natively
@@ -17,6 +19,7 @@ mod codec;
 pub mod error;
 pub mod schema;
 pub mod store;
+mod writer;
 
 pub use broadcast::Subscription;
 pub use error::StoreError;

@@ -13,9 +13,6 @@
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
-use std::future::Future;
-use std::pin::Pin;
-use std::task::Poll;
 
 use cairn_protocol::{DeviceId, Hlc, HlcClock, Record, RecordKey};
 use rexie::{KeyRange, Rexie, Transaction, TransactionMode};
@@ -28,6 +25,7 @@ use crate::error::{dom_exception_name, err_text};
 use crate::schema::{
     self, META, META_CLOCK, META_DATA_VERSION, META_DEVICE_ID, OUTBOX, QUARANTINE, RECORDS,
 };
+use crate::writer::Writer;
 use crate::StoreError;
 
 /// A local change waiting to be pushed: which record, and the clock of its latest change.
@@ -72,7 +70,8 @@ pub struct Store {
 }
 
 enum Backend {
-    Idb(Rexie),
+    /// rexie for opening, upgrading and reading; the writer for local writes.
+    Idb(Rexie, Writer),
     /// Why IndexedDB could not be used, and the data.
     Memory(String, RefCell<MemoryDb>),
 }
@@ -102,8 +101,9 @@ impl Store {
         };
         migrate(&db).await?;
         let clock = load_or_create_clock(&db).await?;
+        let writer = Writer::open(name).await?;
         Ok(Store {
-            backend: Backend::Idb(db),
+            backend: Backend::Idb(db, writer),
             clock: RefCell::new(clock),
             broadcaster: Broadcaster::new(name),
         })
@@ -136,7 +136,7 @@ impl Store {
 
     pub fn durability(&self) -> Durability {
         match &self.backend {
-            Backend::Idb(_) => Durability::Persistent,
+            Backend::Idb(..) => Durability::Persistent,
             Backend::Memory(reason, _) => Durability::MemoryOnly {
                 reason: reason.clone(),
             },
@@ -151,7 +151,7 @@ impl Store {
     pub async fn get(&self, key: &RecordKey) -> Result<Option<Record>, StoreError> {
         let db = match &self.backend {
             Backend::Memory(_, mem) => return Ok(mem.borrow().records.get(key).cloned()),
-            Backend::Idb(db) => db,
+            Backend::Idb(db, _) => db,
         };
         let tx = db.transaction(&[RECORDS], TransactionMode::ReadOnly)?;
         let raw = tx.store(RECORDS)?.get(key_js(key)).await?;
@@ -222,30 +222,20 @@ impl Store {
                     mem.records.insert(record.key(), record.clone());
                 }
             }
-            Backend::Idb(db) => {
+            Backend::Idb(_, writer) => {
                 let mut record_rows = Vec::with_capacity(records.len());
                 let mut outbox_rows = Vec::with_capacity(records.len());
                 for record in &records {
-                    record_rows.push((to_js(record)?, None));
-                    outbox_rows.push((to_js(&entry(record))?, None));
+                    record_rows.push(to_js(record)?);
+                    outbox_rows.push(to_js(&entry(record))?);
                 }
                 let (clock_js, clock_key) = (to_js(&last.hlc)?, JsValue::from_str(META_CLOCK));
-                let tx = db.transaction(&[RECORDS, OUTBOX, META], TransactionMode::ReadWrite)?;
-                let (record_store, outbox_store, meta) =
-                    (tx.store(RECORDS)?, tx.store(OUTBOX)?, tx.store(META)?);
-                // Every request and the commit are issued before the first await, so the
-                // write needs no further turn of the page's event loop: it completes even
-                // when it was started by `pagehide` and the page is going away. `put_all`
-                // issues its requests without a handler each. A failed request aborts the
-                // transaction, and the commit reports its error.
-                let in_flight = (
-                    issue([record_store.put_all(record_rows.into_iter())]).await,
-                    issue([outbox_store.put_all(outbox_rows.into_iter())]).await,
-                    issue([meta.put(&clock_js, Some(&clock_key))]).await,
-                );
-                let committed = tx.commit().await;
-                drop(in_flight);
-                committed?;
+                writer
+                    .write(
+                        &[(RECORDS, &record_rows), (OUTBOX, &outbox_rows)],
+                        (META, &clock_key, &clock_js),
+                    )
+                    .await?;
                 if let Some(b) = &self.broadcaster {
                     for record in &records {
                         b.announce(&record.key());
@@ -266,7 +256,7 @@ impl Store {
                     .insert(record.key(), record.clone());
                 return Ok(());
             }
-            Backend::Idb(db) => db,
+            Backend::Idb(db, _) => db,
         };
         let tx = db.transaction(&[RECORDS], TransactionMode::ReadWrite)?;
         tx.store(RECORDS)?.put(&to_js(record)?, None).await?;
@@ -294,7 +284,7 @@ impl Store {
                     quarantined: Vec::new(),
                 });
             }
-            Backend::Idb(db) => db,
+            Backend::Idb(db, _) => db,
         };
         let tx = db.transaction(&[RECORDS], TransactionMode::ReadOnly)?;
         let raws = tx
@@ -317,7 +307,7 @@ impl Store {
 
     /// The records moved to the quarantine because they could not be decoded.
     pub async fn quarantined(&self) -> Result<Vec<Quarantined>, StoreError> {
-        let Backend::Idb(db) = &self.backend else {
+        let Backend::Idb(db, _) = &self.backend else {
             return Ok(Vec::new());
         };
         let tx = db.transaction(&[QUARANTINE], TransactionMode::ReadOnly)?;
@@ -336,7 +326,7 @@ impl Store {
     pub async fn outbox(&self) -> Result<Vec<OutboxEntry>, StoreError> {
         let db = match &self.backend {
             Backend::Memory(_, mem) => return Ok(mem.borrow().outbox.values().cloned().collect()),
-            Backend::Idb(db) => db,
+            Backend::Idb(db, _) => db,
         };
         let tx = db.transaction(&[OUTBOX], TransactionMode::ReadOnly)?;
         tx.store(OUTBOX)?
@@ -362,27 +352,13 @@ impl Store {
     }
 }
 
-/// Polls each future once, which for rexie's request futures issues the IndexedDB
-/// request, and returns them still pending: they must stay alive until the transaction
-/// completes (their event handlers live in them), but nothing needs to await them.
-async fn issue<F: Future>(futures: impl IntoIterator<Item = F>) -> Vec<Pin<Box<F>>> {
-    let mut futures: Vec<_> = futures.into_iter().map(Box::pin).collect();
-    std::future::poll_fn(|cx| {
-        for future in &mut futures {
-            let _ = future.as_mut().poll(cx);
-        }
-        Poll::Ready(())
-    })
-    .await;
-    futures
-}
-
 impl Drop for Store {
-    /// Closes the IndexedDB connection: an open one would block other tabs' upgrades and
-    /// deleting the database until the page goes away.
+    /// Closes the IndexedDB connections: an open one would block other tabs' upgrades
+    /// and deleting the database until the page goes away.
     fn drop(&mut self) {
         let closed = Backend::Memory(String::new(), RefCell::default());
-        if let Backend::Idb(db) = std::mem::replace(&mut self.backend, closed) {
+        if let Backend::Idb(db, writer) = std::mem::replace(&mut self.backend, closed) {
+            writer.close();
             db.close();
         }
     }

@@ -1,0 +1,126 @@
+//! Local writes, on a plain IndexedDB connection kept beside rexie's.
+//!
+//! rexie opens, upgrades and reads the database, but cannot serve local writes well: when
+//! a transaction aborts it does not say why (a full disk's QuotaExceededError is only on
+//! `IDBTransaction.error`), and it attaches a handler to every request. Here a whole
+//! write is synchronous `put` calls, an explicit `commit()`, and one promise on the
+//! transaction: all requests are issued before the first await, so a write started by
+//! `pagehide` completes even as the page goes away.
+
+use js_sys::{Array, Promise};
+use wasm_bindgen::closure::Closure;
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{IdbDatabase, IdbFactory, IdbOpenDbRequest, IdbTransaction, IdbTransactionMode};
+
+use crate::StoreError;
+
+pub(crate) struct Writer {
+    db: IdbDatabase,
+    /// Closes this connection when another one upgrades or deletes the database.
+    _on_version_change: Closure<dyn FnMut()>,
+}
+
+impl Writer {
+    /// Opens another connection to the (already created and upgraded) database `name`.
+    pub(crate) async fn open(name: &str) -> Result<Writer, StoreError> {
+        let unavailable = |e: JsValue| StoreError::Unavailable(describe(&e));
+        let factory: IdbFactory = js_sys::Reflect::get(&js_sys::global(), &"indexedDB".into())
+            .ok()
+            .and_then(|f| f.dyn_into().ok())
+            .ok_or_else(|| StoreError::Unavailable("indexedDB is missing".into()))?;
+        let request: IdbOpenDbRequest = factory.open(name).map_err(unavailable)?;
+        let opened = Promise::new(&mut |resolve, reject| {
+            request.set_onsuccess(Some(&resolve));
+            request.set_onerror(Some(&reject));
+        });
+        JsFuture::from(opened)
+            .await
+            .map_err(|_| unavailable(request.error().map(JsValue::from).unwrap_or_default()))?;
+        let db: IdbDatabase = request.result().map_err(unavailable)?.unchecked_into();
+        let on_version_change = {
+            let db = db.clone();
+            Closure::<dyn FnMut()>::new(move || db.close())
+        };
+        db.set_onversionchange(Some(on_version_change.as_ref().unchecked_ref()));
+        Ok(Writer {
+            db,
+            _on_version_change: on_version_change,
+        })
+    }
+
+    /// In one transaction: puts every value of `puts` into its store, and `value` at
+    /// `key` into `keyed_store`. Resolves once committed; if it aborts, nothing of it is
+    /// stored and the error says why.
+    pub(crate) async fn write(
+        &self,
+        puts: &[(&str, &[JsValue])],
+        (keyed_store, key, value): (&str, &JsValue, &JsValue),
+    ) -> Result<(), StoreError> {
+        let names: Array = puts
+            .iter()
+            .map(|(store, _)| JsValue::from_str(store))
+            .collect();
+        names.push(&JsValue::from_str(keyed_store));
+        let tx = self
+            .db
+            .transaction_with_str_sequence_and_mode(&names, IdbTransactionMode::Readwrite)
+            .map_err(|e| classify(&e))?;
+        let done = Promise::new(&mut |resolve, reject| {
+            tx.set_oncomplete(Some(&resolve));
+            tx.set_onabort(Some(&reject));
+        });
+        if let Err(e) = issue(&tx, puts, (keyed_store, key, value)) {
+            let _ = tx.abort();
+            return Err(classify(&e));
+        }
+        match JsFuture::from(done).await {
+            Ok(_) => Ok(()),
+            Err(_) => Err(aborted(&tx)),
+        }
+    }
+
+    pub(crate) fn close(&self) {
+        self.db.close();
+    }
+}
+
+fn issue(
+    tx: &IdbTransaction,
+    puts: &[(&str, &[JsValue])],
+    (keyed_store, key, value): (&str, &JsValue, &JsValue),
+) -> Result<(), JsValue> {
+    for (store, values) in puts {
+        let store = tx.object_store(store)?;
+        for value in values.iter() {
+            store.put(value)?;
+        }
+    }
+    tx.object_store(keyed_store)?.put_with_key(value, key)?;
+    // `IDBTransaction.commit()` is standard (IndexedDB 3.0) and in every current engine;
+    // web-sys's binding carries a stale deprecation mark.
+    #[allow(deprecated)]
+    tx.commit()
+}
+
+/// Why `tx` aborted.
+fn aborted(tx: &IdbTransaction) -> StoreError {
+    match tx.error() {
+        Some(e) => classify(&e.into()),
+        None => StoreError::Storage("the transaction was aborted".into()),
+    }
+}
+
+fn classify(err: &JsValue) -> StoreError {
+    match err.dyn_ref::<web_sys::DomException>() {
+        Some(e) if e.name() == "QuotaExceededError" => StoreError::QuotaExceeded,
+        _ => StoreError::Storage(describe(err)),
+    }
+}
+
+fn describe(err: &JsValue) -> String {
+    match err.dyn_ref::<web_sys::DomException>() {
+        Some(e) => format!("{}: {}", e.name(), e.message()),
+        None => err.as_string().unwrap_or_else(|| format!("{err:?}")),
+    }
+}
