@@ -1,8 +1,17 @@
 // The persistence hooks, end to end: reloads, tabs, closing the page, debounce, Ctrl+S
-// and the validator.
+// the validator and a full disk.
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { after, before, test } from 'node:test';
-import { launchBrowser, startServer, storedValue, waitForStored } from './support.mjs';
+import {
+  launchBrowser,
+  launchOnSmallDisk,
+  smallDiskUnavailable,
+  startServer,
+  storedRow,
+  storedValue,
+  waitForStored,
+} from './support.mjs';
 
 let server;
 let browser;
@@ -198,3 +207,35 @@ test('a waiver without a name is refused and not stored', TIMEOUT, async () => {
   await page.getByText('Not signed yet.').waitFor();
   await context.close();
 });
+
+test(
+  'a full disk shows the quota error and keeps what was saved before',
+  { ...TIMEOUT, skip: smallDiskUnavailable },
+  async () => {
+    // On a 48 MB disk this origin's quota is about 30 MB.
+    const small = await launchOnSmallDisk(48);
+    try {
+      const page = await small.context.newPage();
+      await page.goto(server.url);
+      await noteLoaded(page);
+      const note = page.getByLabel('Note');
+      await note.fill('saved before the disk filled up');
+      await page.getByText(/^Saved at/).waitFor();
+      const saved = await storedRow(page, 'records', 'notes', 'scratchpad');
+
+      // 40 MB of text that does not compress.
+      await note.fill(randomBytes(30 * 1024 * 1024).toString('base64'));
+      await page.keyboard.press('Control+s');
+      await page.getByRole('alert').getByText(/^Not saved: this device's storage for Cairn is full/).waitFor();
+      // Neither the record nor its outbox entry of the refused write was stored.
+      assert.deepEqual(await storedRow(page, 'records', 'notes', 'scratchpad'), saved);
+      assert.equal((await storedRow(page, 'outbox', 'notes', 'scratchpad')).hlc, saved.hlc);
+
+      await page.reload();
+      await noteLoaded(page);
+      assert.equal(await note.inputValue(), 'saved before the disk filled up');
+    } finally {
+      await small.close();
+    }
+  },
+);

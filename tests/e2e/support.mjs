@@ -5,7 +5,7 @@
 //   CAIRN_SERVER_BIN  the cairn-server binary
 //   CAIRN_DIST        the built app
 //   CHROMIUM          the Chromium binary
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -53,20 +53,43 @@ export async function startServer({ dataDir, staticDir } = {}) {
   };
 }
 
+const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-dev-shm-usage',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+];
+
 /** Launches headless Chromium. Each `browser.newContext()` is an isolated profile. */
 export function launchBrowser() {
-  return chromium.launch({
+  return chromium.launch({ executablePath: required('CHROMIUM'), args: CHROMIUM_ARGS });
+}
+
+/** Why a small disk cannot be had here (a test's `skip`), or false: mounting a tmpfs needs root. */
+export const smallDiskUnavailable = process.getuid?.() === 0 ? false : 'mounting a small tmpfs needs root';
+
+/**
+ * Headless Chromium whose profile lives on a tmpfs of `megabytes`: Chromium gives an
+ * origin a quota proportional to the profile's disk, so large writes really run out.
+ */
+export async function launchOnSmallDisk(megabytes) {
+  const dir = mkdtempSync(join(tmpdir(), 'cairn-small-disk-'));
+  execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${megabytes}m`, 'tmpfs', dir]);
+  const context = await chromium.launchPersistentContext(join(dir, 'profile'), {
     executablePath: required('CHROMIUM'),
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-dev-shm-usage',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--no-first-run',
-    ],
+    args: CHROMIUM_ARGS,
   });
+  return {
+    context,
+    async close() {
+      await context.close();
+      execFileSync('umount', [dir]);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }
 
 /** Records console errors and uncaught page errors, so a test can assert there were none. */
@@ -94,23 +117,28 @@ export function serviceWorkerActivated(page) {
 }
 
 /** The stored value of record `collection`/`id`, read straight from IndexedDB. */
-export function storedValue(page, collection, id) {
+export async function storedValue(page, collection, id) {
+  return (await storedRow(page, 'records', collection, id))?.value;
+}
+
+/** The row at [`collection`, `id`] of the app database's object store `store`. */
+export function storedRow(page, store, collection, id) {
   return page.evaluate(
-    ([collection, id]) =>
+    ([store, collection, id]) =>
       new Promise((resolve, reject) => {
         const open = indexedDB.open('cairn');
         open.onerror = () => reject(open.error);
         open.onsuccess = () => {
           const db = open.result;
-          const get = db.transaction('records').objectStore('records').get([collection, id]);
+          const get = db.transaction(store).objectStore(store).get([collection, id]);
           get.onsuccess = () => {
             db.close();
-            resolve(get.result ? get.result.value : undefined);
+            resolve(get.result);
           };
           get.onerror = () => reject(get.error);
         };
       }),
-    [collection, id],
+    [store, collection, id],
   );
 }
 

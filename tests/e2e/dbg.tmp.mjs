@@ -1,0 +1,15 @@
+import { randomBytes } from 'node:crypto';
+import { launchOnSmallDisk, startServer } from './support.mjs';
+const server = await startServer();
+const small = await launchOnSmallDisk(48);
+const page = await small.context.newPage();
+await page.goto(server.url);
+await page.locator('#scratchpad:not([disabled])').waitFor();
+await page.getByLabel('Note').fill('small');
+await page.getByText(/^Saved at/).waitFor();
+await page.getByLabel('Note').fill(randomBytes(30 * 1024 * 1024).toString('base64'));
+await page.keyboard.press('Control+s');
+await page.waitForFunction(() => document.querySelector('.save-status').textContent.startsWith('Not saved'), null, { timeout: 60000 });
+console.log('status:', (await page.locator('.save-status').textContent()).slice(0, 200));
+console.log(await page.evaluate(() => navigator.storage.estimate().then(e => JSON.stringify(e))));
+await small.close(); await server.stop();
