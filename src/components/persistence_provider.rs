@@ -19,11 +19,13 @@ pub struct PersistenceProviderProps {
 #[function_component]
 pub fn PersistenceProvider(props: &PersistenceProviderProps) -> Html {
     let opened = use_state(|| None::<Result<Persistence, StoreError>>);
+    let blocked = use_state(|| false);
     {
-        let opened = opened.setter();
+        let (opened, blocked) = (opened.setter(), blocked.setter());
         use_effect_with((), move |_| {
             spawn_local(async move {
-                let persistence = Persistence::open(cairn_client::Store::APP_DB).await;
+                let on_blocked = move || blocked.set(true);
+                let persistence = Persistence::open(cairn_client::Store::APP_DB, on_blocked).await;
                 opened.set(Some(persistence));
             });
         });
@@ -38,6 +40,11 @@ pub fn PersistenceProvider(props: &PersistenceProviderProps) -> Html {
     });
 
     match &*opened {
+        None if *blocked => html! {
+            <p role="alert" aria-busy="true">
+                { "Cairn is open in another tab with an older version. Close that tab (or reload it) to continue." }
+            </p>
+        },
         None => html! { <p aria-busy="true">{ "Opening your data…" }</p> },
         Some(Err(err)) => html! {
             <div role="alert">

@@ -43,9 +43,13 @@ impl PartialEq for Persistence {
 
 impl Persistence {
     /// Opens the database `name` (memory if IndexedDB is unavailable), runs migrations and
-    /// loads the [`HYDRATED_COLLECTIONS`].
-    pub async fn open(name: &str) -> Result<Persistence, StoreError> {
-        let store = Store::open_or_memory(name).await?;
+    /// loads the [`HYDRATED_COLLECTIONS`]. `on_blocked` is called if the upgrade has to wait
+    /// for another tab that keeps an older version open.
+    pub async fn open(
+        name: &str,
+        on_blocked: impl FnOnce() + 'static,
+    ) -> Result<Persistence, StoreError> {
+        let store = Store::open_or_memory(name, on_blocked).await?;
         let mut hydrated = HashMap::new();
         let mut quarantined = Vec::new();
         for collection in HYDRATED_COLLECTIONS {

@@ -25,7 +25,7 @@ use crate::error::{dom_exception_name, err_text};
 use crate::schema::{
     self, META, META_CLOCK, META_DATA_VERSION, META_DEVICE_ID, OUTBOX, QUARANTINE, RECORDS,
 };
-use crate::writer::Writer;
+use crate::writer::{self, Writer};
 use crate::StoreError;
 
 /// A local change waiting to be pushed: which record, and the clock of its latest change.
@@ -89,6 +89,17 @@ impl Store {
     /// Opens the database `name`: creates or upgrades it, runs pending data migrations,
     /// and loads or creates this device's id and clock.
     pub async fn open(name: &str) -> Result<Store, StoreError> {
+        Store::open_reporting_blocked(name, || {}).await
+    }
+
+    /// [`Store::open`], calling `on_blocked` when the upgrade must wait for another tab
+    /// that keeps an older version of the database open; it then waits until that tab
+    /// closes it (or reloads into this version).
+    pub async fn open_reporting_blocked(
+        name: &str,
+        on_blocked: impl FnOnce() + 'static,
+    ) -> Result<Store, StoreError> {
+        writer::wait_until_upgradable(name, schema::DB_VERSION, on_blocked).await?;
         let db = match schema::builder(name).build().await {
             Ok(db) => db,
             Err(err) if dom_exception_name(&err).as_deref() == Some("VersionError") => {
@@ -109,11 +120,15 @@ impl Store {
         })
     }
 
-    /// [`Store::open`], falling back to a memory store when IndexedDB is unavailable.
+    /// [`Store::open_reporting_blocked`], falling back to a memory store when IndexedDB is
+    /// unavailable.
     /// Other errors (a newer schema, a corrupt device clock) are returned: the data is
     /// there, and must not be hidden behind an empty memory store.
-    pub async fn open_or_memory(name: &str) -> Result<Store, StoreError> {
-        match Store::open(name).await {
+    pub async fn open_or_memory(
+        name: &str,
+        on_blocked: impl FnOnce() + 'static,
+    ) -> Result<Store, StoreError> {
+        match Store::open_reporting_blocked(name, on_blocked).await {
             Err(StoreError::Unavailable(reason)) => Store::memory(reason),
             other => other,
         }

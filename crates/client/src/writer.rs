@@ -25,11 +25,7 @@ impl Writer {
     /// Opens another connection to the (already created and upgraded) database `name`.
     pub(crate) async fn open(name: &str) -> Result<Writer, StoreError> {
         let unavailable = |e: JsValue| StoreError::Unavailable(describe(&e));
-        let factory: IdbFactory = js_sys::Reflect::get(&js_sys::global(), &"indexedDB".into())
-            .ok()
-            .and_then(|f| f.dyn_into().ok())
-            .ok_or_else(|| StoreError::Unavailable("indexedDB is missing".into()))?;
-        let request: IdbOpenDbRequest = factory.open(name).map_err(unavailable)?;
+        let request: IdbOpenDbRequest = factory()?.open(name).map_err(unavailable)?;
         let opened = Promise::new(&mut |resolve, reject| {
             request.set_onsuccess(Some(&resolve));
             request.set_onerror(Some(&reject));
@@ -83,6 +79,50 @@ impl Writer {
     pub(crate) fn close(&self) {
         self.db.close();
     }
+}
+
+/// Resolves once the database `name` can be opened at `version`. If another connection
+/// with an older version (a tab still running an older app) keeps it open, calls
+/// `on_blocked` and waits until that connection closes. Leaves the database as it was:
+/// an upgrade this probe triggers is aborted, for rexie to perform.
+pub(crate) async fn wait_until_upgradable(
+    name: &str,
+    version: u32,
+    on_blocked: impl FnOnce() + 'static,
+) -> Result<(), StoreError> {
+    let factory = factory()?;
+    let request = factory
+        .open_with_u32(name, version)
+        .map_err(|e| StoreError::Unavailable(describe(&e)))?;
+    let on_blocked = Closure::once(on_blocked);
+    request.set_onblocked(Some(on_blocked.as_ref().unchecked_ref()));
+    let on_upgrade = {
+        let request = request.clone();
+        Closure::<dyn FnMut()>::new(move || {
+            if let Some(tx) = request.transaction() {
+                let _ = tx.abort();
+            }
+        })
+    };
+    request.set_onupgradeneeded(Some(on_upgrade.as_ref().unchecked_ref()));
+    let settled = Promise::new(&mut |resolve, _| {
+        request.set_onsuccess(Some(&resolve));
+        // An aborted upgrade, or a newer database (which `Store::open` then reports).
+        request.set_onerror(Some(&resolve));
+    });
+    let _ = JsFuture::from(settled).await;
+    // Opened without an upgrade: close the probe. (After an aborted upgrade there is none.)
+    if let Some(db) = request.result().ok().and_then(|r| r.dyn_into::<IdbDatabase>().ok()) {
+        db.close();
+    }
+    Ok(())
+}
+
+fn factory() -> Result<IdbFactory, StoreError> {
+    js_sys::Reflect::get(&js_sys::global(), &"indexedDB".into())
+        .ok()
+        .and_then(|f| f.dyn_into().ok())
+        .ok_or_else(|| StoreError::Unavailable("indexedDB is missing".into()))
 }
 
 fn issue(

@@ -23,7 +23,7 @@ async fn without_indexeddb_the_store_falls_back_to_memory() {
     js_sys::Object::define_property(&window.clone().into(), &"indexedDB".into(), &hide);
 
     let result = Store::open("test-memory").await;
-    let fallback = Store::open_or_memory("test-memory").await;
+    let fallback = Store::open_or_memory("test-memory", || {}).await;
     js_sys::Reflect::delete_property(&window.into(), &"indexedDB".into()).unwrap();
 
     assert!(

@@ -212,7 +212,7 @@ async fn a_database_from_a_newer_app_is_refused_and_left_alone() {
     db.close();
 
     // Not hidden behind an empty memory store either.
-    assert!(Store::open_or_memory(name).await.is_err());
+    assert!(Store::open_or_memory(name, || {}).await.is_err());
 }
 
 #[wasm_bindgen_test]
@@ -343,4 +343,44 @@ async fn a_dropped_store_lets_the_database_be_deleted() {
     Store::delete_database(name).await.unwrap();
     let reopened = Store::open(name).await.unwrap();
     assert_eq!(reopened.get(&key("notes", "n")).await.unwrap(), None);
+}
+
+#[wasm_bindgen_test]
+async fn an_upgrade_blocked_by_an_older_tab_is_reported_and_waits_for_it() {
+    use wasm_bindgen::closure::Closure;
+    use wasm_bindgen::JsCast;
+
+    let name = "test-blocked";
+    Store::delete_database(name).await.unwrap();
+    Rexie::builder(name)
+        .version(1)
+        .add_object_store(ObjectStore::new("records").key_path_array(["collection", "id"]))
+        .add_object_store(ObjectStore::new("meta"))
+        .build()
+        .await
+        .unwrap()
+        .close();
+    // A tab of an older app: version 1 open, and it ignores versionchange.
+    let factory = web_sys::window().unwrap().indexed_db().unwrap().unwrap();
+    let request = factory.open_with_u32(name, 1).unwrap();
+    let (opened_tx, opened_rx) = futures_channel::oneshot::channel::<()>();
+    let on_success = Closure::once(move || drop(opened_tx.send(())));
+    request.set_onsuccess(Some(on_success.as_ref().unchecked_ref()));
+    opened_rx.await.unwrap();
+    let old_tab: web_sys::IdbDatabase = request.result().unwrap().unchecked_into();
+
+    let (blocked_tx, blocked_rx) = futures_channel::oneshot::channel::<()>();
+    let (done_tx, done_rx) = futures_channel::oneshot::channel();
+    wasm_bindgen_futures::spawn_local(async move {
+        let opened = Store::open_reporting_blocked(name, move || drop(blocked_tx.send(()))).await;
+        let _ = done_tx.send(opened.map(|store| store.durability()));
+    });
+
+    blocked_rx.await.expect("the wait is reported");
+    old_tab.close();
+    assert_eq!(
+        done_rx.await.unwrap(),
+        Ok(Durability::Persistent),
+        "then it opens"
+    );
 }
