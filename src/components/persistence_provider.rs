@@ -7,6 +7,10 @@ use yew::prelude::*;
 
 use crate::hooks::Persistence;
 
+/// User Timing measure of opening the store and loading the small collections.
+pub const HYDRATE: &str = "cairn:hydrate";
+const HYDRATE_START: &str = "cairn:hydrate:start";
+
 #[derive(Properties, PartialEq)]
 pub struct PersistenceProviderProps {
     pub children: Html,
@@ -25,7 +29,15 @@ pub fn PersistenceProvider(props: &PersistenceProviderProps) -> Html {
         use_effect_with((), move |_| {
             spawn_local(async move {
                 let on_blocked = move || blocked.set(true);
+                let performance = web_sys::window().and_then(|w| w.performance());
+                if let Some(p) = &performance {
+                    let _ = p.mark(HYDRATE_START);
+                }
                 let persistence = Persistence::open(cairn_client::Store::APP_DB, on_blocked).await;
+                // Visible in the browser's performance tools, and read by `cargo xtask bench`.
+                if let Some(p) = &performance {
+                    let _ = p.measure_with_start_mark(HYDRATE, HYDRATE_START);
+                }
                 opened.set(Some(persistence));
             });
         });
