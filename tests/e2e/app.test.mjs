@@ -1,32 +1,18 @@
 // The app in a real browser against the real server.
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
-import { collectErrors, launchBrowser, serviceWorkerActivated, startServer } from './support.mjs';
+import { test } from 'node:test';
+import { collectErrors, noteLoaded, serverAndBrowserPerFile, serviceWorkerActivated } from './support.mjs';
 
-/** Waits until the note field shows its stored value (it is disabled while loading). */
-const noteLoaded = (page) => page.locator('#scratchpad:not([disabled])').waitFor();
-
-let server;
-let browser;
-
-before(async () => {
-  server = await startServer();
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-});
+const env = serverAndBrowserPerFile();
 
 const TIMEOUT = { timeout: 60_000 };
 
 test('the app loads with no console errors and its service worker activates', TIMEOUT, async () => {
-  const context = await browser.newContext();
+  const context = await env.browser.newContext();
   const page = await context.newPage();
   const errors = collectErrors(page);
 
-  const response = await page.goto(server.url);
+  const response = await page.goto(env.server.url);
   assert.equal(response.status(), 200);
   await page.getByRole('heading', { name: 'Notes to self' }).waitFor();
   assert.equal(await serviceWorkerActivated(page), 'activated');
@@ -40,9 +26,9 @@ test('the app loads with no console errors and its service worker activates', TI
 });
 
 test('typed text survives a reload', TIMEOUT, async () => {
-  const context = await browser.newContext();
+  const context = await env.browser.newContext();
   const page = await context.newPage();
-  await page.goto(server.url);
+  await page.goto(env.server.url);
   const note = page.getByLabel('Note');
   await noteLoaded(page);
 
@@ -55,9 +41,9 @@ test('typed text survives a reload', TIMEOUT, async () => {
   assert.equal(await note.inputValue(), text);
 
   // A different profile (another device) has its own, empty note.
-  const other = await browser.newContext();
+  const other = await env.browser.newContext();
   const otherPage = await other.newPage();
-  await otherPage.goto(server.url);
+  await otherPage.goto(env.server.url);
   await noteLoaded(otherPage);
   assert.equal(await otherPage.getByLabel('Note').inputValue(), '');
 
@@ -66,11 +52,11 @@ test('typed text survives a reload', TIMEOUT, async () => {
 });
 
 test('a deep link to /settings serves the app, also on reload', TIMEOUT, async () => {
-  const context = await browser.newContext();
+  const context = await env.browser.newContext();
   const page = await context.newPage();
   const errors = collectErrors(page);
 
-  const response = await page.goto(`${server.url}/settings`);
+  const response = await page.goto(`${env.server.url}/settings`);
   assert.equal(response.status(), 200);
   await page.getByRole('heading', { name: 'Settings' }).waitFor();
   const deviceId = (await page.locator('#device-id').textContent()).trim();
@@ -90,9 +76,9 @@ test('a deep link to /settings serves the app, also on reload', TIMEOUT, async (
 });
 
 test('an unknown route shows a not-found page, not an error', TIMEOUT, async () => {
-  const context = await browser.newContext();
+  const context = await env.browser.newContext();
   const page = await context.newPage();
-  const response = await page.goto(`${server.url}/no/such/page`);
+  const response = await page.goto(`${env.server.url}/no/such/page`);
   assert.equal(response.status(), 200);
   await page.getByRole('heading', { name: 'Page not found' }).waitFor();
   await context.close();

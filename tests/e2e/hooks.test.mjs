@@ -2,37 +2,25 @@
 // the validator and a full disk.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import {
-  launchBrowser,
   launchOnSmallDisk,
+  noteLoaded,
+  serverAndBrowserPerFile,
   smallDiskUnavailable,
-  startServer,
   storedRow,
   storedValue,
   waitForStored,
 } from './support.mjs';
 
-let server;
-let browser;
-
-before(async () => {
-  server = await startServer();
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-});
+const env = serverAndBrowserPerFile();
 
 const TIMEOUT = { timeout: 90_000 };
-const noteLoaded = (page) => page.locator('#scratchpad:not([disabled])').waitFor();
 
 test("every hook's state survives a reload, and the first render already shows it", TIMEOUT, async () => {
-  const context = await browser.newContext();
+  const context = await env.browser.newContext();
   const page = await context.newPage();
-  await page.goto(server.url);
+  await page.goto(env.server.url);
   await noteLoaded(page);
 
   // Expandable card and hideable panel on the home page.
@@ -80,20 +68,20 @@ test("every hook's state survives a reload, and the first render already shows i
     });
     observer.observe(document, { childList: true, subtree: true });
   });
-  await page.goto(server.url);
+  await page.goto(env.server.url);
   await page.locator('#how-it-works-body').waitFor();
   assert.deepEqual(await page.evaluate(() => window.__firstRender), { cardExpanded: 'true', panelShown: false });
 
-  await page.goto(`${server.url}/welcome`);
+  await page.goto(`${env.server.url}/welcome`);
   await page.getByText('Step 2 of 3').waitFor();
   assert.equal(await page.getByLabel('Your name').inputValue(), 'Ada');
   await page.getByRole('button', { name: 'Continue' }).click();
   await page.getByRole('heading', { name: 'Works offline' }).waitFor();
 
-  await page.goto(`${server.url}/assessment`);
+  await page.goto(`${env.server.url}/assessment`);
   await page.getByText('Question 2 of 3').waitFor();
 
-  await page.goto(`${server.url}/settings`);
+  await page.goto(`${env.server.url}/settings`);
   await page.getByText(/^Signed by Ada Lovelace on/).waitFor();
   await page.getByRole('button', { name: 'Withdraw consent' }).click();
   await page.getByText('Not signed yet.').waitFor();
@@ -103,10 +91,10 @@ test("every hook's state survives a reload, and the first render already shows i
 });
 
 test('a change in one tab appears in another tab without a reload', TIMEOUT, async () => {
-  const context = await browser.newContext();
+  const context = await env.browser.newContext();
   const [first, second] = [await context.newPage(), await context.newPage()];
   for (const page of [first, second]) {
-    await page.goto(server.url);
+    await page.goto(env.server.url);
     await noteLoaded(page);
   }
   await first.getByRole('button', { name: 'More' }).click();
@@ -119,9 +107,9 @@ test('a change in one tab appears in another tab without a reload', TIMEOUT, asy
 });
 
 test('text typed just before the tab closes is kept', TIMEOUT, async () => {
-  const context = await browser.newContext();
+  const context = await env.browser.newContext();
   const page = await context.newPage();
-  await page.goto(server.url);
+  await page.goto(env.server.url);
   await noteLoaded(page);
   await page.getByLabel('Note').fill('typed, then the tab closed');
   // Closed within the debounce delay: only the pagehide flush can save it.
@@ -129,7 +117,7 @@ test('text typed just before the tab closes is kept', TIMEOUT, async () => {
   await page.close({ runBeforeUnload: true });
 
   const reopened = await context.newPage();
-  await reopened.goto(server.url);
+  await reopened.goto(env.server.url);
   await noteLoaded(reopened);
   assert.equal(await reopened.getByLabel('Note').inputValue(), 'typed, then the tab closed');
   await context.close();
@@ -151,10 +139,10 @@ function instrument() {
 }
 
 test('many edits are written once, with the status going Unsaved → Saving → Saved', TIMEOUT, async () => {
-  const context = await browser.newContext();
+  const context = await env.browser.newContext();
   const page = await context.newPage();
   await page.addInitScript(instrument);
-  await page.goto(server.url);
+  await page.goto(env.server.url);
   await noteLoaded(page);
 
   await page.getByLabel('Note').pressSequentially('twenty keystrokes...');
@@ -168,10 +156,10 @@ test('many edits are written once, with the status going Unsaved → Saving → 
 });
 
 test('Ctrl+S saves at once instead of opening the save dialog', TIMEOUT, async () => {
-  const context = await browser.newContext();
+  const context = await env.browser.newContext();
   const page = await context.newPage();
   await page.addInitScript(instrument);
-  await page.goto(server.url);
+  await page.goto(env.server.url);
   await noteLoaded(page);
   await page.evaluate(() => {
     window.addEventListener('keyup', (e) => {
@@ -197,9 +185,9 @@ test('Ctrl+S saves at once instead of opening the save dialog', TIMEOUT, async (
 });
 
 test('a waiver without a name is refused and not stored', TIMEOUT, async () => {
-  const context = await browser.newContext();
+  const context = await env.browser.newContext();
   const page = await context.newPage();
-  await page.goto(`${server.url}/settings`);
+  await page.goto(`${env.server.url}/settings`);
   await page.getByRole('button', { name: 'Sign' }).click();
   await page.getByRole('alert').getByText('Not saved: Type your full name to sign.').waitFor();
   assert.equal(await storedValue(page, 'waivers', 'data-processing'), undefined);
@@ -216,7 +204,7 @@ test(
     const small = await launchOnSmallDisk(48);
     try {
       const page = await small.context.newPage();
-      await page.goto(server.url);
+      await page.goto(env.server.url);
       await noteLoaded(page);
       const note = page.getByLabel('Note');
       await note.fill('saved before the disk filled up');

@@ -10,6 +10,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { after, before } from 'node:test';
 import { chromium } from 'playwright-core';
 
 function required(name) {
@@ -91,6 +92,26 @@ export async function launchOnSmallDisk(megabytes) {
     },
   };
 }
+
+/**
+ * For a test file: one server (own data dir) and one browser, started before its tests
+ * and stopped after. The returned object's `server` and `browser` are set once started.
+ */
+export function serverAndBrowserPerFile() {
+  const shared = { server: undefined, browser: undefined };
+  before(async () => {
+    shared.server = await startServer();
+    shared.browser = await launchBrowser();
+  });
+  after(async () => {
+    await shared.browser?.close();
+    await shared.server?.stop();
+  });
+  return shared;
+}
+
+/** Waits until the note field shows its stored value (it is disabled while loading). */
+export const noteLoaded = (page) => page.locator('#scratchpad:not([disabled])').waitFor();
 
 /** Records console errors and uncaught page errors, so a test can assert there were none. */
 export function collectErrors(page) {
