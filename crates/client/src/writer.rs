@@ -112,7 +112,11 @@ pub(crate) async fn wait_until_upgradable(
     });
     let _ = JsFuture::from(settled).await;
     // Opened without an upgrade: close the probe. (After an aborted upgrade there is none.)
-    if let Some(db) = request.result().ok().and_then(|r| r.dyn_into::<IdbDatabase>().ok()) {
+    if let Some(db) = request
+        .result()
+        .ok()
+        .and_then(|r| r.dyn_into::<IdbDatabase>().ok())
+    {
         db.close();
     }
     Ok(())
