@@ -8,7 +8,8 @@
 //! - [`error`]: [`StoreError`], every storage failure as a value.
 //! - `broadcast`: cross-tab change notices ([`Subscription`]).
 //! - `writer`: local writes on a plain IndexedDB connection beside rexie's (one
-//!   transaction per write, its abort reason kept, e.g. a full disk).
+//!   transaction per write, its abort reason kept, e.g. a full disk), and the probe that
+//!   notices an upgrade blocked by another tab.
 //! - `codec`: JS ⇄ Rust values, Web Crypto randomness.
 //!
 //! Everything here runs only in a browser (window or worker); the crate compiles natively

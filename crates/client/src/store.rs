@@ -121,8 +121,7 @@ impl Store {
     }
 
     /// [`Store::open_reporting_blocked`], falling back to a memory store when IndexedDB is
-    /// unavailable.
-    /// Other errors (a newer schema, a corrupt device clock) are returned: the data is
+    /// unavailable. Other errors (a newer schema, a corrupt device clock) are returned: the data is
     /// there, and must not be hidden behind an empty memory store.
     pub async fn open_or_memory(
         name: &str,

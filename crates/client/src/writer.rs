@@ -1,4 +1,5 @@
-//! Local writes, on a plain IndexedDB connection kept beside rexie's.
+//! IndexedDB below rexie: local writes on a plain connection kept beside rexie's, and the
+//! probe that notices an upgrade blocked by another tab (rexie does not report `blocked`).
 //!
 //! rexie opens, upgrades and reads the database, but cannot serve local writes well: when
 //! a transaction aborts it does not say why (a full disk's QuotaExceededError is only on
