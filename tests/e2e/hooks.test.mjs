@@ -123,12 +123,12 @@ test('text typed just before the tab closes is kept', TIMEOUT, async () => {
   await context.close();
 });
 
-/** Counts IndexedDB puts into the records store, and the save statuses shown, in order. */
+/** Records IndexedDB puts into the records store, and the save statuses shown, in order. */
 function instrument() {
-  window.__recordPuts = [];
+  window.__events = [];
   const put = IDBObjectStore.prototype.put;
   IDBObjectStore.prototype.put = function (...args) {
-    if (this.name === 'records') window.__recordPuts.push(performance.now());
+    if (this.name === 'records') window.__events.push('put records');
     return put.apply(this, args);
   };
   window.__statuses = [];
@@ -148,7 +148,7 @@ test('many edits are written once, with the status going Unsaved → Saving → 
   await page.getByLabel('Note').pressSequentially('twenty keystrokes...');
   await page.getByText(/^Saved at/).waitFor();
 
-  assert.equal(await page.evaluate(() => window.__recordPuts.length), 1);
+  assert.deepEqual(await page.evaluate(() => window.__events), ['put records']);
   const statuses = (await page.evaluate(() => window.__statuses)).filter(Boolean).map((s) => s.replace(/ at .*/, ''));
   assert.deepEqual(statuses, ['Unsaved changes', 'Saving…', 'Saved']);
   assert.equal(await storedValue(page, 'notes', 'scratchpad'), 'twenty keystrokes...');
@@ -161,26 +161,31 @@ test('Ctrl+S saves at once instead of opening the save dialog', TIMEOUT, async (
   await page.addInitScript(instrument);
   await page.goto(env.server.url);
   await noteLoaded(page);
+  await page.getByLabel('Note').fill('save me now');
+  // Mark the key events among the IndexedDB puts. These listeners come after the app's,
+  // and the browser runs the app's listener and its microtasks before calling them.
   await page.evaluate(() => {
-    window.addEventListener('keyup', (e) => {
-      if (e.key === 's') window.__saveKeyPrevented = window.__saveKeyDown?.defaultPrevented;
-    });
     window.addEventListener('keydown', (e) => {
       if (e.key === 's' && e.ctrlKey) {
+        window.__events.push('save key down');
         window.__saveKeyDown = e;
-        window.__saveKeyAt = performance.now();
       }
+    });
+    window.addEventListener('keyup', (e) => {
+      if (e.key === 's') window.__events.push(`save key up, default prevented: ${window.__saveKeyDown?.defaultPrevented}`);
     });
   });
 
-  await page.getByLabel('Note').fill('save me now');
   await page.keyboard.press('Control+s');
   await page.getByText(/^Saved at/).waitFor();
 
-  assert.equal(await page.evaluate(() => window.__saveKeyPrevented), true);
-  const [puts, keyAt] = await page.evaluate(() => [window.__recordPuts, window.__saveKeyAt]);
-  assert.equal(puts.length, 1);
-  assert.ok(puts[0] - keyAt < 500, `written ${puts[0] - keyAt} ms after Ctrl+S, before the 1 s debounce`);
+  // The write is issued while the key press itself is being handled (before the next
+  // listener of the same event), not a debounce delay later.
+  assert.deepEqual(await page.evaluate(() => window.__events), [
+    'put records',
+    'save key down',
+    'save key up, default prevented: true',
+  ]);
   await context.close();
 });
 
