@@ -24,6 +24,7 @@ async fn test_app() -> TestApp {
     write(dist.path(), "sw.js", "importScripts('./sw_wasm.js');");
     write(dist.path(), HASHED_WASM, "\0asm");
     write(dist.path(), "sw_wasm_bg.wasm", "\0asm");
+    write(dist.path(), "manifest.webmanifest", "{}");
     let db = Database::connect("sqlite::memory:").await.unwrap();
     let router = app(AppState {
         db,
@@ -175,4 +176,13 @@ async fn sqlite_file_databases_are_created_in_wal_mode() {
 async fn unsupported_database_urls_are_refused() {
     let err = Database::connect("mysql://localhost/x").await.unwrap_err();
     assert!(err.to_string().contains("unsupported database URL"));
+}
+
+#[tokio::test]
+async fn the_web_manifest_has_its_content_type_and_is_revalidated() {
+    let app = test_app().await;
+    let (status, headers, _) = get(&app, "/manifest.webmanifest").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(headers[header::CONTENT_TYPE], "application/manifest+json");
+    assert_eq!(cache_control(&headers), "no-cache");
 }

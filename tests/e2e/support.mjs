@@ -73,12 +73,12 @@ export function launchBrowser() {
 export const smallDiskUnavailable = process.getuid?.() === 0 ? false : 'mounting a small tmpfs needs root';
 
 /**
- * Headless Chromium whose profile lives on a tmpfs of `megabytes`: Chromium gives an
- * origin a quota proportional to the profile's disk, so large writes really run out.
+ * Headless Chromium with a real (not incognito) profile in a new temporary directory, as
+ * an installed app would have. `close()` removes the profile.
  */
-export async function launchOnSmallDisk(megabytes) {
-  const dir = mkdtempSync(join(tmpdir(), 'cairn-small-disk-'));
-  execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${megabytes}m`, 'tmpfs', dir]);
+export async function launchPersistent({ megabytes } = {}) {
+  const dir = mkdtempSync(join(tmpdir(), 'cairn-profile-'));
+  if (megabytes) execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${megabytes}m`, 'tmpfs', dir]);
   const context = await chromium.launchPersistentContext(join(dir, 'profile'), {
     executablePath: required('CHROMIUM'),
     args: CHROMIUM_ARGS,
@@ -87,11 +87,17 @@ export async function launchOnSmallDisk(megabytes) {
     context,
     async close() {
       await context.close();
-      execFileSync('umount', [dir]);
+      if (megabytes) execFileSync('umount', [dir]);
       rmSync(dir, { recursive: true, force: true });
     },
   };
 }
+
+/**
+ * [launchPersistent] with the profile on a tmpfs of `megabytes`: Chromium gives an origin
+ * a quota proportional to the profile's disk, so large writes really run out.
+ */
+export const launchOnSmallDisk = (megabytes) => launchPersistent({ megabytes });
 
 /**
  * For a test file: one server (own data dir) and one browser, started before its tests

@@ -4,7 +4,8 @@
 //! 2. wasm: `cargo test --target wasm32-unknown-unknown` of the browser crates, run by
 //!    wasm-bindgen-test-runner in headless Chromium;
 //! 3. end-to-end: the release build served by the real server, driven in headless
-//!    Chromium by Playwright (`tests/e2e`, node's test runner).
+//!    Chromium by Playwright (`tests/e2e`, node's test runner); screenshots are saved to
+//!    `target/e2e-artifacts/`.
 //!
 //! Every suite runs even when an earlier one fails; a suite that cannot run at all (a
 //! build error, a missing tool) counts as one failure.
@@ -117,6 +118,7 @@ fn e2e(paths: &Paths, env: &toolchain::WasmEnv, browser: &tools::Browser) -> Res
             .env("CAIRN_SERVER_BIN", server)
             .env("CAIRN_DIST", &paths.dist)
             .env("CHROMIUM", &browser.chromium)
+            .env("CAIRN_E2E_ARTIFACTS", paths.target.join("e2e-artifacts"))
             .current_dir(&dir),
     )
 }
