@@ -6,12 +6,25 @@
 // module is initialised, and calls waitUntil / respondWith synchronously with the promise.
 importScripts('./sw_wasm.js');
 
+// The precache manifest: every file of this build with its content hash, and a version
+// derived from them. `cargo xtask build` writes it in place of `null`, so every build of
+// the app changes this script's bytes and browsers see the update. (A bare `trunk build`
+// leaves it null: the worker then only passes requests to the network.)
+const PRECACHE = /* precache manifest */ null;
+const CACHE = PRECACHE ? `cairn-${PRECACHE.version}` : '';
+const WASM = './sw_wasm_bg.wasm';
+
 // One initialisation per worker start, shared by all events; forgotten on failure so the
-// next event tries again.
+// next event tries again. The worker's own wasm comes from this version's cache when it is
+// there: a worker woken offline cannot fetch it (its own fetches skip its fetch handler),
+// and the file name is not hashed, so no other version's cache may be used.
 let wasmReady = null;
 function ready() {
   if (!wasmReady) {
-    wasmReady = wasm_bindgen({ module_or_path: './sw_wasm_bg.wasm' }).catch((err) => {
+    const cached = CACHE
+      ? caches.open(CACHE).then((cache) => cache.match(WASM)).then((hit) => hit || fetch(WASM))
+      : fetch(WASM);
+    wasmReady = wasm_bindgen({ module_or_path: cached }).catch((err) => {
       wasmReady = null;
       throw err;
     });
@@ -19,13 +32,15 @@ function ready() {
   return wasmReady;
 }
 
-// A worker whose code cannot load must not install.
+// Install: cache every file of this build. A worker whose code cannot load must not install.
 self.addEventListener('install', (event) => {
-  event.waitUntil(ready());
+  const urls = PRECACHE ? PRECACHE.files.map((file) => file.url) : [];
+  event.waitUntil(ready().then(() => wasm_bindgen.on_install(CACHE, urls)));
 });
 
+// Activate: drop the caches of other versions, take control of open pages.
 self.addEventListener('activate', (event) => {
-  event.waitUntil(ready().then(() => wasm_bindgen.on_activate()));
+  event.waitUntil(ready().then(() => wasm_bindgen.on_activate(CACHE)));
 });
 
 self.addEventListener('fetch', (event) => {
@@ -36,7 +51,7 @@ self.addEventListener('fetch', (event) => {
   }
   event.respondWith(
     ready().then(
-      () => wasm_bindgen.on_fetch(request),
+      () => wasm_bindgen.on_fetch(request, CACHE),
       () => fetch(request),
     ),
   );

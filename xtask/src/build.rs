@@ -55,6 +55,7 @@ pub fn app(paths: &Paths, env: &WasmEnv) -> Result<Vec<WasmSize>> {
             .current_dir(&paths.root),
     )?;
     optimise_wasm(paths, env)?;
+    write_precache_manifest(&paths.dist)?;
     let sizes = wasm_sizes(&paths.dist)?;
     for s in &sizes {
         eprintln!(
@@ -117,6 +118,71 @@ fn optimise_wasm(paths: &Paths, env: &WasmEnv) -> Result {
     {
         if !used.contains(&entry.path()) {
             let _ = std::fs::remove_file(entry.path());
+        }
+    }
+    Ok(())
+}
+
+/// Where `sw/sw.js` takes the precache manifest.
+const PRECACHE_PLACEHOLDER: &str = "/* precache manifest */ null";
+
+/// Writes the precache manifest into `dist/sw.js`: every other file of the build as
+/// `{"url", "hash"}`, and a version derived from all of them. Any change to the build
+/// changes the worker script's bytes, which is how browsers notice a new version.
+fn write_precache_manifest(dist: &Path) -> Result {
+    let mut files = Vec::new();
+    list_files(dist, "", &mut files)?;
+    files.sort();
+    files.retain(|url| url != "/sw.js");
+    let mut entries = Vec::new();
+    let mut all = Vec::new();
+    for url in &files {
+        if !url
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"/._-".contains(&b))
+        {
+            return Err(format!(
+                "unexpected characters in the built file name {url:?}"
+            ));
+        }
+        let hash = fnv1a64(&read(&dist.join(&url[1..]))?);
+        entries.push(format!(r#"{{"url":"{url}","hash":"{hash:016x}"}}"#));
+        all.extend_from_slice(url.as_bytes());
+        all.extend_from_slice(&hash.to_le_bytes());
+    }
+    let manifest = format!(
+        r#"{{"version":"{:016x}","files":[{}]}}"#,
+        fnv1a64(&all),
+        entries.join(",")
+    );
+    let sw = dist.join("sw.js");
+    let script =
+        std::fs::read_to_string(&sw).map_err(|e| format!("cannot read {}: {e}", sw.display()))?;
+    if !script.contains(PRECACHE_PLACEHOLDER) {
+        return Err(format!(
+            "{} has no `{PRECACHE_PLACEHOLDER}` to fill in",
+            sw.display()
+        ));
+    }
+    let filled = script.replace(
+        PRECACHE_PLACEHOLDER,
+        &format!("/* precache manifest */ {manifest}"),
+    );
+    std::fs::write(&sw, filled).map_err(|e| format!("cannot write {}: {e}", sw.display()))
+}
+
+/// Every file below `dir`, as URL paths (`/a/b.png`) under `prefix`.
+fn list_files(dir: &Path, prefix: &str, out: &mut Vec<String>) -> Result {
+    for entry in
+        std::fs::read_dir(dir).map_err(|e| format!("cannot read {}: {e}", dir.display()))?
+    {
+        let entry = entry.map_err(|e| e.to_string())?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let path = entry.path();
+        if path.is_dir() {
+            list_files(&path, &format!("{prefix}/{name}"), out)?;
+        } else {
+            out.push(format!("{prefix}/{name}"));
         }
     }
     Ok(())
