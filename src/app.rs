@@ -4,7 +4,7 @@ use stylist::yew::{styled_component, Global};
 use yew::prelude::*;
 use yew_router::prelude::*;
 
-use crate::components::{NavBar, PersistenceProvider};
+use crate::components::{NavBar, PersistenceProvider, UpdateBanner};
 use crate::routes::{switch, Route};
 
 #[styled_component]
@@ -18,9 +18,11 @@ pub fn App() -> Html {
                 main { max-width: 40rem; margin: 0 auto; padding: 1rem; }
                 h1 { font-size: 1.5rem; margin: 0.5rem 0 1rem; }
                 h2 { font-size: 1.125rem; margin: 1.5rem 0 0.5rem; }
+                .update-banner { background: #e3f0ea; padding: 0.5rem 1rem; text-align: center; }
                 .storage-warning { background: #fff3cd; color: #5c4400; padding: 0.5rem 0.75rem; border-radius: 4px; }
             "#)} />
             <NavBar />
+            <UpdateBanner />
             <main>
                 <PersistenceProvider>
                     <Switch<Route> render={switch} />

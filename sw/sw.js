@@ -43,6 +43,11 @@ self.addEventListener('activate', (event) => {
   event.waitUntil(ready().then(() => wasm_bindgen.on_activate(CACHE)));
 });
 
+// The page applies an update: the waiting worker takes over; its activate cleans up.
+self.addEventListener('message', (event) => {
+  if (event.data === 'SKIP_WAITING') self.skipWaiting();
+});
+
 self.addEventListener('fetch', (event) => {
   const request = event.request;
   // Only same-origin GETs are the worker's business; the rest go to the network untouched.

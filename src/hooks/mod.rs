@@ -8,6 +8,7 @@ mod persistence;
 mod use_expandable_card;
 mod use_persistent_state;
 mod use_progress;
+mod use_service_worker;
 mod use_visible_component;
 mod use_waiver;
 
@@ -20,5 +21,6 @@ pub use use_persistent_state::{
 pub use use_progress::{
     use_assessment, use_onboarding, Progress, ProgressRecord, ASSESSMENT_STEPS, ONBOARDING_STEPS,
 };
+pub use use_service_worker::{use_service_worker, ServiceWorkerHandle};
 pub use use_visible_component::{use_visible_component, VisibleComponent};
 pub use use_waiver::{use_waiver, Waiver, WaiverKind, WaiverRecord};
