@@ -6,7 +6,10 @@
 //!   the store (`crates/client/examples/store_bench.rs`) against raw IndexedDB
 //!   (`tests/e2e/bench/page/raw_idb.js`) in the same headless Chromium;
 //! - `app`: time to the first render of persisted state with 10,000 notes stored,
-//!   against an empty database.
+//!   against an empty database;
+//! - `sw`: a navigation's first byte with the worker woken from stopped, running, and
+//!   absent; the first render of persisted state offline against online; the worker's
+//!   loader + glue + wasm gzipped (`size`/`sw_total`).
 
 use std::fs::OpenOptions;
 use std::io::Write;
@@ -55,6 +58,20 @@ pub fn run(paths: &Paths) -> Result {
         .append(true)
         .open(&out)
         .map_err(|e| format!("cannot open {}: {e}", out.display()))?;
+    let worker_files = ["sw.js", "sw_wasm.js", "sw_wasm_bg.wasm"].map(|f| paths.dist.join(f));
+    let worker_gz: u64 = worker_files
+        .iter()
+        .map(|f| build::gzip_size(f))
+        .sum::<Result<u64>>()?;
+    writeln!(
+        results,
+        r#"{{"bench":"size","case":"sw_total","impl":"cairn","metric":"bytes_gz","value":{worker_gz},"runs":1}}"#
+    )
+    .map_err(|e| e.to_string())?;
+    eprintln!(
+        "  service worker total (loader + glue + wasm): {:.1} KiB gzipped",
+        worker_gz as f64 / 1024.0
+    );
     for size in &sizes {
         let case = if size.file.starts_with("sw_") {
             "sw_wasm"

@@ -192,19 +192,27 @@ fn wasm_sizes(dist: &Path) -> Result<Vec<WasmSize>> {
     wasm_files(dist)?
         .into_iter()
         .map(|file| {
-            let gzip = Command::new("gzip")
-                .args(["-9", "-c"])
-                .arg(&file)
-                .stderr(Stdio::inherit())
-                .output()
-                .map_err(|e| format!("cannot run gzip: {e}"))?;
             Ok(WasmSize {
                 file: file.file_name().unwrap().to_string_lossy().into_owned(),
                 bytes: std::fs::metadata(&file).map_err(|e| e.to_string())?.len(),
-                gzip_bytes: gzip.stdout.len() as u64,
+                gzip_bytes: gzip_size(&file)?,
             })
         })
         .collect()
+}
+
+/// The size of `file` compressed with `gzip -9`.
+pub fn gzip_size(file: &Path) -> Result<u64> {
+    let gzip = Command::new("gzip")
+        .args(["-9", "-c"])
+        .arg(file)
+        .stderr(Stdio::inherit())
+        .output()
+        .map_err(|e| format!("cannot run gzip: {e}"))?;
+    if !gzip.status.success() {
+        return Err(format!("gzip {} failed", file.display()));
+    }
+    Ok(gzip.stdout.len() as u64)
 }
 
 fn wasm_files(dist: &Path) -> Result<Vec<PathBuf>> {

@@ -134,10 +134,71 @@ async function hydrationBenchmark(browser) {
   }
 }
 
+/** Milliseconds from navigation start to the first byte of the page. */
+async function timeToFirstByte(page, url) {
+  await page.goto(url);
+  await page.locator('#scratchpad').waitFor();
+  return page.evaluate(() => performance.getEntriesByType('navigation')[0].responseStart);
+}
+
+async function workerBenchmarks(browser) {
+  const server = await startServer();
+  try {
+    // Navigations answered by a worker woken from stopped, by a running one, and with no
+    // worker at all.
+    const navigation = { 'cairn-cold-worker': [], 'cairn-warm-worker': [], 'no-worker': [] };
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    const cdp = await context.newCDPSession(page);
+    await cdp.send('ServiceWorker.enable');
+    await page.goto(server.url);
+    await page.evaluate(() => navigator.serviceWorker.ready.then(() => true));
+    await page.reload();
+    await page.waitForFunction(() => navigator.serviceWorker.controller !== null);
+    for (let run = 0; run < RUNS; run++) {
+      await cdp.send('ServiceWorker.stopAllWorkers');
+      navigation['cairn-cold-worker'].push(await timeToFirstByte(page, server.url));
+      navigation['cairn-warm-worker'].push(await timeToFirstByte(page, server.url));
+    }
+    const plain = await browser.newContext({ serviceWorkers: 'block' });
+    const plainPage = await plain.newPage();
+    for (let run = 0; run < RUNS; run++) navigation['no-worker'].push(await timeToFirstByte(plainPage, server.url));
+    await plain.close();
+    for (const [impl, times] of Object.entries(navigation)) {
+      record('sw', 'navigation_first_byte', impl, 'median_ms', median(times), times.length);
+    }
+
+    // Offline against online: navigation start to the first render of persisted state.
+    await page.addInitScript(() => {
+      new MutationObserver(() => {
+        const button = document.querySelector('#how-it-works button[aria-expanded="true"]');
+        if (button && window.__persistedRenderAt === undefined) window.__persistedRenderAt = performance.now();
+      }).observe(document, { childList: true, subtree: true, attributes: true });
+    });
+    await page.goto(server.url);
+    await page.getByRole('button', { name: 'More' }).click();
+    await page.locator('#how-it-works-body').waitFor();
+    const render = { online: [], offline: [] };
+    for (let run = 0; run < RUNS; run++) {
+      for (const mode of ['online', 'offline']) {
+        await context.setOffline(mode === 'offline');
+        render[mode].push((await timeToPersistedRender(page, server.url))[0]);
+      }
+    }
+    await context.setOffline(false);
+    record('sw', 'first_persisted_render', 'cairn-offline', 'median_ms', median(render.offline), RUNS);
+    record('sw', 'first_persisted_render', 'cairn-online', 'median_ms', median(render.online), RUNS);
+    await context.close();
+  } finally {
+    await server.stop();
+  }
+}
+
 const browser = await launchBrowser();
 try {
   await storeBenchmarks(browser);
   await hydrationBenchmark(browser);
+  await workerBenchmarks(browser);
 } finally {
   await browser.close();
 }
