@@ -1,5 +1,5 @@
 //! The Cairn sync protocol: the types that page, service worker and server agree on, and
-//! the pure logic over them.
+//! the pure logic over them. The protocol itself is described in `docs/sync-protocol.md`.
 //!
 //! This crate has no I/O and no web dependencies. It compiles natively and everything in
 //! it is tested natively.
@@ -7,9 +7,18 @@
 //! # Layout
 //! - [`hlc`]: the hybrid logical clock that orders every change ([`Hlc`], [`HlcClock`]).
 //! - [`record`]: the unit of storage and sync ([`Record`]).
+//! - [`merge`]: the merge rule ([`merge()`]), how a device reconciles incoming records
+//!   with unpushed local changes ([`reconcile`]), and the [`Conflict`] it logs.
+//! - [`limits`]: every input limit and its check, shared by server and client.
+//! - [`api`]: the JSON bodies of the HTTP API.
 
+pub mod api;
 pub mod hlc;
+pub mod limits;
+pub mod merge;
 pub mod record;
 
 pub use hlc::{DeviceId, Hlc, HlcClock, HlcError};
+pub use limits::LimitError;
+pub use merge::{merge, reconcile, Conflict, Merge, Reconcile};
 pub use record::{Record, RecordKey};
