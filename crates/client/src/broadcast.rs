@@ -3,9 +3,11 @@
 //! After a transaction commits, the store announces the keys it changed; every other
 //! context of the origin (tabs, the service worker) with a subscription hears it and can
 //! re-read those records. A context never hears its own announcements: each message
-//! carries the sender's random id.
+//! carries the sender's random id. Each notice also carries the clock of the change, so a
+//! listening context moves its own clock past it (a change it makes next must order after
+//! what it has seen).
 
-use cairn_protocol::RecordKey;
+use cairn_protocol::{Hlc, RecordKey};
 use serde::{Deserialize, Serialize};
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::JsCast;
@@ -18,6 +20,7 @@ struct Notice {
     sender: String,
     collection: String,
     id: String,
+    hlc: Hlc,
 }
 
 pub(crate) struct Broadcaster {
@@ -37,11 +40,12 @@ impl Broadcaster {
         })
     }
 
-    pub(crate) fn announce(&self, key: &RecordKey) {
+    pub(crate) fn announce(&self, key: &RecordKey, hlc: &Hlc) {
         let notice = Notice {
             sender: self.sender.clone(),
             collection: key.collection.clone(),
             id: key.id.clone(),
+            hlc: hlc.clone(),
         };
         if let Ok(message) = to_js(&notice) {
             // Best effort: a failed notice only delays other tabs until they reload.
@@ -51,14 +55,14 @@ impl Broadcaster {
 
     pub(crate) fn subscribe(
         &self,
-        mut on_change: impl FnMut(RecordKey) + 'static,
+        mut on_change: impl FnMut(RecordKey, Hlc) + 'static,
     ) -> Option<Subscription> {
         let channel = BroadcastChannel::new(&self.channel_name).ok()?;
         let own = self.sender.clone();
         let listener = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
             if let Ok(notice) = from_js::<Notice>(event.data()) {
                 if notice.sender != own {
-                    on_change(RecordKey::new(notice.collection, notice.id));
+                    on_change(RecordKey::new(notice.collection, notice.id), notice.hlc);
                 }
             }
         });

@@ -6,6 +6,11 @@
 //!   quarantine of unreadable data, and the in-memory fallback.
 //! - [`schema`]: object stores, versions and data migrations.
 //! - [`error`]: [`StoreError`], every storage failure as a value.
+//! - [`sync`]: the sync engine ([`Sync`]): accounts, the push/pull round under a Web Lock,
+//!   retries, status, and notices to other contexts.
+//! - `replica`: the store's side of sync: applying remote records by the merge rule in
+//!   one transaction per batch, the conflict log, the pull position.
+//! - [`global`]: `fetch`, timers, `online` and Web Locks on the page's or worker's global.
 //! - `broadcast`: cross-tab change notices ([`Subscription`]).
 //! - `writer`: local writes on a plain IndexedDB connection beside rexie's (one
 //!   transaction per write, its abort reason kept, e.g. a full disk), and the probe that
@@ -18,10 +23,17 @@
 mod broadcast;
 mod codec;
 pub mod error;
+pub mod global;
+mod replica;
 pub mod schema;
 pub mod store;
+pub mod sync;
 mod writer;
 
 pub use broadcast::Subscription;
 pub use error::StoreError;
+pub use replica::Applied;
 pub use store::{Durability, Loaded, OutboxEntry, Quarantined, Store};
+pub use sync::{
+    Backoff, StoredConflict, StoredSession, Sync, SyncError, SyncNotices, SyncReport, SyncStatus,
+};

@@ -15,6 +15,7 @@
 //! |---|---|---|
 //! | 1 | `records`, `meta` | records and the device clock |
 //! | 2 | + `outbox`, `quarantine` | records written under 1 are queued for sync |
+//! | 3 | + `conflicts` | (none: the new store starts empty) |
 
 use rexie::{ObjectStore, RexieBuilder};
 
@@ -22,13 +23,21 @@ pub(crate) const RECORDS: &str = "records";
 pub(crate) const OUTBOX: &str = "outbox";
 pub(crate) const META: &str = "meta";
 pub(crate) const QUARANTINE: &str = "quarantine";
+/// Local changes that lost to a change from elsewhere, keyed `[collection, id, lost_hlc]`.
+pub(crate) const CONFLICTS: &str = "conflicts";
 
 pub(crate) const META_DEVICE_ID: &str = "device_id";
 pub(crate) const META_CLOCK: &str = "clock";
 pub(crate) const META_DATA_VERSION: &str = "data_version";
+/// The signed-in session ([`crate::sync::StoredSession`]).
+pub(crate) const META_SESSION: &str = "session";
+/// Where pulling resumes, and for which account ([`crate::sync::PullPosition`]).
+pub(crate) const META_PULL_POSITION: &str = "pull_position";
+/// How the last sync went ([`crate::sync::LastSync`]).
+pub(crate) const META_LAST_SYNC: &str = "last_sync";
 
 /// The IndexedDB version this build opens.
-pub const DB_VERSION: u32 = 2;
+pub const DB_VERSION: u32 = 3;
 /// The data version this build writes.
 pub const DATA_VERSION: u32 = 2;
 
@@ -52,5 +61,10 @@ pub(crate) fn builder(name: &str) -> RexieBuilder {
         .add_object_store(ObjectStore::new(RECORDS).key_path_array(by_key))
         .add_object_store(ObjectStore::new(OUTBOX).key_path_array(by_key))
         .add_object_store(ObjectStore::new(QUARANTINE).key_path_array(by_key))
+        .add_object_store(ObjectStore::new(CONFLICTS).key_path_array([
+            "collection",
+            "id",
+            "lost_hlc",
+        ]))
         .add_object_store(ObjectStore::new(META))
 }

@@ -13,6 +13,7 @@
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
+use std::rc::Rc;
 
 use cairn_protocol::{DeviceId, Hlc, HlcClock, Record, RecordKey};
 use rexie::{KeyRange, Rexie, Transaction, TransactionMode};
@@ -64,12 +65,14 @@ pub enum Durability {
 
 /// An open Cairn store.
 pub struct Store {
-    backend: Backend,
-    clock: RefCell<HlcClock>,
-    broadcaster: Option<Broadcaster>,
+    name: String,
+    pub(crate) backend: Backend,
+    /// Shared with the change subscription, which moves it past other contexts' changes.
+    pub(crate) clock: Rc<RefCell<HlcClock>>,
+    pub(crate) broadcaster: Option<Broadcaster>,
 }
 
-enum Backend {
+pub(crate) enum Backend {
     /// rexie for opening, upgrading and reading; the writer for local writes.
     Idb(Rexie, Writer),
     /// Why IndexedDB could not be used, and the data.
@@ -77,9 +80,11 @@ enum Backend {
 }
 
 #[derive(Default)]
-struct MemoryDb {
-    records: BTreeMap<RecordKey, Record>,
-    outbox: BTreeMap<RecordKey, OutboxEntry>,
+pub(crate) struct MemoryDb {
+    pub(crate) records: BTreeMap<RecordKey, Record>,
+    pub(crate) outbox: BTreeMap<RecordKey, OutboxEntry>,
+    pub(crate) conflicts: BTreeMap<(RecordKey, Hlc), crate::sync::StoredConflict>,
+    pub(crate) meta: BTreeMap<&'static str, serde_json::Value>,
 }
 
 impl Store {
@@ -114,8 +119,9 @@ impl Store {
         let clock = load_or_create_clock(&db).await?;
         let writer = Writer::open(name).await?;
         Ok(Store {
+            name: name.to_owned(),
             backend: Backend::Idb(db, writer),
-            clock: RefCell::new(clock),
+            clock: Rc::new(RefCell::new(clock)),
             broadcaster: Broadcaster::new(name),
         })
     }
@@ -137,8 +143,11 @@ impl Store {
     /// (`reason` says why).
     pub fn memory(reason: impl Into<String>) -> Result<Store, StoreError> {
         Ok(Store {
+            name: "memory".to_owned(),
             backend: Backend::Memory(reason.into(), RefCell::default()),
-            clock: RefCell::new(HlcClock::new(DeviceId::from_random(random_u64()?))),
+            clock: Rc::new(RefCell::new(HlcClock::new(DeviceId::from_random(
+                random_u64()?,
+            )))),
             broadcaster: None,
         })
     }
@@ -146,6 +155,11 @@ impl Store {
     /// Deletes the database `name`.
     pub async fn delete_database(name: &str) -> Result<(), StoreError> {
         Rexie::delete(name).await.map_err(Into::into)
+    }
+
+    /// The database name (`"memory"` for a memory store).
+    pub fn name(&self) -> &str {
+        &self.name
     }
 
     pub fn durability(&self) -> Durability {
@@ -250,11 +264,7 @@ impl Store {
                         (META, &clock_key, &clock_js),
                     )
                     .await?;
-                if let Some(b) = &self.broadcaster {
-                    for record in &records {
-                        b.announce(&record.key());
-                    }
-                }
+                self.announce(&records);
             }
         }
         Ok(records)
@@ -275,9 +285,7 @@ impl Store {
         let tx = db.transaction(&[RECORDS], TransactionMode::ReadWrite)?;
         tx.store(RECORDS)?.put(&to_js(record)?, None).await?;
         commit(tx).await?;
-        if let Some(b) = &self.broadcaster {
-            b.announce(&record.key());
-        }
+        self.announce(std::slice::from_ref(record));
         Ok(())
     }
 
@@ -358,11 +366,29 @@ impl Store {
     }
 
     /// Calls `on_change` with the key of every record that another tab (or worker) of
-    /// this origin changed in this database, until the subscription is dropped.
-    pub fn subscribe(&self, on_change: impl FnMut(RecordKey) + 'static) -> Option<Subscription> {
-        self.broadcaster
-            .as_ref()
-            .and_then(|b| b.subscribe(on_change))
+    /// this origin changed in this database, until the subscription is dropped. This
+    /// store's clock moves past each such change.
+    pub fn subscribe(
+        &self,
+        mut on_change: impl FnMut(RecordKey) + 'static,
+    ) -> Option<Subscription> {
+        let clock = self.clock.clone();
+        self.broadcaster.as_ref().and_then(|b| {
+            b.subscribe(move |key, hlc| {
+                // A clock too far ahead is refused; this store's own clock then stays put.
+                let _ = clock.borrow_mut().observe(&hlc, now_ms());
+                on_change(key)
+            })
+        })
+    }
+
+    /// Tells other contexts that `records` changed (after their transaction committed).
+    pub(crate) fn announce(&self, records: &[Record]) {
+        if let Some(b) = &self.broadcaster {
+            for record in records {
+                b.announce(&record.key(), &record.hlc);
+            }
+        }
     }
 }
 
@@ -378,7 +404,7 @@ impl Drop for Store {
     }
 }
 
-async fn commit(tx: Transaction) -> Result<(), StoreError> {
+pub(crate) async fn commit(tx: Transaction) -> Result<(), StoreError> {
     if tx.done().await?.is_committed() {
         Ok(())
     } else {
@@ -518,7 +544,7 @@ async fn quarantine(
     Ok(moved)
 }
 
-fn key_js(key: &RecordKey) -> JsValue {
+pub(crate) fn key_js(key: &RecordKey) -> JsValue {
     js_sys::Array::of2(
         &JsValue::from_str(&key.collection),
         &JsValue::from_str(&key.id),

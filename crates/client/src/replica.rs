@@ -1,0 +1,410 @@
+//! The store's side of sync: what the sync loop reads from and writes to IndexedDB.
+//!
+//! Records from elsewhere (a pull page, the winners named in a push reply) are applied by
+//! the merge rule in ONE transaction per batch, together with the conflict log, the outbox
+//! and the pull position, so a crash part-way leaves either the whole batch or none of it.
+//! Both backends (IndexedDB and memory) share the decision logic in
+//! [`cairn_protocol::reconcile`]; only the reading and writing differ.
+
+use std::collections::BTreeSet;
+
+use cairn_protocol::{reconcile, Conflict, Reconcile, Record, RecordKey};
+use futures_util::future::try_join_all;
+use rexie::TransactionMode;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use wasm_bindgen::JsValue;
+
+use crate::codec::{from_js, now_ms, to_js};
+use crate::schema::{CONFLICTS, META, META_CLOCK, OUTBOX, RECORDS};
+use crate::store::{commit, key_js, Backend, OutboxEntry, Store};
+use crate::sync::StoredConflict;
+use crate::StoreError;
+
+/// What applying a batch of incoming records did.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Applied {
+    /// Records now current that were not before (to show).
+    pub changed: Vec<Record>,
+    /// Local changes that lost and went to the conflict log.
+    pub conflicts: usize,
+}
+
+impl Store {
+    /// A value kept in `meta` (session, pull position, last sync), if set and readable.
+    pub(crate) async fn meta<T: DeserializeOwned>(
+        &self,
+        key: &'static str,
+    ) -> Result<Option<T>, StoreError> {
+        let raw = match &self.backend {
+            Backend::Memory(_, mem) => {
+                let value = mem.borrow().meta.get(key).cloned();
+                return Ok(value.and_then(|v| serde_json::from_value(v).ok()));
+            }
+            Backend::Idb(db, _) => {
+                let tx = db.transaction(&[META], TransactionMode::ReadOnly)?;
+                tx.store(META)?.get(key.into()).await?
+            }
+        };
+        // An unreadable value is treated as unset: each of these can be rebuilt (sign in
+        // again, pull from the start), which beats refusing to sync at all.
+        Ok(raw.and_then(|raw| from_js(raw).ok()))
+    }
+
+    /// Sets (`Some`) or clears (`None`) a value in `meta`.
+    pub(crate) async fn set_meta<T: Serialize>(
+        &self,
+        key: &'static str,
+        value: Option<&T>,
+    ) -> Result<(), StoreError> {
+        match &self.backend {
+            Backend::Memory(_, mem) => {
+                let mut mem = mem.borrow_mut();
+                match value {
+                    Some(v) => {
+                        let json = serde_json::to_value(v)
+                            .map_err(|e| StoreError::Encode(e.to_string()))?;
+                        mem.meta.insert(key, json);
+                    }
+                    None => {
+                        mem.meta.remove(key);
+                    }
+                }
+                Ok(())
+            }
+            Backend::Idb(db, _) => {
+                let tx = db.transaction(&[META], TransactionMode::ReadWrite)?;
+                let meta = tx.store(META)?;
+                match value {
+                    Some(v) => {
+                        meta.put(&to_js(v)?, Some(&key.into())).await?;
+                    }
+                    None => meta.delete(key.into()).await?,
+                }
+                commit(tx).await
+            }
+        }
+    }
+
+    /// How many local changes wait to be pushed.
+    pub async fn pending_count(&self) -> Result<usize, StoreError> {
+        match &self.backend {
+            Backend::Memory(_, mem) => Ok(mem.borrow().outbox.len()),
+            Backend::Idb(db, _) => {
+                let tx = db.transaction(&[OUTBOX], TransactionMode::ReadOnly)?;
+                Ok(tx.store(OUTBOX)?.count(None).await? as usize)
+            }
+        }
+    }
+
+    /// The current records for `entries` (outbox entries), in order, read in one
+    /// transaction. An entry whose record is gone is skipped.
+    pub(crate) async fn records_for(
+        &self,
+        entries: &[OutboxEntry],
+    ) -> Result<Vec<Record>, StoreError> {
+        let keys: Vec<RecordKey> = entries
+            .iter()
+            .map(|e| RecordKey::new(e.collection.clone(), e.id.clone()))
+            .collect();
+        match &self.backend {
+            Backend::Memory(_, mem) => {
+                let mem = mem.borrow();
+                Ok(keys
+                    .iter()
+                    .filter_map(|k| mem.records.get(k).cloned())
+                    .collect())
+            }
+            Backend::Idb(db, _) => {
+                let tx = db.transaction(&[RECORDS], TransactionMode::ReadOnly)?;
+                let store = tx.store(RECORDS)?;
+                let raws = try_join_all(keys.iter().map(|k| store.get(key_js(k)))).await?;
+                let mut records = Vec::with_capacity(raws.len());
+                for (key, raw) in keys.iter().zip(raws) {
+                    if let Some(raw) = raw {
+                        records.push(from_js::<Record>(raw).map_err(|reason| {
+                            StoreError::Corrupt {
+                                collection: key.collection.clone(),
+                                id: key.id.clone(),
+                                reason,
+                            }
+                        })?);
+                    }
+                }
+                Ok(records)
+            }
+        }
+    }
+
+    /// After a push of `pushed`: drops from the outbox each pushed change that the server took (or
+    /// already had) and that was not changed again meanwhile, then reconciles the winners
+    /// the server named for the changes it did not take. One transaction.
+    pub async fn acknowledge_push(
+        &self,
+        pushed: &[Record],
+        superseded: &[Record],
+    ) -> Result<Applied, StoreError> {
+        let lost: BTreeSet<RecordKey> = superseded.iter().map(Record::key).collect();
+        let done: Vec<&Record> = pushed.iter().filter(|r| !lost.contains(&r.key())).collect();
+        self.apply::<()>(&done, superseded, None).await
+    }
+
+    /// Applies records from elsewhere by the merge rule, in one transaction: a local
+    /// change still in the outbox that loses goes to the conflict log.
+    pub async fn apply_remote(&self, records: &[Record]) -> Result<Applied, StoreError> {
+        self.apply::<()>(&[], records, None).await
+    }
+
+    /// [`Store::apply_remote`] for a pull page, storing `cursor` (as JSON, in `meta` at
+    /// its key) in the same transaction.
+    pub(crate) async fn apply_pulled<C: Serialize>(
+        &self,
+        records: &[Record],
+        cursor: (&'static str, &C),
+    ) -> Result<Applied, StoreError> {
+        self.apply(&[], records, Some(cursor)).await
+    }
+
+    /// In one transaction: removes the outbox entries of `acknowledged` whose clock is
+    /// unchanged, reconciles `incoming`, moves the clock past it, and stores `cursor`.
+    async fn apply<C: Serialize>(
+        &self,
+        acknowledged: &[&Record],
+        incoming: &[Record],
+        cursor: Option<(&'static str, &C)>,
+    ) -> Result<Applied, StoreError> {
+        let now = now_ms();
+        {
+            let mut clock = self.clock.borrow_mut();
+            for record in incoming {
+                // The server refuses records too far in the future; should one get here
+                // anyway it is still applied, but this device's clock does not jump.
+                let _ = clock.observe(&record.hlc, now);
+            }
+        }
+        let clock = self.clock.borrow().last().clone();
+        let mut applied = Applied::default();
+        match &self.backend {
+            Backend::Memory(_, mem) => {
+                let mut mem = mem.borrow_mut();
+                for record in acknowledged {
+                    if mem
+                        .outbox
+                        .get(&record.key())
+                        .is_some_and(|e| e.hlc == record.hlc)
+                    {
+                        mem.outbox.remove(&record.key());
+                    }
+                }
+                for record in incoming {
+                    let key = record.key();
+                    let pending = mem.outbox.contains_key(&key);
+                    match reconcile(mem.records.get(&key), pending, record) {
+                        Reconcile::Apply => {
+                            mem.records.insert(key, record.clone());
+                            applied.changed.push(record.clone());
+                        }
+                        Reconcile::ApplyOverPending { loser } => {
+                            let stored = StoredConflict::new(record.clone(), loser, now);
+                            mem.conflicts
+                                .insert((key.clone(), stored.lost_hlc.clone()), stored);
+                            mem.outbox.remove(&key);
+                            mem.records.insert(key, record.clone());
+                            applied.changed.push(record.clone());
+                            applied.conflicts += 1;
+                        }
+                        Reconcile::KeepPending | Reconcile::Ignore => {}
+                    }
+                }
+                if let Some((key, cursor)) = cursor {
+                    let json = serde_json::to_value(cursor)
+                        .map_err(|e| StoreError::Encode(e.to_string()))?;
+                    mem.meta.insert(key, json);
+                }
+                return Ok(applied);
+            }
+            Backend::Idb(db, _) => {
+                let tx = db.transaction(
+                    &[RECORDS, OUTBOX, CONFLICTS, META],
+                    TransactionMode::ReadWrite,
+                )?;
+                let (records, outbox) = (tx.store(RECORDS)?, tx.store(OUTBOX)?);
+                let (conflicts, meta) = (tx.store(CONFLICTS)?, tx.store(META)?);
+
+                // Every read is issued at once: one round trip per batch, not per record.
+                let acked_entries =
+                    try_join_all(acknowledged.iter().map(|r| outbox.get(key_js(&r.key())))).await?;
+                let mut removals = Vec::new();
+                let mut removed = BTreeSet::new();
+                for (record, entry) in acknowledged.iter().zip(acked_entries) {
+                    let entry = entry.and_then(|e| from_js::<OutboxEntry>(e).ok());
+                    if entry.is_some_and(|e| e.hlc == record.hlc) {
+                        removals.push(outbox.delete(key_js(&record.key())));
+                        removed.insert(record.key());
+                    }
+                }
+                try_join_all(removals).await?;
+
+                let keys: Vec<JsValue> = incoming.iter().map(|r| key_js(&r.key())).collect();
+                let (locals, pendings) = futures_util::future::try_join(
+                    try_join_all(keys.iter().map(|k| records.get(k.clone()))),
+                    try_join_all(keys.iter().map(|k| outbox.key_exists(k.clone()))),
+                )
+                .await?;
+                let mut writes = Vec::new();
+                // Later records of the same key in one batch see earlier ones.
+                let mut seen: std::collections::BTreeMap<RecordKey, (Option<Record>, bool)> =
+                    Default::default();
+                for ((record, local), pending) in incoming.iter().zip(locals).zip(pendings) {
+                    let key = record.key();
+                    let (local, pending) = seen.remove(&key).unwrap_or_else(|| {
+                        let local = local.and_then(|raw| from_js::<Record>(raw).ok());
+                        (local, pending && !removed.contains(&key))
+                    });
+                    let (local, pending) = match reconcile(local.as_ref(), pending, record) {
+                        Reconcile::Apply => {
+                            writes.push((RECORDS, to_js(record)?));
+                            applied.changed.push(record.clone());
+                            (Some(record.clone()), pending)
+                        }
+                        Reconcile::ApplyOverPending { loser } => {
+                            let stored = StoredConflict::new(record.clone(), loser, now);
+                            writes.push((CONFLICTS, to_js(&stored)?));
+                            writes.push((RECORDS, to_js(record)?));
+                            outbox.delete(key_js(&key)).await?;
+                            applied.changed.push(record.clone());
+                            applied.conflicts += 1;
+                            (Some(record.clone()), false)
+                        }
+                        Reconcile::KeepPending | Reconcile::Ignore => (local, pending),
+                    };
+                    seen.insert(key, (local, pending));
+                }
+                try_join_all(writes.iter().map(|(store, value)| {
+                    let store = if *store == RECORDS {
+                        &records
+                    } else {
+                        &conflicts
+                    };
+                    store.put(value, None)
+                }))
+                .await?;
+                meta.put(&to_js(&clock)?, Some(&JsValue::from_str(META_CLOCK)))
+                    .await?;
+                if let Some((key, cursor)) = cursor {
+                    meta.put(&to_js(cursor)?, Some(&key.into())).await?;
+                }
+                commit(tx).await?;
+            }
+        }
+        self.announce(&applied.changed);
+        Ok(applied)
+    }
+
+    /// Every logged conflict, newest first.
+    pub async fn conflicts(&self) -> Result<Vec<StoredConflict>, StoreError> {
+        let mut all = match &self.backend {
+            Backend::Memory(_, mem) => mem.borrow().conflicts.values().cloned().collect(),
+            Backend::Idb(db, _) => {
+                let tx = db.transaction(&[CONFLICTS], TransactionMode::ReadOnly)?;
+                tx.store(CONFLICTS)?
+                    .get_all(None, None)
+                    .await?
+                    .into_iter()
+                    .filter_map(|raw| from_js::<StoredConflict>(raw).ok())
+                    .collect::<Vec<_>>()
+            }
+        };
+        all.sort_by_key(|c| std::cmp::Reverse(c.conflict.detected_at_ms));
+        Ok(all)
+    }
+
+    /// Makes the losing version of a conflict current again, as a new local change (so it
+    /// syncs and wins), and removes the conflict from the log.
+    pub async fn restore_conflict(&self, conflict: &StoredConflict) -> Result<Record, StoreError> {
+        let loser = &conflict.conflict.loser;
+        let restored = if loser.deleted {
+            self.delete(loser.key()).await?
+        } else {
+            self.write(loser.key(), loser.value.clone()).await?
+        };
+        self.dismiss_conflict(conflict).await?;
+        Ok(restored)
+    }
+
+    /// Removes a conflict from the log, keeping the current version.
+    pub async fn dismiss_conflict(&self, conflict: &StoredConflict) -> Result<(), StoreError> {
+        let key = (conflict.key(), conflict.lost_hlc.clone());
+        match &self.backend {
+            Backend::Memory(_, mem) => {
+                mem.borrow_mut().conflicts.remove(&key);
+                Ok(())
+            }
+            Backend::Idb(db, _) => {
+                let tx = db.transaction(&[CONFLICTS], TransactionMode::ReadWrite)?;
+                let js_key = js_sys::Array::of3(
+                    &JsValue::from_str(&key.0.collection),
+                    &JsValue::from_str(&key.0.id),
+                    &JsValue::from_str(&key.1.to_string()),
+                );
+                tx.store(CONFLICTS)?.delete(js_key.into()).await?;
+                commit(tx).await
+            }
+        }
+    }
+
+    /// Queues every stored record for pushing (one transaction): after signing in to an
+    /// account this device has not synced with, so that account gets this device's data.
+    pub(crate) async fn queue_everything(&self) -> Result<usize, StoreError> {
+        let now = now_ms();
+        let entry = |r: &Record| OutboxEntry {
+            collection: r.collection.clone(),
+            id: r.id.clone(),
+            hlc: r.hlc.clone(),
+            queued_at_ms: now,
+        };
+        match &self.backend {
+            Backend::Memory(_, mem) => {
+                let mut mem = mem.borrow_mut();
+                let entries: Vec<_> = mem.records.values().map(|r| (r.key(), entry(r))).collect();
+                let n = entries.len();
+                mem.outbox.extend(entries);
+                Ok(n)
+            }
+            Backend::Idb(db, _) => {
+                let tx = db.transaction(&[RECORDS, OUTBOX], TransactionMode::ReadWrite)?;
+                let outbox = tx.store(OUTBOX)?;
+                let rows: Vec<JsValue> = tx
+                    .store(RECORDS)?
+                    .get_all(None, None)
+                    .await?
+                    .into_iter()
+                    .filter_map(|raw| from_js::<Record>(raw).ok())
+                    .map(|r| to_js(&entry(&r)))
+                    .collect::<Result<_, _>>()?;
+                try_join_all(rows.iter().map(|row| outbox.put(row, None))).await?;
+                commit(tx).await?;
+                Ok(rows.len())
+            }
+        }
+    }
+}
+
+impl StoredConflict {
+    fn new(winner: Record, loser: Record, detected_at_ms: u64) -> Self {
+        StoredConflict {
+            collection: loser.collection.clone(),
+            id: loser.id.clone(),
+            lost_hlc: loser.hlc.clone(),
+            conflict: Conflict {
+                winner,
+                loser,
+                detected_at_ms,
+            },
+        }
+    }
+
+    pub fn key(&self) -> RecordKey {
+        RecordKey::new(self.collection.clone(), self.id.clone())
+    }
+}

@@ -1,0 +1,570 @@
+//! The sync engine: accounts, and the sync round that pushes the outbox and pulls what
+//! other devices changed (protocol: `docs/sync-protocol.md`).
+//!
+//! One round ([`Sync::sync_once`]):
+//! 1. push the outbox in batches (below both [`MAX_CHANGES_PER_PUSH`] and
+//!    [`MAX_PUSH_BYTES`]); after each reply drop the acknowledged entries and reconcile
+//!    the winners the server named;
+//! 2. pull from the stored position until `more` is false, applying each page by the
+//!    merge rule in one transaction together with the new position.
+//!
+//! A round runs under the Web Lock [`SYNC_LOCK`], so the page and the service worker (and
+//! several tabs) never sync at once. [`Sync::sync_with_retries`] retries failures that may
+//! pass (network, 5xx, 429) with exponential backoff and jitter, and waits for `online`
+//! when offline. A 401 drops the session: the app shows the signed-out state, and the
+//! outbox is kept for the next sign-in.
+//!
+//! After every round the result is stored (`meta`) and announced on the BroadcastChannel
+//! `cairn-sync:<db>`, so every open page shows current status whoever ran the round.
+
+use cairn_protocol::api::{
+    Credentials, ErrorBody, PullResponse, PushRequest, PushResponse, Session,
+};
+use cairn_protocol::limits::{self, MAX_CHANGES_PER_PUSH, MAX_PULL_LIMIT, MAX_PUSH_BYTES};
+use cairn_protocol::{Conflict, Hlc, Record, RecordKey};
+use serde::{Deserialize, Serialize};
+use wasm_bindgen::closure::Closure;
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{BroadcastChannel, MessageEvent};
+
+use crate::codec::{now_ms, random_u64};
+use crate::global;
+use crate::schema::{META_LAST_SYNC, META_PULL_POSITION, META_SESSION};
+use crate::{Store, StoreError};
+
+/// The Web Lock every sync round holds.
+pub const SYNC_LOCK: &str = "cairn-sync";
+
+/// The signed-in account on this device (kept in `meta`, never synced).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredSession {
+    pub email: String,
+    pub token: String,
+    /// Milliseconds since the Unix epoch.
+    pub expires_at: u64,
+}
+
+/// Where pulling resumes, and for which account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PullPosition {
+    pub email: String,
+    pub cursor: u64,
+}
+
+/// How the last sync round went.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LastSync {
+    /// When the last round that succeeded finished.
+    pub succeeded_at_ms: Option<u64>,
+    /// The error of the last round, if it failed.
+    pub error: Option<String>,
+    /// When the last round (of either outcome) finished.
+    pub finished_at_ms: u64,
+}
+
+/// A logged conflict as stored: keyed by the record and the lost version's clock.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoredConflict {
+    pub collection: String,
+    pub id: String,
+    pub lost_hlc: Hlc,
+    pub conflict: Conflict,
+}
+
+/// Everything the app shows about sync.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct SyncStatus {
+    /// The signed-in account, if any.
+    pub account: Option<String>,
+    /// Local changes not pushed yet.
+    pub pending: usize,
+    pub last_success_ms: Option<u64>,
+    pub last_error: Option<String>,
+    pub online: bool,
+}
+
+/// What one round did.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SyncReport {
+    pub pushed: usize,
+    pub pulled: usize,
+    /// Local changes that lost and went to the conflict log.
+    pub conflicts: usize,
+    /// Records that changed here (to show).
+    pub changed: Vec<Record>,
+    /// Local changes that break a protocol limit and cannot be pushed (they stay queued).
+    pub refused: Vec<(RecordKey, String)>,
+}
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum SyncError {
+    #[error("not signed in")]
+    SignedOut,
+    #[error("the session expired or was revoked; sign in again")]
+    Unauthorized,
+    #[error("this device is offline")]
+    Offline,
+    #[error("could not reach the sync server: {0}")]
+    Network(String),
+    #[error("the sync server is busy; retrying in {retry_after_s} s")]
+    RateLimited { retry_after_s: u32 },
+    #[error("the sync server failed ({status}): {message}")]
+    Server { status: u16, message: String },
+    /// The server refused the request (4xx other than 401/429): retrying will not help.
+    #[error("{message}")]
+    Refused {
+        status: u16,
+        code: String,
+        message: String,
+    },
+    #[error("unexpected reply from the sync server: {0}")]
+    BadReply(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl SyncError {
+    /// Whether trying again later may succeed.
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            SyncError::Offline
+                | SyncError::Network(_)
+                | SyncError::RateLimited { .. }
+                | SyncError::Server { .. }
+        )
+    }
+}
+
+/// Exponential backoff with jitter: attempt n waits a random time between half and all of
+/// `base * 2^n`, capped at `max`.
+#[derive(Debug, Clone)]
+pub struct Backoff {
+    pub base_ms: u32,
+    pub max_ms: u32,
+    attempt: u32,
+}
+
+impl Backoff {
+    pub fn new(base_ms: u32, max_ms: u32) -> Self {
+        Self {
+            base_ms,
+            max_ms,
+            attempt: 0,
+        }
+    }
+
+    /// The next delay, given `jitter`, a random number in `0.0..=1.0`.
+    pub fn next_delay_ms(&mut self, jitter: f64) -> u32 {
+        let ceiling = (self.base_ms as u64)
+            .saturating_mul(1u64 << self.attempt.min(30))
+            .min(self.max_ms as u64);
+        self.attempt += 1;
+        let half = ceiling / 2;
+        half as u32 + ((ceiling - half) as f64 * jitter.clamp(0.0, 1.0)).round() as u32
+    }
+}
+
+/// The sync engine of one store against one server.
+pub struct Sync<'a> {
+    store: &'a Store,
+    /// The server's origin (`""` for the page's own origin) without a trailing slash.
+    base_url: String,
+}
+
+impl<'a> Sync<'a> {
+    pub fn new(store: &'a Store, base_url: impl Into<String>) -> Self {
+        Sync {
+            store,
+            base_url: base_url.into().trim_end_matches('/').to_owned(),
+        }
+    }
+
+    /// The signed-in account, if any (an expired session counts as signed out).
+    pub async fn session(&self) -> Result<Option<StoredSession>, StoreError> {
+        let session: Option<StoredSession> = self.store.meta(META_SESSION).await?;
+        Ok(session.filter(|s| s.expires_at > now_ms()))
+    }
+
+    /// Registers an account and signs in to it.
+    pub async fn sign_up(&self, email: &str, password: &str) -> Result<StoredSession, SyncError> {
+        self.start_session("/api/v1/accounts", email, password)
+            .await
+    }
+
+    /// Signs in to an existing account.
+    pub async fn sign_in(&self, email: &str, password: &str) -> Result<StoredSession, SyncError> {
+        self.start_session("/api/v1/sessions", email, password)
+            .await
+    }
+
+    async fn start_session(
+        &self,
+        path: &str,
+        email: &str,
+        password: &str,
+    ) -> Result<StoredSession, SyncError> {
+        let credentials = Credentials {
+            email: limits::normalize_email(email),
+            password: password.to_owned(),
+        };
+        let body =
+            serde_json::to_string(&credentials).map_err(|e| SyncError::BadReply(e.to_string()))?;
+        let session: Session = match self.call("POST", path, None, Some(body)).await {
+            // A 401 here is a wrong e-mail or password, not an expired session.
+            Err(SyncError::Unauthorized) => {
+                return Err(SyncError::Refused {
+                    status: 401,
+                    code: "invalid_credentials".into(),
+                    message: "wrong e-mail address or password".into(),
+                })
+            }
+            other => other?,
+        };
+        let stored = StoredSession {
+            email: credentials.email,
+            token: session.token,
+            expires_at: session.expires_at,
+        };
+        // Another account than the one this device synced with: start pulling from the
+        // beginning, and queue everything here so the new account gets it too.
+        let position: Option<PullPosition> = self.store.meta(META_PULL_POSITION).await?;
+        if position.as_ref().is_some_and(|p| p.email != stored.email) {
+            self.store.queue_everything().await?;
+            self.store
+                .set_meta::<PullPosition>(META_PULL_POSITION, None)
+                .await?;
+        }
+        self.store.set_meta(META_SESSION, Some(&stored)).await?;
+        announce(self.store, None);
+        Ok(stored)
+    }
+
+    /// Signs out: ends the session on the server (best effort) and forgets it here.
+    /// Local data and the outbox stay.
+    pub async fn sign_out(&self) -> Result<(), StoreError> {
+        if let Some(session) = self.session().await? {
+            let _ = self
+                .call::<serde_json::Value>(
+                    "DELETE",
+                    "/api/v1/sessions/current",
+                    Some(&session.token),
+                    None,
+                )
+                .await;
+        }
+        self.store
+            .set_meta::<StoredSession>(META_SESSION, None)
+            .await?;
+        announce(self.store, None);
+        Ok(())
+    }
+
+    /// What the app shows about sync.
+    pub async fn status(&self) -> Result<SyncStatus, StoreError> {
+        let last: Option<LastSync> = self.store.meta(META_LAST_SYNC).await?;
+        Ok(SyncStatus {
+            account: self.session().await?.map(|s| s.email),
+            pending: self.store.pending_count().await?,
+            last_success_ms: last.as_ref().and_then(|l| l.succeeded_at_ms),
+            last_error: last.and_then(|l| l.error),
+            online: global::is_online(),
+        })
+    }
+
+    /// One round under the sync lock; records and announces its outcome.
+    pub async fn sync_once(&self) -> Result<SyncReport, SyncError> {
+        global::with_lock(SYNC_LOCK, async {
+            let result = self.round().await;
+            self.record(&result).await;
+            result
+        })
+        .await
+    }
+
+    /// [`Sync::sync_once`], retried up to `attempts` times while the failure may pass:
+    /// waiting for `online` when offline, honouring `Retry-After`, else backing off
+    /// exponentially with jitter.
+    pub async fn sync_with_retries(&self, attempts: u32) -> Result<SyncReport, SyncError> {
+        let mut backoff = Backoff::new(1_000, 60_000);
+        let mut attempt = 1;
+        loop {
+            global::wait_until_online().await;
+            match self.sync_once().await {
+                Err(err) if err.is_transient() && attempt < attempts => {
+                    let delay = match &err {
+                        SyncError::RateLimited { retry_after_s } => {
+                            retry_after_s.saturating_mul(1000)
+                        }
+                        _ => {
+                            let random = random_u64().unwrap_or(0) >> 11;
+                            backoff.next_delay_ms(random as f64 / (1u64 << 53) as f64)
+                        }
+                    };
+                    global::sleep_ms(delay).await;
+                    attempt += 1;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn round(&self) -> Result<SyncReport, SyncError> {
+        if !global::is_online() {
+            return Err(SyncError::Offline);
+        }
+        let session = self.session().await?.ok_or(SyncError::SignedOut)?;
+        let mut report = SyncReport::default();
+        let outcome = async {
+            self.push_all(&session, &mut report).await?;
+            self.pull_all(&session, &mut report).await
+        }
+        .await;
+        if outcome == Err(SyncError::Unauthorized) {
+            self.store
+                .set_meta::<StoredSession>(META_SESSION, None)
+                .await?;
+        }
+        outcome.map(|()| report)
+    }
+
+    async fn push_all(
+        &self,
+        session: &StoredSession,
+        report: &mut SyncReport,
+    ) -> Result<(), SyncError> {
+        let entries = self.store.outbox().await?;
+        let now = now_ms();
+        let device_id = self.store.device_id();
+        for chunk in entries.chunks(MAX_CHANGES_PER_PUSH) {
+            let mut batch = Vec::with_capacity(chunk.len());
+            let mut bytes = 0;
+            for record in self.store.records_for(chunk).await? {
+                if let Err(err) = limits::check_record(&record, now) {
+                    report.refused.push((record.key(), err.to_string()));
+                    continue;
+                }
+                // Keep well under the body limit: the record's JSON plus its envelope.
+                let size = limits::value_bytes(&record) + 256;
+                if bytes + size > MAX_PUSH_BYTES - 1024 && !batch.is_empty() {
+                    self.push_batch(session, &device_id, std::mem::take(&mut batch), report)
+                        .await?;
+                    bytes = 0;
+                }
+                bytes += size;
+                batch.push(record);
+            }
+            if !batch.is_empty() {
+                self.push_batch(session, &device_id, batch, report).await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn push_batch(
+        &self,
+        session: &StoredSession,
+        device_id: &cairn_protocol::DeviceId,
+        changes: Vec<Record>,
+        report: &mut SyncReport,
+    ) -> Result<(), SyncError> {
+        let request = PushRequest {
+            device_id: device_id.clone(),
+            changes,
+        };
+        let body =
+            serde_json::to_string(&request).map_err(|e| SyncError::BadReply(e.to_string()))?;
+        let reply: PushResponse = self
+            .call(
+                "POST",
+                "/api/v1/sync/push",
+                Some(&session.token),
+                Some(body),
+            )
+            .await?;
+        let applied = self
+            .store
+            .acknowledge_push(&request.changes, &reply.superseded)
+            .await?;
+        report.pushed += request.changes.len() - reply.superseded.len();
+        report.conflicts += applied.conflicts;
+        report.changed.extend(applied.changed);
+        Ok(())
+    }
+
+    async fn pull_all(
+        &self,
+        session: &StoredSession,
+        report: &mut SyncReport,
+    ) -> Result<(), SyncError> {
+        let position: Option<PullPosition> = self.store.meta(META_PULL_POSITION).await?;
+        let mut cursor = position
+            .filter(|p| p.email == session.email)
+            .map_or(0, |p| p.cursor);
+        loop {
+            let path = format!("/api/v1/sync/pull?since={cursor}&limit={MAX_PULL_LIMIT}");
+            let page: PullResponse = self.call("GET", &path, Some(&session.token), None).await?;
+            let position = PullPosition {
+                email: session.email.clone(),
+                cursor: page.cursor,
+            };
+            let applied = self
+                .store
+                .apply_pulled(&page.records, (META_PULL_POSITION, &position))
+                .await?;
+            report.pulled += page.records.len();
+            report.conflicts += applied.conflicts;
+            report.changed.extend(applied.changed);
+            if !page.more || page.cursor == cursor {
+                return Ok(());
+            }
+            cursor = page.cursor;
+        }
+    }
+
+    /// Stores the outcome of a round and tells every open page.
+    async fn record(&self, result: &Result<SyncReport, SyncError>) {
+        let previous: Option<LastSync> = self.store.meta(META_LAST_SYNC).await.ok().flatten();
+        let now = now_ms();
+        let last = LastSync {
+            succeeded_at_ms: match result {
+                Ok(_) => Some(now),
+                Err(_) => previous.and_then(|p| p.succeeded_at_ms),
+            },
+            error: result.as_ref().err().map(ToString::to_string),
+            finished_at_ms: now,
+        };
+        let _ = self.store.set_meta(META_LAST_SYNC, Some(&last)).await;
+        announce(self.store, Some(&last));
+    }
+
+    /// One API call: JSON in, JSON out, errors mapped to [`SyncError`].
+    async fn call<T: serde::de::DeserializeOwned>(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<String>,
+    ) -> Result<T, SyncError> {
+        let init = web_sys::RequestInit::new();
+        init.set_method(method);
+        init.set_cache(web_sys::RequestCache::NoStore);
+        let headers = web_sys::Headers::new().map_err(js_error)?;
+        headers
+            .set("Accept", "application/json")
+            .map_err(js_error)?;
+        if let Some(token) = token {
+            headers
+                .set("Authorization", &format!("Bearer {token}"))
+                .map_err(js_error)?;
+        }
+        if let Some(body) = &body {
+            headers
+                .set("Content-Type", "application/json")
+                .map_err(js_error)?;
+            init.set_body(&JsValue::from_str(body));
+        }
+        init.set_headers(&headers);
+        let url = format!("{}{}", self.base_url, path);
+        let request = web_sys::Request::new_with_str_and_init(&url, &init).map_err(js_error)?;
+        let response = global::fetch(&request).await.map_err(|e| {
+            if global::is_online() {
+                SyncError::Network(describe(&e))
+            } else {
+                SyncError::Offline
+            }
+        })?;
+        let status = response.status();
+        let text = match response.text() {
+            Ok(promise) => JsFuture::from(promise)
+                .await
+                .map_err(|e| SyncError::Network(describe(&e)))?
+                .as_string()
+                .unwrap_or_default(),
+            Err(e) => return Err(SyncError::Network(describe(&e))),
+        };
+        if (200..300).contains(&status) {
+            let text = if text.is_empty() { "null" } else { &text };
+            return serde_json::from_str(text).map_err(|e| SyncError::BadReply(e.to_string()));
+        }
+        let error: Option<ErrorBody> = serde_json::from_str(&text).ok();
+        let message = error
+            .as_ref()
+            .map(|e| e.message.clone())
+            .unwrap_or_else(|| format!("HTTP {status}"));
+        Err(match status {
+            401 => SyncError::Unauthorized,
+            429 => SyncError::RateLimited {
+                retry_after_s: response
+                    .headers()
+                    .get("Retry-After")
+                    .ok()
+                    .flatten()
+                    .and_then(|v| v.trim().parse().ok())
+                    .unwrap_or(5),
+            },
+            500.. => SyncError::Server { status, message },
+            _ => SyncError::Refused {
+                status,
+                code: error.map(|e| e.error).unwrap_or_default(),
+                message,
+            },
+        })
+    }
+}
+
+fn js_error(e: JsValue) -> SyncError {
+    SyncError::Network(describe(&e))
+}
+
+fn describe(e: &JsValue) -> String {
+    if let Some(err) = e.dyn_ref::<js_sys::Error>() {
+        return String::from(err.message());
+    }
+    e.as_string().unwrap_or_else(|| format!("{e:?}"))
+}
+
+/// The channel sync outcomes and session changes are announced on.
+fn channel_name(store: &Store) -> String {
+    format!("cairn-sync:{}", store.name())
+}
+
+/// Tells every context of the origin that sync status changed (a round finished, or the
+/// session changed).
+fn announce(store: &Store, last: Option<&LastSync>) {
+    if let Ok(channel) = BroadcastChannel::new(&channel_name(store)) {
+        let message = last
+            .and_then(|l| serde_json::to_string(l).ok())
+            .map(|s| JsValue::from_str(&s))
+            .unwrap_or(JsValue::NULL);
+        let _ = channel.post_message(&message);
+        channel.close();
+    }
+}
+
+/// Calls `on_change` whenever another context finishes a sync round or changes the
+/// session, until dropped.
+pub struct SyncNotices {
+    channel: BroadcastChannel,
+    _listener: Closure<dyn FnMut(MessageEvent)>,
+}
+
+impl SyncNotices {
+    pub fn subscribe(store: &Store, mut on_change: impl FnMut() + 'static) -> Option<SyncNotices> {
+        let channel = BroadcastChannel::new(&channel_name(store)).ok()?;
+        let listener = Closure::<dyn FnMut(MessageEvent)>::new(move |_: MessageEvent| on_change());
+        channel.set_onmessage(Some(listener.as_ref().unchecked_ref()));
+        Some(SyncNotices {
+            channel,
+            _listener: listener,
+        })
+    }
+}
+
+impl Drop for SyncNotices {
+    fn drop(&mut self) {
+        self.channel.set_onmessage(None);
+        self.channel.close();
+    }
+}

@@ -1,0 +1,216 @@
+//! The store's side of sync, in a real browser: applying remote records by the merge
+//! rule, the conflict log, acknowledging pushes, the sync lock, backoff. The sync round
+//! against a real server is covered by the end-to-end tests (`tests/e2e/sync.test.mjs`).
+#![cfg(target_arch = "wasm32")]
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use cairn_client::{global, Backoff, Store};
+use cairn_protocol::{DeviceId, Hlc, Record, RecordKey};
+use serde_json::json;
+use wasm_bindgen_test::*;
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+async fn fresh(name: &str) -> Store {
+    Store::delete_database(name).await.unwrap();
+    Store::open(name).await.unwrap()
+}
+
+fn remote(id: &str, value: serde_json::Value, wall_ms: u64) -> Record {
+    let hlc = Hlc::new(wall_ms, 0, DeviceId::new("remote").unwrap()).unwrap();
+    Record::new(RecordKey::new("notes", id), value, hlc)
+}
+
+/// A remote clock a minute ahead of this device's: newer than anything written here.
+fn soon() -> u64 {
+    js_sys::Date::now() as u64 + 60_000
+}
+
+#[wasm_bindgen_test]
+async fn remote_records_apply_by_clock_and_move_the_local_clock() {
+    let store = fresh("sync-apply").await;
+    let newer = remote(
+        "a",
+        json!("from elsewhere"),
+        js_sys::Date::now() as u64 + 60_000,
+    );
+    let applied = store.apply_remote(&[newer.clone()]).await.unwrap();
+    assert_eq!(applied.changed, vec![newer.clone()]);
+    assert_eq!(store.get(&newer.key()).await.unwrap(), Some(newer.clone()));
+    assert!(
+        store.outbox().await.unwrap().is_empty(),
+        "remote records are not queued"
+    );
+
+    // Applying it again, or an older version, changes nothing.
+    let older = remote("a", json!("stale"), 1);
+    assert!(store
+        .apply_remote(&[newer.clone(), older])
+        .await
+        .unwrap()
+        .changed
+        .is_empty());
+    assert_eq!(store.get(&newer.key()).await.unwrap(), Some(newer.clone()));
+
+    // A local edit made next orders after what was seen, though the remote clock is
+    // ahead of this device's: the edit wins, as the user expects.
+    let edit = store.write(newer.key(), json!("mine")).await.unwrap();
+    assert!(edit.hlc > newer.hlc);
+}
+
+#[wasm_bindgen_test]
+async fn a_losing_pending_change_goes_to_the_conflict_log_and_can_be_restored() {
+    let store = fresh("sync-conflict").await;
+    let mine = store
+        .write(RecordKey::new("notes", "a"), json!("mine"))
+        .await
+        .unwrap();
+    let theirs = remote("a", json!("theirs"), soon());
+
+    let applied = store.apply_remote(&[theirs.clone()]).await.unwrap();
+    assert_eq!(applied.conflicts, 1);
+    assert_eq!(store.get(&mine.key()).await.unwrap(), Some(theirs.clone()));
+    assert!(
+        store.outbox().await.unwrap().is_empty(),
+        "the loser leaves the outbox"
+    );
+    let conflicts = store.conflicts().await.unwrap();
+    assert_eq!(conflicts.len(), 1);
+    assert_eq!(conflicts[0].conflict.winner, theirs);
+    assert_eq!(conflicts[0].conflict.loser, mine);
+
+    let restored = store.restore_conflict(&conflicts[0]).await.unwrap();
+    assert_eq!(restored.value, json!("mine"));
+    assert!(
+        restored.hlc > theirs.hlc,
+        "a restored version is a new change that wins"
+    );
+    assert_eq!(
+        store.outbox().await.unwrap().len(),
+        1,
+        "and it is queued for sync"
+    );
+    assert!(store.conflicts().await.unwrap().is_empty());
+}
+
+#[wasm_bindgen_test]
+async fn a_newer_pending_change_survives_an_older_remote_one() {
+    let store = fresh("sync-keep").await;
+    let mine = store
+        .write(RecordKey::new("notes", "a"), json!("mine"))
+        .await
+        .unwrap();
+    let applied = store
+        .apply_remote(&[remote("a", json!("old"), 1)])
+        .await
+        .unwrap();
+    assert_eq!(applied, Default::default());
+    assert_eq!(store.get(&mine.key()).await.unwrap(), Some(mine.clone()));
+    assert_eq!(store.outbox().await.unwrap().len(), 1);
+}
+
+#[wasm_bindgen_test]
+async fn acknowledging_a_push_keeps_changes_made_while_it_was_in_flight() {
+    let store = fresh("sync-ack").await;
+    let a = store
+        .write(RecordKey::new("notes", "a"), json!(1))
+        .await
+        .unwrap();
+    let b = store
+        .write(RecordKey::new("notes", "b"), json!(1))
+        .await
+        .unwrap();
+    // `b` is edited again while the push of its first version is in flight.
+    store.write(b.key(), json!(2)).await.unwrap();
+    store
+        .acknowledge_push(&[a.clone(), b.clone()], &[])
+        .await
+        .unwrap();
+    let left: Vec<String> = store
+        .outbox()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.id)
+        .collect();
+    assert_eq!(left, vec!["b".to_owned()]);
+}
+
+#[wasm_bindgen_test]
+async fn a_superseded_push_logs_the_conflict_and_shows_the_winner() {
+    let store = fresh("sync-superseded").await;
+    let mine = store
+        .write(RecordKey::new("notes", "a"), json!("mine"))
+        .await
+        .unwrap();
+    let winner = remote("a", json!("theirs"), soon());
+    let applied = store
+        .acknowledge_push(&[mine.clone()], &[winner.clone()])
+        .await
+        .unwrap();
+    assert_eq!(applied.conflicts, 1);
+    assert_eq!(store.get(&mine.key()).await.unwrap(), Some(winner));
+    assert!(store.outbox().await.unwrap().is_empty());
+}
+
+#[wasm_bindgen_test]
+async fn the_memory_store_syncs_the_same_way() {
+    let store = Store::memory("test").unwrap();
+    let mine = store
+        .write(RecordKey::new("notes", "a"), json!("mine"))
+        .await
+        .unwrap();
+    let theirs = remote("a", json!("theirs"), soon());
+    assert_eq!(
+        store
+            .apply_remote(&[theirs.clone()])
+            .await
+            .unwrap()
+            .conflicts,
+        1
+    );
+    assert_eq!(store.get(&mine.key()).await.unwrap(), Some(theirs));
+    assert_eq!(store.conflicts().await.unwrap().len(), 1);
+    assert_eq!(store.pending_count().await.unwrap(), 0);
+}
+
+#[wasm_bindgen_test]
+async fn sync_lock_holders_never_overlap() {
+    let log = Rc::new(RefCell::new(Vec::new()));
+    let holder = |name: &'static str| {
+        let log = log.clone();
+        async move {
+            global::with_lock("cairn-test-lock", async {
+                log.borrow_mut().push(format!("{name} in"));
+                global::sleep_ms(20).await;
+                log.borrow_mut().push(format!("{name} out"));
+            })
+            .await
+        }
+    };
+    futures_util::future::join(holder("a"), holder("b")).await;
+    let log = log.borrow();
+    assert_eq!(log.len(), 4);
+    assert_eq!(
+        log[0].split(' ').next(),
+        log[1].split(' ').next(),
+        "{log:?}"
+    );
+    assert_eq!(
+        log[2].split(' ').next(),
+        log[3].split(' ').next(),
+        "{log:?}"
+    );
+}
+
+#[wasm_bindgen_test]
+fn backoff_grows_exponentially_with_jitter_and_is_capped() {
+    let mut backoff = Backoff::new(1_000, 8_000);
+    let delays: Vec<u32> = (0..6).map(|_| backoff.next_delay_ms(1.0)).collect();
+    assert_eq!(delays, vec![1_000, 2_000, 4_000, 8_000, 8_000, 8_000]);
+    let mut backoff = Backoff::new(1_000, 8_000);
+    let low: Vec<u32> = (0..4).map(|_| backoff.next_delay_ms(0.0)).collect();
+    assert_eq!(low, vec![500, 1_000, 2_000, 4_000]);
+}
