@@ -4,7 +4,7 @@ use stylist::yew::{styled_component, Global};
 use yew::prelude::*;
 use yew_router::prelude::*;
 
-use crate::components::{NavBar, PersistenceProvider, UpdateBanner};
+use crate::components::{NavBar, PersistenceProvider, SyncProvider, UpdateBanner};
 use crate::routes::{switch, Route};
 
 #[styled_component]
@@ -19,13 +19,19 @@ pub fn App() -> Html {
                 h1 { font-size: 1.5rem; margin: 0.5rem 0 1rem; }
                 h2 { font-size: 1.125rem; margin: 1.5rem 0 0.5rem; }
                 .update-banner { background: #e3f0ea; padding: 0.5rem 1rem; text-align: center; }
+                form.account-form { display: grid; gap: 0.25rem; max-width: 24rem; }
+                .actions { display: flex; flex-wrap: wrap; gap: 0.5rem; margin: 0.5rem 0; }
+                .error { color: #a4262c; }
+                .conflict { border: 1px solid #c9d6cf; border-radius: 6px; padding: 0.5rem 0.75rem; margin: 0.5rem 0; list-style: none; }
                 .storage-warning { background: #fff3cd; color: #5c4400; padding: 0.5rem 0.75rem; border-radius: 4px; }
             "#)} />
             <NavBar />
             <UpdateBanner />
             <main>
                 <PersistenceProvider>
-                    <Switch<Route> render={switch} />
+                    <SyncProvider>
+                        <Switch<Route> render={switch} />
+                    </SyncProvider>
                 </PersistenceProvider>
             </main>
         </BrowserRouter>

@@ -48,6 +48,22 @@ self.addEventListener('message', (event) => {
   if (event.data === 'SKIP_WAITING') self.skipWaiting();
 });
 
+// Background Sync: the page registered the tag after a local change. A rejected promise
+// makes the browser retry later.
+self.addEventListener('sync', (event) => {
+  if (event.tag === 'cairn-sync') {
+    event.waitUntil(ready().then(() => wasm_bindgen.on_sync()));
+  }
+});
+
+// Without Background Sync (Firefox, Safari), the worker syncs whenever it starts, which
+// the browser does for the app's navigations and fetches; the page covers the rest.
+if (!('sync' in self.registration)) {
+  ready()
+    .then(() => wasm_bindgen.on_sync())
+    .catch(() => {});
+}
+
 self.addEventListener('fetch', (event) => {
   const request = event.request;
   // Only same-origin GETs are the worker's business; the rest go to the network untouched.

@@ -9,6 +9,7 @@ mod use_expandable_card;
 mod use_persistent_state;
 mod use_progress;
 mod use_service_worker;
+mod use_sync;
 mod use_visible_component;
 mod use_waiver;
 
@@ -22,5 +23,6 @@ pub use use_progress::{
     use_assessment, use_onboarding, Progress, ProgressRecord, ASSESSMENT_STEPS, ONBOARDING_STEPS,
 };
 pub use use_service_worker::{use_service_worker, ServiceWorkerHandle};
+pub use use_sync::{use_sync, SyncContext, SyncController, SyncView};
 pub use use_visible_component::{use_visible_component, VisibleComponent};
 pub use use_waiver::{use_waiver, Waiver, WaiverKind, WaiverRecord};

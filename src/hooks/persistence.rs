@@ -31,6 +31,7 @@ struct Inner {
     quarantined: Vec<Quarantined>,
     flushers: RefCell<Vec<(u64, Flusher)>>,
     watchers: RefCell<Vec<(u64, RecordKey, Callback<Record>)>>,
+    local_write_listeners: RefCell<Vec<(u64, Callback<Record>)>>,
     next_id: Cell<u64>,
     subscription: RefCell<Option<Subscription>>,
 }
@@ -63,6 +64,7 @@ impl Persistence {
             quarantined,
             flushers: RefCell::default(),
             watchers: RefCell::default(),
+            local_write_listeners: RefCell::default(),
             next_id: Cell::new(0),
             subscription: RefCell::default(),
         });
@@ -124,6 +126,35 @@ impl Persistence {
         }
     }
 
+    /// A local change was committed here: show it, and tell the local-write listeners
+    /// (the sync scheduler).
+    pub fn wrote(&self, record: Record) {
+        self.changed(record.clone());
+        let listeners: Vec<_> = self
+            .inner
+            .local_write_listeners
+            .borrow()
+            .iter()
+            .map(|(_, cb)| cb.clone())
+            .collect();
+        for listener in listeners {
+            listener.emit(record.clone());
+        }
+    }
+
+    /// Calls `on_write` after every local change committed in this page.
+    pub fn on_local_write(&self, on_write: Callback<Record>) -> Registration {
+        let id = self.next_id();
+        self.inner
+            .local_write_listeners
+            .borrow_mut()
+            .push((id, on_write));
+        Registration {
+            inner: Rc::downgrade(&self.inner),
+            id,
+        }
+    }
+
     /// Calls `on_change` with every new version of the record at `key`.
     pub fn watch(&self, key: RecordKey, on_change: Callback<Record>) -> Registration {
         let id = self.next_id();
@@ -179,6 +210,10 @@ impl Drop for Registration {
                 .watchers
                 .borrow_mut()
                 .retain(|(id, _, _)| *id != self.id);
+            inner
+                .local_write_listeners
+                .borrow_mut()
+                .retain(|(id, _)| *id != self.id);
         }
     }
 }

@@ -348,7 +348,7 @@ impl Saver {
                         this.status.set(SaveStatus::Saved(js_sys::Date::now()));
                         this.dirty.set(false);
                     }
-                    this.persistence.changed(record);
+                    this.persistence.wrote(record);
                 }
                 Err(err) => {
                     this.pending.borrow_mut().get_or_insert(json);

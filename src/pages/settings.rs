@@ -3,7 +3,7 @@ use std::rc::Rc;
 use web_sys::HtmlInputElement;
 use yew::prelude::*;
 
-use crate::components::SaveStatusBadge;
+use crate::components::{SaveStatusBadge, SyncPanel};
 use crate::hooks::{use_persistence, use_waiver, WaiverKind};
 
 /// Consent to storing and syncing the user's data. Raise `text_version` whenever
@@ -17,7 +17,7 @@ pub const DATA_CONSENT: WaiverKind = WaiverKind {
 pub const DATA_CONSENT_TEXT: &str = "I agree that Cairn stores what I enter in this browser and, once I sign in to sync, \
      on the Cairn sync server, so that it is available on my other devices. I can withdraw this consent here at any time.";
 
-/// Settings: what this device is, and the user's consent.
+/// Settings: what this device is, sync and the account, and the user's consent.
 #[function_component]
 pub fn Settings() -> Html {
     let persistence = use_persistence();
@@ -31,6 +31,7 @@ pub fn Settings() -> Html {
                 <dt>{ "App version" }</dt>
                 <dd>{ env!("CARGO_PKG_VERSION") }</dd>
             </dl>
+            <SyncPanel />
             <DataConsent />
         </section>
     }

@@ -20,15 +20,16 @@ function required(name) {
 }
 
 /**
- * Starts the server on a free port; resolves once it prints the URL it listens on.
- * Serves the built app (CAIRN_DIST) unless given another `staticDir`.
+ * Starts the server on a free port (or `port`, to restart a stopped server at the same
+ * origin); resolves once it prints the URL it listens on. Serves the built app
+ * (CAIRN_DIST) unless given another `staticDir`.
  */
-export async function startServer({ dataDir, staticDir } = {}) {
+export async function startServer({ dataDir, staticDir, port = 0 } = {}) {
   const ownDataDir = !dataDir;
   dataDir ??= mkdtempSync(join(tmpdir(), 'cairn-e2e-'));
   const child = spawn(
     required('CAIRN_SERVER_BIN'),
-    ['--host', '127.0.0.1', '--port', '0', '--data-dir', dataDir, '--static-dir', staticDir ?? required('CAIRN_DIST')],
+    ['--host', '127.0.0.1', '--port', String(port), '--data-dir', dataDir, '--static-dir', staticDir ?? required('CAIRN_DIST')],
     { stdio: ['ignore', 'pipe', 'inherit'] },
   );
   const url = await new Promise((resolve, reject) => {
@@ -43,6 +44,7 @@ export async function startServer({ dataDir, staticDir } = {}) {
   return {
     url,
     dataDir,
+    port: Number(new URL(url).port),
     async stop() {
       if (child.exitCode === null) {
         const exited = new Promise((resolve) => child.once('exit', resolve));

@@ -277,7 +277,10 @@ impl<'a> Sync<'a> {
     pub async fn sync_once(&self) -> Result<SyncReport, SyncError> {
         global::with_lock(SYNC_LOCK, async {
             let result = self.round().await;
-            self.record(&result).await;
+            // Not being signed in is a state, not a failed round.
+            if result != Err(SyncError::SignedOut) {
+                self.record(&result).await;
+            }
             result
         })
         .await

@@ -1,0 +1,58 @@
+use yew::prelude::*;
+
+use crate::components::sync_panel::time_of;
+use crate::hooks::use_sync;
+
+/// Local changes that lost to a change made on another device, each restorable.
+#[function_component]
+pub fn ConflictLog() -> Html {
+    let sync = use_sync();
+    let conflicts = &sync.view.conflicts;
+    if conflicts.is_empty() {
+        return html! {};
+    }
+    let items = conflicts.iter().map(|stored| {
+        let c = &stored.conflict;
+        let restore = {
+            let (controller, stored) = (sync.controller.clone(), stored.clone());
+            Callback::from(move |_| controller.restore(stored.clone()))
+        };
+        let dismiss = {
+            let (controller, stored) = (sync.controller.clone(), stored.clone());
+            Callback::from(move |_| controller.dismiss(stored.clone()))
+        };
+        let shown = |r: &cairn_protocol::Record| {
+            if r.deleted {
+                "(deleted)".to_owned()
+            } else {
+                match &r.value {
+                    serde_json::Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                }
+            }
+        };
+        html! {
+            <li class="conflict" key={format!("{}/{}/{}", stored.collection, stored.id, stored.lost_hlc)}>
+                <p>
+                    <strong>{ format!("{} / {}", stored.collection, stored.id) }</strong>
+                    { format!(" — changed on another device ({}); noticed {}", c.winner.hlc.device(), time_of(c.detected_at_ms)) }
+                </p>
+                <dl>
+                    <dt>{ "Your version (not kept)" }</dt>
+                    <dd class="lost-value">{ shown(&c.loser) }</dd>
+                    <dt>{ "Current version" }</dt>
+                    <dd class="current-value">{ shown(&c.winner) }</dd>
+                </dl>
+                <button class="restore" onclick={restore}>{ "Restore this version" }</button>{ " " }
+                <button class="dismiss" onclick={dismiss}>{ "Dismiss" }</button>
+            </li>
+        }
+    });
+    html! {
+        <section aria-labelledby="conflicts-title">
+            <h3 id="conflicts-title">{ format!("Conflicts ({})", conflicts.len()) }</h3>
+            <p>{ "These changes of yours were overwritten by newer changes made elsewhere. Restore one to make it current again." }</p>
+            <ul id="conflict-log">{ for items }</ul>
+        </section>
+    }
+}

@@ -1,0 +1,76 @@
+use yew::prelude::*;
+
+use crate::components::{AccountForm, ConflictLog};
+use crate::hooks::use_sync;
+
+/// The sync section of Settings: the account, sync status, "Sync now", and the conflict log.
+#[function_component]
+pub fn SyncPanel() -> Html {
+    let sync = use_sync();
+    let view = &sync.view;
+    let status = &view.status;
+    let Some(account) = status.account.clone() else {
+        return html! {
+            <section aria-labelledby="sync-title">
+                <h2 id="sync-title">{ "Sync" }</h2>
+                <AccountForm />
+                <p id="sync-pending">{ pending_text(status.pending) }</p>
+                <ConflictLog />
+            </section>
+        };
+    };
+    let sync_now = {
+        let c = sync.controller.clone();
+        Callback::from(move |_| c.sync_now())
+    };
+    let sign_out = {
+        let c = sync.controller.clone();
+        Callback::from(move |_| c.sign_out())
+    };
+    let last = match status.last_success_ms {
+        Some(ms) => format!("Last synced {}", time_of(ms)),
+        None => "Not synced yet".to_owned(),
+    };
+    html! {
+        <section aria-labelledby="sync-title">
+            <h2 id="sync-title">{ "Sync" }</h2>
+            <p>{ "Signed in as " }<strong id="sync-account">{ account }</strong></p>
+            <ul class="sync-status" aria-live="polite">
+                <li id="sync-online">{ if status.online { "Online" } else { "Offline: changes wait on this device" } }</li>
+                <li id="sync-pending">{ pending_text(status.pending) }</li>
+                <li id="sync-last" data-last-success={status.last_success_ms.map(|ms| ms.to_string())}>{ if view.syncing { "Syncing…".to_owned() } else { last } }</li>
+                if let Some(error) = &status.last_error {
+                    <li id="sync-error" role="alert" class="error">{ format!("Last sync failed: {error}") }</li>
+                }
+            </ul>
+            <div class="actions">
+                <button id="sync-now" onclick={sync_now} disabled={view.syncing}>{ "Sync now" }</button>
+                <button id="sign-out" onclick={sign_out}>{ "Sign out" }</button>
+            </div>
+            <ConflictLog />
+        </section>
+    }
+}
+
+fn pending_text(pending: usize) -> String {
+    match pending {
+        0 => "All changes synced".to_owned(),
+        1 => "1 change waiting to sync".to_owned(),
+        n => format!("{n} changes waiting to sync"),
+    }
+}
+
+/// `ms` since the epoch as a local time of day (and date when not today).
+pub fn time_of(ms: u64) -> String {
+    let date = js_sys::Date::new(&(ms as f64).into());
+    let today = js_sys::Date::new_0().to_date_string() == date.to_date_string();
+    let time = format!("{:02}:{:02}", date.get_hours(), date.get_minutes());
+    if today {
+        time
+    } else {
+        format!(
+            "{} {time}",
+            String::from(date.to_locale_date_string("default", &Default::default()))
+        )
+    }
+}

@@ -1,0 +1,115 @@
+use std::rc::Rc;
+
+use cairn_client::SyncNotices;
+use gloo::events::EventListener;
+use gloo::timers::callback::{Interval, Timeout};
+use yew::prelude::*;
+
+use crate::hooks::{use_persistence, SyncContext, SyncController, SyncView};
+use crate::service_worker::request_background_sync;
+
+/// How long after a local change the page syncs it (changes typed in a burst go together).
+const AFTER_WRITE_MS: u32 = 2_000;
+/// How often the page syncs while visible, to pick up other devices' changes.
+const EVERY_MS: u32 = 60_000;
+
+#[derive(Properties, PartialEq)]
+pub struct SyncProviderProps {
+    pub children: Html,
+}
+
+/// Provides [`SyncContext`] and runs sync rounds when they are due: at start, on
+/// `online`, when the page becomes visible, every minute while visible, and shortly after
+/// each local change (which also registers a Background Sync for the service worker).
+/// Must sit inside `PersistenceProvider`.
+#[function_component]
+pub fn SyncProvider(props: &SyncProviderProps) -> Html {
+    let persistence = use_persistence();
+    let view = use_state(SyncView::default);
+    let controller = {
+        let publish = {
+            let view = view.setter();
+            Callback::from(move |v| view.set(v))
+        };
+        use_memo(persistence.clone(), move |p| {
+            SyncController::new(p.clone(), publish)
+        })
+    };
+    {
+        let controller = (*controller).clone();
+        use_effect_with(persistence, move |persistence| {
+            let triggers = triggers(persistence, controller);
+            move || drop(triggers)
+        });
+    }
+    let context = SyncContext {
+        view: Rc::new((*view).clone()),
+        controller: (*controller).clone(),
+    };
+    html! {
+        <ContextProvider<SyncContext> {context}>
+            { props.children.clone() }
+        </ContextProvider<SyncContext>>
+    }
+}
+
+/// Everything that starts a round; dropping it stops them.
+struct Triggers {
+    _listeners: Vec<EventListener>,
+    _interval: Interval,
+    _notices: Option<SyncNotices>,
+    _local_writes: crate::hooks::Registration,
+}
+
+fn triggers(persistence: &crate::hooks::Persistence, controller: Rc<SyncController>) -> Triggers {
+    let (window, document) = (gloo::utils::window(), gloo::utils::document());
+    controller.refresh();
+    controller.sync_now();
+    let on_online = {
+        let c = controller.clone();
+        EventListener::new(&window, "online", move |_| c.sync_now())
+    };
+    let on_offline = {
+        let c = controller.clone();
+        EventListener::new(&window, "offline", move |_| c.refresh())
+    };
+    let on_visible = {
+        let c = controller.clone();
+        EventListener::new(&document, "visibilitychange", move |_| {
+            if is_visible() {
+                c.sync_now();
+            }
+        })
+    };
+    let interval = {
+        let c = controller.clone();
+        Interval::new(EVERY_MS, move || {
+            if is_visible() {
+                c.sync_now();
+            }
+        })
+    };
+    // Status changes made elsewhere: a round run by the worker or another tab, a sign-in.
+    let notices = {
+        let c = controller.clone();
+        SyncNotices::subscribe(persistence.store(), move || c.refresh())
+    };
+    let pending_round = Rc::new(std::cell::RefCell::new(None::<Timeout>));
+    let local_writes = persistence.on_local_write(Callback::from(move |_| {
+        request_background_sync();
+        controller.refresh();
+        let c = controller.clone();
+        // Replacing the timeout cancels the previous one: one round per burst.
+        *pending_round.borrow_mut() = Some(Timeout::new(AFTER_WRITE_MS, move || c.sync_now()));
+    }));
+    Triggers {
+        _listeners: vec![on_online, on_offline, on_visible],
+        _interval: interval,
+        _notices: notices,
+        _local_writes: local_writes,
+    }
+}
+
+fn is_visible() -> bool {
+    gloo::utils::document().visibility_state() == web_sys::VisibilityState::Visible
+}

@@ -1,0 +1,193 @@
+//! Sync from the page: the status every view shows, the account actions, the conflict log,
+//! and the scheduler that decides when a round runs.
+//!
+//! [`SyncProvider`](crate::components::SyncProvider) owns one [`SyncController`] and puts
+//! it, with the current [`SyncView`], in context; [`use_sync`] reads it. A round runs:
+//! at start, when the browser comes back online, when the page becomes visible, every
+//! minute while visible, and two seconds after a local change. Each local change also
+//! registers a Background Sync, so the service worker pushes it even if the page closes
+//! first (where the browser supports it).
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+
+use cairn_client::{StoredConflict, Sync, SyncError, SyncStatus};
+use yew::platform::spawn_local;
+use yew::prelude::*;
+
+use super::Persistence;
+
+/// The server's origin: the app is served by the sync server itself.
+const SERVER: &str = "";
+/// Tries per triggered round for failures that may pass (network, 5xx, 429).
+const ATTEMPTS: u32 = 4;
+
+/// What views show about sync.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct SyncView {
+    pub status: SyncStatus,
+    /// A round is running in this page.
+    pub syncing: bool,
+    /// Local changes that lost to changes made elsewhere, newest first.
+    pub conflicts: Vec<StoredConflict>,
+}
+
+/// The context value: the view, and the controller that acts.
+#[derive(Clone)]
+pub struct SyncContext {
+    pub view: Rc<SyncView>,
+    pub controller: Rc<SyncController>,
+}
+
+impl PartialEq for SyncContext {
+    fn eq(&self, other: &Self) -> bool {
+        self.view == other.view && Rc::ptr_eq(&self.controller, &other.controller)
+    }
+}
+
+/// Runs rounds and account actions, and republishes the view after each.
+pub struct SyncController {
+    persistence: Persistence,
+    publish: Callback<SyncView>,
+    view: RefCell<SyncView>,
+    running: Cell<bool>,
+    /// Another round was asked for while one ran.
+    again: Cell<bool>,
+}
+
+impl SyncController {
+    pub fn new(persistence: Persistence, publish: Callback<SyncView>) -> Rc<Self> {
+        Rc::new(SyncController {
+            persistence,
+            publish,
+            view: RefCell::default(),
+            running: Cell::new(false),
+            again: Cell::new(false),
+        })
+    }
+
+    fn sync(&self) -> Sync<'_> {
+        Sync::new(self.persistence.store(), SERVER)
+    }
+
+    fn set_view(&self, update: impl FnOnce(&mut SyncView)) {
+        let view = {
+            let mut view = self.view.borrow_mut();
+            update(&mut view);
+            view.clone()
+        };
+        self.publish.emit(view);
+    }
+
+    /// Re-reads status and conflicts from the store.
+    pub fn refresh(self: &Rc<Self>) {
+        let this = self.clone();
+        spawn_local(async move {
+            let status = this.sync().status().await;
+            let conflicts = this.persistence.store().conflicts().await;
+            this.set_view(|view| {
+                if let Ok(status) = status {
+                    view.status = status;
+                }
+                if let Ok(conflicts) = conflicts {
+                    view.conflicts = conflicts;
+                }
+            });
+        });
+    }
+
+    /// Runs a round now (or right after the one running), when signed in.
+    pub fn sync_now(self: &Rc<Self>) {
+        if self.running.replace(true) {
+            self.again.set(true);
+            return;
+        }
+        self.set_view(|view| view.syncing = true);
+        let this = self.clone();
+        spawn_local(async move {
+            loop {
+                this.again.set(false);
+                match this.sync().sync_with_retries(ATTEMPTS).await {
+                    Ok(report) => {
+                        for record in report.changed {
+                            this.persistence.changed(record);
+                        }
+                    }
+                    Err(SyncError::SignedOut) => {}
+                    Err(err) => gloo::console::warn!(format!("Sync failed: {err}")),
+                }
+                if !this.again.get() {
+                    break;
+                }
+            }
+            this.running.set(false);
+            this.set_view(|view| view.syncing = false);
+            this.refresh();
+        });
+    }
+
+    /// Signs in (or, with `new_account`, registers and signs in), then syncs. The error,
+    /// if any, is for the form to show.
+    pub async fn sign_in(
+        self: &Rc<Self>,
+        email: &str,
+        password: &str,
+        new_account: bool,
+    ) -> Result<(), String> {
+        let sync = self.sync();
+        let result = if new_account {
+            sync.sign_up(email, password).await
+        } else {
+            sync.sign_in(email, password).await
+        };
+        match result {
+            Ok(_) => {
+                self.refresh();
+                self.sync_now();
+                Ok(())
+            }
+            Err(SyncError::Offline) => Err("You are offline. Connect to sign in.".into()),
+            Err(err) => Err(err.to_string()),
+        }
+    }
+
+    /// Signs out; local data and unsynced changes stay on this device.
+    pub fn sign_out(self: &Rc<Self>) {
+        let this = self.clone();
+        spawn_local(async move {
+            if let Err(err) = this.sync().sign_out().await {
+                gloo::console::warn!(format!("Signing out failed: {err}"));
+            }
+            this.refresh();
+        });
+    }
+
+    /// Makes a lost version current again (a new change, synced) and drops it from the log.
+    pub fn restore(self: &Rc<Self>, conflict: StoredConflict) {
+        let this = self.clone();
+        spawn_local(async move {
+            match this.persistence.store().restore_conflict(&conflict).await {
+                Ok(record) => {
+                    this.persistence.wrote(record);
+                    this.refresh();
+                }
+                Err(err) => gloo::console::error!(format!("Restoring failed: {err}")),
+            }
+        });
+    }
+
+    /// Drops a conflict from the log, keeping the current version.
+    pub fn dismiss(self: &Rc<Self>, conflict: StoredConflict) {
+        let this = self.clone();
+        spawn_local(async move {
+            let _ = this.persistence.store().dismiss_conflict(&conflict).await;
+            this.refresh();
+        });
+    }
+}
+
+/// The sync context. Panics outside a `SyncProvider`: that is a bug in the component tree.
+#[hook]
+pub fn use_sync() -> SyncContext {
+    use_context::<SyncContext>().expect("use_sync must be used inside <SyncProvider>")
+}
