@@ -1,19 +1,87 @@
-//! The `/api` routes.
+//! The `/api` routes, each registered together with its OpenAPI description
+//! (`utoipa_axum::routes!`), so the description served at `/api/v1/openapi.json` lists
+//! exactly the routes there are. The protocol is described in `docs/sync-protocol.md`.
+
+use std::sync::OnceLock;
 
 use axum::extract::State;
-use axum::routing::get;
+use axum::http::StatusCode;
 use axum::{Json, Router};
+use cairn_protocol::api::{
+    Credentials, ErrorBody, PullQuery, PullResponse, PushRequest, PushResponse, Session,
+};
+use cairn_protocol::limits::{check_credentials, check_push, normalize_email, pull_limit};
 use serde::{Deserialize, Serialize};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::OpenApi as OpenApiDoc;
+use utoipa::{Modify, OpenApi, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use crate::{ApiError, AppState};
+use crate::auth::{self, AuthUser};
+use crate::error::{ApiJson, ApiQuery};
+use crate::rate_limit::AddressRateLimited;
+use crate::{now_ms, ApiError, AppState};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/health", get(health))
-        .fallback(|| async { ApiError::NotFound })
+/// Where [`router`] is mounted; the OpenAPI paths include it.
+pub const PREFIX: &str = "/api";
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Cairn sync API",
+        description = "Accounts, sessions and record sync for Cairn. See docs/sync-protocol.md.",
+    ),
+    components(schemas(ErrorBody)),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "accounts", description = "Registration, log-in and log-out"),
+        (name = "sync", description = "Pushing and pulling records"),
+        (name = "meta", description = "Health and this description"),
+    )
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut OpenApiDoc) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
 }
 
-#[derive(Debug, Serialize, Deserialize, PartialEq)]
+fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(health))
+        .routes(routes!(openapi_json))
+        .routes(routes!(register))
+        .routes(routes!(log_in))
+        .routes(routes!(log_out))
+        .routes(routes!(push))
+        .routes(routes!(pull))
+}
+
+/// The `/api` router (to be nested at [`PREFIX`]).
+pub fn router() -> Router<AppState> {
+    let (router, _) = routes().split_for_parts();
+    router.fallback(|| async { ApiError::NotFound })
+}
+
+/// The OpenAPI description of every route, with paths as served (under [`PREFIX`]).
+pub fn openapi() -> OpenApiDoc {
+    let (_, mut doc) = routes().split_for_parts();
+    doc.paths.paths = std::mem::take(&mut doc.paths.paths)
+        .into_iter()
+        .map(|(path, item)| (format!("{PREFIX}{path}"), item))
+        .collect();
+    doc
+}
+
+#[derive(Debug, Serialize, Deserialize, PartialEq, ToSchema)]
 pub struct Health {
     pub status: String,
     /// The server's version (the workspace version).
@@ -22,16 +90,200 @@ pub struct Health {
     pub database: String,
 }
 
-/// `GET /api/health`: the server is up and its database answers.
+/// The server is up and its database answers.
+#[utoipa::path(
+    get, path = "/health", tag = "meta",
+    responses(
+        (status = 200, body = Health),
+        (status = 503, description = "`database_unavailable`", body = ErrorBody),
+    )
+)]
 async fn health(State(state): State<AppState>) -> Result<Json<Health>, ApiError> {
-    state
-        .db
-        .ping()
-        .await
-        .map_err(ApiError::DatabaseUnavailable)?;
+    state.db.ping().await.map_err(ApiError::Database)?;
     Ok(Json(Health {
         status: "ok".into(),
         version: env!("CARGO_PKG_VERSION").into(),
         database: state.db.kind().into(),
     }))
+}
+
+/// This OpenAPI description.
+#[utoipa::path(
+    get, path = "/v1/openapi.json", tag = "meta",
+    responses((status = 200, description = "OpenAPI 3.1 description", content_type = "application/json"))
+)]
+async fn openapi_json() -> Json<&'static OpenApiDoc> {
+    static DOC: OnceLock<OpenApiDoc> = OnceLock::new();
+    Json(DOC.get_or_init(openapi))
+}
+
+/// Creates an account and signs it in.
+#[utoipa::path(
+    post, path = "/v1/accounts", tag = "accounts",
+    request_body = Credentials,
+    responses(
+        (status = 201, body = Session),
+        (status = 400, description = "`bad_request`", body = ErrorBody),
+        (status = 409, description = "`email_taken`", body = ErrorBody),
+        (status = 422, description = "`invalid_credentials_format`", body = ErrorBody),
+        (status = 429, description = "`rate_limited` (per client address); see `Retry-After`", body = ErrorBody),
+    )
+)]
+async fn register(
+    State(state): State<AppState>,
+    _: AddressRateLimited,
+    ApiJson(credentials): ApiJson<Credentials>,
+) -> Result<(StatusCode, Json<Session>), ApiError> {
+    let email = normalize_email(&credentials.email);
+    check_credentials(&email, &credentials.password).map_err(ApiError::InvalidCredentialsFormat)?;
+    let hash = auth::hash_password(state.settings.password_cost, credentials.password).await?;
+    let user = state
+        .db
+        .create_user(&email, &hash, now_ms_i64())
+        .await
+        .map_err(ApiError::Database)?
+        .ok_or(ApiError::EmailTaken)?;
+    tracing::Span::current().record("user_id", user);
+    tracing::info!(user_id = user, "account created");
+    let session = start_session(&state, user).await?;
+    Ok((StatusCode::CREATED, Json(session)))
+}
+
+/// Signs in: a new session token for the account.
+#[utoipa::path(
+    post, path = "/v1/sessions", tag = "accounts",
+    request_body = Credentials,
+    responses(
+        (status = 200, body = Session),
+        (status = 400, description = "`bad_request`", body = ErrorBody),
+        (status = 401, description = "`invalid_credentials`: the same for an unknown address and a wrong password", body = ErrorBody),
+        (status = 429, description = "`rate_limited` (per client address); see `Retry-After`", body = ErrorBody),
+    )
+)]
+async fn log_in(
+    State(state): State<AppState>,
+    _: AddressRateLimited,
+    ApiJson(credentials): ApiJson<Credentials>,
+) -> Result<Json<Session>, ApiError> {
+    let email = normalize_email(&credentials.email);
+    let user = state
+        .db
+        .user_by_email(&email)
+        .await
+        .map_err(ApiError::Database)?;
+    let (id, hash) = user.map_or((None, None), |(id, hash)| (Some(id), Some(hash)));
+    let ok = auth::verify_password(
+        state.settings.password_cost,
+        state.dummy_hash.clone(),
+        hash,
+        credentials.password,
+    )
+    .await?;
+    let user = id.filter(|_| ok).ok_or(ApiError::InvalidCredentials)?;
+    tracing::Span::current().record("user_id", user);
+    Ok(Json(start_session(&state, user).await?))
+}
+
+async fn start_session(state: &AppState, user: i64) -> Result<Session, ApiError> {
+    let (token, hash) = auth::new_token()?;
+    let now = now_ms();
+    let ttl_ms = u64::try_from(state.settings.session_ttl.as_millis()).unwrap_or(u64::MAX);
+    let expires_at = now.saturating_add(ttl_ms);
+    state
+        .db
+        .create_session(&hash, user, to_i64(now), to_i64(expires_at))
+        .await
+        .map_err(ApiError::Database)?;
+    Ok(Session { token, expires_at })
+}
+
+/// Signs out: the token stops working.
+#[utoipa::path(
+    delete, path = "/v1/sessions/current", tag = "accounts",
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Signed out"),
+        (status = 401, description = "`unauthorized`", body = ErrorBody),
+        (status = 429, description = "`rate_limited`; see `Retry-After`", body = ErrorBody),
+    )
+)]
+async fn log_out(State(state): State<AppState>, user: AuthUser) -> Result<StatusCode, ApiError> {
+    state
+        .db
+        .delete_session(&user.token_hash)
+        .await
+        .map_err(ApiError::Database)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Merges changes into the account's records: per record the higher clock wins; the
+/// whole push is one transaction and retrying it changes nothing.
+#[utoipa::path(
+    post, path = "/v1/sync/push", tag = "sync",
+    security(("bearer" = [])),
+    request_body = PushRequest,
+    responses(
+        (status = 200, body = PushResponse),
+        (status = 400, description = "`bad_request`", body = ErrorBody),
+        (status = 401, description = "`unauthorized`", body = ErrorBody),
+        (status = 413, description = "`payload_too_large`: over 4 MiB", body = ErrorBody),
+        (status = 422, description = "`invalid_change`: a change breaks a limit; nothing was stored", body = ErrorBody),
+        (status = 429, description = "`rate_limited`; see `Retry-After`", body = ErrorBody),
+        (status = 503, description = "`database_unavailable`", body = ErrorBody),
+    )
+)]
+async fn push(
+    State(state): State<AppState>,
+    user: AuthUser,
+    ApiJson(request): ApiJson<PushRequest>,
+) -> Result<Json<PushResponse>, ApiError> {
+    check_push(&request.changes, now_ms()).map_err(ApiError::InvalidChange)?;
+    let reply = state
+        .db
+        .push(user.id, &request.changes)
+        .await
+        .map_err(ApiError::Database)?;
+    tracing::debug!(
+        device = %request.device_id,
+        changes = request.changes.len(),
+        applied = reply.applied,
+        duplicates = reply.duplicates,
+        superseded = reply.superseded.len(),
+        "push"
+    );
+    Ok(Json(reply))
+}
+
+/// The account's records changed after `since`, in server order.
+#[utoipa::path(
+    get, path = "/v1/sync/pull", tag = "sync",
+    security(("bearer" = [])),
+    params(PullQuery),
+    responses(
+        (status = 200, body = PullResponse),
+        (status = 400, description = "`bad_request`", body = ErrorBody),
+        (status = 401, description = "`unauthorized`", body = ErrorBody),
+        (status = 429, description = "`rate_limited`; see `Retry-After`", body = ErrorBody),
+        (status = 503, description = "`database_unavailable`", body = ErrorBody),
+    )
+)]
+async fn pull(
+    State(state): State<AppState>,
+    user: AuthUser,
+    ApiQuery(query): ApiQuery<PullQuery>,
+) -> Result<Json<PullResponse>, ApiError> {
+    let reply = state
+        .db
+        .pull(user.id, query.since, pull_limit(query.limit))
+        .await
+        .map_err(ApiError::Database)?;
+    Ok(Json(reply))
+}
+
+fn now_ms_i64() -> i64 {
+    to_i64(now_ms())
+}
+
+fn to_i64(ms: u64) -> i64 {
+    i64::try_from(ms).unwrap_or(i64::MAX)
 }

@@ -2,8 +2,26 @@
 
 use std::net::IpAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
-use clap::Parser;
+use clap::{Parser, ValueEnum};
+
+use crate::auth::PasswordCost;
+use crate::rate_limit::RateLimit;
+
+/// Days a session token stays valid unless configured otherwise.
+pub const DEFAULT_SESSION_DAYS: u32 = 30;
+/// Per account: 10 requests a second on average, 120 at once (a first sync of a large
+/// account pushes and pulls in quick succession).
+pub const DEFAULT_USER_RATE: RateLimit = RateLimit {
+    per_minute: 600,
+    burst: 120,
+};
+/// Per client address, registration and log-in: one every 3 s on average, 10 at once.
+pub const DEFAULT_AUTH_RATE: RateLimit = RateLimit {
+    per_minute: 20,
+    burst: 10,
+};
 
 #[derive(Debug, Clone, Parser)]
 #[command(name = "cairn-server", version, about = "Cairn sync server")]
@@ -24,6 +42,30 @@ pub struct Config {
     /// Directory of the built app to serve.
     #[arg(long, env = "CAIRN_STATIC_DIR", default_value = "dist")]
     pub static_dir: PathBuf,
+    /// Log format: `pretty` (human-readable lines) or `json` (one object per line).
+    #[arg(long, env = "CAIRN_LOG_FORMAT", value_enum, default_value_t = LogFormat::Pretty)]
+    pub log_format: LogFormat,
+    /// Days a session token stays valid.
+    #[arg(long, env = "CAIRN_SESSION_DAYS", default_value_t = DEFAULT_SESSION_DAYS)]
+    pub session_days: u32,
+    /// Requests a minute one account may make on average (0: no limit).
+    #[arg(long, env = "CAIRN_USER_RATE_PER_MINUTE", default_value_t = DEFAULT_USER_RATE.per_minute)]
+    pub user_rate_per_minute: u32,
+    /// Requests one account may make in a burst.
+    #[arg(long, env = "CAIRN_USER_RATE_BURST", default_value_t = DEFAULT_USER_RATE.burst)]
+    pub user_rate_burst: u32,
+    /// Registrations and log-ins a minute from one client address (0: no limit).
+    #[arg(long, env = "CAIRN_AUTH_RATE_PER_MINUTE", default_value_t = DEFAULT_AUTH_RATE.per_minute)]
+    pub auth_rate_per_minute: u32,
+    /// Registrations and log-ins from one client address in a burst.
+    #[arg(long, env = "CAIRN_AUTH_RATE_BURST", default_value_t = DEFAULT_AUTH_RATE.burst)]
+    pub auth_rate_burst: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Pretty,
+    Json,
 }
 
 impl Config {
@@ -32,6 +74,46 @@ impl Config {
         match &self.database_url {
             Some(url) => url.clone(),
             None => format!("sqlite://{}", self.data_dir.join("cairn.db").display()),
+        }
+    }
+
+    pub fn settings(&self) -> Settings {
+        Settings {
+            session_ttl: Duration::from_secs(u64::from(self.session_days) * 24 * 60 * 60),
+            user_rate: RateLimit {
+                per_minute: self.user_rate_per_minute,
+                burst: self.user_rate_burst,
+            },
+            auth_rate: RateLimit {
+                per_minute: self.auth_rate_per_minute,
+                burst: self.auth_rate_burst,
+            },
+            password_cost: PasswordCost::default(),
+        }
+    }
+}
+
+/// What the handlers need to know besides the database: limits, lifetimes, costs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    /// How long a session token stays valid.
+    pub session_ttl: Duration,
+    /// Per account, on every authenticated request.
+    pub user_rate: RateLimit,
+    /// Per client address, on registration and log-in.
+    pub auth_rate: RateLimit,
+    /// Argon2id cost of new password hashes.
+    pub password_cost: PasswordCost,
+}
+
+impl Default for Settings {
+    /// The defaults of the command-line flags.
+    fn default() -> Self {
+        Settings {
+            session_ttl: Duration::from_secs(u64::from(DEFAULT_SESSION_DAYS) * 24 * 60 * 60),
+            user_rate: DEFAULT_USER_RATE,
+            auth_rate: DEFAULT_AUTH_RATE,
+            password_cost: PasswordCost::default(),
         }
     }
 }

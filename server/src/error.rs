@@ -1,11 +1,17 @@
 //! The one error type of the API. Each variant maps to a status code and a JSON body
-//! `{"error": "<code>", "message": "<text>"}`; internal details go to the log, never to
-//! the client.
+//! `{"error": "<code>", "message": "<text>"}` ([`ErrorBody`]); internal details go to the
+//! log, never to the client.
+//!
+//! [`ApiJson`] and [`ApiQuery`] are axum's `Json` and `Query` extractors with their
+//! rejections turned into these errors (`400 bad_request`, `413 payload_too_large`).
 
-use axum::http::StatusCode;
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{FromRequest, FromRequestParts};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde_json::json;
+use cairn_protocol::api::ErrorBody;
+use cairn_protocol::LimitError;
 
 use crate::db::DbError;
 
@@ -13,32 +19,121 @@ use crate::db::DbError;
 pub enum ApiError {
     #[error("no such API endpoint")]
     NotFound,
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("the request body is larger than the {max} bytes allowed", max = cairn_protocol::limits::MAX_PUSH_BYTES)]
+    PayloadTooLarge,
+    #[error("sign in first: the bearer token is missing, unknown or expired")]
+    Unauthorized,
+    #[error("wrong e-mail address or password")]
+    InvalidCredentials,
+    #[error("{0}")]
+    InvalidCredentialsFormat(LimitError),
+    #[error("an account with this e-mail address already exists")]
+    EmailTaken,
+    #[error("{0}")]
+    InvalidChange(LimitError),
+    #[error("too many requests; try again in {retry_after_secs} s")]
+    RateLimited { retry_after_secs: u64 },
     #[error("the database is unavailable")]
-    DatabaseUnavailable(#[source] DbError),
+    Database(#[source] DbError),
+    #[error("internal error")]
+    Internal(String),
 }
 
 impl ApiError {
-    fn status(&self) -> StatusCode {
+    pub fn status(&self) -> StatusCode {
         match self {
             ApiError::NotFound => StatusCode::NOT_FOUND,
-            ApiError::DatabaseUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::Unauthorized | ApiError::InvalidCredentials => StatusCode::UNAUTHORIZED,
+            ApiError::InvalidCredentialsFormat(_) | ApiError::InvalidChange(_) => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
+            ApiError::EmailTaken => StatusCode::CONFLICT,
+            ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Database(DbError::Corrupt(_) | DbError::Inconsistent(_))
+            | ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::Database(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
-    fn code(&self) -> &'static str {
+    pub fn code(&self) -> &'static str {
         match self {
             ApiError::NotFound => "not_found",
-            ApiError::DatabaseUnavailable(_) => "database_unavailable",
+            ApiError::BadRequest(_) => "bad_request",
+            ApiError::PayloadTooLarge => "payload_too_large",
+            ApiError::Unauthorized => "unauthorized",
+            ApiError::InvalidCredentials => "invalid_credentials",
+            ApiError::InvalidCredentialsFormat(_) => "invalid_credentials_format",
+            ApiError::EmailTaken => "email_taken",
+            ApiError::InvalidChange(_) => "invalid_change",
+            ApiError::RateLimited { .. } => "rate_limited",
+            ApiError::Database(DbError::Corrupt(_) | DbError::Inconsistent(_))
+            | ApiError::Internal(_) => "internal",
+            ApiError::Database(_) => "database_unavailable",
         }
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        if let ApiError::DatabaseUnavailable(source) = &self {
-            tracing::error!(error = %source, "database unavailable");
+        match &self {
+            ApiError::Database(source) => tracing::error!(error = %source, "database error"),
+            ApiError::Internal(detail) => tracing::error!(error = %detail, "internal error"),
+            _ => {}
         }
-        let body = Json(json!({"error": self.code(), "message": self.to_string()}));
-        (self.status(), body).into_response()
+        let message = match &self {
+            ApiError::Database(DbError::Corrupt(_) | DbError::Inconsistent(_)) => {
+                "internal error".to_owned()
+            }
+            other => other.to_string(),
+        };
+        let body = Json(ErrorBody {
+            error: self.code().to_owned(),
+            message,
+        });
+        let mut response = (self.status(), body).into_response();
+        match self {
+            ApiError::RateLimited { retry_after_secs } => {
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+            }
+            ApiError::Unauthorized => {
+                response
+                    .headers_mut()
+                    .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            }
+            _ => {}
+        }
+        response
     }
 }
+
+impl From<JsonRejection> for ApiError {
+    fn from(rejection: JsonRejection) -> Self {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::PayloadTooLarge
+        } else {
+            ApiError::BadRequest(rejection.body_text())
+        }
+    }
+}
+
+impl From<QueryRejection> for ApiError {
+    fn from(rejection: QueryRejection) -> Self {
+        ApiError::BadRequest(rejection.body_text())
+    }
+}
+
+/// A JSON request body; malformed → `400 bad_request`, too large → `413`.
+#[derive(Debug, FromRequest)]
+#[from_request(via(axum::Json), rejection(ApiError))]
+pub struct ApiJson<T>(pub T);
+
+/// Query parameters; malformed → `400 bad_request`.
+#[derive(Debug, FromRequestParts)]
+#[from_request(via(axum::extract::Query), rejection(ApiError))]
+pub struct ApiQuery<T>(pub T);

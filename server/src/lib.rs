@@ -1,30 +1,46 @@
 //! The Cairn sync server: serves the built app and the JSON API from one origin.
 //!
 //! # Layout
-//! - [`config`]: command-line flags and environment variables.
-//! - [`db`]: the database (SQLite by default, PostgreSQL by URL); the only module that
-//!   knows SQL dialects.
+//! - [`config`]: command-line flags and environment variables; [`Settings`].
+//! - [`db`]: the database (SQLite by default, PostgreSQL by URL) and its migrations; the
+//!   only module that knows SQL dialects. Handlers call its typed functions.
 //! - [`error`]: [`ApiError`], the one error type API handlers return, mapped to JSON
-//!   responses that never leak internals.
-//! - [`api`]: the `/api` routes.
+//!   responses that never leak internals; the JSON and query extractors that map their
+//!   rejections into it.
+//! - [`auth`]: Argon2id passwords, session tokens, the [`auth::AuthUser`] extractor.
+//! - [`rate_limit`]: token buckets per account and per client address.
+//! - [`api`]: the `/api` routes and their generated OpenAPI description.
 //! - [`static_files`]: the built app, with the cache policy the service worker relies on.
 //!
 //! [`app`] builds the whole router from an [`AppState`]; tests drive it with
-//! `tower::ServiceExt::oneshot` without opening a socket.
+//! `tower::ServiceExt::oneshot` without opening a socket. [`serve`] runs it on a
+//! listener until a shutdown signal, finishing the requests in flight.
 
 pub mod api;
+pub mod auth;
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod rate_limit;
 pub mod static_files;
 
+use std::future::Future;
+use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
+use axum::body::Body;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{Request, Response};
 use axum::Router;
+use tower_http::trace::TraceLayer;
+use tracing::Span;
 
-pub use config::Config;
+pub use config::{Config, Settings};
 pub use db::Database;
 pub use error::ApiError;
+use rate_limit::{Limiters, RateLimiter};
 
 /// What every request handler can reach.
 #[derive(Clone)]
@@ -32,14 +48,85 @@ pub struct AppState {
     pub db: Database,
     /// The directory of the built app (trunk's `dist/`).
     pub static_dir: PathBuf,
+    pub settings: Arc<Settings>,
+    pub(crate) limits: Arc<Limiters>,
+    /// Verified against on log-in with an unknown address (made on first use).
+    pub(crate) dummy_hash: Arc<OnceLock<String>>,
+}
+
+impl AppState {
+    pub fn new(db: Database, static_dir: PathBuf, settings: Settings) -> AppState {
+        let limits = Limiters {
+            users: RateLimiter::new(settings.user_rate),
+            addresses: RateLimiter::new(settings.auth_rate),
+        };
+        AppState {
+            db,
+            static_dir,
+            settings: Arc::new(settings),
+            limits: Arc::new(limits),
+            dummy_hash: Arc::new(OnceLock::new()),
+        }
+    }
 }
 
 /// The whole server: `/api/...` plus the built app for every other path.
+///
+/// API requests are logged in a span `request{method, path, user_id}` with one event
+/// per response (status, latency); request bodies are limited to
+/// [`cairn_protocol::limits::MAX_PUSH_BYTES`].
 pub fn app(state: AppState) -> Router {
     let static_dir = state.static_dir.clone();
+    let api = api::router()
+        .layer(DefaultBodyLimit::max(
+            cairn_protocol::limits::MAX_PUSH_BYTES,
+        ))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(|req: &Request<Body>| {
+                    tracing::info_span!(
+                        "request",
+                        method = %req.method(),
+                        path = %req.uri().path(),
+                        user_id = tracing::field::Empty,
+                    )
+                })
+                .on_request(())
+                .on_response(|res: &Response<Body>, latency: Duration, _: &Span| {
+                    let status = res.status().as_u16();
+                    let latency_ms = latency.as_secs_f64() * 1000.0;
+                    if res.status().is_server_error() {
+                        tracing::error!(status, latency_ms, "response");
+                    } else {
+                        tracing::info!(status, latency_ms, "response");
+                    }
+                })
+                .on_failure(()),
+        );
     Router::new()
-        .nest("/api", api::router())
+        .nest(api::PREFIX, api)
         .with_state(state)
         .fallback_service(static_files::service(&static_dir))
-        .layer(tower_http::trace::TraceLayer::new_for_http())
+}
+
+/// Serves [`app`] on `listener` until `shutdown` resolves; then stops accepting
+/// connections, lets the requests in flight finish, and returns.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(
+        listener,
+        app(state).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }

@@ -1,22 +1,31 @@
 use std::error::Error;
 use std::net::SocketAddr;
 
-use cairn_server::{app, AppState, Config, Database};
+use cairn_server::config::LogFormat;
+use cairn_server::{serve, AppState, Config, Database};
 use clap::Parser;
 
 #[tokio::main]
 async fn main() {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,tower_http=warn,sqlx=warn".into()),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
-    if let Err(err) = run(Config::parse()).await {
+    let config = Config::parse();
+    init_logging(config.log_format);
+    if let Err(err) = run(config).await {
         eprintln!("cairn-server: {err}");
         std::process::exit(1);
+    }
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| "info,tower_http=warn,sqlx=warn".into());
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Json => logs.json().with_current_span(true).init(),
+        LogFormat::Pretty => logs
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .init(),
     }
 }
 
@@ -36,10 +45,7 @@ async fn run(config: Config) -> Result<(), Box<dyn Error>> {
             "no built app found (index.html missing); only the API is served"
         );
     }
-    let state = AppState {
-        db: db.clone(),
-        static_dir: config.static_dir.clone(),
-    };
+    let state = AppState::new(db.clone(), config.static_dir.clone(), config.settings());
     let listener = tokio::net::TcpListener::bind(SocketAddr::new(config.host, config.port))
         .await
         .map_err(|e| format!("cannot listen on {}:{}: {e}", config.host, config.port))?;
@@ -47,10 +53,9 @@ async fn run(config: Config) -> Result<(), Box<dyn Error>> {
     tracing::info!(database = db.kind(), "listening on {addr}");
     // The e2e tests and xtask read this line to learn the port.
     println!("Cairn is running at http://{addr}/");
-    axum::serve(listener, app(state))
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    serve(listener, state, shutdown_signal()).await?;
     db.close().await;
+    tracing::info!("stopped");
     Ok(())
 }
 
@@ -66,5 +71,5 @@ async fn shutdown_signal() {
         }
     };
     tokio::select! { _ = ctrl_c => {}, _ = terminate => {} }
-    tracing::info!("shutting down");
+    tracing::info!("shutting down: finishing the requests in flight");
 }

@@ -6,7 +6,7 @@ use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use axum::Router;
 use cairn_server::api::Health;
-use cairn_server::{app, AppState, Database};
+use cairn_server::{app, AppState, Database, Settings};
 use http_body_util::BodyExt;
 use tower::ServiceExt;
 
@@ -26,10 +26,11 @@ async fn test_app() -> TestApp {
     write(dist.path(), "sw_wasm_bg.wasm", "\0asm");
     write(dist.path(), "manifest.webmanifest", "{}");
     let db = Database::connect("sqlite::memory:").await.unwrap();
-    let router = app(AppState {
+    let router = app(AppState::new(
         db,
-        static_dir: dist.path().to_owned(),
-    });
+        dist.path().to_owned(),
+        Settings::default(),
+    ));
     TestApp {
         router,
         _dist: dist,
@@ -83,10 +84,11 @@ async fn health_is_503_with_a_json_error_when_the_database_is_gone() {
     let db = Database::connect("sqlite::memory:").await.unwrap();
     db.close().await;
     let app = TestApp {
-        router: app(AppState {
+        router: app(AppState::new(
             db,
-            static_dir: dist.path().to_owned(),
-        }),
+            dist.path().to_owned(),
+            Settings::default(),
+        )),
         _dist: dist,
     };
     let (status, _, body) = get(&app, "/api/health").await;

@@ -8,6 +8,7 @@ use crate::hlc::DeviceId;
 use crate::record::Record;
 
 /// `POST /api/v1/accounts` and `POST /api/v1/sessions`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Credentials {
     pub email: String,
@@ -24,15 +25,18 @@ impl std::fmt::Debug for Credentials {
 }
 
 /// A signed-in session: the bearer token and when it expires.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Session {
     /// Goes in `Authorization: Bearer <token>`.
     pub token: String,
     /// Milliseconds since the Unix epoch.
+    #[cfg_attr(feature = "openapi", schema(example = 1_700_000_000_000u64))]
     pub expires_at: u64,
 }
 
 /// `POST /api/v1/sync/push`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PushRequest {
     /// The pushing device.
@@ -43,6 +47,7 @@ pub struct PushRequest {
 
 /// The reply to a push. The push is applied atomically: either this reply, or an error
 /// and nothing stored.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PushResponse {
     /// How many changes were stored (newer than what the server held).
@@ -55,6 +60,7 @@ pub struct PushResponse {
 }
 
 /// `GET /api/v1/sync/pull?since=<cursor>&limit=<n>`.
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct PullQuery {
     /// The cursor of the previous pull; 0 (or absent) for everything.
@@ -66,6 +72,7 @@ pub struct PullQuery {
 }
 
 /// The reply to a pull: the records changed after `since`, in server order.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PullResponse {
     pub records: Vec<Record>,
@@ -76,6 +83,7 @@ pub struct PullResponse {
 }
 
 /// Every error response: a stable machine-readable code and a sentence for people.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorBody {
     pub error: String,

@@ -166,6 +166,44 @@ impl<'de> Deserialize<'de> for DeviceId {
     }
 }
 
+/// OpenAPI: both serialise as strings.
+#[cfg(feature = "openapi")]
+mod openapi {
+    use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
+    use utoipa::openapi::RefOr;
+
+    impl utoipa::PartialSchema for super::DeviceId {
+        fn schema() -> RefOr<Schema> {
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .pattern(Some("^[0-9a-z]{1,32}$"))
+                .description(Some(
+                    "A device's identity: 1 to 32 characters of 0-9 and a-z.",
+                ))
+                .examples([serde_json::json!("3f9a1c0b7d2e4f60")])
+                .into()
+        }
+    }
+
+    impl utoipa::ToSchema for super::DeviceId {}
+
+    impl utoipa::PartialSchema for super::Hlc {
+        fn schema() -> RefOr<Schema> {
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .pattern(Some("^[0-9a-f]{12}-[0-9a-f]{8}-[0-9a-z]{1,32}$"))
+                .description(Some(
+                    "Hybrid logical clock: `{wall_ms:012x}-{counter:08x}-{device}`; \
+                     string order is clock order.",
+                ))
+                .examples([serde_json::json!("018bcfe56800-00000000-3f9a1c0b7d2e4f60")])
+                .into()
+        }
+    }
+
+    impl utoipa::ToSchema for super::Hlc {}
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum HlcError {
     #[error("malformed clock value {0:?}")]

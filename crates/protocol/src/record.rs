@@ -22,6 +22,7 @@ impl RecordKey {
 
 /// One versioned value. `hlc` is the clock of the change that wrote it; a delete is a
 /// tombstone (`deleted: true`, `value: null`) so that it can win over older writes.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Record {
     pub collection: String,

@@ -1,0 +1,432 @@
+//! The database. SQLite (embedded, WAL, a file) by default; PostgreSQL when given a
+//! `postgres://` URL so several server processes can share one database.
+//!
+//! This module (with [`sqlite`] and [`postgres`], one per dialect) is the only place that
+//! knows SQL. Handlers call the typed functions of [`Database`]; the merge decisions of a
+//! push are made here in Rust by [`plan_push`] with `cairn_protocol::merge`, the same rule
+//! every device applies, and each dialect only reads and writes rows.
+//!
+//! Schema changes are the numbered files in `server/migrations/{sqlite,postgres}/`,
+//! embedded in the binary and applied at [`Database::connect`] (see [`MIGRATIONS`]).
+
+mod postgres;
+mod sqlite;
+
+use std::collections::HashMap;
+use std::str::FromStr;
+use std::time::Duration;
+
+use cairn_protocol::api::{PullResponse, PushResponse};
+use cairn_protocol::{merge, Hlc, Merge, Record, RecordKey};
+use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
+
+/// A user's id (the `users` primary key).
+pub type UserId = i64;
+
+/// One schema change, in both dialects. Applied in order, each once, in a transaction.
+pub struct Migration {
+    pub version: i64,
+    pub name: &'static str,
+    pub sqlite: &'static str,
+    pub postgres: &'static str,
+}
+
+/// Every migration, oldest first. Append only: a released migration never changes.
+pub const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    name: "accounts_and_records",
+    sqlite: include_str!("../../migrations/sqlite/0001_accounts_and_records.sql"),
+    postgres: include_str!("../../migrations/postgres/0001_accounts_and_records.sql"),
+}];
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("unsupported database URL {0:?}: expected sqlite://... or postgres://...")]
+    UnsupportedUrl(String),
+    #[error("the database schema is version {found}, newer than this server's {known}")]
+    NewerSchema { found: i64, known: i64 },
+    #[error("stored data is unreadable: {0}")]
+    Corrupt(String),
+    #[error("the push's writes did not match what it read: {0}")]
+    Inconsistent(String),
+    #[error(transparent)]
+    Sqlx(#[from] sqlx::Error),
+}
+
+#[derive(Debug, Clone)]
+pub enum Database {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+impl Database {
+    /// Connects to `url`, creating the SQLite file if it does not exist yet, and brings
+    /// the schema up to date.
+    pub async fn connect(url: &str) -> Result<Database, DbError> {
+        let db = if url.starts_with("sqlite:") {
+            let options = SqliteConnectOptions::from_str(url)?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .busy_timeout(Duration::from_secs(5))
+                .foreign_keys(true);
+            let mut pool = SqlitePoolOptions::new();
+            if url.contains(":memory:") || url.contains("mode=memory") {
+                // Each connection to an in-memory database is a database of its own:
+                // keep exactly one, for ever.
+                pool = pool
+                    .max_connections(1)
+                    .idle_timeout(None)
+                    .max_lifetime(None);
+            }
+            Database::Sqlite(pool.connect_with(options).await?)
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            let pool = PgPoolOptions::new()
+                .acquire_timeout(Duration::from_secs(5))
+                .connect(url)
+                .await?;
+            Database::Postgres(pool)
+        } else {
+            return Err(DbError::UnsupportedUrl(url.to_owned()));
+        };
+        db.migrate().await?;
+        Ok(db)
+    }
+
+    /// Applies the migrations this database has not seen, each in its own transaction.
+    /// Safe to run from several processes at once; running it again changes nothing.
+    /// Returns how many were applied.
+    pub async fn migrate(&self) -> Result<usize, DbError> {
+        match self {
+            Database::Sqlite(pool) => sqlite::migrate(pool, MIGRATIONS).await,
+            Database::Postgres(pool) => postgres::migrate(pool, MIGRATIONS).await,
+        }
+    }
+
+    /// Which database this is, as reported by `/api/health`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Database::Sqlite(_) => "sqlite",
+            Database::Postgres(_) => "postgres",
+        }
+    }
+
+    /// Checks that the database answers.
+    pub async fn ping(&self) -> Result<(), DbError> {
+        match self {
+            Database::Sqlite(pool) => sqlx::query("SELECT 1").execute(pool).await.map(drop)?,
+            Database::Postgres(pool) => sqlx::query("SELECT 1").execute(pool).await.map(drop)?,
+        }
+        Ok(())
+    }
+
+    pub async fn close(&self) {
+        match self {
+            Database::Sqlite(pool) => pool.close().await,
+            Database::Postgres(pool) => pool.close().await,
+        }
+    }
+
+    /// Creates an account; `None` when the (normalised) e-mail address is taken.
+    pub async fn create_user(
+        &self,
+        email: &str,
+        password_hash: &str,
+        now_ms: i64,
+    ) -> Result<Option<UserId>, DbError> {
+        match self {
+            Database::Sqlite(pool) => sqlite::create_user(pool, email, password_hash, now_ms).await,
+            Database::Postgres(pool) => {
+                postgres::create_user(pool, email, password_hash, now_ms).await
+            }
+        }
+    }
+
+    /// The account with this (normalised) e-mail address: its id and password hash.
+    pub async fn user_by_email(&self, email: &str) -> Result<Option<(UserId, String)>, DbError> {
+        match self {
+            Database::Sqlite(pool) => sqlite::user_by_email(pool, email).await,
+            Database::Postgres(pool) => postgres::user_by_email(pool, email).await,
+        }
+    }
+
+    /// Stores a session (the token's hash) and deletes the user's expired ones.
+    pub async fn create_session(
+        &self,
+        token_hash: &[u8],
+        user: UserId,
+        now_ms: i64,
+        expires_at_ms: i64,
+    ) -> Result<(), DbError> {
+        match self {
+            Database::Sqlite(pool) => {
+                sqlite::create_session(pool, token_hash, user, now_ms, expires_at_ms).await
+            }
+            Database::Postgres(pool) => {
+                postgres::create_session(pool, token_hash, user, now_ms, expires_at_ms).await
+            }
+        }
+    }
+
+    /// The user of an unexpired session.
+    pub async fn session_user(
+        &self,
+        token_hash: &[u8],
+        now_ms: i64,
+    ) -> Result<Option<UserId>, DbError> {
+        match self {
+            Database::Sqlite(pool) => sqlite::session_user(pool, token_hash, now_ms).await,
+            Database::Postgres(pool) => postgres::session_user(pool, token_hash, now_ms).await,
+        }
+    }
+
+    /// Ends a session; whether it existed.
+    pub async fn delete_session(&self, token_hash: &[u8]) -> Result<bool, DbError> {
+        match self {
+            Database::Sqlite(pool) => sqlite::delete_session(pool, token_hash).await,
+            Database::Postgres(pool) => postgres::delete_session(pool, token_hash).await,
+        }
+    }
+
+    /// Merges `changes` (already validated) into `user`'s records, in one transaction
+    /// that first takes the user's sequence counter, so one user's pushes apply one at a
+    /// time and take increasing sequence numbers.
+    pub async fn push(&self, user: UserId, changes: &[Record]) -> Result<PushResponse, DbError> {
+        if changes.is_empty() {
+            return Ok(PushResponse {
+                applied: 0,
+                duplicates: 0,
+                superseded: Vec::new(),
+            });
+        }
+        match self {
+            Database::Sqlite(pool) => sqlite::push(pool, user, changes).await,
+            Database::Postgres(pool) => postgres::push(pool, user, changes).await,
+        }
+    }
+
+    /// `user`'s record versions with a sequence number above `since`, in sequence order,
+    /// at most `limit` of them.
+    pub async fn pull(
+        &self,
+        user: UserId,
+        since: u64,
+        limit: usize,
+    ) -> Result<PullResponse, DbError> {
+        let since_seq = i64::try_from(since).unwrap_or(i64::MAX);
+        // One more than asked, to learn whether more remain.
+        let fetch = i64::try_from(limit).unwrap_or(i64::MAX - 1) + 1;
+        let mut rows = match self {
+            Database::Sqlite(pool) => sqlite::pull(pool, user, since_seq, fetch).await?,
+            Database::Postgres(pool) => postgres::pull(pool, user, since_seq, fetch).await?,
+        };
+        let more = rows.len() > limit;
+        rows.truncate(limit);
+        let cursor = rows
+            .last()
+            .map_or(since, |row| u64::try_from(row.seq).unwrap_or(0));
+        let records = rows
+            .into_iter()
+            .map(StoredRecord::into_record)
+            .collect::<Result<_, _>>()?;
+        Ok(PullResponse {
+            records,
+            cursor,
+            more,
+        })
+    }
+}
+
+/// A record as stored: the value as JSON text and the clock as its string form.
+#[derive(Debug, Clone)]
+pub(crate) struct StoredRecord {
+    pub collection: String,
+    pub id: String,
+    pub value: String,
+    pub hlc: String,
+    pub deleted: bool,
+    pub seq: i64,
+}
+
+impl StoredRecord {
+    fn into_record(self) -> Result<Record, DbError> {
+        let hlc = Hlc::from_str(&self.hlc).map_err(|e| {
+            DbError::Corrupt(format!("record {}/{}: {e}", self.collection, self.id))
+        })?;
+        let value = serde_json::from_str(&self.value).map_err(|e| {
+            DbError::Corrupt(format!("record {}/{}: {e}", self.collection, self.id))
+        })?;
+        Ok(Record {
+            collection: self.collection,
+            id: self.id,
+            value,
+            hlc,
+            deleted: self.deleted,
+        })
+    }
+}
+
+/// One version a push writes.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Write {
+    pub collection: String,
+    pub id: String,
+    /// The value as JSON text.
+    pub value: String,
+    pub hlc: String,
+    pub deleted: bool,
+    pub seq: i64,
+}
+
+/// What a push does, decided from the clocks the server holds for the pushed keys.
+#[derive(Debug, Default, PartialEq)]
+pub(crate) struct PushPlan {
+    /// The versions to store, one per key, with their new sequence numbers.
+    pub writes: Vec<Write>,
+    /// The keys whose pushed version lost: their winners go back in the reply.
+    pub lost: Vec<RecordKey>,
+    pub applied: u32,
+    pub duplicates: u32,
+    /// The user's sequence counter after the push.
+    pub last_seq: i64,
+}
+
+/// Applies the merge rule to each change in turn, as if the changes arrived one after the
+/// other: `held` has the stored clock of every pushed key the user already has. A key
+/// pushed twice in one request is written once, with the newer version; a change that
+/// loses to an earlier one of the same request is reported like any loser.
+pub(crate) fn plan_push(
+    changes: &[Record],
+    mut held: HashMap<RecordKey, Hlc>,
+    last_seq: i64,
+) -> Result<PushPlan, DbError> {
+    let mut plan = PushPlan {
+        last_seq,
+        ..PushPlan::default()
+    };
+    // Index into `plan.writes` of the version to store for a key, if any.
+    let mut written: HashMap<RecordKey, usize> = HashMap::new();
+    for change in changes {
+        let key = change.key();
+        match merge(held.get(&key), &change.hlc) {
+            Merge::Take => {
+                plan.applied += 1;
+                let value = serde_json::to_string(&change.value)
+                    .map_err(|e| DbError::Corrupt(e.to_string()))?;
+                let write = Write {
+                    collection: change.collection.clone(),
+                    id: change.id.clone(),
+                    value,
+                    hlc: change.hlc.to_string(),
+                    deleted: change.deleted,
+                    seq: 0,
+                };
+                match written.get(&key) {
+                    Some(&i) => plan.writes[i] = write,
+                    None => {
+                        written.insert(key.clone(), plan.writes.len());
+                        plan.writes.push(write);
+                    }
+                }
+                held.insert(key, change.hlc.clone());
+            }
+            Merge::Duplicate => plan.duplicates += 1,
+            Merge::Keep => {
+                if !plan.lost.contains(&key) {
+                    plan.lost.push(key);
+                }
+            }
+        }
+    }
+    for write in &mut plan.writes {
+        plan.last_seq += 1;
+        write.seq = plan.last_seq;
+    }
+    Ok(plan)
+}
+
+/// The keys of a push, deduplicated, in first-seen order.
+pub(crate) fn keys_of(changes: &[Record]) -> Vec<RecordKey> {
+    let mut seen = std::collections::HashSet::with_capacity(changes.len());
+    changes
+        .iter()
+        .map(Record::key)
+        .filter(|k| seen.insert(k.clone()))
+        .collect()
+}
+
+/// Parses the clocks read back for a push's keys.
+pub(crate) fn held_clocks(
+    rows: Vec<(String, String, String)>,
+) -> Result<HashMap<RecordKey, Hlc>, DbError> {
+    rows.into_iter()
+        .map(|(collection, id, hlc)| {
+            let parsed = Hlc::from_str(&hlc)
+                .map_err(|e| DbError::Corrupt(format!("record {collection}/{id}: {e}")))?;
+            Ok((RecordKey::new(collection, id), parsed))
+        })
+        .collect()
+}
+
+/// The newest schema version in [`MIGRATIONS`].
+pub(crate) fn known_version() -> i64 {
+    MIGRATIONS.last().map_or(0, |m| m.version)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cairn_protocol::DeviceId;
+    use serde_json::json;
+
+    fn rec(id: &str, wall: u64, value: i64) -> Record {
+        let hlc = Hlc::new(wall, 0, DeviceId::new("d").unwrap()).unwrap();
+        Record::new(RecordKey::new("notes", id), json!(value), hlc)
+    }
+
+    #[test]
+    fn new_and_newer_versions_are_written_with_increasing_seqs() {
+        let held = HashMap::from([(RecordKey::new("notes", "a"), rec("a", 1, 0).hlc)]);
+        let plan = plan_push(&[rec("a", 2, 1), rec("b", 1, 2)], held, 10).unwrap();
+        assert_eq!(plan.applied, 2);
+        assert_eq!(plan.duplicates, 0);
+        assert!(plan.lost.is_empty());
+        assert_eq!(
+            plan.writes
+                .iter()
+                .map(|w| (w.id.as_str(), w.seq))
+                .collect::<Vec<_>>(),
+            [("a", 11), ("b", 12)]
+        );
+        assert_eq!(plan.last_seq, 12);
+        assert_eq!(plan.writes[0].value, "1");
+    }
+
+    #[test]
+    fn older_versions_lose_and_equal_ones_are_duplicates() {
+        let held = HashMap::from([
+            (RecordKey::new("notes", "a"), rec("a", 5, 0).hlc),
+            (RecordKey::new("notes", "b"), rec("b", 5, 0).hlc),
+        ]);
+        let plan = plan_push(&[rec("a", 4, 1), rec("b", 5, 1)], held, 3).unwrap();
+        assert_eq!((plan.applied, plan.duplicates), (0, 1));
+        assert_eq!(plan.lost, [RecordKey::new("notes", "a")]);
+        assert!(plan.writes.is_empty());
+        assert_eq!(plan.last_seq, 3);
+    }
+
+    #[test]
+    fn a_key_pushed_twice_is_written_once_with_the_newer_version() {
+        let plan = plan_push(
+            &[rec("a", 1, 1), rec("a", 3, 3), rec("a", 2, 2)],
+            HashMap::new(),
+            0,
+        )
+        .unwrap();
+        assert_eq!((plan.applied, plan.duplicates), (2, 0));
+        assert_eq!(plan.writes.len(), 1);
+        assert_eq!(plan.writes[0].value, "3");
+        assert_eq!(plan.writes[0].seq, 1);
+        assert_eq!(plan.lost, [RecordKey::new("notes", "a")]);
+    }
+}

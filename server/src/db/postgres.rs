@@ -1,0 +1,271 @@
+//! PostgreSQL's SQL. A push locks its user's row (`SELECT ... FOR UPDATE`) before it
+//! reads anything, so one user's pushes run one at a time while different users' pushes
+//! run side by side; batches travel as arrays expanded by `UNNEST`, so a push is a fixed
+//! number of prepared statements whatever its size. Migrations hold an advisory lock, so
+//! several servers can start on one database at once.
+
+use sqlx::PgPool;
+
+use cairn_protocol::api::PushResponse;
+use cairn_protocol::Record;
+
+use super::{
+    held_clocks, keys_of, known_version, plan_push, DbError, Migration, StoredRecord, UserId,
+};
+
+/// The advisory lock key migrations hold ("cairn" in ASCII).
+const MIGRATION_LOCK: i64 = 0x63_61_69_72_6e;
+
+pub(super) async fn migrate(pool: &PgPool, migrations: &[Migration]) -> Result<usize, DbError> {
+    let mut tx = pool.begin().await?;
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind(MIGRATION_LOCK)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::raw_sql(
+        "CREATE TABLE IF NOT EXISTS cairn_migrations (
+             version    BIGINT PRIMARY KEY,
+             name       TEXT   NOT NULL,
+             applied_at BIGINT NOT NULL
+         )",
+    )
+    .execute(&mut *tx)
+    .await?;
+    let applied: Vec<i64> = sqlx::query_scalar("SELECT version FROM cairn_migrations")
+        .fetch_all(&mut *tx)
+        .await?;
+    if let Some(&found) = applied.iter().max().filter(|&&v| v > known_version()) {
+        return Err(DbError::NewerSchema {
+            found,
+            known: known_version(),
+        });
+    }
+    let mut count = 0;
+    for m in migrations.iter().filter(|m| !applied.contains(&m.version)) {
+        sqlx::raw_sql(m.postgres).execute(&mut *tx).await?;
+        sqlx::query(
+            "INSERT INTO cairn_migrations (version, name, applied_at)
+             VALUES ($1, $2, (extract(epoch FROM now()) * 1000)::bigint)",
+        )
+        .bind(m.version)
+        .bind(m.name)
+        .execute(&mut *tx)
+        .await?;
+        count += 1;
+    }
+    tx.commit().await?;
+    Ok(count)
+}
+
+pub(super) async fn create_user(
+    pool: &PgPool,
+    email: &str,
+    password_hash: &str,
+    now_ms: i64,
+) -> Result<Option<UserId>, DbError> {
+    Ok(sqlx::query_scalar(
+        "INSERT INTO users (email, password_hash, created_at) VALUES ($1, $2, $3)
+         ON CONFLICT (email) DO NOTHING
+         RETURNING id",
+    )
+    .bind(email)
+    .bind(password_hash)
+    .bind(now_ms)
+    .fetch_optional(pool)
+    .await?)
+}
+
+pub(super) async fn user_by_email(
+    pool: &PgPool,
+    email: &str,
+) -> Result<Option<(UserId, String)>, DbError> {
+    Ok(
+        sqlx::query_as("SELECT id, password_hash FROM users WHERE email = $1")
+            .bind(email)
+            .fetch_optional(pool)
+            .await?,
+    )
+}
+
+pub(super) async fn create_session(
+    pool: &PgPool,
+    token_hash: &[u8],
+    user: UserId,
+    now_ms: i64,
+    expires_at_ms: i64,
+) -> Result<(), DbError> {
+    let mut tx = pool.begin().await?;
+    sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND expires_at <= $2")
+        .bind(user)
+        .bind(now_ms)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query(
+        "INSERT INTO sessions (token_hash, user_id, created_at, expires_at)
+         VALUES ($1, $2, $3, $4)",
+    )
+    .bind(token_hash)
+    .bind(user)
+    .bind(now_ms)
+    .bind(expires_at_ms)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+pub(super) async fn session_user(
+    pool: &PgPool,
+    token_hash: &[u8],
+    now_ms: i64,
+) -> Result<Option<UserId>, DbError> {
+    Ok(
+        sqlx::query_scalar(
+            "SELECT user_id FROM sessions WHERE token_hash = $1 AND expires_at > $2",
+        )
+        .bind(token_hash)
+        .bind(now_ms)
+        .fetch_optional(pool)
+        .await?,
+    )
+}
+
+pub(super) async fn delete_session(pool: &PgPool, token_hash: &[u8]) -> Result<bool, DbError> {
+    let done = sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
+        .bind(token_hash)
+        .execute(pool)
+        .await?;
+    Ok(done.rows_affected() > 0)
+}
+
+pub(super) async fn push(
+    pool: &PgPool,
+    user: UserId,
+    changes: &[Record],
+) -> Result<PushResponse, DbError> {
+    let keys = keys_of(changes);
+    let (collections, ids): (Vec<&str>, Vec<&str>) = keys
+        .iter()
+        .map(|k| (k.collection.as_str(), k.id.as_str()))
+        .unzip();
+
+    let mut tx = pool.begin().await?;
+    let last_seq: i64 = sqlx::query_scalar("SELECT last_seq FROM users WHERE id = $1 FOR UPDATE")
+        .bind(user)
+        .fetch_one(&mut *tx)
+        .await?;
+    let held: Vec<(String, String, String)> = sqlx::query_as(
+        "SELECT r.collection, r.id, r.hlc
+         FROM UNNEST($2::text[], $3::text[]) AS k (collection, id)
+         JOIN records AS r
+           ON r.user_id = $1 AND r.collection = k.collection AND r.id = k.id",
+    )
+    .bind(user)
+    .bind(&collections)
+    .bind(&ids)
+    .fetch_all(&mut *tx)
+    .await?;
+    let plan = plan_push(changes, held_clocks(held)?, last_seq)?;
+
+    if !plan.writes.is_empty() {
+        let w = &plan.writes;
+        // The clock guard repeats the merge rule: under the row lock it never filters a
+        // row, and if it ever did the push fails instead of misreporting.
+        let done = sqlx::query(
+            "INSERT INTO records (user_id, collection, id, value, hlc, deleted, seq)
+             SELECT $1, * FROM UNNEST($2::text[], $3::text[], $4::text[], $5::text[],
+                                      $6::bool[], $7::int8[])
+             ON CONFLICT (user_id, collection, id) DO UPDATE
+                SET value = EXCLUDED.value, hlc = EXCLUDED.hlc,
+                    deleted = EXCLUDED.deleted, seq = EXCLUDED.seq
+              WHERE EXCLUDED.hlc > records.hlc",
+        )
+        .bind(user)
+        .bind(w.iter().map(|w| w.collection.as_str()).collect::<Vec<_>>())
+        .bind(w.iter().map(|w| w.id.as_str()).collect::<Vec<_>>())
+        .bind(w.iter().map(|w| w.value.as_str()).collect::<Vec<_>>())
+        .bind(w.iter().map(|w| w.hlc.as_str()).collect::<Vec<_>>())
+        .bind(w.iter().map(|w| w.deleted).collect::<Vec<_>>())
+        .bind(w.iter().map(|w| w.seq).collect::<Vec<_>>())
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() != w.len() as u64 {
+            return Err(DbError::Inconsistent(format!(
+                "{} of {} versions written",
+                done.rows_affected(),
+                w.len()
+            )));
+        }
+        sqlx::query("UPDATE users SET last_seq = $2 WHERE id = $1")
+            .bind(user)
+            .bind(plan.last_seq)
+            .execute(&mut *tx)
+            .await?;
+    }
+
+    let superseded = if plan.lost.is_empty() {
+        Vec::new()
+    } else {
+        let (collections, ids): (Vec<&str>, Vec<&str>) = plan
+            .lost
+            .iter()
+            .map(|k| (k.collection.as_str(), k.id.as_str()))
+            .unzip();
+        let rows: Vec<(String, String, String, String, bool, i64)> = sqlx::query_as(
+            "SELECT r.collection, r.id, r.value, r.hlc, r.deleted, r.seq
+             FROM UNNEST($2::text[], $3::text[]) WITH ORDINALITY AS k (collection, id, n)
+             JOIN records AS r
+               ON r.user_id = $1 AND r.collection = k.collection AND r.id = k.id
+             ORDER BY k.n",
+        )
+        .bind(user)
+        .bind(&collections)
+        .bind(&ids)
+        .fetch_all(&mut *tx)
+        .await?;
+        rows.into_iter()
+            .map(stored)
+            .map(StoredRecord::into_record)
+            .collect::<Result<_, _>>()?
+    };
+    tx.commit().await?;
+    Ok(PushResponse {
+        applied: plan.applied,
+        duplicates: plan.duplicates,
+        superseded,
+    })
+}
+
+pub(super) async fn pull(
+    pool: &PgPool,
+    user: UserId,
+    since: i64,
+    fetch: i64,
+) -> Result<Vec<StoredRecord>, DbError> {
+    let rows: Vec<(String, String, String, String, bool, i64)> = sqlx::query_as(
+        "SELECT collection, id, value, hlc, deleted, seq
+         FROM records
+         WHERE user_id = $1 AND seq > $2
+         ORDER BY seq
+         LIMIT $3",
+    )
+    .bind(user)
+    .bind(since)
+    .bind(fetch)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows.into_iter().map(stored).collect())
+}
+
+fn stored(
+    (collection, id, value, hlc, deleted, seq): (String, String, String, String, bool, i64),
+) -> StoredRecord {
+    StoredRecord {
+        collection,
+        id,
+        value,
+        hlc,
+        deleted,
+        seq,
+    }
+}

@@ -1,0 +1,276 @@
+//! SQLite's SQL. Writers are serialised by SQLite itself: every writing transaction
+//! starts with `BEGIN IMMEDIATE`, taking the database's write lock at once (waiting up to
+//! the busy timeout), so a read inside it never goes stale. A push sends its whole batch
+//! as one JSON parameter that `json_each` expands, so a push is a fixed number of
+//! statements whatever its size.
+
+use sqlx::SqlitePool;
+
+use cairn_protocol::api::PushResponse;
+use cairn_protocol::Record;
+
+use super::{
+    held_clocks, keys_of, known_version, plan_push, DbError, Migration, StoredRecord, UserId,
+};
+
+pub(super) async fn migrate(pool: &SqlitePool, migrations: &[Migration]) -> Result<usize, DbError> {
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    sqlx::raw_sql(
+        "CREATE TABLE IF NOT EXISTS cairn_migrations (
+             version    INTEGER PRIMARY KEY,
+             name       TEXT    NOT NULL,
+             applied_at INTEGER NOT NULL
+         )",
+    )
+    .execute(&mut *tx)
+    .await?;
+    let applied: Vec<i64> = sqlx::query_scalar("SELECT version FROM cairn_migrations")
+        .fetch_all(&mut *tx)
+        .await?;
+    if let Some(&found) = applied.iter().max().filter(|&&v| v > known_version()) {
+        return Err(DbError::NewerSchema {
+            found,
+            known: known_version(),
+        });
+    }
+    let mut count = 0;
+    for m in migrations.iter().filter(|m| !applied.contains(&m.version)) {
+        sqlx::raw_sql(m.sqlite).execute(&mut *tx).await?;
+        sqlx::query(
+            "INSERT INTO cairn_migrations (version, name, applied_at)
+             VALUES (?1, ?2, CAST(unixepoch('subsec') * 1000 AS INTEGER))",
+        )
+        .bind(m.version)
+        .bind(m.name)
+        .execute(&mut *tx)
+        .await?;
+        count += 1;
+    }
+    tx.commit().await?;
+    Ok(count)
+}
+
+pub(super) async fn create_user(
+    pool: &SqlitePool,
+    email: &str,
+    password_hash: &str,
+    now_ms: i64,
+) -> Result<Option<UserId>, DbError> {
+    Ok(sqlx::query_scalar(
+        "INSERT INTO users (email, password_hash, created_at) VALUES (?1, ?2, ?3)
+         ON CONFLICT (email) DO NOTHING
+         RETURNING id",
+    )
+    .bind(email)
+    .bind(password_hash)
+    .bind(now_ms)
+    .fetch_optional(pool)
+    .await?)
+}
+
+pub(super) async fn user_by_email(
+    pool: &SqlitePool,
+    email: &str,
+) -> Result<Option<(UserId, String)>, DbError> {
+    Ok(
+        sqlx::query_as("SELECT id, password_hash FROM users WHERE email = ?1")
+            .bind(email)
+            .fetch_optional(pool)
+            .await?,
+    )
+}
+
+pub(super) async fn create_session(
+    pool: &SqlitePool,
+    token_hash: &[u8],
+    user: UserId,
+    now_ms: i64,
+    expires_at_ms: i64,
+) -> Result<(), DbError> {
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    sqlx::query("DELETE FROM sessions WHERE user_id = ?1 AND expires_at <= ?2")
+        .bind(user)
+        .bind(now_ms)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query(
+        "INSERT INTO sessions (token_hash, user_id, created_at, expires_at)
+         VALUES (?1, ?2, ?3, ?4)",
+    )
+    .bind(token_hash)
+    .bind(user)
+    .bind(now_ms)
+    .bind(expires_at_ms)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+pub(super) async fn session_user(
+    pool: &SqlitePool,
+    token_hash: &[u8],
+    now_ms: i64,
+) -> Result<Option<UserId>, DbError> {
+    Ok(
+        sqlx::query_scalar(
+            "SELECT user_id FROM sessions WHERE token_hash = ?1 AND expires_at > ?2",
+        )
+        .bind(token_hash)
+        .bind(now_ms)
+        .fetch_optional(pool)
+        .await?,
+    )
+}
+
+pub(super) async fn delete_session(pool: &SqlitePool, token_hash: &[u8]) -> Result<bool, DbError> {
+    let done = sqlx::query("DELETE FROM sessions WHERE token_hash = ?1")
+        .bind(token_hash)
+        .execute(pool)
+        .await?;
+    Ok(done.rows_affected() > 0)
+}
+
+pub(super) async fn push(
+    pool: &SqlitePool,
+    user: UserId,
+    changes: &[Record],
+) -> Result<PushResponse, DbError> {
+    let keys = keys_of(changes);
+    let keys_json = serde_json::to_string(
+        &keys
+            .iter()
+            .map(|k| (&k.collection, &k.id))
+            .collect::<Vec<_>>(),
+    )
+    .map_err(|e| DbError::Corrupt(e.to_string()))?;
+
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    let last_seq: i64 = sqlx::query_scalar("SELECT last_seq FROM users WHERE id = ?1")
+        .bind(user)
+        .fetch_one(&mut *tx)
+        .await?;
+    let held: Vec<(String, String, String)> = sqlx::query_as(
+        "SELECT r.collection, r.id, r.hlc
+         FROM json_each(?2) AS k
+         JOIN records AS r
+           ON r.user_id = ?1
+          AND r.collection = json_extract(k.value, '$[0]')
+          AND r.id = json_extract(k.value, '$[1]')",
+    )
+    .bind(user)
+    .bind(&keys_json)
+    .fetch_all(&mut *tx)
+    .await?;
+    let plan = plan_push(changes, held_clocks(held)?, last_seq)?;
+
+    if !plan.writes.is_empty() {
+        let rows: Vec<_> = plan
+            .writes
+            .iter()
+            .map(|w| (&w.collection, &w.id, &w.value, &w.hlc, w.deleted, w.seq))
+            .collect();
+        let rows_json =
+            serde_json::to_string(&rows).map_err(|e| DbError::Corrupt(e.to_string()))?;
+        // `WHERE true` keeps SQLite from reading ON CONFLICT as a join constraint. The
+        // clock guard repeats the merge rule: under the write lock it never filters a
+        // row, and if it ever did the push fails instead of misreporting.
+        let done = sqlx::query(
+            "INSERT INTO records (user_id, collection, id, value, hlc, deleted, seq)
+             SELECT ?1, json_extract(value, '$[0]'), json_extract(value, '$[1]'),
+                    json_extract(value, '$[2]'), json_extract(value, '$[3]'),
+                    json_extract(value, '$[4]'), json_extract(value, '$[5]')
+             FROM json_each(?2) WHERE true
+             ON CONFLICT (user_id, collection, id) DO UPDATE
+                SET value = excluded.value, hlc = excluded.hlc,
+                    deleted = excluded.deleted, seq = excluded.seq
+              WHERE excluded.hlc > records.hlc",
+        )
+        .bind(user)
+        .bind(&rows_json)
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() != plan.writes.len() as u64 {
+            return Err(DbError::Inconsistent(format!(
+                "{} of {} versions written",
+                done.rows_affected(),
+                plan.writes.len()
+            )));
+        }
+        sqlx::query("UPDATE users SET last_seq = ?2 WHERE id = ?1")
+            .bind(user)
+            .bind(plan.last_seq)
+            .execute(&mut *tx)
+            .await?;
+    }
+
+    let superseded = if plan.lost.is_empty() {
+        Vec::new()
+    } else {
+        let lost_json = serde_json::to_string(
+            &plan
+                .lost
+                .iter()
+                .map(|k| (&k.collection, &k.id))
+                .collect::<Vec<_>>(),
+        )
+        .map_err(|e| DbError::Corrupt(e.to_string()))?;
+        let rows: Vec<(String, String, String, String, bool, i64)> = sqlx::query_as(
+            "SELECT r.collection, r.id, r.value, r.hlc, r.deleted, r.seq
+             FROM json_each(?2) AS k
+             JOIN records AS r
+               ON r.user_id = ?1
+              AND r.collection = json_extract(k.value, '$[0]')
+              AND r.id = json_extract(k.value, '$[1]')
+             ORDER BY k.key",
+        )
+        .bind(user)
+        .bind(&lost_json)
+        .fetch_all(&mut *tx)
+        .await?;
+        rows.into_iter()
+            .map(stored)
+            .map(StoredRecord::into_record)
+            .collect::<Result<_, _>>()?
+    };
+    tx.commit().await?;
+    Ok(PushResponse {
+        applied: plan.applied,
+        duplicates: plan.duplicates,
+        superseded,
+    })
+}
+
+pub(super) async fn pull(
+    pool: &SqlitePool,
+    user: UserId,
+    since: i64,
+    fetch: i64,
+) -> Result<Vec<StoredRecord>, DbError> {
+    let rows: Vec<(String, String, String, String, bool, i64)> = sqlx::query_as(
+        "SELECT collection, id, value, hlc, deleted, seq
+         FROM records
+         WHERE user_id = ?1 AND seq > ?2
+         ORDER BY seq
+         LIMIT ?3",
+    )
+    .bind(user)
+    .bind(since)
+    .bind(fetch)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows.into_iter().map(stored).collect())
+}
+
+fn stored(
+    (collection, id, value, hlc, deleted, seq): (String, String, String, String, bool, i64),
+) -> StoredRecord {
+    StoredRecord {
+        collection,
+        id,
+        value,
+        hlc,
+        deleted,
+        seq,
+    }
+}

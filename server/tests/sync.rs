@@ -1,0 +1,665 @@
+//! Accounts, sessions, push and pull as a black box, against SQLite and PostgreSQL: every
+//! case below runs once per backend (`sqlite::<case>` and `postgres::<case>`).
+
+mod support;
+
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::ConnectInfo;
+use axum::http::{header, Method, Request, StatusCode};
+use cairn_protocol::api::{PushResponse, Session};
+use cairn_protocol::limits::{
+    MAX_CHANGES_PER_PUSH, MAX_PULL_LIMIT, MAX_PUSH_BYTES, MAX_RECORD_BYTES,
+};
+use cairn_protocol::{Record, RecordKey};
+use cairn_server::rate_limit::RateLimit;
+use cairn_server::{Database, Settings};
+use serde_json::json;
+use support::{note, now, test_settings, Backend, TestApp, PASSWORD};
+
+/// Generates, for each case `name(backend)`, the tests `sqlite::name` and
+/// `postgres::name`.
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(super::Backend::Sqlite).await
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    if let Some(backend) = super::Backend::postgres() {
+                        super::$name(backend).await
+                    }
+                }
+            )*
+        }
+    };
+}
+
+on_both_backends!(
+    registration_signs_in_and_the_token_works,
+    emails_are_normalised_and_taken_only_once,
+    malformed_credentials_are_refused_at_registration,
+    log_in_works_and_failures_are_indistinguishable,
+    log_out_invalidates_the_token,
+    missing_and_unknown_tokens_are_unauthorized,
+    expired_tokens_are_unauthorized,
+    push_then_pull_round_trips,
+    an_empty_push_is_fine,
+    retried_pushes_change_nothing,
+    newer_versions_win_and_losers_get_the_winner,
+    tombstones_follow_the_merge_rule,
+    a_key_pushed_twice_in_one_push_keeps_the_newer,
+    accounts_are_isolated,
+    an_invalid_change_stores_nothing,
+    every_push_limit_is_enforced,
+    oversized_bodies_are_413,
+    malformed_requests_are_400,
+    pull_pages_in_server_order,
+    pull_after_a_cursor_returns_only_newer_versions,
+    concurrent_pushes_of_one_account_take_turns,
+    per_account_rate_limit,
+    per_address_rate_limit_on_sign_in,
+    migrations_are_idempotent,
+);
+
+async fn registration_signs_in_and_the_token_works(backend: Backend) {
+    let app = TestApp::new(&backend).await;
+    let before = now();
+    let session: Session = app
+        .register_reply("alice@example.org", PASSWORD)
+        .await
+        .expect(StatusCode::CREATED);
+    assert_eq!(session.token.len(), 43, "256 bits of base64url");
+    let thirty_days = 30 * 24 * 60 * 60 * 1000;
+    assert!(session.expires_at >= before + thirty_days);
+    assert!(session.expires_at <= now() + thirty_days);
+    let page = app.pull(&session.token, 0, 10).await;
+    assert!(page.records.is_empty());
+    assert_eq!((page.cursor, page.more), (0, false));
+}
+
+async fn emails_are_normalised_and_taken_only_once(backend: Backend) {
+    let app = TestApp::new(&backend).await;
+    app.register(" Alice@Example.ORG ").await;
+    app.register_reply("alice@example.org", "another password")
+        .await
+        .expect_error(StatusCode::CONFLICT, "email_taken");
+    let session: Session = app
+        .log_in_reply("ALICE@example.org", PASSWORD)
+        .await
+        .expect(StatusCode::OK);
+    assert_eq!(session.token.len(), 43);
+}
+
+async fn malformed_credentials_are_refused_at_registration(backend: Backend) {
+    let app = TestApp::new(&backend).await;
+    for (email, password) in [
+        ("not-an-address", PASSWORD),
+        ("a@b", PASSWORD),
+        ("alice@example.org", "short"),
+        ("alice@example.org", &"x".repeat(1025)),
+    ] {
+        app.register_reply(email, password).await.expect_error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_credentials_format",
+        );
+    }
+    // Nothing was created: the address is still free.
+    app.register("alice@example.org").await;
+}
+
+async fn log_in_works_and_failures_are_indistinguishable(backend: Backend) {
+    let app = TestApp::new(&backend).await;
+    let first = app.register("alice@example.org").await;
+    let session: Session = app
+        .log_in_reply("alice@example.org", PASSWORD)
+        .await
+        .expect(StatusCode::OK);
+    assert_ne!(session.token, first, "every log-in gets a new token");
+    app.pull(&session.token, 0, 1).await;
+    app.pull(&first, 0, 1).await;
+
+    let wrong_password = app
+        .log_in_reply("alice@example.org", "wrong password")
+        .await;
+    let unknown = app.log_in_reply("bob@example.org", PASSWORD).await;
+    assert_eq!(wrong_password.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(wrong_password.json, unknown.json, "same answer for both");
+    wrong_password.expect_error(StatusCode::UNAUTHORIZED, "invalid_credentials");
+    // Log-in does not apply registration's format rules: just a wrong password.
+    app.log_in_reply("alice@example.org", "x")
+        .await
+        .expect_error(StatusCode::UNAUTHORIZED, "invalid_credentials");
+}
+
+async fn log_out_invalidates_the_token(backend: Backend) {
+    let app = TestApp::new(&backend).await;
+    let token = app.register("alice@example.org").await;
+    let other: Session = app
+        .log_in_reply("alice@example.org", PASSWORD)
+        .await
+        .expect(StatusCode::OK);
+    let reply = app
+        .call(
+            Method::DELETE,
+            "/api/v1/sessions/current",
+            Some(&token),
+            None,
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::NO_CONTENT);
+    app.pull_reply(&token, "")
+        .await
+        .expect_error(StatusCode::UNAUTHORIZED, "unauthorized");
+    app.call(
+        Method::DELETE,
+        "/api/v1/sessions/current",
+        Some(&token),
+        None,
+    )
+    .await
+    .expect_error(StatusCode::UNAUTHORIZED, "unauthorized");
+    // Only that session ended.
+    app.pull(&other.token, 0, 1).await;
+}
+
+async fn missing_and_unknown_tokens_are_unauthorized(backend: Backend) {
+    let app = TestApp::new(&backend).await;
+    app.register("alice@example.org").await;
+    for auth in [
+        None,
+        Some("Bearer "),
+        Some("Bearer nope"),
+        Some("Basic YTpi"),
+    ] {
+        let mut req = Request::get("/api/v1/sync/pull");
+        if let Some(auth) = auth {
+            req = req.header(header::AUTHORIZATION, auth);
+        }
+        let reply = app.send(req.body(Body::empty()).unwrap()).await;
+        assert_eq!(reply.headers[header::WWW_AUTHENTICATE], "Bearer");
+        reply.expect_error(StatusCode::UNAUTHORIZED, "unauthorized");
+    }
+    app.push_reply("nope", &[note("n", json!(1), now(), "d")])
+        .await
+        .expect_error(StatusCode::UNAUTHORIZED, "unauthorized");
+}
+
+async fn expired_tokens_are_unauthorized(backend: Backend) {
+    let settings = Settings {
+        session_ttl: Duration::ZERO,
+        ..test_settings()
+    };
+    let app = TestApp::with_settings(&backend, settings).await;
+    let token = app.register("alice@example.org").await;
+    app.pull_reply(&token, "")
+        .await
+        .expect_error(StatusCode::UNAUTHORIZED, "unauthorized");
+}
+
+async fn push_then_pull_round_trips(backend: Backend) {
+    let app = TestApp::new(&backend).await;
+    let token = app.register("alice@example.org").await;
+    let t = now();
+    let mut changes = vec![
+        note(
+            "n1",
+            json!({"title": "hello", "tags": ["a", "b"], "n": 1.5}),
+            t,
+            "dev1",
+        ),
+        note("n2", json!("just a string"), t + 1, "dev1"),
+        Record::new(
+            RecordKey::new("ui_prefs", "théme 1"),
+            json!(null),
+            super_hlc(t),
+        ),
+    ];
+    changes.push(Record::tombstone(
+        RecordKey::new("notes", "gone"),
+        support::hlc(t, "dev2"),
+    ));
+    let reply = app.push(&token, &changes).await;
+    assert_eq!(
+        reply,
+        PushResponse {
+            applied: 4,
+            duplicates: 0,
+            superseded: vec![]
+        }
+    );
+    let page = app.pull(&token, 0, 100).await;
+    assert_eq!(page.records, changes, "same records, in push order");
+    assert_eq!((page.cursor, page.more), (4, false));
+}
+
+fn super_hlc(t: u64) -> cairn_protocol::Hlc {
+    support::hlc(t, "dev3")
+}
+
+async fn an_empty_push_is_fine(backend: Backend) {
+    let app = TestApp::new(&backend).await;
+    let token = app.register("alice@example.org").await;
+    let reply = app.push(&token, &[]).await;
+    assert_eq!((reply.applied, reply.duplicates), (0, 0));
+    assert!(reply.superseded.is_empty());
+}
+
+async fn retried_pushes_change_nothing(backend: Backend) {
+    let app = TestApp::new(&backend).await;
+    let token = app.register("alice@example.org").await;
+    let t = now();
+    let changes: Vec<_> = (0..5)
+        .map(|i| note(&format!("n{i}"), json!(i), t + i, "dev1"))
+        .collect();
+    assert_eq!(app.push(&token, &changes).await.applied, 5);
+    let first = app.pull(&token, 0, 100).await;
+    let again = app.push(&token, &changes).await;
+    assert_eq!(
+        again,
+        PushResponse {
+            applied: 0,
+            duplicates: 5,
+            superseded: vec![]
+        }
+    );
+    let second = app.pull(&token, 0, 100).await;
+    assert_eq!(first, second, "no new versions, no new sequence numbers");
+    assert_eq!(second.cursor, 5);
+}
+
+async fn newer_versions_win_and_losers_get_the_winner(backend: Backend) {
+    let app = TestApp::new(&backend).await;
+    let token = app.register("alice@example.org").await;
+    let t = now();
+    let v2 = note("n1", json!("v2"), t, "laptop");
+    let v1 = note("n1", json!("v1"), t - 1000, "phone");
+    let v3 = note("n1", json!("v3"), t + 1, "phone");
+    assert_eq!(app.push(&token, std::slice::from_ref(&v2)).await.applied, 1);
+    let lost = app
+        .push(&token, &[v1, note("n2", json!(2), t, "phone")])
+        .await;
+    assert_eq!(
+        lost,
+        PushResponse {
+            applied: 1,
+            duplicates: 0,
+            superseded: vec![v2.clone()]
+        }
+    );
+    assert_eq!(app.push(&token, std::slice::from_ref(&v3)).await.applied, 1);
+    let all = app.pull_all(&token).await;
+    assert_eq!(all.len(), 2, "one version per record: {all:?}");
+    assert_eq!(all[0].id, "n2");
+    assert_eq!(
+        all[1], v3,
+        "the newest version, moved to the end of server order"
+    );
+}
+
+async fn tombstones_follow_the_merge_rule(backend: Backend) {
+    let app = TestApp::new(&backend).await;
+    let token = app.register("alice@example.org").await;
+    let t = now();
+    let write = note("n1", json!("text"), t, "a");
+    let delete = Record::tombstone(write.key(), support::hlc(t + 1, "b"));
+    app.push(&token, std::slice::from_ref(&write)).await;
+    app.push(&token, std::slice::from_ref(&delete)).await;
+    let stale = app
+        .push(&token, &[note("n1", json!("old"), t - 1, "c")])
+        .await;
+    assert_eq!(stale.superseded, vec![delete.clone()]);
+    assert_eq!(app.pull_all(&token).await, vec![delete]);
+    let revived = note("n1", json!("back"), t + 2, "a");
+    app.push(&token, std::slice::from_ref(&revived)).await;
+    assert_eq!(app.pull_all(&token).await, vec![revived]);
+}
+
+async fn a_key_pushed_twice_in_one_push_keeps_the_newer(backend: Backend) {
+    let app = TestApp::new(&backend).await;
+    let token = app.register("alice@example.org").await;
+    let t = now();
+    let old = note("n1", json!("old"), t, "a");
+    let new = note("n1", json!("new"), t + 1, "a");
+    let reply = app.push(&token, &[new.clone(), old]).await;
+    assert_eq!(reply.applied, 1);
+    assert_eq!(reply.superseded, vec![new.clone()]);
+    assert_eq!(app.pull_all(&token).await, vec![new]);
+}
+
+async fn accounts_are_isolated(backend: Backend) {
+    let app = TestApp::new(&backend).await;
+    let alice = app.register("alice@example.org").await;
+    let bob = app.register("bob@example.org").await;
+    let t = now();
+    let alices = vec![
+        note("n1", json!("alice's"), t, "a"),
+        note("n2", json!("alice's too"), t, "a"),
+    ];
+    app.push(&alice, &alices).await;
+
+    // Bob sends Alice's ids: older, equal and newer clocks. Each is new to Bob's account.
+    let bobs = vec![
+        note("n1", json!("bob's"), t - 1, "b"),
+        alices[1].clone(),
+        note("n3", json!("bob's"), t + 1, "b"),
+    ];
+    let reply = app.push(&bob, &bobs).await;
+    assert_eq!(
+        reply,
+        PushResponse {
+            applied: 3,
+            duplicates: 0,
+            superseded: vec![]
+        }
+    );
+    assert_eq!(app.pull_all(&bob).await, bobs, "Bob sees only his own");
+    assert_eq!(app.pull_all(&alice).await, alices, "Alice's are untouched");
+
+    // A newer version from Bob changes Bob's record only.
+    app.push(&bob, &[note("n2", json!("bob's newer"), t + 5, "b")])
+        .await;
+    assert_eq!(app.pull_all(&alice).await, alices);
+    // Cursors are per account: Bob's cursor past Alice's numbers shows nothing of hers.
+    assert!(app.pull(&alice, 2, 100).await.records.is_empty());
+}
+
+async fn an_invalid_change_stores_nothing(backend: Backend) {
+    let app = TestApp::new(&backend).await;
+    let token = app.register("alice@example.org").await;
+    let t = now();
+    let mut bad = note("n2", json!(1), t, "a");
+    bad.collection = "Bad Name".into();
+    let message = app
+        .push_reply(&token, &[note("n1", json!(1), t, "a"), bad])
+        .await
+        .expect_error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_change");
+    assert!(message.contains("Bad Name"), "{message}");
+    assert!(app.pull_all(&token).await.is_empty(), "nothing stored");
+}
+
+async fn every_push_limit_is_enforced(backend: Backend) {
+    let app = TestApp::new(&backend).await;
+    let token = app.register("alice@example.org").await;
+    let t = now();
+    let too_many: Vec<_> = (0..=MAX_CHANGES_PER_PUSH)
+        .map(|i| note(&format!("n{i}"), json!(i), t, "a"))
+        .collect();
+    let mut empty_id = note("x", json!(1), t, "a");
+    empty_id.id = String::new();
+    let mut tombstone_with_value = note("x", json!(1), t, "a");
+    tombstone_with_value.deleted = true;
+    let future = note("x", json!(1), t + 2 * 24 * 60 * 60 * 1000, "a");
+    let oversized = note("big", json!("x".repeat(MAX_RECORD_BYTES)), t, "a");
+    for (what, changes) in [
+        ("too many changes", too_many),
+        ("empty id", vec![empty_id]),
+        ("tombstone with a value", vec![tombstone_with_value]),
+        ("from the future", vec![future]),
+        ("oversized record", vec![oversized]),
+    ] {
+        let reply = app.push_reply(&token, &changes).await;
+        assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{what}");
+        reply.expect_error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_change");
+    }
+    assert!(app.pull_all(&token).await.is_empty(), "nothing stored");
+    // At the limits exactly, all is well.
+    let at_limit = note("big", json!("x".repeat(MAX_RECORD_BYTES - 2)), t, "a");
+    assert_eq!(app.push(&token, &[at_limit]).await.applied, 1);
+}
+
+async fn oversized_bodies_are_413(backend: Backend) {
+    let app = TestApp::new(&backend).await;
+    let token = app.register("alice@example.org").await;
+    let t = now();
+    // 17 records of 255 KiB each: every record within its limit, the body over 4 MiB.
+    let changes: Vec<_> = (0..17)
+        .map(|i| note(&format!("n{i}"), json!("x".repeat(255 * 1024)), t, "a"))
+        .collect();
+    let body = serde_json::to_vec(&json!({"device_id": "d", "changes": changes})).unwrap();
+    assert!(body.len() > MAX_PUSH_BYTES);
+    let req = Request::post("/api/v1/sync/push")
+        .header(header::AUTHORIZATION, format!("Bearer {token}"))
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(body))
+        .unwrap();
+    app.send(req)
+        .await
+        .expect_error(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large");
+    assert!(app.pull_all(&token).await.is_empty());
+}
+
+async fn malformed_requests_are_400(backend: Backend) {
+    let app = TestApp::new(&backend).await;
+    let token = app.register("alice@example.org").await;
+    let post = |body: &'static str, content_type: &'static str| {
+        Request::post("/api/v1/sync/push")
+            .header(header::AUTHORIZATION, format!("Bearer {token}"))
+            .header(header::CONTENT_TYPE, content_type)
+            .body(Body::from(body))
+            .unwrap()
+    };
+    for req in [
+        post("{not json", "application/json"),
+        post(r#"{"device_id": "d"}"#, "application/json"),
+        post(
+            r#"{"device_id": "NOT VALID", "changes": []}"#,
+            "application/json",
+        ),
+        post(
+            r#"{"device_id": "d", "changes": [{"collection": "notes", "id": "n", "value": 1, "hlc": "yesterday"}]}"#,
+            "application/json",
+        ),
+        post(r#"{"device_id": "d", "changes": []}"#, "text/plain"),
+    ] {
+        app.send(req)
+            .await
+            .expect_error(StatusCode::BAD_REQUEST, "bad_request");
+    }
+    for query in ["?since=abc", "?limit=-1", "?since=-5"] {
+        app.pull_reply(&token, query)
+            .await
+            .expect_error(StatusCode::BAD_REQUEST, "bad_request");
+    }
+    let req = Request::post("/api/v1/accounts")
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(r#"{"email": "a@example.org"}"#))
+        .unwrap();
+    app.send(req)
+        .await
+        .expect_error(StatusCode::BAD_REQUEST, "bad_request");
+}
+
+async fn pull_pages_in_server_order(backend: Backend) {
+    let app = TestApp::new(&backend).await;
+    let token = app.register("alice@example.org").await;
+    let t = now();
+    let mut pushed = Vec::new();
+    for batch in 0..3 {
+        let changes: Vec<_> = (0..9)
+            .map(|i| note(&format!("b{batch}-{i}"), json!([batch, i]), t, "a"))
+            .collect();
+        app.push(&token, &changes).await;
+        pushed.extend(changes);
+    }
+    let (mut since, mut pages, mut seen) = (0, 0, Vec::new());
+    loop {
+        let page = app.pull(&token, since, 10).await;
+        pages += 1;
+        assert!(page.records.len() <= 10);
+        assert_eq!(page.cursor, since + page.records.len() as u64);
+        seen.extend(page.records);
+        since = page.cursor;
+        if !page.more {
+            break;
+        }
+    }
+    assert_eq!(pages, 3);
+    assert_eq!(seen, pushed, "every version once, in server order");
+    let past_the_end = app.pull(&token, since, 10).await;
+    assert!(past_the_end.records.is_empty());
+    assert_eq!((past_the_end.cursor, past_the_end.more), (since, false));
+
+    // limit=0 is clamped to 1; an absent limit and a huge one to their defaults.
+    let one = app.pull(&token, 0, 0).await;
+    assert_eq!((one.records.len(), one.more, one.cursor), (1, true, 1));
+    let default: cairn_protocol::api::PullResponse =
+        app.pull_reply(&token, "").await.expect(StatusCode::OK);
+    assert_eq!(default.records.len(), 27);
+    let huge = app.pull(&token, 0, MAX_PULL_LIMIT * 10).await;
+    assert_eq!(huge.records.len(), 27);
+}
+
+async fn pull_after_a_cursor_returns_only_newer_versions(backend: Backend) {
+    let app = TestApp::new(&backend).await;
+    let token = app.register("alice@example.org").await;
+    let t = now();
+    app.push(
+        &token,
+        &[note("a", json!(1), t, "d"), note("b", json!(1), t, "d")],
+    )
+    .await;
+    let cursor = app.pull(&token, 0, 100).await.cursor;
+    let a2 = note("a", json!(2), t + 1, "d");
+    let c1 = note("c", json!(1), t, "d");
+    app.push(&token, &[a2.clone(), c1.clone()]).await;
+    let page = app.pull(&token, cursor, 100).await;
+    assert_eq!(page.records, vec![a2, c1]);
+    assert_eq!(page.cursor, cursor + 2);
+}
+
+async fn concurrent_pushes_of_one_account_take_turns(backend: Backend) {
+    let app = std::sync::Arc::new(TestApp::new(&backend).await);
+    let token = app.register("alice@example.org").await;
+    let t = now();
+    let pushes: Vec<_> = (0..8)
+        .map(|p| {
+            let (app, token) = (app.clone(), token.clone());
+            tokio::spawn(async move {
+                let changes: Vec<_> = (0..20)
+                    .map(|i| note(&format!("p{p}-{i}"), json!(i), t, "d"))
+                    // and one contended key, newer in each later push
+                    .chain([note("shared", json!(p), t + p, "d")])
+                    .collect();
+                app.push(&token, &changes).await
+            })
+        })
+        .collect();
+    let mut applied = 0;
+    for push in pushes {
+        let reply = push.await.unwrap();
+        assert!(reply.applied >= 20);
+        applied += u64::from(reply.applied);
+    }
+    let all = app.pull_all(&token).await;
+    assert_eq!(all.len(), 8 * 20 + 1);
+    let shared = all.iter().find(|r| r.id == "shared").unwrap();
+    assert_eq!(shared.value, json!(7), "the newest clock won");
+    // Every stored version took the next number: the numbers are dense, so the last
+    // one equals the count of versions stored.
+    assert_eq!(app.pull(&token, 0, 1000).await.cursor, applied);
+}
+
+async fn per_account_rate_limit(backend: Backend) {
+    let settings = Settings {
+        user_rate: RateLimit {
+            per_minute: 1,
+            burst: 2,
+        },
+        ..test_settings()
+    };
+    let app = TestApp::with_settings(&backend, settings).await;
+    let alice = app.register("alice@example.org").await;
+    let bob = app.register("bob@example.org").await;
+    app.pull(&alice, 0, 1).await;
+    app.pull(&alice, 0, 1).await;
+    let reply = app.pull_reply(&alice, "").await;
+    let retry_after: u64 = reply.headers[header::RETRY_AFTER]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&retry_after), "{retry_after}");
+    reply.expect_error(StatusCode::TOO_MANY_REQUESTS, "rate_limited");
+    app.push_reply(&alice, &[])
+        .await
+        .expect_error(StatusCode::TOO_MANY_REQUESTS, "rate_limited");
+    // Other accounts have their own budget.
+    app.pull(&bob, 0, 1).await;
+}
+
+async fn per_address_rate_limit_on_sign_in(backend: Backend) {
+    let settings = Settings {
+        auth_rate: RateLimit {
+            per_minute: 1,
+            burst: 2,
+        },
+        ..test_settings()
+    };
+    let app = TestApp::with_settings(&backend, settings).await;
+    let from = |ip: [u8; 4], path: &str, email: &str| {
+        let mut req = Request::post(path)
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(
+                json!({"email": email, "password": PASSWORD}).to_string(),
+            ))
+            .unwrap();
+        req.extensions_mut()
+            .insert(ConnectInfo(std::net::SocketAddr::from((ip, 40000))));
+        req
+    };
+    let a = [10, 0, 0, 1];
+    assert_eq!(
+        app.send(from(a, "/api/v1/accounts", "alice@example.org"))
+            .await
+            .status,
+        StatusCode::CREATED
+    );
+    assert_eq!(
+        app.send(from(a, "/api/v1/sessions", "alice@example.org"))
+            .await
+            .status,
+        StatusCode::OK
+    );
+    let reply = app
+        .send(from(a, "/api/v1/sessions", "alice@example.org"))
+        .await;
+    assert!(reply.headers.contains_key(header::RETRY_AFTER));
+    reply.expect_error(StatusCode::TOO_MANY_REQUESTS, "rate_limited");
+    app.send(from(a, "/api/v1/accounts", "bob@example.org"))
+        .await
+        .expect_error(StatusCode::TOO_MANY_REQUESTS, "rate_limited");
+    // Another address is not affected.
+    assert_eq!(
+        app.send(from([10, 0, 0, 2], "/api/v1/sessions", "alice@example.org"))
+            .await
+            .status,
+        StatusCode::OK
+    );
+}
+
+async fn migrations_are_idempotent(backend: Backend) {
+    let app = TestApp::new(&backend).await;
+    let token = app.register("alice@example.org").await;
+    app.push(&token, &[note("n1", json!(1), now(), "d")]).await;
+    // Start again on the same database, twice: nothing to apply, nothing lost.
+    for _ in 0..2 {
+        let db = Database::connect(&app.url).await.unwrap();
+        assert_eq!(db.migrate().await.unwrap(), 0);
+        db.close().await;
+    }
+    assert_eq!(app.pull_all(&token).await.len(), 1);
+    let session: Session = app
+        .log_in_reply("alice@example.org", PASSWORD)
+        .await
+        .expect(StatusCode::OK);
+    assert_eq!(app.pull_all(&session.token).await.len(), 1);
+}
