@@ -30,7 +30,8 @@ export async function startServer({ dataDir, staticDir, port = 0 } = {}) {
   const child = spawn(
     required('CAIRN_SERVER_BIN'),
     ['--host', '127.0.0.1', '--port', String(port), '--data-dir', dataDir, '--static-dir', staticDir ?? required('CAIRN_DIST')],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
+    // Request logs only when asked for (CAIRN_E2E_SERVER_LOG=info): warnings and errors otherwise.
+    { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, RUST_LOG: process.env.CAIRN_E2E_SERVER_LOG ?? 'warn' } },
   );
   const url = await new Promise((resolve, reject) => {
     const lines = createInterface({ input: child.stdout });

@@ -34,8 +34,9 @@ async function signIn(page, email, { newAccount = false } = {}) {
   await page.locator('#sync-account').getByText(email).waitFor();
 }
 
-/** Presses "Sync now" and waits until a round has succeeded after the press. */
+/** Opens Settings, presses "Sync now" and waits until a round has succeeded after the press. */
 async function syncNow(page) {
+  await openSettings(page);
   await syncedAfter(page, () => page.locator('#sync-now:not([disabled])').click());
 }
 
