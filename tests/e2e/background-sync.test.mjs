@@ -17,17 +17,23 @@ after(async () => {
   await browser?.close();
 });
 
-/** The record `collection`/`id` as the server holds it for the account, if it does. */
-async function serverRecord(url, collection, id) {
-  const session = await fetch(`${url}/api/v1/sessions`, {
+/** Signs in to the account from node; returns the bearer token. */
+async function signIn(url) {
+  const response = await fetch(`${url}/api/v1/sessions`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ email: EMAIL, password: PASSWORD }),
-  }).then((r) => r.json());
+  });
+  assert.equal(response.status, 200);
+  return (await response.json()).token;
+}
+
+/** The record `collection`/`id` as the server holds it for the account, if it does. */
+async function serverRecord(url, token, collection, id) {
   let since = 0;
   for (;;) {
     const page = await fetch(`${url}/api/v1/sync/pull?since=${since}`, {
-      headers: { authorization: `Bearer ${session.token}` },
+      headers: { authorization: `Bearer ${token}` },
     }).then((r) => r.json());
     const found = page.records.find((r) => r.collection === collection && r.id === id);
     if (found) return found;
@@ -69,7 +75,8 @@ test('edits made while the server was down are pushed by the worker with the pag
     await page.close();
 
     server = await startServer({ dataDir, port: server.port });
-    assert.equal(await serverRecord(server.url, 'notes', 'scratchpad'), undefined, 'nothing was pushed before');
+    const token = await signIn(server.url);
+    assert.equal(await serverRecord(server.url, token, 'notes', 'scratchpad'), undefined, 'nothing was pushed before');
     await cdp.send('ServiceWorker.dispatchSyncEvent', {
       origin: server.url,
       registrationId,
@@ -78,7 +85,7 @@ test('edits made while the server was down are pushed by the worker with the pag
     });
     // The worker's round runs asynchronously: ask the server until the note is there.
     let record;
-    while (!(record = await serverRecord(server.url, 'notes', 'scratchpad'))) {
+    while (!(record = await serverRecord(server.url, token, 'notes', 'scratchpad'))) {
       await driver.evaluate(() => new Promise((resolve) => setTimeout(resolve, 100)));
     }
     assert.equal(record.value, 'typed with the server down');

@@ -43,7 +43,7 @@ test("every hook's state survives a reload, and the first render already shows i
   // Waiver: signed.
   await page.getByRole('link', { name: 'Settings' }).click();
   await page.getByLabel('Your full name').fill('Ada Lovelace');
-  await page.getByRole('button', { name: 'Sign' }).click();
+  await page.getByRole('button', { name: 'Sign', exact: true }).click();
   await page.getByText(/^Signed by Ada Lovelace on/).waitFor();
 
   for (const [collection, id] of [
@@ -193,7 +193,7 @@ test('a waiver without a name is refused and not stored', TIMEOUT, async () => {
   const context = await env.browser.newContext();
   const page = await context.newPage();
   await page.goto(`${env.server.url}/settings`);
-  await page.getByRole('button', { name: 'Sign' }).click();
+  await page.getByRole('button', { name: 'Sign', exact: true }).click();
   await page.getByRole('alert').getByText('Not saved: Type your full name to sign.').waitFor();
   assert.equal(await storedValue(page, 'waivers', 'data-processing'), undefined);
   await page.reload();

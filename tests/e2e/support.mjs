@@ -24,12 +24,12 @@ function required(name) {
  * origin); resolves once it prints the URL it listens on. Serves the built app
  * (CAIRN_DIST) unless given another `staticDir`.
  */
-export async function startServer({ dataDir, staticDir, port = 0 } = {}) {
+export async function startServer({ dataDir, staticDir, port = 0, args = [] } = {}) {
   const ownDataDir = !dataDir;
   dataDir ??= mkdtempSync(join(tmpdir(), 'cairn-e2e-'));
   const child = spawn(
     required('CAIRN_SERVER_BIN'),
-    ['--host', '127.0.0.1', '--port', String(port), '--data-dir', dataDir, '--static-dir', staticDir ?? required('CAIRN_DIST')],
+    ['--host', '127.0.0.1', '--port', String(port), '--data-dir', dataDir, '--static-dir', staticDir ?? required('CAIRN_DIST'), ...args],
     // Request logs only when asked for (CAIRN_E2E_SERVER_LOG=info): warnings and errors otherwise.
     { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, RUST_LOG: process.env.CAIRN_E2E_SERVER_LOG ?? 'warn' } },
   );

@@ -3,9 +3,13 @@
 //! Each export runs one benchmark case against a fresh or prepared database and returns
 //! the milliseconds spent in the store calls only (data is generated before the clock
 //! starts). `tests/e2e/bench/page/raw_idb.js` has the same cases on raw IndexedDB.
+//!
+//! The `sync_*` exports drive the sync engine against the server that serves the page,
+//! for the end-to-end sync benchmark.
 
-use cairn_client::Store;
-use cairn_protocol::RecordKey;
+use cairn_client::{Store, Sync};
+use cairn_protocol::api::PushRequest;
+use cairn_protocol::{DeviceId, HlcClock, Record, RecordKey};
 use serde_json::json;
 use wasm_bindgen::prelude::*;
 
@@ -78,6 +82,75 @@ pub async fn sequential_writes(db: String, n: u32) -> Result<Vec<f64>, JsValue> 
         times.push(now() - start);
     }
     Ok(times)
+}
+
+/// Opens (creating) `db` and signs it in to the page's server as `email`, creating the
+/// account when `new_account`.
+#[wasm_bindgen]
+pub async fn sync_sign_in(
+    db: String,
+    email: String,
+    password: String,
+    new_account: bool,
+) -> Result<(), JsValue> {
+    let store = Store::open(&db).await.map_err(js_err)?;
+    let sync = Sync::new(&store, "");
+    if new_account {
+        sync.sign_up(&email, &password).await.map_err(js_err)?;
+    } else {
+        sync.sign_in(&email, &password).await.map_err(js_err)?;
+    }
+    Ok(())
+}
+
+/// Writes `n` records into `db` as local changes (queued for sync), in one transaction.
+#[wasm_bindgen]
+pub async fn fill(db: String, n: u32) -> Result<(), JsValue> {
+    let store = Store::open(&db).await.map_err(js_err)?;
+    let changes: Vec<_> = (0..n).map(|i| (key(i), payload(i))).collect();
+    store.write_many(changes).await.map_err(js_err)?;
+    Ok(())
+}
+
+/// One sync round of `db`: `[ms, records pushed, records pulled]`.
+#[wasm_bindgen]
+pub async fn sync_round(db: String) -> Result<Vec<f64>, JsValue> {
+    let store = Store::open(&db).await.map_err(js_err)?;
+    let start = now();
+    let report = Sync::new(&store, "").sync_once().await.map_err(js_err)?;
+    Ok(vec![
+        now() - start,
+        report.pushed as f64,
+        report.pulled as f64,
+    ])
+}
+
+/// The same `n` records as `fill` writes, as the JSON a push carries, for the raw-HTTP
+/// baseline (`raw_idb.js`): clocks from a fixed device.
+#[wasm_bindgen]
+pub fn push_payloads(n: u32, batch: u32) -> Result<Vec<String>, JsValue> {
+    let device = DeviceId::new("baseline").map_err(js_err)?;
+    let mut clock = HlcClock::new(device.clone());
+    let now = js_sys::Date::now() as u64;
+    let records: Vec<Record> = (0..n)
+        .map(|i| {
+            Ok(Record::new(
+                key(i),
+                payload(i),
+                clock.tick(now).map_err(js_err)?,
+            ))
+        })
+        .collect::<Result<_, JsValue>>()?;
+    records
+        .chunks(batch as usize)
+        .map(|changes| {
+            serde_json::to_string(&PushRequest {
+                device_id: device.clone(),
+                changes: changes.to_vec(),
+            })
+            .map_err(js_err)
+        })
+        .collect()
 }
 
 fn main() {}

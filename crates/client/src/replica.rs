@@ -9,7 +9,7 @@
 use std::collections::BTreeSet;
 
 use cairn_protocol::{reconcile, Conflict, Reconcile, Record, RecordKey};
-use futures_util::future::try_join_all;
+use futures_util::future::{try_join_all, LocalBoxFuture};
 use rexie::TransactionMode;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -146,13 +146,13 @@ impl Store {
     ) -> Result<Applied, StoreError> {
         let lost: BTreeSet<RecordKey> = superseded.iter().map(Record::key).collect();
         let done: Vec<&Record> = pushed.iter().filter(|r| !lost.contains(&r.key())).collect();
-        self.apply::<()>(&done, superseded, None).await
+        self.apply(&done, superseded, None).await
     }
 
     /// Applies records from elsewhere by the merge rule, in one transaction: a local
     /// change still in the outbox that loses goes to the conflict log.
     pub async fn apply_remote(&self, records: &[Record]) -> Result<Applied, StoreError> {
-        self.apply::<()>(&[], records, None).await
+        self.apply(&[], records, None).await
     }
 
     /// [`Store::apply_remote`] for a pull page, storing `cursor` (as JSON, in `meta` at
@@ -162,16 +162,27 @@ impl Store {
         records: &[Record],
         cursor: (&'static str, &C),
     ) -> Result<Applied, StoreError> {
-        self.apply(&[], records, Some(cursor)).await
+        let json = serde_json::to_value(cursor.1).map_err(|e| StoreError::Encode(e.to_string()))?;
+        self.apply(&[], records, Some((cursor.0, json))).await
     }
 
     /// In one transaction: removes the outbox entries of `acknowledged` whose clock is
     /// unchanged, reconciles `incoming`, moves the clock past it, and stores `cursor`.
-    async fn apply<C: Serialize>(
+    /// Boxed: every caller shares one copy of this large state machine in the wasm.
+    fn apply<'s>(
+        &'s self,
+        acknowledged: &'s [&'s Record],
+        incoming: &'s [Record],
+        cursor: Option<(&'static str, serde_json::Value)>,
+    ) -> LocalBoxFuture<'s, Result<Applied, StoreError>> {
+        Box::pin(self.apply_now(acknowledged, incoming, cursor))
+    }
+
+    async fn apply_now(
         &self,
         acknowledged: &[&Record],
         incoming: &[Record],
-        cursor: Option<(&'static str, &C)>,
+        cursor: Option<(&'static str, serde_json::Value)>,
     ) -> Result<Applied, StoreError> {
         let now = now_ms();
         {
@@ -217,9 +228,7 @@ impl Store {
                     }
                 }
                 if let Some((key, cursor)) = cursor {
-                    let json = serde_json::to_value(cursor)
-                        .map_err(|e| StoreError::Encode(e.to_string()))?;
-                    mem.meta.insert(key, json);
+                    mem.meta.insert(key, cursor);
                 }
                 return Ok(applied);
             }
@@ -292,7 +301,7 @@ impl Store {
                 meta.put(&to_js(&clock)?, Some(&JsValue::from_str(META_CLOCK)))
                     .await?;
                 if let Some((key, cursor)) = cursor {
-                    meta.put(&to_js(cursor)?, Some(&key.into())).await?;
+                    meta.put(&to_js(&cursor)?, Some(&key.into())).await?;
                 }
                 commit(tx).await?;
             }

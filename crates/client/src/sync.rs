@@ -22,6 +22,7 @@ use cairn_protocol::api::{
 };
 use cairn_protocol::limits::{self, MAX_CHANGES_PER_PUSH, MAX_PULL_LIMIT, MAX_PUSH_BYTES};
 use cairn_protocol::{Conflict, Hlc, Record, RecordKey};
+use futures_util::future::LocalBoxFuture;
 use serde::{Deserialize, Serialize};
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
@@ -450,69 +451,85 @@ impl<'a> Sync<'a> {
         token: Option<&str>,
         body: Option<String>,
     ) -> Result<T, SyncError> {
-        let init = web_sys::RequestInit::new();
-        init.set_method(method);
-        init.set_cache(web_sys::RequestCache::NoStore);
-        let headers = web_sys::Headers::new().map_err(js_error)?;
-        headers
-            .set("Accept", "application/json")
-            .map_err(js_error)?;
-        if let Some(token) = token {
+        let text = self.exchange(method, path, token, body).await?;
+        let text = if text.is_empty() { "null" } else { &text };
+        serde_json::from_str(text).map_err(|e| SyncError::BadReply(e.to_string()))
+    }
+
+    /// The HTTP exchange under [`Sync::call`]: the body of a 2xx reply, or the error.
+    /// Boxed and not generic, so the service worker's wasm holds one copy of it, not one
+    /// inlined into every caller.
+    fn exchange<'s>(
+        &'s self,
+        method: &'s str,
+        path: &'s str,
+        token: Option<&'s str>,
+        body: Option<String>,
+    ) -> LocalBoxFuture<'s, Result<String, SyncError>> {
+        Box::pin(async move {
+            let init = web_sys::RequestInit::new();
+            init.set_method(method);
+            init.set_cache(web_sys::RequestCache::NoStore);
+            let headers = web_sys::Headers::new().map_err(js_error)?;
             headers
-                .set("Authorization", &format!("Bearer {token}"))
+                .set("Accept", "application/json")
                 .map_err(js_error)?;
-        }
-        if let Some(body) = &body {
-            headers
-                .set("Content-Type", "application/json")
-                .map_err(js_error)?;
-            init.set_body(&JsValue::from_str(body));
-        }
-        init.set_headers(&headers);
-        let url = format!("{}{}", self.base_url, path);
-        let request = web_sys::Request::new_with_str_and_init(&url, &init).map_err(js_error)?;
-        let response = global::fetch(&request).await.map_err(|e| {
-            if global::is_online() {
-                SyncError::Network(describe(&e))
-            } else {
-                SyncError::Offline
+            if let Some(token) = token {
+                headers
+                    .set("Authorization", &format!("Bearer {token}"))
+                    .map_err(js_error)?;
             }
-        })?;
-        let status = response.status();
-        let text = match response.text() {
-            Ok(promise) => JsFuture::from(promise)
-                .await
-                .map_err(|e| SyncError::Network(describe(&e)))?
-                .as_string()
-                .unwrap_or_default(),
-            Err(e) => return Err(SyncError::Network(describe(&e))),
-        };
-        if (200..300).contains(&status) {
-            let text = if text.is_empty() { "null" } else { &text };
-            return serde_json::from_str(text).map_err(|e| SyncError::BadReply(e.to_string()));
-        }
-        let error: Option<ErrorBody> = serde_json::from_str(&text).ok();
-        let message = error
-            .as_ref()
-            .map(|e| e.message.clone())
-            .unwrap_or_else(|| format!("HTTP {status}"));
-        Err(match status {
-            401 => SyncError::Unauthorized,
-            429 => SyncError::RateLimited {
-                retry_after_s: response
-                    .headers()
-                    .get("Retry-After")
-                    .ok()
-                    .flatten()
-                    .and_then(|v| v.trim().parse().ok())
-                    .unwrap_or(5),
-            },
-            500.. => SyncError::Server { status, message },
-            _ => SyncError::Refused {
-                status,
-                code: error.map(|e| e.error).unwrap_or_default(),
-                message,
-            },
+            if let Some(body) = &body {
+                headers
+                    .set("Content-Type", "application/json")
+                    .map_err(js_error)?;
+                init.set_body(&JsValue::from_str(body));
+            }
+            init.set_headers(&headers);
+            let url = format!("{}{}", self.base_url, path);
+            let request = web_sys::Request::new_with_str_and_init(&url, &init).map_err(js_error)?;
+            let response = global::fetch(&request).await.map_err(|e| {
+                if global::is_online() {
+                    SyncError::Network(describe(&e))
+                } else {
+                    SyncError::Offline
+                }
+            })?;
+            let status = response.status();
+            let text = match response.text() {
+                Ok(promise) => JsFuture::from(promise)
+                    .await
+                    .map_err(|e| SyncError::Network(describe(&e)))?
+                    .as_string()
+                    .unwrap_or_default(),
+                Err(e) => return Err(SyncError::Network(describe(&e))),
+            };
+            if (200..300).contains(&status) {
+                return Ok(text);
+            }
+            let error: Option<ErrorBody> = serde_json::from_str(&text).ok();
+            let message = error
+                .as_ref()
+                .map(|e| e.message.clone())
+                .unwrap_or_else(|| format!("HTTP {status}"));
+            Err(match status {
+                401 => SyncError::Unauthorized,
+                429 => SyncError::RateLimited {
+                    retry_after_s: response
+                        .headers()
+                        .get("Retry-After")
+                        .ok()
+                        .flatten()
+                        .and_then(|v| v.trim().parse().ok())
+                        .unwrap_or(5),
+                },
+                500.. => SyncError::Server { status, message },
+                _ => SyncError::Refused {
+                    status,
+                    code: error.map(|e| e.error).unwrap_or_default(),
+                    message,
+                },
+            })
         })
     }
 }

@@ -194,8 +194,100 @@ async function workerBenchmarks(browser) {
   }
 }
 
+const SYNC_N = 10_000;
+const SYNC_RUNS = 3;
+const PASSWORD = 'correct horse battery';
+
+/** A page of the store benchmark, served (with the API) by `url`. */
+async function benchPage(browser, url) {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  await page.goto(`${url}/index.html`);
+  await page.waitForFunction(() => document.body.dataset.ready === 'true');
+  return { context, page };
+}
+
+/**
+ * End to end: SYNC_N changes made on device A reach device B through the server on
+ * `database`. Cairn: A's sync round (push, then pull of its own echo) and B's round
+ * (pull, applied to IndexedDB). Baseline in the same run: the same pushes and pulls as
+ * bare `fetch` calls from the page, without storage.
+ */
+async function syncBenchmark(browser, database, serverArgs) {
+  const server = await startServer({
+    staticDir: process.env.CAIRN_BENCH_PAGE,
+    args: ['--auth-rate-burst', '1000', '--user-rate-burst', '100000', ...serverArgs],
+  });
+  try {
+    const a = await benchPage(browser, server.url);
+    const b = await benchPage(browser, server.url);
+    const times = { total: [], a: [], b: [], raw: [], rawPush: [], rawPull: [] };
+    for (let run = 0; run < SYNC_RUNS; run++) {
+      const email = `bench-${database}-${run}-${Date.now()}@example.org`;
+      const [dbA, dbB] = [`sync-a-${database}-${run}`, `sync-b-${database}-${run}`];
+      await a.page.evaluate((args) => bench.cairn.sync_sign_in(...args, true), [dbA, email, PASSWORD]);
+      await b.page.evaluate((args) => bench.cairn.sync_sign_in(...args, false), [dbB, email, PASSWORD]);
+      await a.page.evaluate((args) => bench.cairn.fill(...args), [dbA, SYNC_N]);
+      const [aMs, pushed] = await a.page.evaluate((db) => bench.cairn.sync_round(db), dbA);
+      const [bMs, , pulled] = await b.page.evaluate((db) => bench.cairn.sync_round(db), dbB);
+      if (pushed !== SYNC_N || pulled !== SYNC_N) throw new Error(`pushed ${pushed}, pulled ${pulled}; expected ${SYNC_N}`);
+      times.a.push(aMs);
+      times.b.push(bMs);
+      times.total.push(aMs + bMs);
+
+      // Baseline: the same records as bare HTTP, another fresh account.
+      const rawEmail = `raw-${email}`;
+      const [rawPushMs, rawPullMs] = await a.page.evaluate(
+        async ([email, password, n]) => {
+          const json = (r) => { if (!r.ok) throw new Error(`HTTP ${r.status}`); return r.json(); };
+          const { token } = await fetch('/api/v1/accounts', {
+            method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email, password }),
+          }).then(json);
+          const headers = { 'content-type': 'application/json', authorization: `Bearer ${token}` };
+          const bodies = bench.cairn.push_payloads(n, 500);
+          let start = performance.now();
+          for (const body of bodies) await fetch('/api/v1/sync/push', { method: 'POST', headers, body }).then(json);
+          const pushMs = performance.now() - start;
+          start = performance.now();
+          let since = 0;
+          let count = 0;
+          for (;;) {
+            const page = await fetch(`/api/v1/sync/pull?since=${since}&limit=1000`, { headers }).then(json);
+            count += page.records.length;
+            since = page.cursor;
+            if (!page.more) break;
+          }
+          if (count !== n) throw new Error(`pulled ${count}`);
+          return [pushMs, performance.now() - start];
+        },
+        [rawEmail, PASSWORD, SYNC_N],
+      );
+      times.rawPush.push(rawPushMs);
+      times.rawPull.push(rawPullMs);
+      times.raw.push(rawPushMs + rawPullMs);
+    }
+    const kase = `sync_10k_a_to_b_${database}`;
+    record('sync', kase, 'cairn', 'median_ms', median(times.total), SYNC_RUNS);
+    record('sync', kase, 'cairn-device-a-round', 'median_ms', median(times.a), SYNC_RUNS);
+    record('sync', kase, 'cairn-device-b-round', 'median_ms', median(times.b), SYNC_RUNS);
+    record('sync', kase, 'raw-http', 'median_ms', median(times.raw), SYNC_RUNS);
+    record('sync', kase, 'raw-http-push', 'median_ms', median(times.rawPush), SYNC_RUNS);
+    record('sync', kase, 'raw-http-pull', 'median_ms', median(times.rawPull), SYNC_RUNS);
+    await a.context.close();
+    await b.context.close();
+  } finally {
+    await server.stop();
+  }
+}
+
 const browser = await launchBrowser();
 try {
+  await syncBenchmark(browser, 'sqlite', []);
+  if (process.env.CAIRN_BENCH_POSTGRES_URL) {
+    await syncBenchmark(browser, 'postgres', ['--database-url', process.env.CAIRN_BENCH_POSTGRES_URL]);
+  } else {
+    console.error('CAIRN_BENCH_POSTGRES_URL is not set: the PostgreSQL sync case is skipped');
+  }
   await storeBenchmarks(browser);
   await hydrationBenchmark(browser);
   await workerBenchmarks(browser);
