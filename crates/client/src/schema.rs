@@ -16,6 +16,7 @@
 //! | 1 | `records`, `meta` | records and the device clock |
 //! | 2 | + `outbox`, `quarantine` | records written under 1 are queued for sync |
 //! | 3 | + `conflicts` | (none: the new store starts empty) |
+//! | 4 | + `snapshots`, `blobs`, `secrets`, `keys` | (none: the new stores start empty) |
 
 use rexie::{ObjectStore, RexieBuilder};
 
@@ -25,6 +26,14 @@ pub(crate) const META: &str = "meta";
 pub(crate) const QUARANTINE: &str = "quarantine";
 /// Local changes that lost to a change from elsewhere, keyed `[collection, id, lost_hlc]`.
 pub(crate) const CONFLICTS: &str = "conflicts";
+/// Local snapshots of all data, keyed by `id`. Never synced.
+pub const SNAPSHOTS: &str = "snapshots";
+/// Binary attachments (images of notes) as Blobs, keyed by `id`. Local only, never synced.
+pub const BLOBS: &str = "blobs";
+/// Secrets (e.g. an API key), AES-GCM ciphertext keyed by `name`. Never synced.
+pub const SECRETS: &str = "secrets";
+/// Non-extractable WebCrypto keys (`CryptoKey` objects), out-of-line keys.
+pub const KEYS: &str = "keys";
 
 pub(crate) const META_DEVICE_ID: &str = "device_id";
 pub(crate) const META_CLOCK: &str = "clock";
@@ -37,7 +46,7 @@ pub(crate) const META_PULL_POSITION: &str = "pull_position";
 pub(crate) const META_LAST_SYNC: &str = "last_sync";
 
 /// The IndexedDB version this build opens.
-pub const DB_VERSION: u32 = 3;
+pub const DB_VERSION: u32 = 4;
 /// The data version this build writes.
 pub const DATA_VERSION: u32 = 2;
 
