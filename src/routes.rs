@@ -2,18 +2,24 @@
 //! each of these also works on reload and as a deep link.
 
 use yew::{html, Html};
+use yew_router::prelude::Redirect;
 use yew_router::Routable;
 
-use crate::pages::{Assessment, Home, NotFound, Settings, Welcome};
+use crate::pages::{Assessment, Home, NotFound, Onboarding, Settings, WaiverPage};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Routable)]
 pub enum Route {
     #[at("/")]
     Home,
+    #[at("/onboarding")]
+    Onboarding,
+    /// The onboarding's earlier address, kept for bookmarks.
     #[at("/welcome")]
     Welcome,
     #[at("/assessment")]
     Assessment,
+    #[at("/waiver")]
+    Waiver,
     #[at("/settings")]
     Settings,
     #[not_found]
@@ -24,8 +30,10 @@ pub enum Route {
 pub fn switch(route: Route) -> Html {
     match route {
         Route::Home => html! { <Home /> },
-        Route::Welcome => html! { <Welcome /> },
+        Route::Onboarding => html! { <Onboarding /> },
+        Route::Welcome => html! { <Redirect<Route> to={Route::Onboarding} /> },
         Route::Assessment => html! { <Assessment /> },
+        Route::Waiver => html! { <WaiverPage /> },
         Route::Settings => html! { <Settings /> },
         Route::NotFound => html! { <NotFound /> },
     }

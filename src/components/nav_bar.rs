@@ -10,7 +10,7 @@ pub fn NavBar() -> Html {
     let class = css!(
         r#"
         display: flex; flex-wrap: wrap; gap: 0.5rem 1rem; align-items: center;
-        padding: 0.75rem 1rem; background: var(--accent); color: white;
+        padding: 0.75rem 1rem; background: var(--nav-bg); color: var(--nav-fg);
         a { color: inherit; text-decoration: none; }
         a.brand { font-weight: 700; margin-right: auto; }
         "#
@@ -19,7 +19,6 @@ pub fn NavBar() -> Html {
         <nav {class} aria-label="Main">
             <Link<Route> classes="brand" to={Route::Home}>{ "Cairn" }</Link<Route>>
             <Link<Route> to={Route::Home}>{ "Home" }</Link<Route>>
-            <Link<Route> to={Route::Welcome}>{ "Tour" }</Link<Route>>
             <Link<Route> to={Route::Assessment}>{ "Safety check" }</Link<Route>>
             <Link<Route> to={Route::Settings}>{ "Settings" }</Link<Route>>
         </nav>

@@ -11,7 +11,7 @@ pub fn UpdateBanner() -> Html {
     }
     let apply = Callback::from(move |_| service_worker.apply_update());
     html! {
-        <div role="status" class="update-banner">
+        <div role="status" class="banner update-banner">
             { "A new version of Cairn is available. " }
             <button onclick={apply}>{ "Update" }</button>
         </div>

@@ -5,7 +5,9 @@
 //! [`PersistenceProvider`](crate::components::PersistenceProvider) provides.
 
 mod persistence;
+mod use_appearance;
 mod use_expandable_card;
+mod use_notifications;
 mod use_persistent_state;
 mod use_progress;
 mod use_service_worker;
@@ -14,7 +16,9 @@ mod use_visible_component;
 mod use_waiver;
 
 pub use persistence::{use_persistence, Persistence, Registration, HYDRATED_COLLECTIONS};
+pub use use_appearance::{use_appearance, Appearance, AppearanceSettings, TextSize, Theme};
 pub use use_expandable_card::{use_expandable_card, ExpandableCard};
+pub use use_notifications::{use_notifications, NotificationAccess, Notifications};
 pub use use_persistent_state::{
     use_persistent_state, PersistOptions, PersistentState, SaveStatus, Validator, FIRST_RETRY_MS,
     MAX_ATTEMPTS,

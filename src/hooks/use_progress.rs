@@ -6,9 +6,16 @@ use yew::prelude::*;
 use super::{use_persistent_state, PersistOptions, PersistentState};
 
 /// Steps of the onboarding flow, in order.
-pub const ONBOARDING_STEPS: &[&str] = &["welcome", "name", "offline"];
+pub const ONBOARDING_STEPS: &[&str] = &["welcome", "profile", "preferences", "waiver"];
 /// Questions of the data-safety assessment, in order.
-pub const ASSESSMENT_STEPS: &[&str] = &["devices", "shared_computer", "backups"];
+pub const ASSESSMENT_STEPS: &[&str] = &[
+    "devices",
+    "shared_computer",
+    "backups",
+    "importance",
+    "notes_count",
+    "concerns",
+];
 
 /// Progress through a flow of steps, as stored.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -68,6 +75,15 @@ impl Progress {
         });
     }
 
+    /// Marks `step` not done (going back to it).
+    pub fn reopen(&self, step: &str) {
+        self.record.update(|r| {
+            let mut r = r.clone();
+            r.completed.retain(|s| s != step);
+            r
+        });
+    }
+
     /// Marks `step` done.
     pub fn complete(&self, step: &str) {
         self.record.update(|r| {
@@ -118,9 +134,9 @@ mod tests {
         let mut r = ProgressRecord::default();
         assert_eq!(r.current_step(ONBOARDING_STEPS), Some("welcome"));
         r.completed.push("welcome".into());
-        assert_eq!(r.current_step(ONBOARDING_STEPS), Some("name"));
+        assert_eq!(r.current_step(ONBOARDING_STEPS), Some("profile"));
         // Completed out of order: still the first gap.
-        r.completed = vec!["offline".into()];
+        r.completed = vec!["preferences".into()];
         assert_eq!(r.current_step(ONBOARDING_STEPS), Some("welcome"));
         r.completed = ONBOARDING_STEPS.iter().map(|s| s.to_string()).collect();
         assert_eq!(r.current_step(ONBOARDING_STEPS), None);

@@ -15,6 +15,7 @@ use cairn_client::{StoredConflict, Sync, SyncError, SyncStatus};
 use yew::platform::spawn_local;
 use yew::prelude::*;
 
+use super::use_notifications::notify;
 use super::Persistence;
 
 /// The server's origin: the app is served by the sync server itself.
@@ -30,6 +31,8 @@ pub struct SyncView {
     pub syncing: bool,
     /// Local changes that lost to changes made elsewhere, newest first.
     pub conflicts: Vec<StoredConflict>,
+    /// Collections this device keeps off sync.
+    pub excluded: Vec<String>,
 }
 
 /// The context value: the view, and the controller that acts.
@@ -85,12 +88,16 @@ impl SyncController {
         spawn_local(async move {
             let status = this.sync().status().await;
             let conflicts = this.persistence.store().conflicts().await;
+            let excluded = this.sync().excluded_collections().await;
             this.set_view(|view| {
                 if let Ok(status) = status {
                     view.status = status;
                 }
                 if let Ok(conflicts) = conflicts {
                     view.conflicts = conflicts;
+                }
+                if let Ok(excluded) = excluded {
+                    view.excluded = excluded;
                 }
             });
         });
@@ -111,6 +118,13 @@ impl SyncController {
                     Ok(report) => {
                         for record in report.changed {
                             this.persistence.changed(record);
+                        }
+                        if report.conflicts > 0 {
+                            notify(
+                                &this.persistence,
+                                "A change was overwritten",
+                                "A newer change from another device replaced one of yours. Your version is kept in the conflict log on the Storage page.",
+                            );
                         }
                     }
                     Err(SyncError::SignedOut) => {}
@@ -172,6 +186,25 @@ impl SyncController {
                     this.refresh();
                 }
                 Err(err) => gloo::console::error!(format!("Restoring failed: {err}")),
+            }
+        });
+    }
+
+    /// Includes `collection` in sync, or keeps it on this device only.
+    pub fn set_synced(self: &Rc<Self>, collection: &str, synced: bool) {
+        let mut excluded = self.view.borrow().excluded.clone();
+        excluded.retain(|c| c != collection);
+        if !synced {
+            excluded.push(collection.to_owned());
+        }
+        let this = self.clone();
+        spawn_local(async move {
+            if let Err(err) = this.sync().set_excluded_collections(&excluded).await {
+                gloo::console::error!(format!("Saving the sync setting failed: {err}"));
+            }
+            this.refresh();
+            if synced {
+                this.sync_now();
             }
         });
     }

@@ -3,68 +3,93 @@ use web_sys::HtmlTextAreaElement;
 use yew::prelude::*;
 use yew_router::prelude::*;
 
-use crate::components::SaveStatusBadge;
-use crate::hooks::{
-    use_expandable_card, use_persistent_state, use_visible_component, PersistOptions,
-};
+use crate::components::{DashboardCard, SaveStatusBadge, SyncBadge};
+use crate::hooks::{use_assessment, use_onboarding, use_persistent_state, PersistOptions};
 use crate::routes::Route;
 
-/// The home page: a note to self kept on this device as it is typed, a getting-started
-/// panel the user can hide, and a card explaining how data is kept.
+/// Home: the dashboard. Cards that expand and collapse, a Customize mode to choose which
+/// are shown (both remembered), the sync status, and a prompt to finish onboarding.
 #[styled_component]
 pub fn Home() -> Html {
+    let customizing = use_state(|| false);
+    let onboarding = use_onboarding();
+    let class = css!(
+        r#"
+        .toolbar { display: flex; justify-content: space-between; align-items: center; gap: 1rem; flex-wrap: wrap; }
+        .card { border: 1px solid var(--border); border-radius: 6px; padding: 0.75rem 1rem; margin: 1rem 0; background: var(--surface); }
+        .card header { display: flex; justify-content: space-between; align-items: center; gap: 1rem; }
+        .card h2 { margin: 0; }
+        .card-hidden { opacity: 0.6; border-style: dashed; }
+        .prompt { border-left: 4px solid var(--accent); padding: 0.5rem 0.75rem; background: var(--surface); }
+        textarea { width: 100%; min-height: 8rem; padding: 0.5rem; }
+        .save-status { display: block; min-height: 1.5em; color: var(--muted); }
+        "#
+    );
+    let toggle_customize = {
+        let customizing = customizing.clone();
+        Callback::from(move |_| customizing.set(!*customizing))
+    };
+    let prompt = onboarding.current_step().map(|step| {
+        let steps = onboarding.steps();
+        let position = steps.iter().position(|s| *s == step).unwrap_or(0) + 1;
+        html! {
+            <p class="prompt" id="onboarding-prompt">
+                { format!("Finish setting up Cairn (step {position} of {}). ", steps.len()) }
+                <Link<Route> to={Route::Onboarding}>{ "Continue setup" }</Link<Route>>
+            </p>
+        }
+    });
+    let customizing = *customizing;
+    html! {
+        <div {class}>
+            <div class="toolbar">
+                <h1>{ "Home" }</h1>
+                <button id="customize" aria-pressed={customizing.to_string()} onclick={toggle_customize}>
+                    { if customizing { "Done" } else { "Customize" } }
+                </button>
+            </div>
+            <SyncBadge />
+            { prompt.unwrap_or_default() }
+            if customizing {
+                <p class="hint" id="customize-help">{ "Choose which cards Home shows. Hidden cards are kept, just not shown." }</p>
+            }
+            <DashboardCard id="quick-note" state_key="quick-note" title="Quick note" {customizing}>
+                <QuickNote />
+            </DashboardCard>
+            <DashboardCard id="getting-started" state_key="getting-started" title="Getting started" {customizing}>
+                <ul>
+                    <li><Link<Route> to={Route::Onboarding}>{ "Set up Cairn" }</Link<Route>></li>
+                    <li><Link<Route> to={Route::Assessment}>{ "Check how safe your data is" }</Link<Route>></li>
+                    <li><Link<Route> to={Route::Waiver}>{ "Give your consent for data processing" }</Link<Route>></li>
+                </ul>
+            </DashboardCard>
+            <DashboardCard id="safety-check" state_key="safety-check" title="Data-safety check" {customizing}>
+                <SafetyCheckSummary />
+            </DashboardCard>
+            <DashboardCard id="how-it-works" state_key="how-cairn-keeps-data" title="How Cairn keeps your data" default_open={false} {customizing}>
+                <p>{ "Everything you type is saved in this browser's database a moment after you stop typing, and at once when you press Ctrl+S (⌘S) or leave the page." }</p>
+                <p>{ "It stays here across reloads and without a network connection. Each change is also queued, so it can be synced to your other devices once you sign in." }</p>
+            </DashboardCard>
+        </div>
+    }
+}
+
+/// A note to self, kept on this device as it is typed.
+#[function_component]
+fn QuickNote() -> Html {
     let note = use_persistent_state(
         "scratchpad",
         String::new(),
         PersistOptions::default().collection("notes"),
     );
-    let getting_started = use_visible_component("getting-started", true);
-    let how_it_works = use_expandable_card("how-cairn-keeps-data", false);
-
     let oninput = {
         let set = note.setter();
         Callback::from(move |e: InputEvent| {
             set.emit(e.target_unchecked_into::<HtmlTextAreaElement>().value())
         })
     };
-    let class = css!(
-        r#"
-        label { display: block; font-weight: 600; margin-bottom: 0.25rem; }
-        textarea { width: 100%; min-height: 10rem; font: inherit; padding: 0.5rem; }
-        .save-status { display: block; min-height: 1.5em; color: GrayText; }
-        .panel, .card { border: 1px solid #c9d6cf; border-radius: 6px; padding: 0.75rem 1rem; margin: 1rem 0; }
-        .panel header, .card header { display: flex; justify-content: space-between; align-items: center; gap: 1rem; }
-        .panel h2, .card h2 { margin: 0; }
-        button { font: inherit; cursor: pointer; }
-        "#
-    );
-
-    let panel = if getting_started.is_visible() {
-        let hide = Callback::from(move |_| getting_started.hide());
-        html! {
-            <section class="panel" id="getting-started" aria-labelledby="getting-started-title">
-                <header>
-                    <h2 id="getting-started-title">{ "Getting started" }</h2>
-                    <button onclick={hide}>{ "Hide" }</button>
-                </header>
-                <ol>
-                    <li><Link<Route> to={Route::Welcome}>{ "Take the short tour" }</Link<Route>></li>
-                    <li><Link<Route> to={Route::Assessment}>{ "Check how safe your data is" }</Link<Route>></li>
-                    <li><Link<Route> to={Route::Settings}>{ "Give your consent for data processing" }</Link<Route>></li>
-                </ol>
-            </section>
-        }
-    } else {
-        let show = Callback::from(move |_| getting_started.show());
-        html! { <p><button onclick={show}>{ "Show getting started" }</button></p> }
-    };
-
-    let open = how_it_works.is_open();
-    let toggle = Callback::from(move |_| how_it_works.toggle());
     html! {
-        <div {class}>
-            <h1>{ "Notes to self" }</h1>
-            { panel }
+        <>
             <label for="scratchpad">{ "Note" }</label>
             <textarea
                 id="scratchpad"
@@ -74,20 +99,27 @@ pub fn Home() -> Html {
                 {oninput}
             />
             <SaveStatusBadge status={note.status().clone()} dirty={note.is_dirty()} />
-            <section class="card" id="how-it-works">
-                <header>
-                    <h2>{ "How Cairn keeps your data" }</h2>
-                    <button aria-expanded={open.to_string()} aria-controls="how-it-works-body" onclick={toggle}>
-                        { if open { "Less" } else { "More" } }
-                    </button>
-                </header>
-                if open {
-                    <div id="how-it-works-body">
-                        <p>{ "Everything you type is saved in this browser's database a moment after you stop typing, and at once when you press Ctrl+S (⌘S) or leave the page." }</p>
-                        <p>{ "It stays here across reloads and without a network connection. Each change is also queued, so it can be synced to your other devices." }</p>
-                    </div>
-                }
-            </section>
-        </div>
+        </>
+    }
+}
+
+/// Where the user is in the data-safety check.
+#[function_component]
+fn SafetyCheckSummary() -> Html {
+    let assessment = use_assessment();
+    let answered = assessment
+        .completed_steps()
+        .len()
+        .min(assessment.steps().len());
+    let total = assessment.steps().len();
+    let text = if assessment.is_complete() {
+        "Done. See your advice.".to_owned()
+    } else if answered == 0 {
+        format!("{total} short questions about keeping your data safe.")
+    } else {
+        format!("{answered} of {total} questions answered.")
+    };
+    html! {
+        <p>{ text }{ " " }<Link<Route> to={Route::Assessment}>{ if assessment.is_complete() { "Open" } else { "Go to the check" } }</Link<Route>></p>
     }
 }

@@ -3,11 +3,13 @@
 mod assessment;
 mod home;
 mod not_found;
+mod onboarding;
 mod settings;
-mod welcome;
+pub mod waiver;
 
 pub use assessment::Assessment;
 pub use home::Home;
 pub use not_found::NotFound;
-pub use settings::{Settings, DATA_CONSENT, DATA_CONSENT_TEXT};
-pub use welcome::Welcome;
+pub use onboarding::Onboarding;
+pub use settings::Settings;
+pub use waiver::{WaiverPage, DATA_CONSENT, DATA_CONSENT_TEXT};

@@ -24,31 +24,38 @@ test("every hook's state survives a reload, and the first render already shows i
   await noteLoaded(page);
 
   // Expandable card and hideable panel on the home page.
-  await page.getByRole('button', { name: 'More' }).click();
+  await page.locator('#how-it-works button[aria-expanded]').click();
   await page.locator('#how-it-works-body').waitFor();
-  await page.getByRole('button', { name: 'Hide' }).click();
-  await page.getByRole('button', { name: 'Show getting started' }).waitFor();
+  // Customize: the getting-started card is hidden.
+  await page.getByRole('button', { name: 'Customize' }).click();
+  await page.getByLabel('Show on Home').nth(1).waitFor();
+  await page.locator('#show-getting-started').uncheck();
+  await page.getByRole('button', { name: 'Done' }).click();
+  await page.locator('#getting-started').waitFor({ state: 'detached' });
 
   // Onboarding: past the first step, with an answer.
-  await page.getByRole('link', { name: 'Tour' }).click();
-  await page.getByRole('button', { name: 'Next' }).click();
+  await page.getByRole('link', { name: 'Continue setup' }).click();
+  await page.getByRole('button', { name: 'Get started' }).click();
   await page.getByLabel('Your name').fill('Ada');
   await waitForStored(page, 'progress', 'onboarding', (v) => v?.answers?.name === 'Ada');
 
   // Assessment: one question answered.
   await page.getByRole('link', { name: 'Safety check' }).click();
-  await page.getByRole('button', { name: 'Two or more' }).click();
-  await page.getByText('Question 2 of 3').waitFor();
+  await page.getByLabel('Two or more').check();
+  await page.getByRole('button', { name: 'Next' }).click();
+  await page.getByText('Question 2 of 6').waitFor();
 
   // Waiver: signed.
-  await page.getByRole('link', { name: 'Settings' }).click();
+  await page.goto(`${env.server.url}/waiver`);
   await page.getByLabel('Your full name').fill('Ada Lovelace');
+  await page.getByLabel('I have read the text above and I agree to it').check();
   await page.getByRole('button', { name: 'Sign', exact: true }).click();
   await page.getByText(/^Signed by Ada Lovelace on/).waitFor();
 
   for (const [collection, id] of [
     ['ui', 'card:how-cairn-keeps-data'],
     ['ui', 'visible:getting-started'],
+    ['progress', 'onboarding'],
     ['progress', 'assessment'],
     ['waivers', 'data-processing'],
   ]) {
@@ -58,7 +65,7 @@ test("every hook's state survives a reload, and the first render already shows i
   // Record what the home page shows the moment it first renders after a reload.
   await page.addInitScript(() => {
     const observer = new MutationObserver(() => {
-      const cardButton = document.querySelector('#how-it-works button');
+      const cardButton = document.querySelector('#how-it-works button[aria-expanded]');
       if (cardButton && !window.__firstRender) {
         window.__firstRender = {
           cardExpanded: cardButton.getAttribute('aria-expanded'),
@@ -72,16 +79,18 @@ test("every hook's state survives a reload, and the first render already shows i
   await page.locator('#how-it-works-body').waitFor();
   assert.deepEqual(await page.evaluate(() => window.__firstRender), { cardExpanded: 'true', panelShown: false });
 
+  // The onboarding's old address redirects; it resumes at the same step and answer.
   await page.goto(`${env.server.url}/welcome`);
-  await page.getByText('Step 2 of 3').waitFor();
+  await page.getByText('Step 2 of 4').waitFor();
+  assert.equal(new URL(page.url()).pathname, '/onboarding');
   assert.equal(await page.getByLabel('Your name').inputValue(), 'Ada');
   await page.getByRole('button', { name: 'Continue' }).click();
-  await page.getByRole('heading', { name: 'Works offline' }).waitFor();
+  await page.getByRole('heading', { name: 'Make it comfortable' }).waitFor();
 
   await page.goto(`${env.server.url}/assessment`);
-  await page.getByText('Question 2 of 3').waitFor();
+  await page.getByText('Question 2 of 6').waitFor();
 
-  await page.goto(`${env.server.url}/settings`);
+  await page.goto(`${env.server.url}/waiver`);
   await page.getByText(/^Signed by Ada Lovelace on/).waitFor();
   await page.getByRole('button', { name: 'Withdraw consent' }).click();
   await page.getByText('Not signed yet.').waitFor();
@@ -97,7 +106,7 @@ test('a change in one tab appears in another tab without a reload', TIMEOUT, asy
     await page.goto(env.server.url);
     await noteLoaded(page);
   }
-  await first.getByRole('button', { name: 'More' }).click();
+  await first.locator('#how-it-works button[aria-expanded]').click();
   await second.locator('#how-it-works-body').waitFor();
 
   await first.getByLabel('Note').fill('written in the first tab');
@@ -192,7 +201,8 @@ test('Ctrl+S saves at once instead of opening the save dialog', TIMEOUT, async (
 test('a waiver without a name is refused and not stored', TIMEOUT, async () => {
   const context = await env.browser.newContext();
   const page = await context.newPage();
-  await page.goto(`${env.server.url}/settings`);
+  await page.goto(`${env.server.url}/waiver`);
+  await page.getByLabel('I have read the text above and I agree to it').check();
   await page.getByRole('button', { name: 'Sign', exact: true }).click();
   await page.getByRole('alert').getByText('Not saved: Type your full name to sign.').waitFor();
   assert.equal(await storedValue(page, 'waivers', 'data-processing'), undefined);

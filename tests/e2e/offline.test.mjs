@@ -33,8 +33,8 @@ test('with the server stopped, the app reloads from the cache with its state, cl
     // A client-side route, opened offline as a fresh navigation.
     await page.goto(`${server.url}/settings`);
     await page.getByRole('heading', { name: 'Settings' }).waitFor();
-    await page.getByRole('link', { name: 'Tour' }).click();
-    await page.getByRole('heading', { name: 'Welcome to Cairn' }).waitFor();
+    await page.getByRole('link', { name: 'Safety check' }).click();
+    await page.getByRole('heading', { name: 'Data-safety check' }).waitFor();
   } finally {
     await context.close();
     await server.stop();

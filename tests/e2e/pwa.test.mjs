@@ -48,7 +48,7 @@ for (const [name, width, height] of [
 
     // Nothing wider than the screen, and every section reachable from the top bar.
     assert.ok(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth));
-    for (const link of ['Home', 'Tour', 'Safety check', 'Settings']) {
+    for (const link of ['Home', 'Safety check', 'Settings']) {
       const box = await page.getByRole('navigation').getByRole('link', { name: link, exact: true }).boundingBox();
       assert.ok(box && box.x >= 0 && box.x + box.width <= width, `${link} is on screen`);
     }

@@ -104,8 +104,10 @@ test('edits made while the server is down sync when it is back; nothing is lost'
     await openSettings(a.page);
     await a.page.locator('#sync-pending').getByText(/waiting to sync/).waitFor();
     await b.page.getByRole('link', { name: 'Home' }).first().click();
-    await b.page.locator('#getting-started').getByRole('button', { name: 'Hide' }).click();
-    await b.page.getByRole('button', { name: 'Show getting started' }).waitFor();
+    await b.page.getByRole('button', { name: 'Customize' }).click();
+    await b.page.locator('#show-getting-started').uncheck();
+    await b.page.getByRole('button', { name: 'Done' }).click();
+    await b.page.locator('#getting-started').waitFor({ state: 'detached' });
     await openSettings(b.page);
     await b.page.locator('#sync-pending').getByText(/waiting to sync/).waitFor();
 

@@ -42,6 +42,8 @@ pub(crate) const META_DATA_VERSION: &str = "data_version";
 pub(crate) const META_SESSION: &str = "session";
 /// Where pulling resumes, and for which account ([`crate::sync::PullPosition`]).
 pub(crate) const META_PULL_POSITION: &str = "pull_position";
+/// Collections this device does not sync (a list of names).
+pub(crate) const META_SYNC_EXCLUDED: &str = "sync_excluded";
 /// How the last sync went ([`crate::sync::LastSync`]).
 pub(crate) const META_LAST_SYNC: &str = "last_sync";
 

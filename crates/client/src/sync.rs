@@ -31,7 +31,7 @@ use web_sys::{BroadcastChannel, MessageEvent};
 
 use crate::codec::{now_ms, random_u64};
 use crate::global;
-use crate::schema::{META_LAST_SYNC, META_PULL_POSITION, META_SESSION};
+use crate::schema::{META_LAST_SYNC, META_PULL_POSITION, META_SESSION, META_SYNC_EXCLUDED};
 use crate::{Store, StoreError};
 
 /// The Web Lock every sync round holds.
@@ -78,7 +78,7 @@ pub struct StoredConflict {
 pub struct SyncStatus {
     /// The signed-in account, if any.
     pub account: Option<String>,
-    /// Local changes not pushed yet.
+    /// Local changes not pushed yet (in collections that sync).
     pub pending: usize,
     pub last_success_ms: Option<u64>,
     pub last_error: Option<String>,
@@ -262,12 +262,52 @@ impl<'a> Sync<'a> {
         Ok(())
     }
 
+    /// The collections this device keeps to itself: their changes are neither pushed nor
+    /// taken from the server (a device setting, kept in `meta`, not synced).
+    pub async fn excluded_collections(&self) -> Result<Vec<String>, StoreError> {
+        Ok(self
+            .store
+            .meta::<Vec<String>>(META_SYNC_EXCLUDED)
+            .await?
+            .unwrap_or_default())
+    }
+
+    /// Sets the collections kept off sync. Changes to them stay queued, so they are
+    /// pushed if the collection is included again; including one again also pulls
+    /// everything from the start once, to catch up on what was skipped.
+    pub async fn set_excluded_collections(&self, excluded: &[String]) -> Result<(), StoreError> {
+        let before = self.excluded_collections().await?;
+        let mut excluded = excluded.to_vec();
+        excluded.sort();
+        excluded.dedup();
+        if before.iter().any(|c| !excluded.contains(c)) {
+            self.store
+                .set_meta::<PullPosition>(META_PULL_POSITION, None)
+                .await?;
+        }
+        self.store
+            .set_meta(META_SYNC_EXCLUDED, Some(&excluded))
+            .await?;
+        announce(self.store, None);
+        Ok(())
+    }
+
     /// What the app shows about sync.
     pub async fn status(&self) -> Result<SyncStatus, StoreError> {
         let last: Option<LastSync> = self.store.meta(META_LAST_SYNC).await?;
+        let excluded = self.excluded_collections().await?;
+        let pending = if excluded.is_empty() {
+            self.store.pending_count().await?
+        } else {
+            let outbox = self.store.outbox().await?;
+            outbox
+                .iter()
+                .filter(|e| !excluded.contains(&e.collection))
+                .count()
+        };
         Ok(SyncStatus {
             account: self.session().await?.map(|s| s.email),
-            pending: self.store.pending_count().await?,
+            pending,
             last_success_ms: last.as_ref().and_then(|l| l.succeeded_at_ms),
             last_error: last.and_then(|l| l.error),
             online: global::is_online(),
@@ -338,7 +378,14 @@ impl<'a> Sync<'a> {
         session: &StoredSession,
         report: &mut SyncReport,
     ) -> Result<(), SyncError> {
-        let entries = self.store.outbox().await?;
+        let excluded = self.excluded_collections().await?;
+        let entries: Vec<_> = self
+            .store
+            .outbox()
+            .await?
+            .into_iter()
+            .filter(|e| !excluded.contains(&e.collection))
+            .collect();
         let now = now_ms();
         let device_id = self.store.device_id();
         for chunk in entries.chunks(MAX_CHANGES_PER_PUSH) {
@@ -406,9 +453,13 @@ impl<'a> Sync<'a> {
         let mut cursor = position
             .filter(|p| p.email == session.email)
             .map_or(0, |p| p.cursor);
+        let excluded = self.excluded_collections().await?;
         loop {
             let path = format!("/api/v1/sync/pull?since={cursor}&limit={MAX_PULL_LIMIT}");
-            let page: PullResponse = self.call("GET", &path, Some(&session.token), None).await?;
+            let mut page: PullResponse =
+                self.call("GET", &path, Some(&session.token), None).await?;
+            // Not applied here; including the collection again pulls from the start.
+            page.records.retain(|r| !excluded.contains(&r.collection));
             let position = PullPosition {
                 email: session.email.clone(),
                 cursor: page.cursor,

@@ -87,7 +87,7 @@ async function preparePersistedRender(page, url) {
     }).observe(document, { childList: true, subtree: true, attributes: true });
   });
   await page.goto(url);
-  await page.getByRole('button', { name: 'More' }).click();
+  await page.locator('#how-it-works button[aria-expanded]').click();
   await page.locator('#how-it-works-body').waitFor();
 }
 
