@@ -14,11 +14,11 @@ test('the app loads with no console errors and its service worker activates', TI
 
   const response = await page.goto(env.server.url);
   assert.equal(response.status(), 200);
-  await page.getByRole('heading', { name: 'Notes to self' }).waitFor();
+  await page.getByRole('heading', { name: 'Home', exact: true }).waitFor();
   assert.equal(await serviceWorkerActivated(page), 'activated');
   // The worker's fetch handler (Rust) serves this navigation.
   await page.reload();
-  await page.getByRole('heading', { name: 'Notes to self' }).waitFor();
+  await page.getByRole('heading', { name: 'Home', exact: true }).waitFor();
   assert.ok(await page.evaluate(() => navigator.serviceWorker.controller !== null));
 
   assert.deepEqual(errors, []);
@@ -29,7 +29,7 @@ test('typed text survives a reload', TIMEOUT, async () => {
   const context = await env.browser.newContext();
   const page = await context.newPage();
   await page.goto(env.server.url);
-  const note = page.getByLabel('Note');
+  const note = page.getByLabel('Note', { exact: true });
   await noteLoaded(page);
 
   const text = `Remember the milk — ${Date.now()}`;
@@ -45,7 +45,7 @@ test('typed text survives a reload', TIMEOUT, async () => {
   const otherPage = await other.newPage();
   await otherPage.goto(env.server.url);
   await noteLoaded(otherPage);
-  assert.equal(await otherPage.getByLabel('Note').inputValue(), '');
+  assert.equal(await otherPage.getByLabel('Note', { exact: true }).inputValue(), '');
 
   await other.close();
   await context.close();
@@ -68,7 +68,7 @@ test('a deep link to /settings serves the app, also on reload', TIMEOUT, async (
 
   // Client-side navigation back home works too.
   await page.getByRole('link', { name: 'Home', exact: true }).click();
-  await page.getByRole('heading', { name: 'Notes to self' }).waitFor();
+  await page.getByRole('heading', { name: 'Home', exact: true }).waitFor();
   assert.equal(new URL(page.url()).pathname, '/');
 
   assert.deepEqual(errors, []);

@@ -58,7 +58,7 @@ test('edits made while the server was down are pushed by the worker with the pag
     await server.stop();
     await page.getByRole('link', { name: 'Home' }).first().click();
     await noteLoaded(page);
-    await page.getByLabel('Note').fill('typed with the server down');
+    await page.getByLabel('Note', { exact: true }).fill('typed with the server down');
     await page.getByText(/^Saved at/).waitFor();
 
     // The app's page goes away; a blank page of the same profile drives the worker.

@@ -109,7 +109,7 @@ test('a change in one tab appears in another tab without a reload', TIMEOUT, asy
   await first.locator('#how-it-works button[aria-expanded]').click();
   await second.locator('#how-it-works-body').waitFor();
 
-  await first.getByLabel('Note').fill('written in the first tab');
+  await first.getByLabel('Note', { exact: true }).fill('written in the first tab');
   await first.getByText(/^Saved at/).waitFor();
   await second.waitForFunction(() => document.querySelector('#scratchpad').value === 'written in the first tab');
   await context.close();
@@ -120,7 +120,7 @@ test('text typed just before the tab closes is kept', TIMEOUT, async () => {
   const page = await context.newPage();
   await page.goto(env.server.url);
   await noteLoaded(page);
-  await page.getByLabel('Note').fill('typed, then the tab closed');
+  await page.getByLabel('Note', { exact: true }).fill('typed, then the tab closed');
   // Closed within the debounce delay: only the pagehide flush can save it.
   await page.getByText('Unsaved changes').waitFor();
   await page.close({ runBeforeUnload: true });
@@ -128,7 +128,7 @@ test('text typed just before the tab closes is kept', TIMEOUT, async () => {
   const reopened = await context.newPage();
   await reopened.goto(env.server.url);
   await noteLoaded(reopened);
-  assert.equal(await reopened.getByLabel('Note').inputValue(), 'typed, then the tab closed');
+  assert.equal(await reopened.getByLabel('Note', { exact: true }).inputValue(), 'typed, then the tab closed');
   await context.close();
 });
 
@@ -154,7 +154,7 @@ test('many edits are written once, with the status going Unsaved → Saving → 
   await page.goto(env.server.url);
   await noteLoaded(page);
 
-  await page.getByLabel('Note').pressSequentially('twenty keystrokes...');
+  await page.getByLabel('Note', { exact: true }).pressSequentially('twenty keystrokes...');
   await page.getByText(/^Saved at/).waitFor();
 
   assert.deepEqual(await page.evaluate(() => window.__events), ['put records']);
@@ -170,7 +170,7 @@ test('Ctrl+S saves at once instead of opening the save dialog', TIMEOUT, async (
   await page.addInitScript(instrument);
   await page.goto(env.server.url);
   await noteLoaded(page);
-  await page.getByLabel('Note').fill('save me now');
+  await page.getByLabel('Note', { exact: true }).fill('save me now');
   // Mark the key events among the IndexedDB puts. These listeners come after the app's,
   // and the browser runs the app's listener and its microtasks before calling them.
   await page.evaluate(() => {
@@ -213,7 +213,7 @@ test('a waiver without a name is refused and not stored', TIMEOUT, async () => {
 
 test(
   'a full disk shows the quota error and keeps what was saved before',
-  { ...TIMEOUT, skip: smallDiskUnavailable },
+  { timeout: 240_000, skip: smallDiskUnavailable },
   async () => {
     // On a 48 MB disk this origin's quota is about 30 MB.
     const small = await launchOnSmallDisk(48);
@@ -221,7 +221,7 @@ test(
       const page = await small.context.newPage();
       await page.goto(env.server.url);
       await noteLoaded(page);
-      const note = page.getByLabel('Note');
+      const note = page.getByLabel('Note', { exact: true });
       await note.fill('saved before the disk filled up');
       await page.getByText(/^Saved at/).waitFor();
       const saved = await storedRow(page, 'records', 'notes', 'scratchpad');
@@ -229,7 +229,11 @@ test(
       // 40 MB of text that does not compress.
       await note.fill(randomBytes(30 * 1024 * 1024).toString('base64'));
       await page.keyboard.press('Control+s');
-      await page.getByRole('alert').getByText(/^Not saved: this device's storage for Cairn is full/).waitFor();
+      // Writing 40 MB until the disk refuses takes a while on a busy machine.
+      await page
+        .getByRole('alert')
+        .getByText(/^Not saved: this device's storage for Cairn is full/)
+        .waitFor({ timeout: 180_000 });
       // Neither the record nor its outbox entry of the refused write was stored.
       assert.deepEqual(await storedRow(page, 'records', 'notes', 'scratchpad'), saved);
       assert.equal((await storedRow(page, 'outbox', 'notes', 'scratchpad')).hlc, saved.hlc);

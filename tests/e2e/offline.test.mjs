@@ -18,7 +18,7 @@ test('with the server stopped, the app reloads from the cache with its state, cl
     const page = await context.newPage();
     await page.goto(server.url);
     await noteLoaded(page);
-    await page.getByLabel('Note').fill('written before the network went away');
+    await page.getByLabel('Note', { exact: true }).fill('written before the network went away');
     await page.getByText(/^Saved at/).waitFor();
     // Installed (everything cached) and activated.
     await serviceWorkerActivated(page);
@@ -28,7 +28,7 @@ test('with the server stopped, the app reloads from the cache with its state, cl
 
     await page.reload();
     await noteLoaded(page);
-    assert.equal(await page.getByLabel('Note').inputValue(), 'written before the network went away');
+    assert.equal(await page.getByLabel('Note', { exact: true }).inputValue(), 'written before the network went away');
 
     // A client-side route, opened offline as a fresh navigation.
     await page.goto(`${server.url}/settings`);

@@ -52,7 +52,7 @@ for (const [name, width, height] of [
       const box = await page.getByRole('navigation').getByRole('link', { name: link, exact: true }).boundingBox();
       assert.ok(box && box.x >= 0 && box.x + box.width <= width, `${link} is on screen`);
     }
-    const note = await page.getByLabel('Note').boundingBox();
+    const note = await page.getByLabel('Note', { exact: true }).boundingBox();
     assert.ok(note.x >= 0 && note.x + note.width <= width, 'the note fits');
 
     const artifacts = process.env.CAIRN_E2E_ARTIFACTS;

@@ -44,14 +44,14 @@ async function syncNow(page) {
 async function writeNote(page, text) {
   await page.getByRole('link', { name: 'Home' }).first().click();
   await noteLoaded(page);
-  await page.getByLabel('Note').fill(text);
+  await page.getByLabel('Note', { exact: true }).fill(text);
   await page.getByText(/^Saved at/).waitFor();
 }
 
 async function noteOf(page) {
   await page.getByRole('link', { name: 'Home' }).first().click();
   await noteLoaded(page);
-  return page.getByLabel('Note').inputValue();
+  return page.getByLabel('Note', { exact: true }).inputValue();
 }
 
 async function openSettings(page) {
