@@ -17,9 +17,22 @@ after(async () => {
   await browser?.close();
 });
 
-/** A new device (isolated context) with the app open on its Settings page. */
+/**
+ * A new device (isolated context) with the app open on its Settings page. Notifications
+ * the app shows are recorded in `window.__notified`.
+ */
 async function device(url) {
-  const context = await browser.newContext();
+  const context = await browser.newContext({ permissions: ['notifications'] });
+  await context.addInitScript(() => {
+    window.__notified = [];
+    const Real = window.Notification;
+    window.Notification = class extends Real {
+      constructor(title, options) {
+        super(title, options);
+        window.__notified.push(title);
+      }
+    };
+  });
   const page = await context.newPage();
   const errors = collectErrors(page);
   await page.goto(`${url}/settings`);
@@ -138,6 +151,8 @@ test('the same record edited on both devices while apart: both end on one winner
   try {
     await signIn(a.page, email, { newAccount: true });
     await signIn(b.page, email);
+    await a.page.getByLabel(/Tell me when a change of mine was overwritten/).check();
+    await a.page.waitForFunction(() => document.querySelector('#notifications')?.checked);
     await a.context.setOffline(true);
     await b.context.setOffline(true);
 
@@ -162,12 +177,40 @@ test('the same record edited on both devices while apart: both end on one winner
     assert.equal(await conflict.count(), 1);
     assert.equal(await conflict.locator('.lost-value').textContent(), "A's version");
     assert.equal(await conflict.locator('.current-value').textContent(), "B's version");
+    assert.deepEqual(await a.page.evaluate(() => window.__notified), ['A change was overwritten']);
     await conflict.getByRole('button', { name: 'Restore this version' }).click();
     await a.page.locator('#conflict-log').waitFor({ state: 'detached' });
     await syncNow(a.page);
     await syncNow(b.page);
     assert.equal(await noteOf(a.page), "A's version");
     assert.equal(await noteOf(b.page), "A's version");
+  } finally {
+    await a.context.close();
+    await b.context.close();
+    await server.stop();
+  }
+});
+
+test('a collection kept off sync stays on its device until it is included again', { timeout: 90_000 }, async () => {
+  const server = await startServer();
+  const email = newEmail();
+  const a = await device(server.url);
+  const b = await device(server.url);
+  try {
+    await signIn(a.page, email, { newAccount: true });
+    await signIn(b.page, email);
+    await a.page.getByLabel('Notes', { exact: true }).uncheck();
+    await writeNote(a.page, 'only on this device');
+    await syncNow(a.page);
+    await a.page.locator('#sync-pending').getByText('All changes synced').waitFor();
+    await syncNow(b.page);
+    assert.equal(await noteOf(b.page), '', 'the note did not leave device A');
+
+    await openSettings(a.page);
+    await a.page.getByLabel('Notes', { exact: true }).check();
+    await syncNow(a.page);
+    await syncNow(b.page);
+    assert.equal(await noteOf(b.page), 'only on this device');
   } finally {
     await a.context.close();
     await b.context.close();
