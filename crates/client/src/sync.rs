@@ -487,7 +487,18 @@ impl<'a> Sync<'a> {
                 Ok(_) => Some(now),
                 Err(_) => previous.and_then(|p| p.succeeded_at_ms),
             },
-            error: result.as_ref().err().map(ToString::to_string),
+            error: match result {
+                Err(err) => Some(err.to_string()),
+                // A round that worked, but left changes it may not push.
+                Ok(report) => report.refused.first().map(|(key, reason)| {
+                    format!(
+                        "{} change(s) cannot be synced, e.g. {}/{}: {reason}",
+                        report.refused.len(),
+                        key.collection,
+                        key.id
+                    )
+                }),
+            },
             finished_at_ms: now,
         };
         let _ = self.store.set_meta(META_LAST_SYNC, Some(&last)).await;
