@@ -13,6 +13,35 @@ use super::{
     held_clocks, keys_of, known_version, plan_push, DbError, Migration, StoredRecord, UserId,
 };
 
+/// The stored clocks of a push's keys (`?2`: a JSON array of `[collection, id]`).
+/// `CROSS JOIN` makes SQLite walk the keys and look each up by primary key; left to
+/// itself, without table statistics, it scans the user's records instead.
+const HELD_CLOCKS: &str = "
+    WITH k (collection, id) AS (
+        SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(?2)
+    )
+    SELECT r.collection, r.id, r.hlc
+    FROM k CROSS JOIN records AS r
+    WHERE r.user_id = ?1 AND r.collection = k.collection AND r.id = k.id";
+
+/// The stored versions of the keys whose pushed change lost, in the order given.
+const WINNERS: &str = "
+    WITH k (n, collection, id) AS (
+        SELECT key, json_extract(value, '$[0]'), json_extract(value, '$[1]')
+        FROM json_each(?2)
+    )
+    SELECT r.collection, r.id, r.value, r.hlc, r.deleted, r.seq
+    FROM k CROSS JOIN records AS r
+    WHERE r.user_id = ?1 AND r.collection = k.collection AND r.id = k.id
+    ORDER BY k.n";
+
+const PULL: &str = "
+    SELECT collection, id, value, hlc, deleted, seq
+    FROM records
+    WHERE user_id = ?1 AND seq > ?2
+    ORDER BY seq
+    LIMIT ?3";
+
 pub(super) async fn migrate(pool: &SqlitePool, migrations: &[Migration]) -> Result<usize, DbError> {
     let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
     sqlx::raw_sql(
@@ -150,18 +179,11 @@ pub(super) async fn push(
         .bind(user)
         .fetch_one(&mut *tx)
         .await?;
-    let held: Vec<(String, String, String)> = sqlx::query_as(
-        "SELECT r.collection, r.id, r.hlc
-         FROM json_each(?2) AS k
-         JOIN records AS r
-           ON r.user_id = ?1
-          AND r.collection = json_extract(k.value, '$[0]')
-          AND r.id = json_extract(k.value, '$[1]')",
-    )
-    .bind(user)
-    .bind(&keys_json)
-    .fetch_all(&mut *tx)
-    .await?;
+    let held: Vec<(String, String, String)> = sqlx::query_as(HELD_CLOCKS)
+        .bind(user)
+        .bind(&keys_json)
+        .fetch_all(&mut *tx)
+        .await?;
     let plan = plan_push(changes, held_clocks(held)?, last_seq)?;
 
     if !plan.writes.is_empty() {
@@ -215,19 +237,11 @@ pub(super) async fn push(
                 .collect::<Vec<_>>(),
         )
         .map_err(|e| DbError::Corrupt(e.to_string()))?;
-        let rows: Vec<(String, String, String, String, bool, i64)> = sqlx::query_as(
-            "SELECT r.collection, r.id, r.value, r.hlc, r.deleted, r.seq
-             FROM json_each(?2) AS k
-             JOIN records AS r
-               ON r.user_id = ?1
-              AND r.collection = json_extract(k.value, '$[0]')
-              AND r.id = json_extract(k.value, '$[1]')
-             ORDER BY k.key",
-        )
-        .bind(user)
-        .bind(&lost_json)
-        .fetch_all(&mut *tx)
-        .await?;
+        let rows: Vec<(String, String, String, String, bool, i64)> = sqlx::query_as(WINNERS)
+            .bind(user)
+            .bind(&lost_json)
+            .fetch_all(&mut *tx)
+            .await?;
         rows.into_iter()
             .map(stored)
             .map(StoredRecord::into_record)
@@ -247,18 +261,12 @@ pub(super) async fn pull(
     since: i64,
     fetch: i64,
 ) -> Result<Vec<StoredRecord>, DbError> {
-    let rows: Vec<(String, String, String, String, bool, i64)> = sqlx::query_as(
-        "SELECT collection, id, value, hlc, deleted, seq
-         FROM records
-         WHERE user_id = ?1 AND seq > ?2
-         ORDER BY seq
-         LIMIT ?3",
-    )
-    .bind(user)
-    .bind(since)
-    .bind(fetch)
-    .fetch_all(pool)
-    .await?;
+    let rows: Vec<(String, String, String, String, bool, i64)> = sqlx::query_as(PULL)
+        .bind(user)
+        .bind(since)
+        .bind(fetch)
+        .fetch_all(pool)
+        .await?;
     Ok(rows.into_iter().map(stored).collect())
 }
 
@@ -272,5 +280,45 @@ fn stored(
         hlc,
         deleted,
         seq,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn plan(pool: &SqlitePool, sql: &str) -> String {
+        let rows: Vec<(i64, i64, i64, String)> =
+            sqlx::query_as(sqlx::AssertSqlSafe(format!("EXPLAIN QUERY PLAN {sql}")))
+                .bind(1i64)
+                .bind(r#"[["notes", "a"]]"#)
+                .bind(10i64)
+                .fetch_all(pool)
+                .await
+                .unwrap();
+        rows.into_iter().map(|r| r.3).collect::<Vec<_>>().join("\n")
+    }
+
+    /// A push must cost the same with 10 or 100,000 records stored: every lookup by key.
+    #[tokio::test]
+    async fn lookups_use_the_indexes() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("t.db").display());
+        let crate::db::Database::Sqlite(pool) = crate::db::Database::connect(&url).await.unwrap()
+        else {
+            unreachable!()
+        };
+        for sql in [HELD_CLOCKS, WINNERS] {
+            let plan = plan(&pool, sql).await;
+            assert!(
+                plan.contains("SEARCH r USING INDEX sqlite_autoindex_records_1 (user_id=? AND collection=? AND id=?)"),
+                "{plan}"
+            );
+        }
+        let plan = plan(&pool, PULL).await;
+        assert!(
+            plan.contains("USING INDEX records_by_seq (user_id=? AND seq>?)"),
+            "{plan}"
+        );
     }
 }
