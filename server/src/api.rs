@@ -19,6 +19,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::auth::{self, AuthUser};
+use crate::db::PullPage;
 use crate::error::{ApiJson, ApiQuery};
 use crate::rate_limit::AddressRateLimited;
 use crate::{now_ms, ApiError, AppState};
@@ -271,7 +272,7 @@ async fn pull(
     State(state): State<AppState>,
     user: AuthUser,
     ApiQuery(query): ApiQuery<PullQuery>,
-) -> Result<Json<PullResponse>, ApiError> {
+) -> Result<Json<PullPage>, ApiError> {
     let reply = state
         .db
         .pull(user.id, query.since, pull_limit(query.limit))

@@ -163,11 +163,11 @@ async fn sqlite_file_databases_are_created_in_wal_mode() {
     let url = format!("sqlite://{}", dir.path().join("cairn.db").display());
     let db = Database::connect(&url).await.unwrap();
     db.ping().await.unwrap();
-    let Database::Sqlite(pool) = &db else {
+    let Database::Sqlite(sqlite) = &db else {
         panic!("expected sqlite")
     };
     let (mode,): (String,) = sqlx::query_as("PRAGMA journal_mode")
-        .fetch_one(pool)
+        .fetch_one(&sqlite.pool)
         .await
         .unwrap();
     assert_eq!(mode, "wal");

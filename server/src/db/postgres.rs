@@ -7,10 +7,9 @@
 use sqlx::PgPool;
 
 use cairn_protocol::api::PushResponse;
-use cairn_protocol::Record;
 
 use super::{
-    held_clocks, keys_of, known_version, plan_push, DbError, Migration, StoredRecord, UserId,
+    held_clocks, known_version, plan_push, DbError, Migration, PushBatch, StoredRecord, UserId,
 };
 
 /// The advisory lock key migrations hold ("cairn" in ASCII).
@@ -141,9 +140,9 @@ pub(super) async fn delete_session(pool: &PgPool, token_hash: &[u8]) -> Result<b
 pub(super) async fn push(
     pool: &PgPool,
     user: UserId,
-    changes: &[Record],
+    batch: &PushBatch<'_>,
 ) -> Result<PushResponse, DbError> {
-    let keys = keys_of(changes);
+    let keys = &batch.keys;
     let (collections, ids): (Vec<&str>, Vec<&str>) = keys
         .iter()
         .map(|k| (k.collection.as_str(), k.id.as_str()))
@@ -165,7 +164,7 @@ pub(super) async fn push(
     .bind(&ids)
     .fetch_all(&mut *tx)
     .await?;
-    let plan = plan_push(changes, held_clocks(held)?, last_seq)?;
+    let plan = plan_push(batch, held_clocks(held)?, last_seq);
 
     if !plan.writes.is_empty() {
         let w = &plan.writes;
