@@ -31,7 +31,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use axum::body::Body;
-use axum::extract::DefaultBodyLimit;
+use axum::extract::{DefaultBodyLimit, OriginalUri};
 use axum::http::{Request, Response};
 use axum::Router;
 use tower_http::trace::TraceLayer;
@@ -84,10 +84,15 @@ pub fn app(state: AppState) -> Router {
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(|req: &Request<Body>| {
+                    // The full path: this router is nested, its requests' URIs are not.
+                    let path = req
+                        .extensions()
+                        .get::<OriginalUri>()
+                        .map_or(req.uri().path(), |uri| uri.path());
                     tracing::info_span!(
                         "request",
                         method = %req.method(),
-                        path = %req.uri().path(),
+                        path,
                         user_id = tracing::field::Empty,
                     )
                 })
