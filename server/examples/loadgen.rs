@@ -430,7 +430,8 @@ fn raw_rows(records: &[Record], batch_no: usize) -> Vec<RawRow> {
 /// The baseline: a table shaped like `records`, written and read straight through sqlx.
 #[derive(Clone)]
 enum RawDb {
-    Sqlite(SqlitePool),
+    /// Writers queue in-process, as the server's do.
+    Sqlite(SqlitePool, std::sync::Arc<tokio::sync::Mutex<()>>),
     Postgres(PgPool),
 }
 
@@ -443,12 +444,15 @@ impl RawDb {
             let options = options
                 .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
                 .busy_timeout(Duration::from_secs(30));
-            RawDb::Sqlite(SqlitePool::connect_with(options).await.unwrap())
+            RawDb::Sqlite(
+                SqlitePool::connect_with(options).await.unwrap(),
+                Default::default(),
+            )
         } else {
             RawDb::Postgres(PgPool::connect(url).await.unwrap())
         };
         let (create, index) = match db {
-            RawDb::Sqlite(_) => (
+            RawDb::Sqlite(..) => (
                 "CREATE TABLE IF NOT EXISTS bench_raw_records (
                      user_id INTEGER NOT NULL, collection TEXT NOT NULL, id TEXT NOT NULL,
                      value TEXT NOT NULL, hlc TEXT NOT NULL, deleted INTEGER NOT NULL,
@@ -473,7 +477,7 @@ impl RawDb {
 
     async fn execute(&self, sql: &'static str) {
         match self {
-            RawDb::Sqlite(pool) => drop(sqlx::raw_sql(sql).execute(pool).await.unwrap()),
+            RawDb::Sqlite(pool, _) => drop(sqlx::raw_sql(sql).execute(pool).await.unwrap()),
             RawDb::Postgres(pool) => drop(sqlx::raw_sql(sql).execute(pool).await.unwrap()),
         }
     }
@@ -504,7 +508,10 @@ impl RawDb {
             }};
         }
         match self {
-            RawDb::Sqlite(pool) => insert!(pool, "BEGIN IMMEDIATE"),
+            RawDb::Sqlite(pool, writer) => {
+                let _turn = writer.lock().await;
+                insert!(pool, "BEGIN IMMEDIATE")
+            }
             RawDb::Postgres(pool) => insert!(pool, "BEGIN"),
         }
     }
@@ -513,7 +520,7 @@ impl RawDb {
     async fn page(&self, user: i64, since: i64, limit: i64) -> (usize, i64) {
         type Row = (String, String, String, String, bool, i64);
         let rows: Vec<Row> = match self {
-            RawDb::Sqlite(pool) => sqlx::query_as(
+            RawDb::Sqlite(pool, _) => sqlx::query_as(
                 "SELECT collection, id, value, hlc, deleted, seq FROM bench_raw_records
                  WHERE user_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
             )
