@@ -184,6 +184,9 @@ fn load(
         .stdout(Stdio::piped())
         .spawn()
         .map_err(|e| format!("cannot start {}: {e}", server.display()))?;
+    // Benchmarks share the machine: say how busy it was.
+    let loadavg = || std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    eprintln!("  load average before: {}", loadavg().trim());
     let outcome = listening_url(&mut child).and_then(|url| {
         let out = Command::new(loadgen)
             .args([
@@ -206,6 +209,7 @@ fn load(
             Err(format!("the load generator failed ({})", out.status))
         }
     });
+    eprintln!("  load average after: {}", loadavg().trim());
     // SIGTERM: the server finishes what is in flight and exits.
     let _ = Command::new("kill").arg(child.id().to_string()).status();
     let _ = child.wait();
