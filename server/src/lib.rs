@@ -68,6 +68,13 @@ impl AppState {
             dummy_hash: Arc::new(OnceLock::new()),
         }
     }
+
+    /// Work worth doing before the first request: the dummy password hash that log-ins
+    /// with an unknown address are checked against (so the first such log-in takes as
+    /// long as any other).
+    pub async fn prepare(&self) -> Result<(), ApiError> {
+        auth::prepare_dummy_hash(self.settings.password_cost, self.dummy_hash.clone()).await
+    }
 }
 
 /// The whole server: `/api/...` plus the built app for every other path.

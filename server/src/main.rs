@@ -50,6 +50,10 @@ async fn run(config: Config) -> Result<(), Box<dyn Error>> {
         );
     }
     let state = AppState::new(db.clone(), config.static_dir.clone(), config.settings());
+    state
+        .prepare()
+        .await
+        .map_err(|e| format!("cannot prepare password hashing: {e:?}"))?;
     let listener = tokio::net::TcpListener::bind(SocketAddr::new(config.host, config.port))
         .await
         .map_err(|e| format!("cannot listen on {}:{}: {e}", config.host, config.port))?;
