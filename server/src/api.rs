@@ -19,6 +19,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::auth::{self, AuthUser};
+use crate::db::PullPage;
 use crate::error::{ApiJson, ApiQuery};
 use crate::rate_limit::AddressRateLimited;
 use crate::{now_ms, ApiError, AppState};
@@ -94,7 +95,7 @@ pub struct Health {
 #[utoipa::path(
     get, path = "/health", tag = "meta",
     responses(
-        (status = 200, body = Health),
+        (status = 200, description = "Up", body = Health),
         (status = 503, description = "`database_unavailable`", body = ErrorBody),
     )
 )]
@@ -122,7 +123,7 @@ async fn openapi_json() -> Json<&'static OpenApiDoc> {
     post, path = "/v1/accounts", tag = "accounts",
     request_body = Credentials,
     responses(
-        (status = 201, body = Session),
+        (status = 201, description = "Account created and signed in", body = Session),
         (status = 400, description = "`bad_request`", body = ErrorBody),
         (status = 409, description = "`email_taken`", body = ErrorBody),
         (status = 422, description = "`invalid_credentials_format`", body = ErrorBody),
@@ -154,7 +155,7 @@ async fn register(
     post, path = "/v1/sessions", tag = "accounts",
     request_body = Credentials,
     responses(
-        (status = 200, body = Session),
+        (status = 200, description = "Signed in", body = Session),
         (status = 400, description = "`bad_request`", body = ErrorBody),
         (status = 401, description = "`invalid_credentials`: the same for an unknown address and a wrong password", body = ErrorBody),
         (status = 429, description = "`rate_limited` (per client address); see `Retry-After`", body = ErrorBody),
@@ -223,7 +224,7 @@ async fn log_out(State(state): State<AppState>, user: AuthUser) -> Result<Status
     security(("bearer" = [])),
     request_body = PushRequest,
     responses(
-        (status = 200, body = PushResponse),
+        (status = 200, description = "Merged; what was applied and the winners of what was not", body = PushResponse),
         (status = 400, description = "`bad_request`", body = ErrorBody),
         (status = 401, description = "`unauthorized`", body = ErrorBody),
         (status = 413, description = "`payload_too_large`: over 4 MiB", body = ErrorBody),
@@ -260,7 +261,7 @@ async fn push(
     security(("bearer" = [])),
     params(PullQuery),
     responses(
-        (status = 200, body = PullResponse),
+        (status = 200, description = "A page of records in server order", body = PullResponse),
         (status = 400, description = "`bad_request`", body = ErrorBody),
         (status = 401, description = "`unauthorized`", body = ErrorBody),
         (status = 429, description = "`rate_limited`; see `Retry-After`", body = ErrorBody),
@@ -271,7 +272,7 @@ async fn pull(
     State(state): State<AppState>,
     user: AuthUser,
     ApiQuery(query): ApiQuery<PullQuery>,
-) -> Result<Json<PullResponse>, ApiError> {
+) -> Result<Json<PullPage>, ApiError> {
     let reply = state
         .db
         .pull(user.id, query.since, pull_limit(query.limit))

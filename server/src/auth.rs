@@ -99,6 +99,15 @@ pub async fn verify_password(
     .await
 }
 
+/// Makes the dummy hash now, so that the first log-in with an unknown address does not
+/// take longer than the others.
+pub async fn prepare_dummy_hash(
+    cost: PasswordCost,
+    dummy: Arc<OnceLock<String>>,
+) -> Result<(), ApiError> {
+    blocking(move || dummy_hash(cost, &dummy).map(drop)).await
+}
+
 fn dummy_hash(cost: PasswordCost, dummy: &OnceLock<String>) -> Result<String, ApiError> {
     if let Some(hash) = dummy.get() {
         return Ok(hash.clone());

@@ -31,7 +31,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use axum::body::Body;
-use axum::extract::DefaultBodyLimit;
+use axum::extract::{DefaultBodyLimit, OriginalUri};
 use axum::http::{Request, Response};
 use axum::Router;
 use tower_http::trace::TraceLayer;
@@ -68,6 +68,13 @@ impl AppState {
             dummy_hash: Arc::new(OnceLock::new()),
         }
     }
+
+    /// Work worth doing before the first request: the dummy password hash that log-ins
+    /// with an unknown address are checked against (so the first such log-in takes as
+    /// long as any other).
+    pub async fn prepare(&self) -> Result<(), ApiError> {
+        auth::prepare_dummy_hash(self.settings.password_cost, self.dummy_hash.clone()).await
+    }
 }
 
 /// The whole server: `/api/...` plus the built app for every other path.
@@ -84,10 +91,15 @@ pub fn app(state: AppState) -> Router {
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(|req: &Request<Body>| {
+                    // The full path: this router is nested, its requests' URIs are not.
+                    let path = req
+                        .extensions()
+                        .get::<OriginalUri>()
+                        .map_or(req.uri().path(), |uri| uri.path());
                     tracing::info_span!(
                         "request",
                         method = %req.method(),
-                        path = %req.uri().path(),
+                        path,
                         user_id = tracing::field::Empty,
                     )
                 })

@@ -22,7 +22,11 @@ fn init_logging(format: LogFormat) {
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
     match format {
-        LogFormat::Json => logs.json().with_current_span(true).init(),
+        LogFormat::Json => logs
+            .json()
+            .with_current_span(true)
+            .with_span_list(false)
+            .init(),
         LogFormat::Pretty => logs
             .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
             .init(),
@@ -46,6 +50,10 @@ async fn run(config: Config) -> Result<(), Box<dyn Error>> {
         );
     }
     let state = AppState::new(db.clone(), config.static_dir.clone(), config.settings());
+    state
+        .prepare()
+        .await
+        .map_err(|e| format!("cannot prepare password hashing: {e:?}"))?;
     let listener = tokio::net::TcpListener::bind(SocketAddr::new(config.host, config.port))
         .await
         .map_err(|e| format!("cannot listen on {}:{}: {e}", config.host, config.port))?;

@@ -9,11 +9,16 @@
 //!   against an empty database;
 //! - `sw`: a navigation's first byte with the worker woken from stopped, running, and
 //!   absent; the first render of persisted state offline against online; the worker's
-//!   loader + glue + wasm gzipped (`size`/`sw_total`).
+//!   loader + glue + wasm gzipped (`size`/`sw_total`);
+//! - `server`: the sync server (release build) under 1, 10 and 100 concurrent clients on
+//!   SQLite and on a throwaway PostgreSQL: push and pull throughput and latency, against
+//!   the same rows written and read straight through sqlx, and `GET /api/health`
+//!   (`server/examples/loadgen.rs`). `cargo xtask bench server` runs only this one.
 
-use std::fs::OpenOptions;
-use std::io::Write;
-use std::process::Command;
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
 
 use crate::cmd::{self, step};
 use crate::toolchain::{self, WASM_TARGET};
@@ -52,12 +57,7 @@ pub fn run(paths: &Paths) -> Result {
             .map_err(|e| format!("cannot copy {file}: {e}"))?;
     }
 
-    let out = paths.target.join("bench/results.jsonl");
-    let mut results = OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&out)
-        .map_err(|e| format!("cannot open {}: {e}", out.display()))?;
+    let (out, mut results) = open_results(paths)?;
     let worker_files = ["sw.js", "sw_wasm.js", "sw_wasm_bg.wasm"].map(|f| paths.dist.join(f));
     let worker_gz: u64 = worker_files
         .iter()
@@ -91,13 +91,140 @@ pub fn run(paths: &Paths) -> Result {
     cmd::run(
         Command::new("node")
             .arg("bench/run.mjs")
-            .env("CAIRN_SERVER_BIN", server)
+            .env("CAIRN_SERVER_BIN", &server)
             .env("CAIRN_DIST", &paths.dist)
             .env("CAIRN_BENCH_PAGE", &page)
             .env("CAIRN_BENCH_OUT", &out)
             .env("CHROMIUM", &browser.chromium)
             .current_dir(&e2e),
     )?;
+    server_benches(paths, &server, &mut results)?;
     eprintln!("\nresults appended to {}", out.display());
     Ok(())
+}
+
+fn open_results(paths: &Paths) -> Result<(PathBuf, File)> {
+    let out = paths.target.join("bench/results.jsonl");
+    if let Some(dir) = out.parent() {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    }
+    let results = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&out)
+        .map_err(|e| format!("cannot open {}: {e}", out.display()))?;
+    Ok((out, results))
+}
+
+/// `cargo xtask bench server`: only the sync server's benchmark (no browser, no wasm).
+pub fn server_only(paths: &Paths) -> Result {
+    let server = build::server(paths)?;
+    let (out, mut results) = open_results(paths)?;
+    server_benches(paths, &server, &mut results)?;
+    eprintln!("\nresults appended to {}", out.display());
+    Ok(())
+}
+
+/// The server under load from `loadgen`, on SQLite and then on PostgreSQL.
+fn server_benches(paths: &Paths, server: &Path, results: &mut File) -> Result {
+    step("Building the server's load generator");
+    cmd::run(
+        Command::new("cargo")
+            .args(["build", "--package", "cairn-server", "--example", "loadgen"])
+            .args(["--profile", build::SERVER_PROFILE])
+            .current_dir(&paths.root),
+    )?;
+    let loadgen = paths
+        .target
+        .join(build::SERVER_PROFILE)
+        .join("examples/loadgen");
+
+    step("Sync server benchmark on SQLite");
+    let data = paths.target.join("bench/server-sqlite");
+    let _ = std::fs::remove_dir_all(&data);
+    std::fs::create_dir_all(&data).map_err(|e| format!("cannot create {}: {e}", data.display()))?;
+    let sqlite_url = format!("sqlite://{}", data.join("cairn.db").display());
+    load(server, &loadgen, &data, "sqlite", &sqlite_url, results)?;
+    let _ = std::fs::remove_dir_all(&data);
+
+    step("Sync server benchmark on PostgreSQL (throwaway cluster, default durability)");
+    let pg = tools::Postgres::start(tools::PgDurability::Default)?;
+    eprintln!(
+        "  PostgreSQL on 127.0.0.1:{} (started in {:.1} s)",
+        pg.port, pg.start_secs
+    );
+    let data = paths.target.join("bench/server-postgres");
+    std::fs::create_dir_all(&data).map_err(|e| format!("cannot create {}: {e}", data.display()))?;
+    let outcome = load(server, &loadgen, &data, "postgres", &pg.url, results);
+    drop(pg);
+    let _ = std::fs::remove_dir_all(&data);
+    outcome
+}
+
+/// Starts the server on `database_url` (rate limits off, warnings only in the log), runs
+/// the load generator against it and appends its lines to `results`.
+fn load(
+    server: &Path,
+    loadgen: &Path,
+    data: &Path,
+    label: &str,
+    database_url: &str,
+    results: &mut File,
+) -> Result {
+    let mut child = Command::new(server)
+        .args(["--host", "127.0.0.1", "--port", "0"])
+        .args(["--user-rate-per-minute", "0", "--auth-rate-per-minute", "0"])
+        .arg("--data-dir")
+        .arg(data)
+        .arg("--static-dir")
+        .arg(data)
+        .args(["--database-url", database_url])
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot start {}: {e}", server.display()))?;
+    // Benchmarks share the machine: say how busy it was.
+    let loadavg = || std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    eprintln!("  load average before: {}", loadavg().trim());
+    let outcome = listening_url(&mut child).and_then(|url| {
+        let out = Command::new(loadgen)
+            .args([
+                "--url",
+                &url,
+                "--label",
+                label,
+                "--database-url",
+                database_url,
+            ])
+            .stderr(Stdio::inherit())
+            .output()
+            .map_err(|e| format!("cannot start {}: {e}", loadgen.display()))?;
+        results
+            .write_all(&out.stdout)
+            .map_err(|e| format!("cannot write the results: {e}"))?;
+        if out.status.success() {
+            Ok(())
+        } else {
+            Err(format!("the load generator failed ({})", out.status))
+        }
+    });
+    eprintln!("  load average after: {}", loadavg().trim());
+    // SIGTERM: the server finishes what is in flight and exits.
+    let _ = Command::new("kill").arg(child.id().to_string()).status();
+    let _ = child.wait();
+    outcome
+}
+
+/// Reads the server's "Cairn is running at <url>" line.
+fn listening_url(child: &mut Child) -> Result<String> {
+    let stdout = child.stdout.take().expect("piped");
+    let mut lines = BufReader::new(stdout).lines();
+    match lines.next() {
+        Some(Ok(line)) => line
+            .strip_prefix("Cairn is running at ")
+            .map(|u| u.trim_end_matches('/').to_owned())
+            .ok_or_else(|| format!("unexpected first line from the server: {line}")),
+        _ => Err("the server exited before it listened".into()),
+    }
 }

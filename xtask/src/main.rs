@@ -2,10 +2,12 @@
 //!
 //! - `cargo xtask run [--port N] [--data-dir DIR]`: set up what is missing, build the app
 //!   and the service worker (release), and serve them with the API on 127.0.0.1.
-//! - `cargo xtask test`: native tests, wasm tests in headless Chromium, end-to-end tests;
-//!   ends with `N passed, N failed`.
+//! - `cargo xtask test [--native-only]`: native tests (the server's against SQLite and a
+//!   throwaway PostgreSQL), wasm tests in headless Chromium, end-to-end tests; ends with
+//!   `N passed, N failed`.
 //! - `cargo xtask build`: only build the app into `dist/` and print the wasm sizes.
-//! - `cargo xtask bench`: benchmarks against baselines, into `target/bench/results.jsonl`.
+//! - `cargo xtask bench [server]`: benchmarks against baselines, into
+//!   `target/bench/results.jsonl` (`server`: only the sync server's).
 //!
 //! # Layout
 //! - [`tools`]: pinned versions of every external tool, and their installation.
@@ -75,10 +77,13 @@ commands:
   run [--port N] [--data-dir DIR]   build the app and serve it with the API
                                     (default http://127.0.0.1:8080, data in ./data;
                                     also CAIRN_PORT, CAIRN_DATA_DIR, DATABASE_URL)
-  test                              run every test: native, wasm (headless Chromium), e2e
+  test [--native-only]              run every test: native (with a throwaway PostgreSQL
+                                    for the server), wasm (headless Chromium), e2e;
+                                    --native-only: just the native ones
   build                             build the app into dist/ and print the wasm sizes
-  bench                             benchmarks against baselines, appended to
-                                    target/bench/results.jsonl";
+  bench [server]                    benchmarks against baselines, appended to
+                                    target/bench/results.jsonl; `server`: only the
+                                    sync server's (no browser needed)";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -87,11 +92,19 @@ fn main() -> ExitCode {
         Some("run") => {
             parse_run_args(&args[1..]).and_then(|server_args| build::run(&paths, &server_args))
         }
-        Some("test") if args.len() == 1 => test::run(&paths),
+        Some("test") => match &args[1..] {
+            [] => test::run(&paths, false),
+            [flag] if flag == "--native-only" => test::run(&paths, true),
+            _ => Err(USAGE.to_owned()),
+        },
         Some("build") if args.len() == 1 => toolchain::prepare(&paths)
             .and_then(|env| build::app(&paths, &env))
             .map(|_| ()),
-        Some("bench") if args.len() == 1 => bench::run(&paths),
+        Some("bench") => match &args[1..] {
+            [] => bench::run(&paths),
+            [only] if only == "server" => bench::server_only(&paths),
+            _ => Err(USAGE.to_owned()),
+        },
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
             Ok(())

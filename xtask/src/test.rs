@@ -1,6 +1,8 @@
 //! `cargo xtask test`: every suite, then one summary line `N passed, N failed`.
 //!
-//! 1. native: `cargo test --workspace`;
+//! 1. native: `cargo test --workspace`, with a throwaway PostgreSQL cluster for the
+//!    server's PostgreSQL variants (`CAIRN_TEST_POSTGRES_URL`; `CAIRN_REQUIRE_POSTGRES=1`
+//!    makes them fail rather than skip when it could not be started);
 //! 2. wasm: `cargo test --target wasm32-unknown-unknown` of the browser crates, run by
 //!    wasm-bindgen-test-runner in headless Chromium;
 //! 3. end-to-end: the release build served by the real server, driven in headless
@@ -25,12 +27,20 @@ struct Counts {
     failed: u64,
 }
 
-pub fn run(paths: &Paths) -> Result {
+/// Runs every suite, or with `native_only` only the native one.
+pub fn run(paths: &Paths, native_only: bool) -> Result {
     let mut suites: Vec<(&str, Counts)> = Vec::new();
 
     step("Native tests (cargo test --workspace)");
     suites.push(("native", suite(native(paths))));
 
+    if !native_only {
+        browser_suites(paths, &mut suites);
+    }
+    summary(&suites)
+}
+
+fn browser_suites(paths: &Paths, suites: &mut Vec<(&'static str, Counts)>) {
     let prepared = toolchain::prepare(paths).and_then(|env| Ok((env, tools::ensure_browser()?)));
     match prepared {
         Err(e) => {
@@ -45,13 +55,15 @@ pub fn run(paths: &Paths) -> Result {
             suites.push(("e2e", suite(e2e(paths, &env, &browser))));
         }
     }
+}
 
+fn summary(suites: &[(&str, Counts)]) -> Result {
     let total = suites.iter().fold(Counts::default(), |t, (_, c)| Counts {
         passed: t.passed + c.passed,
         failed: t.failed + c.failed,
     });
     println!();
-    for (name, c) in &suites {
+    for (name, c) in suites {
         println!("  {name:<7} {} passed, {} failed", c.passed, c.failed);
     }
     println!("{} passed, {} failed", total.passed, total.failed);
@@ -77,11 +89,28 @@ fn failed_to_run() -> Counts {
 }
 
 fn native(paths: &Paths) -> Result<Counts> {
-    run_counted(
-        Command::new("cargo")
-            .args(["test", "--workspace"])
-            .current_dir(&paths.root),
-    )
+    let mut cmd = Command::new("cargo");
+    cmd.args(["test", "--workspace"])
+        .env("CAIRN_REQUIRE_POSTGRES", "1")
+        .current_dir(&paths.root);
+    step("Starting a throwaway PostgreSQL for the server tests");
+    // Kept alive until the tests are done; dropping it stops and deletes the cluster.
+    let _postgres = match tools::Postgres::start(tools::PgDurability::Off) {
+        Ok(pg) => {
+            eprintln!(
+                "  PostgreSQL on 127.0.0.1:{} (started in {:.1} s)",
+                pg.port, pg.start_secs
+            );
+            cmd.env("CAIRN_TEST_POSTGRES_URL", &pg.url);
+            Some(pg)
+        }
+        Err(e) => {
+            // The PostgreSQL variants then fail (CAIRN_REQUIRE_POSTGRES), and are counted.
+            eprintln!("xtask: cannot start PostgreSQL for the server tests: {e}");
+            None
+        }
+    };
+    run_counted(&mut cmd)
 }
 
 fn wasm(paths: &Paths, env: &toolchain::WasmEnv, browser: &tools::Browser) -> Result<Counts> {

@@ -227,3 +227,169 @@ pub fn ensure_apt(packages: &[&str], what: &str) -> Result {
             .env("DEBIAN_FRONTEND", "noninteractive"),
     )
 }
+
+/// Debian's PostgreSQL server, for the server's tests and benchmarks.
+pub const APT_POSTGRES: &[&str] = &["postgresql"];
+
+/// How a throwaway PostgreSQL cluster is tuned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PgDurability {
+    /// Tests: no fsync (the cluster is deleted afterwards anyway).
+    Off,
+    /// Benchmarks: PostgreSQL's defaults, every commit flushed, like the SQLite side.
+    Default,
+}
+
+/// A throwaway PostgreSQL cluster on 127.0.0.1, in a temp dir of its own, stopped and
+/// deleted when dropped (also when the caller fails). `url` connects as the superuser
+/// `postgres` (trust authentication, loopback only) to the `postgres` database.
+pub struct Postgres {
+    pub url: String,
+    pub port: u16,
+    /// Seconds from initdb to accepting connections.
+    pub start_secs: f64,
+    bin: PathBuf,
+    dir: PathBuf,
+    as_postgres_user: bool,
+}
+
+impl Postgres {
+    /// Installs Debian's `postgresql` if no server is installed, then initialises and
+    /// starts a cluster on a free port. PostgreSQL refuses to run as root, so as root
+    /// its tools run as the `postgres` user (`runuser`) in a directory that user owns.
+    pub fn start(durability: PgDurability) -> Result<Postgres> {
+        let bin = match postgres_bin_dir() {
+            Some(bin) => bin,
+            None => {
+                ensure_apt(APT_POSTGRES, "PostgreSQL (initdb and pg_ctl)")?;
+                postgres_bin_dir()
+                    .ok_or("postgresql is installed but no /usr/lib/postgresql/*/bin/initdb")?
+            }
+        };
+        let started = std::time::Instant::now();
+        let as_postgres_user = is_root();
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        let dir = std::env::temp_dir().join(format!("cairn-pg-{}-{nanos}", std::process::id()));
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        let port = free_port()?;
+        let mut cluster = Postgres {
+            url: format!("postgres://postgres@127.0.0.1:{port}/postgres"),
+            port,
+            start_secs: 0.0,
+            bin,
+            dir,
+            as_postgres_user,
+        };
+        if as_postgres_user {
+            cmd::run(
+                Command::new("chown")
+                    .args(["postgres:postgres"])
+                    .arg(&cluster.dir),
+            )?;
+        }
+        let data = cluster.dir.join("data");
+        cluster.quiet(
+            cluster
+                .tool("initdb")
+                .arg("-D")
+                .arg(&data)
+                .args(["-U", "postgres", "-A", "trust", "-E", "UTF8"])
+                .args(["--locale=C", "--no-sync", "--no-instructions"]),
+        )?;
+        let mut options = format!(
+            "-c listen_addresses=127.0.0.1 -c port={port} -c unix_socket_directories={} \
+             -c max_connections=200",
+            cluster.dir.display()
+        );
+        if durability == PgDurability::Off {
+            options.push_str(" -c fsync=off -c synchronous_commit=off -c full_page_writes=off");
+        }
+        let started_ok = cluster.quiet(
+            cluster
+                .tool("pg_ctl")
+                .arg("-D")
+                .arg(&data)
+                .arg("-l")
+                .arg(cluster.dir.join("server.log"))
+                .args(["-w", "-t", "60", "-o", &options, "start"]),
+        );
+        if let Err(e) = started_ok {
+            let log = std::fs::read_to_string(cluster.dir.join("server.log")).unwrap_or_default();
+            return Err(format!("{e}\n{log}"));
+        }
+        cluster.start_secs = started.elapsed().as_secs_f64();
+        Ok(cluster)
+    }
+
+    /// A command running one of PostgreSQL's tools (as `postgres` when we are root).
+    fn tool(&self, name: &str) -> Command {
+        let program = self.bin.join(name);
+        if self.as_postgres_user {
+            let mut cmd = Command::new("runuser");
+            cmd.args(["-u", "postgres", "--"]).arg(program);
+            cmd
+        } else {
+            Command::new(program)
+        }
+    }
+
+    /// Runs a tool, showing its output only if it fails.
+    fn quiet(&self, cmd: &mut Command) -> Result {
+        let out = cmd
+            .current_dir(&self.dir)
+            .output()
+            .map_err(|e| format!("cannot start {}: {e}", cmd::describe(cmd)))?;
+        if out.status.success() {
+            Ok(())
+        } else {
+            Err(format!(
+                "{} failed ({}):\n{}{}",
+                cmd::describe(cmd),
+                out.status,
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ))
+        }
+    }
+}
+
+impl Drop for Postgres {
+    fn drop(&mut self) {
+        let stopped = self.quiet(
+            self.tool("pg_ctl")
+                .arg("-D")
+                .arg(self.dir.join("data"))
+                .args(["-m", "immediate", "-w", "stop"]),
+        );
+        if let Err(e) = stopped {
+            eprintln!("xtask: could not stop the test PostgreSQL: {e}");
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// The newest installed PostgreSQL server's `bin` directory.
+fn postgres_bin_dir() -> Option<PathBuf> {
+    let mut versions: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
+        .ok()?
+        .flatten()
+        .filter_map(|e| {
+            let version = e.file_name().to_str()?.parse().ok()?;
+            let bin = e.path().join("bin");
+            bin.join("initdb").is_file().then_some((version, bin))
+        })
+        .collect();
+    versions.sort();
+    versions.pop().map(|(_, bin)| bin)
+}
+
+/// A TCP port free on 127.0.0.1 right now.
+pub fn free_port() -> Result<u16> {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .map_err(|e| format!("cannot find a free port: {e}"))
+}

@@ -14,6 +14,7 @@ mod sqlite;
 
 use std::collections::HashMap;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use cairn_protocol::api::{PullResponse, PushResponse};
@@ -56,8 +57,18 @@ pub enum DbError {
 
 #[derive(Debug, Clone)]
 pub enum Database {
-    Sqlite(SqlitePool),
+    Sqlite(Sqlite),
     Postgres(PgPool),
+}
+
+/// A SQLite database: its connections, and the queue its writers wait in. SQLite allows
+/// one writer at a time; queueing writers here (fairly, without blocking a thread) is
+/// much smoother than letting each connection sleep and retry in SQLite's busy handler.
+/// Other processes writing the same file still meet the busy timeout.
+#[derive(Debug, Clone)]
+pub struct Sqlite {
+    pub pool: SqlitePool,
+    writer: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl Database {
@@ -79,7 +90,10 @@ impl Database {
                     .idle_timeout(None)
                     .max_lifetime(None);
             }
-            Database::Sqlite(pool.connect_with(options).await?)
+            Database::Sqlite(Sqlite {
+                pool: pool.connect_with(options).await?,
+                writer: Arc::new(tokio::sync::Mutex::new(())),
+            })
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             let pool = PgPoolOptions::new()
                 .acquire_timeout(Duration::from_secs(5))
@@ -98,7 +112,7 @@ impl Database {
     /// Returns how many were applied.
     pub async fn migrate(&self) -> Result<usize, DbError> {
         match self {
-            Database::Sqlite(pool) => sqlite::migrate(pool, MIGRATIONS).await,
+            Database::Sqlite(db) => sqlite::migrate(db, MIGRATIONS).await,
             Database::Postgres(pool) => postgres::migrate(pool, MIGRATIONS).await,
         }
     }
@@ -114,7 +128,7 @@ impl Database {
     /// Checks that the database answers.
     pub async fn ping(&self) -> Result<(), DbError> {
         match self {
-            Database::Sqlite(pool) => sqlx::query("SELECT 1").execute(pool).await.map(drop)?,
+            Database::Sqlite(db) => sqlx::query("SELECT 1").execute(&db.pool).await.map(drop)?,
             Database::Postgres(pool) => sqlx::query("SELECT 1").execute(pool).await.map(drop)?,
         }
         Ok(())
@@ -122,7 +136,7 @@ impl Database {
 
     pub async fn close(&self) {
         match self {
-            Database::Sqlite(pool) => pool.close().await,
+            Database::Sqlite(db) => db.pool.close().await,
             Database::Postgres(pool) => pool.close().await,
         }
     }
@@ -135,7 +149,7 @@ impl Database {
         now_ms: i64,
     ) -> Result<Option<UserId>, DbError> {
         match self {
-            Database::Sqlite(pool) => sqlite::create_user(pool, email, password_hash, now_ms).await,
+            Database::Sqlite(db) => sqlite::create_user(db, email, password_hash, now_ms).await,
             Database::Postgres(pool) => {
                 postgres::create_user(pool, email, password_hash, now_ms).await
             }
@@ -145,7 +159,7 @@ impl Database {
     /// The account with this (normalised) e-mail address: its id and password hash.
     pub async fn user_by_email(&self, email: &str) -> Result<Option<(UserId, String)>, DbError> {
         match self {
-            Database::Sqlite(pool) => sqlite::user_by_email(pool, email).await,
+            Database::Sqlite(db) => sqlite::user_by_email(db, email).await,
             Database::Postgres(pool) => postgres::user_by_email(pool, email).await,
         }
     }
@@ -159,8 +173,8 @@ impl Database {
         expires_at_ms: i64,
     ) -> Result<(), DbError> {
         match self {
-            Database::Sqlite(pool) => {
-                sqlite::create_session(pool, token_hash, user, now_ms, expires_at_ms).await
+            Database::Sqlite(db) => {
+                sqlite::create_session(db, token_hash, user, now_ms, expires_at_ms).await
             }
             Database::Postgres(pool) => {
                 postgres::create_session(pool, token_hash, user, now_ms, expires_at_ms).await
@@ -175,7 +189,7 @@ impl Database {
         now_ms: i64,
     ) -> Result<Option<UserId>, DbError> {
         match self {
-            Database::Sqlite(pool) => sqlite::session_user(pool, token_hash, now_ms).await,
+            Database::Sqlite(db) => sqlite::session_user(db, token_hash, now_ms).await,
             Database::Postgres(pool) => postgres::session_user(pool, token_hash, now_ms).await,
         }
     }
@@ -183,7 +197,7 @@ impl Database {
     /// Ends a session; whether it existed.
     pub async fn delete_session(&self, token_hash: &[u8]) -> Result<bool, DbError> {
         match self {
-            Database::Sqlite(pool) => sqlite::delete_session(pool, token_hash).await,
+            Database::Sqlite(db) => sqlite::delete_session(db, token_hash).await,
             Database::Postgres(pool) => postgres::delete_session(pool, token_hash).await,
         }
     }
@@ -199,25 +213,22 @@ impl Database {
                 superseded: Vec::new(),
             });
         }
+        // Encoding happens before the transaction, so it never holds a lock.
+        let batch = PushBatch::new(changes)?;
         match self {
-            Database::Sqlite(pool) => sqlite::push(pool, user, changes).await,
-            Database::Postgres(pool) => postgres::push(pool, user, changes).await,
+            Database::Sqlite(db) => sqlite::push(db, user, &batch).await,
+            Database::Postgres(pool) => postgres::push(pool, user, &batch).await,
         }
     }
 
     /// `user`'s record versions with a sequence number above `since`, in sequence order,
     /// at most `limit` of them.
-    pub async fn pull(
-        &self,
-        user: UserId,
-        since: u64,
-        limit: usize,
-    ) -> Result<PullResponse, DbError> {
+    pub async fn pull(&self, user: UserId, since: u64, limit: usize) -> Result<PullPage, DbError> {
         let since_seq = i64::try_from(since).unwrap_or(i64::MAX);
         // One more than asked, to learn whether more remain.
         let fetch = i64::try_from(limit).unwrap_or(i64::MAX - 1) + 1;
         let mut rows = match self {
-            Database::Sqlite(pool) => sqlite::pull(pool, user, since_seq, fetch).await?,
+            Database::Sqlite(db) => sqlite::pull(db, user, since_seq, fetch).await?,
             Database::Postgres(pool) => postgres::pull(pool, user, since_seq, fetch).await?,
         };
         let more = rows.len() > limit;
@@ -227,12 +238,59 @@ impl Database {
             .map_or(since, |row| u64::try_from(row.seq).unwrap_or(0));
         let records = rows
             .into_iter()
-            .map(StoredRecord::into_record)
+            .map(StoredRecord::into_wire)
             .collect::<Result<_, _>>()?;
-        Ok(PullResponse {
+        Ok(PullPage {
             records,
             cursor,
             more,
+        })
+    }
+}
+
+/// A page of pulled records. It serialises exactly as
+/// [`cairn_protocol::api::PullResponse`], but each value is written out as stored (JSON
+/// text, checked to be well-formed) instead of being parsed and encoded again.
+#[derive(Debug, serde::Serialize)]
+pub struct PullPage {
+    pub records: Vec<WireRecord>,
+    pub cursor: u64,
+    pub more: bool,
+}
+
+/// A [`Record`] on its way out, its value still JSON text.
+#[derive(Debug, serde::Serialize)]
+pub struct WireRecord {
+    pub collection: String,
+    pub id: String,
+    pub value: Box<serde_json::value::RawValue>,
+    pub hlc: String,
+    pub deleted: bool,
+}
+
+impl PullPage {
+    /// The page as the protocol type (parses every value).
+    pub fn into_response(self) -> Result<PullResponse, DbError> {
+        let records = self
+            .records
+            .into_iter()
+            .map(|r| {
+                let corrupt =
+                    |e: String| DbError::Corrupt(format!("record {}/{}: {e}", r.collection, r.id));
+                Ok(Record {
+                    value: serde_json::from_str(r.value.get())
+                        .map_err(|e| corrupt(e.to_string()))?,
+                    hlc: Hlc::from_str(&r.hlc).map_err(|e| corrupt(e.to_string()))?,
+                    collection: r.collection,
+                    id: r.id,
+                    deleted: r.deleted,
+                })
+            })
+            .collect::<Result<_, DbError>>()?;
+        Ok(PullResponse {
+            records,
+            cursor: self.cursor,
+            more: self.more,
         })
     }
 }
@@ -249,6 +307,28 @@ pub(crate) struct StoredRecord {
 }
 
 impl StoredRecord {
+    fn into_wire(self) -> Result<WireRecord, DbError> {
+        let StoredRecord {
+            collection,
+            id,
+            value,
+            hlc,
+            deleted,
+            ..
+        } = self;
+        let corrupt =
+            |e: &dyn std::fmt::Display| DbError::Corrupt(format!("record {collection}/{id}: {e}"));
+        Hlc::from_str(&hlc).map_err(|e| corrupt(&e))?;
+        let value = serde_json::value::RawValue::from_string(value).map_err(|e| corrupt(&e))?;
+        Ok(WireRecord {
+            collection,
+            id,
+            value,
+            hlc,
+            deleted,
+        })
+    }
+
     fn into_record(self) -> Result<Record, DbError> {
         let hlc = Hlc::from_str(&self.hlc).map_err(|e| {
             DbError::Corrupt(format!("record {}/{}: {e}", self.collection, self.id))
@@ -291,32 +371,59 @@ pub(crate) struct PushPlan {
     pub last_seq: i64,
 }
 
+/// A push's changes, ready for the database: each value encoded as JSON text, and the
+/// distinct keys in first-seen order.
+pub(crate) struct PushBatch<'a> {
+    pub changes: &'a [Record],
+    pub values: Vec<String>,
+    pub keys: Vec<RecordKey>,
+}
+
+impl<'a> PushBatch<'a> {
+    pub fn new(changes: &'a [Record]) -> Result<Self, DbError> {
+        let values = changes
+            .iter()
+            .map(|c| serde_json::to_string(&c.value))
+            .collect::<Result<_, _>>()
+            .map_err(|e| DbError::Corrupt(e.to_string()))?;
+        let mut seen = std::collections::HashSet::with_capacity(changes.len());
+        let keys = changes
+            .iter()
+            .map(Record::key)
+            .filter(|k| seen.insert(k.clone()))
+            .collect();
+        Ok(PushBatch {
+            changes,
+            values,
+            keys,
+        })
+    }
+}
+
 /// Applies the merge rule to each change in turn, as if the changes arrived one after the
 /// other: `held` has the stored clock of every pushed key the user already has. A key
 /// pushed twice in one request is written once, with the newer version; a change that
 /// loses to an earlier one of the same request is reported like any loser.
 pub(crate) fn plan_push(
-    changes: &[Record],
+    batch: &PushBatch<'_>,
     mut held: HashMap<RecordKey, Hlc>,
     last_seq: i64,
-) -> Result<PushPlan, DbError> {
+) -> PushPlan {
     let mut plan = PushPlan {
         last_seq,
         ..PushPlan::default()
     };
     // Index into `plan.writes` of the version to store for a key, if any.
     let mut written: HashMap<RecordKey, usize> = HashMap::new();
-    for change in changes {
+    for (change, value) in batch.changes.iter().zip(&batch.values) {
         let key = change.key();
         match merge(held.get(&key), &change.hlc) {
             Merge::Take => {
                 plan.applied += 1;
-                let value = serde_json::to_string(&change.value)
-                    .map_err(|e| DbError::Corrupt(e.to_string()))?;
                 let write = Write {
                     collection: change.collection.clone(),
                     id: change.id.clone(),
-                    value,
+                    value: value.clone(),
                     hlc: change.hlc.to_string(),
                     deleted: change.deleted,
                     seq: 0,
@@ -342,17 +449,7 @@ pub(crate) fn plan_push(
         plan.last_seq += 1;
         write.seq = plan.last_seq;
     }
-    Ok(plan)
-}
-
-/// The keys of a push, deduplicated, in first-seen order.
-pub(crate) fn keys_of(changes: &[Record]) -> Vec<RecordKey> {
-    let mut seen = std::collections::HashSet::with_capacity(changes.len());
-    changes
-        .iter()
-        .map(Record::key)
-        .filter(|k| seen.insert(k.clone()))
-        .collect()
+    plan
 }
 
 /// Parses the clocks read back for a push's keys.
@@ -379,6 +476,10 @@ mod tests {
     use cairn_protocol::DeviceId;
     use serde_json::json;
 
+    fn batch(changes: &[Record]) -> PushBatch<'_> {
+        PushBatch::new(changes).unwrap()
+    }
+
     fn rec(id: &str, wall: u64, value: i64) -> Record {
         let hlc = Hlc::new(wall, 0, DeviceId::new("d").unwrap()).unwrap();
         Record::new(RecordKey::new("notes", id), json!(value), hlc)
@@ -387,7 +488,7 @@ mod tests {
     #[test]
     fn new_and_newer_versions_are_written_with_increasing_seqs() {
         let held = HashMap::from([(RecordKey::new("notes", "a"), rec("a", 1, 0).hlc)]);
-        let plan = plan_push(&[rec("a", 2, 1), rec("b", 1, 2)], held, 10).unwrap();
+        let plan = plan_push(&batch(&[rec("a", 2, 1), rec("b", 1, 2)]), held, 10);
         assert_eq!(plan.applied, 2);
         assert_eq!(plan.duplicates, 0);
         assert!(plan.lost.is_empty());
@@ -408,7 +509,7 @@ mod tests {
             (RecordKey::new("notes", "a"), rec("a", 5, 0).hlc),
             (RecordKey::new("notes", "b"), rec("b", 5, 0).hlc),
         ]);
-        let plan = plan_push(&[rec("a", 4, 1), rec("b", 5, 1)], held, 3).unwrap();
+        let plan = plan_push(&batch(&[rec("a", 4, 1), rec("b", 5, 1)]), held, 3);
         assert_eq!((plan.applied, plan.duplicates), (0, 1));
         assert_eq!(plan.lost, [RecordKey::new("notes", "a")]);
         assert!(plan.writes.is_empty());
@@ -416,13 +517,46 @@ mod tests {
     }
 
     #[test]
+    fn a_pull_page_serialises_exactly_like_a_pull_response() {
+        let stored = |id: &str, value: &str, deleted| StoredRecord {
+            collection: "notes".into(),
+            id: id.into(),
+            value: value.into(),
+            hlc: rec(id, 7, 0).hlc.to_string(),
+            deleted,
+            seq: 1,
+        };
+        let page = PullPage {
+            records: vec![
+                stored("a", r#"{"title":"hé \"quoted\"","n":[1,2.5,null]}"#, false),
+                stored("b", "null", true),
+            ]
+            .into_iter()
+            .map(StoredRecord::into_wire)
+            .collect::<Result<_, _>>()
+            .unwrap(),
+            cursor: 9,
+            more: true,
+        };
+        let wire = serde_json::to_value(&page).unwrap();
+        let typed = serde_json::to_value(page.into_response().unwrap()).unwrap();
+        assert_eq!(wire, typed);
+        assert!(stored("c", "{not json", false).into_wire().is_err());
+        assert!(StoredRecord {
+            hlc: "yesterday".into(),
+            ..stored("d", "1", false)
+        }
+        .into_wire()
+        .is_err());
+    }
+
+    #[test]
     fn a_key_pushed_twice_is_written_once_with_the_newer_version() {
         let plan = plan_push(
-            &[rec("a", 1, 1), rec("a", 3, 3), rec("a", 2, 2)],
+            &batch(&[rec("a", 1, 1), rec("a", 3, 3), rec("a", 2, 2)]),
             HashMap::new(),
             0,
-        )
-        .unwrap();
+        );
         assert_eq!((plan.applied, plan.duplicates), (2, 0));
         assert_eq!(plan.writes.len(), 1);
         assert_eq!(plan.writes[0].value, "3");

@@ -7,10 +7,9 @@
 use sqlx::PgPool;
 
 use cairn_protocol::api::PushResponse;
-use cairn_protocol::Record;
 
 use super::{
-    held_clocks, keys_of, known_version, plan_push, DbError, Migration, StoredRecord, UserId,
+    held_clocks, known_version, plan_push, DbError, Migration, PushBatch, StoredRecord, UserId,
 };
 
 /// The advisory lock key migrations hold ("cairn" in ASCII).
@@ -141,9 +140,9 @@ pub(super) async fn delete_session(pool: &PgPool, token_hash: &[u8]) -> Result<b
 pub(super) async fn push(
     pool: &PgPool,
     user: UserId,
-    changes: &[Record],
+    batch: &PushBatch<'_>,
 ) -> Result<PushResponse, DbError> {
-    let keys = keys_of(changes);
+    let keys = &batch.keys;
     let (collections, ids): (Vec<&str>, Vec<&str>) = keys
         .iter()
         .map(|k| (k.collection.as_str(), k.id.as_str()))
@@ -165,20 +164,26 @@ pub(super) async fn push(
     .bind(&ids)
     .fetch_all(&mut *tx)
     .await?;
-    let plan = plan_push(changes, held_clocks(held)?, last_seq)?;
+    let plan = plan_push(batch, held_clocks(held)?, last_seq);
 
     if !plan.writes.is_empty() {
         let w = &plan.writes;
-        // The clock guard repeats the merge rule: under the row lock it never filters a
-        // row, and if it ever did the push fails instead of misreporting.
-        let done = sqlx::query(
-            "INSERT INTO records (user_id, collection, id, value, hlc, deleted, seq)
-             SELECT $1, * FROM UNNEST($2::text[], $3::text[], $4::text[], $5::text[],
-                                      $6::bool[], $7::int8[])
-             ON CONFLICT (user_id, collection, id) DO UPDATE
-                SET value = EXCLUDED.value, hlc = EXCLUDED.hlc,
-                    deleted = EXCLUDED.deleted, seq = EXCLUDED.seq
-              WHERE EXCLUDED.hlc > records.hlc",
+        // One statement writes the versions and moves the counter. The clock guard
+        // repeats the merge rule: under the row lock it never filters a row, and if it
+        // ever did the push fails instead of misreporting.
+        let written: i64 = sqlx::query_scalar(
+            "WITH written AS (
+                 INSERT INTO records (user_id, collection, id, value, hlc, deleted, seq)
+                 SELECT $1, * FROM UNNEST($2::text[], $3::text[], $4::text[], $5::text[],
+                                          $6::bool[], $7::int8[])
+                 ON CONFLICT (user_id, collection, id) DO UPDATE
+                    SET value = EXCLUDED.value, hlc = EXCLUDED.hlc,
+                        deleted = EXCLUDED.deleted, seq = EXCLUDED.seq
+                  WHERE EXCLUDED.hlc > records.hlc
+                 RETURNING 1
+             )
+             UPDATE users SET last_seq = $8 WHERE id = $1
+             RETURNING (SELECT count(*) FROM written)",
         )
         .bind(user)
         .bind(w.iter().map(|w| w.collection.as_str()).collect::<Vec<_>>())
@@ -187,20 +192,15 @@ pub(super) async fn push(
         .bind(w.iter().map(|w| w.hlc.as_str()).collect::<Vec<_>>())
         .bind(w.iter().map(|w| w.deleted).collect::<Vec<_>>())
         .bind(w.iter().map(|w| w.seq).collect::<Vec<_>>())
-        .execute(&mut *tx)
+        .bind(plan.last_seq)
+        .fetch_one(&mut *tx)
         .await?;
-        if done.rows_affected() != w.len() as u64 {
+        if written != w.len() as i64 {
             return Err(DbError::Inconsistent(format!(
-                "{} of {} versions written",
-                done.rows_affected(),
+                "{written} of {} versions written",
                 w.len()
             )));
         }
-        sqlx::query("UPDATE users SET last_seq = $2 WHERE id = $1")
-            .bind(user)
-            .bind(plan.last_seq)
-            .execute(&mut *tx)
-            .await?;
     }
 
     let superseded = if plan.lost.is_empty() {

@@ -4,16 +4,46 @@
 //! as one JSON parameter that `json_each` expands, so a push is a fixed number of
 //! statements whatever its size.
 
-use sqlx::SqlitePool;
-
 use cairn_protocol::api::PushResponse;
-use cairn_protocol::Record;
 
 use super::{
-    held_clocks, keys_of, known_version, plan_push, DbError, Migration, StoredRecord, UserId,
+    held_clocks, known_version, plan_push, DbError, Migration, PushBatch, Sqlite, StoredRecord,
+    UserId,
 };
 
-pub(super) async fn migrate(pool: &SqlitePool, migrations: &[Migration]) -> Result<usize, DbError> {
+/// The stored clocks of a push's keys (`?2`: a JSON array of `[collection, id]`).
+/// `CROSS JOIN` makes SQLite walk the keys and look each up by primary key; left to
+/// itself, without table statistics, it scans the user's records instead.
+const HELD_CLOCKS: &str = "
+    WITH k (collection, id) AS (
+        SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(?2)
+    )
+    SELECT r.collection, r.id, r.hlc
+    FROM k CROSS JOIN records AS r
+    WHERE r.user_id = ?1 AND r.collection = k.collection AND r.id = k.id";
+
+/// The stored versions of the keys whose pushed change lost, in the order given.
+const WINNERS: &str = "
+    WITH k (n, collection, id) AS (
+        SELECT key, json_extract(value, '$[0]'), json_extract(value, '$[1]')
+        FROM json_each(?2)
+    )
+    SELECT r.collection, r.id, r.value, r.hlc, r.deleted, r.seq
+    FROM k CROSS JOIN records AS r
+    WHERE r.user_id = ?1 AND r.collection = k.collection AND r.id = k.id
+    ORDER BY k.n";
+
+const PULL: &str = "
+    SELECT collection, id, value, hlc, deleted, seq
+    FROM records
+    WHERE user_id = ?1 AND seq > ?2
+    ORDER BY seq
+    LIMIT ?3";
+
+pub(super) async fn migrate(db: &Sqlite, migrations: &[Migration]) -> Result<usize, DbError> {
+    // One writer at a time, queued here rather than in SQLite's busy handler.
+    let _turn = db.writer.lock().await;
+    let pool = &db.pool;
     let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
     sqlx::raw_sql(
         "CREATE TABLE IF NOT EXISTS cairn_migrations (
@@ -51,11 +81,14 @@ pub(super) async fn migrate(pool: &SqlitePool, migrations: &[Migration]) -> Resu
 }
 
 pub(super) async fn create_user(
-    pool: &SqlitePool,
+    db: &Sqlite,
     email: &str,
     password_hash: &str,
     now_ms: i64,
 ) -> Result<Option<UserId>, DbError> {
+    // One writer at a time, queued here rather than in SQLite's busy handler.
+    let _turn = db.writer.lock().await;
+    let pool = &db.pool;
     Ok(sqlx::query_scalar(
         "INSERT INTO users (email, password_hash, created_at) VALUES (?1, ?2, ?3)
          ON CONFLICT (email) DO NOTHING
@@ -69,9 +102,10 @@ pub(super) async fn create_user(
 }
 
 pub(super) async fn user_by_email(
-    pool: &SqlitePool,
+    db: &Sqlite,
     email: &str,
 ) -> Result<Option<(UserId, String)>, DbError> {
+    let pool = &db.pool;
     Ok(
         sqlx::query_as("SELECT id, password_hash FROM users WHERE email = ?1")
             .bind(email)
@@ -81,12 +115,15 @@ pub(super) async fn user_by_email(
 }
 
 pub(super) async fn create_session(
-    pool: &SqlitePool,
+    db: &Sqlite,
     token_hash: &[u8],
     user: UserId,
     now_ms: i64,
     expires_at_ms: i64,
 ) -> Result<(), DbError> {
+    // One writer at a time, queued here rather than in SQLite's busy handler.
+    let _turn = db.writer.lock().await;
+    let pool = &db.pool;
     let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
     sqlx::query("DELETE FROM sessions WHERE user_id = ?1 AND expires_at <= ?2")
         .bind(user)
@@ -108,10 +145,11 @@ pub(super) async fn create_session(
 }
 
 pub(super) async fn session_user(
-    pool: &SqlitePool,
+    db: &Sqlite,
     token_hash: &[u8],
     now_ms: i64,
 ) -> Result<Option<UserId>, DbError> {
+    let pool = &db.pool;
     Ok(
         sqlx::query_scalar(
             "SELECT user_id FROM sessions WHERE token_hash = ?1 AND expires_at > ?2",
@@ -123,7 +161,10 @@ pub(super) async fn session_user(
     )
 }
 
-pub(super) async fn delete_session(pool: &SqlitePool, token_hash: &[u8]) -> Result<bool, DbError> {
+pub(super) async fn delete_session(db: &Sqlite, token_hash: &[u8]) -> Result<bool, DbError> {
+    // One writer at a time, queued here rather than in SQLite's busy handler.
+    let _turn = db.writer.lock().await;
+    let pool = &db.pool;
     let done = sqlx::query("DELETE FROM sessions WHERE token_hash = ?1")
         .bind(token_hash)
         .execute(pool)
@@ -132,11 +173,14 @@ pub(super) async fn delete_session(pool: &SqlitePool, token_hash: &[u8]) -> Resu
 }
 
 pub(super) async fn push(
-    pool: &SqlitePool,
+    db: &Sqlite,
     user: UserId,
-    changes: &[Record],
+    batch: &PushBatch<'_>,
 ) -> Result<PushResponse, DbError> {
-    let keys = keys_of(changes);
+    // One writer at a time, queued here rather than in SQLite's busy handler.
+    let _turn = db.writer.lock().await;
+    let pool = &db.pool;
+    let keys = &batch.keys;
     let keys_json = serde_json::to_string(
         &keys
             .iter()
@@ -150,19 +194,12 @@ pub(super) async fn push(
         .bind(user)
         .fetch_one(&mut *tx)
         .await?;
-    let held: Vec<(String, String, String)> = sqlx::query_as(
-        "SELECT r.collection, r.id, r.hlc
-         FROM json_each(?2) AS k
-         JOIN records AS r
-           ON r.user_id = ?1
-          AND r.collection = json_extract(k.value, '$[0]')
-          AND r.id = json_extract(k.value, '$[1]')",
-    )
-    .bind(user)
-    .bind(&keys_json)
-    .fetch_all(&mut *tx)
-    .await?;
-    let plan = plan_push(changes, held_clocks(held)?, last_seq)?;
+    let held: Vec<(String, String, String)> = sqlx::query_as(HELD_CLOCKS)
+        .bind(user)
+        .bind(&keys_json)
+        .fetch_all(&mut *tx)
+        .await?;
+    let plan = plan_push(batch, held_clocks(held)?, last_seq);
 
     if !plan.writes.is_empty() {
         let rows: Vec<_> = plan
@@ -215,19 +252,11 @@ pub(super) async fn push(
                 .collect::<Vec<_>>(),
         )
         .map_err(|e| DbError::Corrupt(e.to_string()))?;
-        let rows: Vec<(String, String, String, String, bool, i64)> = sqlx::query_as(
-            "SELECT r.collection, r.id, r.value, r.hlc, r.deleted, r.seq
-             FROM json_each(?2) AS k
-             JOIN records AS r
-               ON r.user_id = ?1
-              AND r.collection = json_extract(k.value, '$[0]')
-              AND r.id = json_extract(k.value, '$[1]')
-             ORDER BY k.key",
-        )
-        .bind(user)
-        .bind(&lost_json)
-        .fetch_all(&mut *tx)
-        .await?;
+        let rows: Vec<(String, String, String, String, bool, i64)> = sqlx::query_as(WINNERS)
+            .bind(user)
+            .bind(&lost_json)
+            .fetch_all(&mut *tx)
+            .await?;
         rows.into_iter()
             .map(stored)
             .map(StoredRecord::into_record)
@@ -242,23 +271,18 @@ pub(super) async fn push(
 }
 
 pub(super) async fn pull(
-    pool: &SqlitePool,
+    db: &Sqlite,
     user: UserId,
     since: i64,
     fetch: i64,
 ) -> Result<Vec<StoredRecord>, DbError> {
-    let rows: Vec<(String, String, String, String, bool, i64)> = sqlx::query_as(
-        "SELECT collection, id, value, hlc, deleted, seq
-         FROM records
-         WHERE user_id = ?1 AND seq > ?2
-         ORDER BY seq
-         LIMIT ?3",
-    )
-    .bind(user)
-    .bind(since)
-    .bind(fetch)
-    .fetch_all(pool)
-    .await?;
+    let pool = &db.pool;
+    let rows: Vec<(String, String, String, String, bool, i64)> = sqlx::query_as(PULL)
+        .bind(user)
+        .bind(since)
+        .bind(fetch)
+        .fetch_all(pool)
+        .await?;
     Ok(rows.into_iter().map(stored).collect())
 }
 
@@ -272,5 +296,46 @@ fn stored(
         hlc,
         deleted,
         seq,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn plan(pool: &sqlx::SqlitePool, sql: &str) -> String {
+        let rows: Vec<(i64, i64, i64, String)> =
+            sqlx::query_as(sqlx::AssertSqlSafe(format!("EXPLAIN QUERY PLAN {sql}")))
+                .bind(1i64)
+                .bind(r#"[["notes", "a"]]"#)
+                .bind(10i64)
+                .fetch_all(pool)
+                .await
+                .unwrap();
+        rows.into_iter().map(|r| r.3).collect::<Vec<_>>().join("\n")
+    }
+
+    /// A push must cost the same with 10 or 100,000 records stored: every lookup by key.
+    #[tokio::test]
+    async fn lookups_use_the_indexes() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("t.db").display());
+        let crate::db::Database::Sqlite(db) = crate::db::Database::connect(&url).await.unwrap()
+        else {
+            unreachable!()
+        };
+        let pool = &db.pool;
+        for sql in [HELD_CLOCKS, WINNERS] {
+            let plan = plan(pool, sql).await;
+            assert!(
+                plan.contains("SEARCH r USING INDEX sqlite_autoindex_records_1 (user_id=? AND collection=? AND id=?)"),
+                "{plan}"
+            );
+        }
+        let plan = plan(pool, PULL).await;
+        assert!(
+            plan.contains("USING INDEX records_by_seq (user_id=? AND seq>?)"),
+            "{plan}"
+        );
     }
 }
