@@ -10,6 +10,9 @@
 //! - `sw`: a navigation's first byte with the worker woken from stopped, running, and
 //!   absent; the first render of persisted state offline against online; the worker's
 //!   loader + glue + wasm gzipped (`size`/`sw_total`);
+//! - `sync`: end to end, 10,000 changes made on device A reach device B through the
+//!   server (A's round, then B's), on SQLite and on a throwaway PostgreSQL, against the
+//!   same pushes and pulls as bare `fetch` calls without storage;
 //! - `server`: the sync server (release build) under 1, 10 and 100 concurrent clients on
 //!   SQLite and on a throwaway PostgreSQL: push and pull throughput and latency, against
 //!   the same rows written and read straight through sqlx, and `GET /api/health`
@@ -88,16 +91,21 @@ pub fn run(paths: &Paths) -> Result {
     }
 
     step("Running the browser benchmarks (headless Chromium)");
-    cmd::run(
+    // The end-to-end sync case runs on SQLite and on this throwaway PostgreSQL.
+    let pg = tools::Postgres::start(tools::PgDurability::Default)?;
+    let outcome = cmd::run(
         Command::new("node")
             .arg("bench/run.mjs")
             .env("CAIRN_SERVER_BIN", &server)
             .env("CAIRN_DIST", &paths.dist)
             .env("CAIRN_BENCH_PAGE", &page)
             .env("CAIRN_BENCH_OUT", &out)
+            .env("CAIRN_BENCH_POSTGRES_URL", &pg.url)
             .env("CHROMIUM", &browser.chromium)
             .current_dir(&e2e),
-    )?;
+    );
+    drop(pg);
+    outcome?;
     server_benches(paths, &server, &mut results)?;
     eprintln!("\nresults appended to {}", out.display());
     Ok(())

@@ -216,7 +216,7 @@ async function benchPage(browser, url) {
 async function syncBenchmark(browser, database, serverArgs) {
   const server = await startServer({
     staticDir: process.env.CAIRN_BENCH_PAGE,
-    args: ['--auth-rate-burst', '1000', '--user-rate-burst', '100000', ...serverArgs],
+    args: ['--auth-rate-per-minute', '0', '--user-rate-per-minute', '0', ...serverArgs],
   });
   try {
     const a = await benchPage(browser, server.url);
