@@ -233,7 +233,9 @@ async fn push_then_pull_round_trips(backend: Backend) {
         PushResponse {
             applied: 4,
             duplicates: 0,
-            superseded: vec![]
+            superseded: vec![],
+            seq_before: 0,
+            seq_after: 4,
         }
     );
     let page = app.pull(&token, 0, 100).await;
@@ -268,7 +270,9 @@ async fn retried_pushes_change_nothing(backend: Backend) {
         PushResponse {
             applied: 0,
             duplicates: 5,
-            superseded: vec![]
+            superseded: vec![],
+            seq_before: 5,
+            seq_after: 5,
         }
     );
     let second = app.pull(&token, 0, 100).await;
@@ -292,7 +296,9 @@ async fn newer_versions_win_and_losers_get_the_winner(backend: Backend) {
         PushResponse {
             applied: 1,
             duplicates: 0,
-            superseded: vec![v2.clone()]
+            superseded: vec![v2.clone()],
+            seq_before: 1,
+            seq_after: 2,
         }
     );
     assert_eq!(app.push(&token, std::slice::from_ref(&v3)).await.applied, 1);
@@ -358,7 +364,9 @@ async fn accounts_are_isolated(backend: Backend) {
         PushResponse {
             applied: 3,
             duplicates: 0,
-            superseded: vec![]
+            superseded: vec![],
+            seq_before: 0,
+            seq_after: 3,
         }
     );
     assert_eq!(app.pull_all(&bob).await, bobs, "Bob sees only his own");

@@ -15,9 +15,15 @@ use web_sys::{BroadcastChannel, MessageEvent};
 
 use crate::codec::{from_js, random_u64, to_js};
 
+/// One committed transaction's changes, from one context.
 #[derive(Serialize, Deserialize)]
 struct Notice {
     sender: String,
+    changes: Vec<Change>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Change {
     collection: String,
     id: String,
     hlc: Hlc,
@@ -40,12 +46,21 @@ impl Broadcaster {
         })
     }
 
-    pub(crate) fn announce(&self, key: &RecordKey, hlc: &Hlc) {
+    /// Announces the records a transaction changed, in one message.
+    pub(crate) fn announce(&self, records: &[cairn_protocol::Record]) {
+        if records.is_empty() {
+            return;
+        }
         let notice = Notice {
             sender: self.sender.clone(),
-            collection: key.collection.clone(),
-            id: key.id.clone(),
-            hlc: hlc.clone(),
+            changes: records
+                .iter()
+                .map(|r| Change {
+                    collection: r.collection.clone(),
+                    id: r.id.clone(),
+                    hlc: r.hlc.clone(),
+                })
+                .collect(),
         };
         if let Ok(message) = to_js(&notice) {
             // Best effort: a failed notice only delays other tabs until they reload.
@@ -62,7 +77,9 @@ impl Broadcaster {
         let listener = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
             if let Ok(notice) = from_js::<Notice>(event.data()) {
                 if notice.sender != own {
-                    on_change(RecordKey::new(notice.collection, notice.id), notice.hlc);
+                    for change in notice.changes {
+                        on_change(RecordKey::new(change.collection, change.id), change.hlc);
+                    }
                 }
             }
         });

@@ -8,14 +8,14 @@
 
 use std::collections::BTreeSet;
 
-use cairn_protocol::{reconcile, Conflict, Reconcile, Record, RecordKey};
+use cairn_protocol::{merge, reconcile, Conflict, Hlc, Merge, Reconcile, Record, RecordKey};
 use futures_util::future::{try_join_all, LocalBoxFuture};
 use rexie::TransactionMode;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use wasm_bindgen::JsValue;
 
-use crate::codec::{from_js, now_ms, to_js};
+use crate::codec::{from_js, now_ms, string_field, to_js};
 use crate::schema::{CONFLICTS, META, META_CLOCK, OUTBOX, RECORDS};
 use crate::store::{commit, key_js, Backend, OutboxEntry, Store};
 use crate::sync::StoredConflict;
@@ -144,9 +144,20 @@ impl Store {
         pushed: &[Record],
         superseded: &[Record],
     ) -> Result<Applied, StoreError> {
+        self.acknowledge_push_at(pushed, superseded, None).await
+    }
+
+    /// [`Store::acknowledge_push`], also storing a new pull position (as JSON, in `meta` at
+    /// its key) in the same transaction.
+    pub(crate) async fn acknowledge_push_at(
+        &self,
+        pushed: &[Record],
+        superseded: &[Record],
+        cursor: Option<(&'static str, serde_json::Value)>,
+    ) -> Result<Applied, StoreError> {
         let lost: BTreeSet<RecordKey> = superseded.iter().map(Record::key).collect();
         let done: Vec<&Record> = pushed.iter().filter(|r| !lost.contains(&r.key())).collect();
-        self.apply(&done, superseded, None).await
+        self.apply(&done, superseded, cursor).await
     }
 
     /// Applies records from elsewhere by the merge rule, in one transaction: a local
@@ -266,6 +277,18 @@ impl Store {
                     Default::default();
                 for ((record, local), pending) in incoming.iter().zip(locals).zip(pendings) {
                     let key = record.key();
+                    // Fast path: a version this device already has (its own change coming
+                    // back, a retried pull) or an older one is decided on the stored clock
+                    // alone, without decoding the stored record.
+                    if !seen.contains_key(&key) {
+                        let held = local
+                            .as_ref()
+                            .and_then(|raw| string_field(raw, "hlc"))
+                            .and_then(|hlc| hlc.parse::<Hlc>().ok());
+                        if held.is_some() && merge(held.as_ref(), &record.hlc) != Merge::Take {
+                            continue;
+                        }
+                    }
                     let (local, pending) = seen.remove(&key).unwrap_or_else(|| {
                         let local = local.and_then(|raw| from_js::<Record>(raw).ok());
                         (local, pending && !removed.contains(&key))

@@ -385,9 +385,7 @@ impl Store {
     /// Tells other contexts that `records` changed (after their transaction committed).
     pub(crate) fn announce(&self, records: &[Record]) {
         if let Some(b) = &self.broadcaster {
-            for record in records {
-                b.announce(&record.key(), &record.hlc);
-            }
+            b.announce(records);
         }
     }
 }

@@ -434,9 +434,25 @@ impl<'a> Sync<'a> {
                 Some(body),
             )
             .await?;
+        // Nothing else was stored between our cursor and this push: skip our own echo.
+        let position: Option<PullPosition> = self.store.meta(META_PULL_POSITION).await?;
+        let current = position
+            .filter(|p| p.email == session.email)
+            .map_or(0, |p| p.cursor);
+        let cursor = if current == reply.seq_before && reply.seq_after > current {
+            let moved = PullPosition {
+                email: session.email.clone(),
+                cursor: reply.seq_after,
+            };
+            let json =
+                serde_json::to_value(&moved).map_err(|e| SyncError::BadReply(e.to_string()))?;
+            Some((META_PULL_POSITION, json))
+        } else {
+            None
+        };
         let applied = self
             .store
-            .acknowledge_push(&request.changes, &reply.superseded)
+            .acknowledge_push_at(&request.changes, &reply.superseded, cursor)
             .await?;
         report.pushed += request.changes.len() - reply.superseded.len();
         report.conflicts += applied.conflicts;

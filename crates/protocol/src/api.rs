@@ -57,6 +57,13 @@ pub struct PushResponse {
     /// For each change not taken because the server holds a newer version: that newer
     /// version (the winner).
     pub superseded: Vec<Record>,
+    /// The account's pull cursor before this push and after it: the versions this push
+    /// stored took the positions `seq_before + 1 ..= seq_after`. A client whose cursor was
+    /// `seq_before` may move it to `seq_after` without pulling its own changes back.
+    #[serde(default)]
+    pub seq_before: u64,
+    #[serde(default)]
+    pub seq_after: u64,
 }
 
 /// `GET /api/v1/sync/pull?since=<cursor>&limit=<n>`.

@@ -211,6 +211,8 @@ impl Database {
                 applied: 0,
                 duplicates: 0,
                 superseded: Vec::new(),
+                seq_before: 0,
+                seq_after: 0,
             });
         }
         // Encoding happens before the transaction, so it never holds a lock.

@@ -233,6 +233,8 @@ pub(super) async fn push(
         applied: plan.applied,
         duplicates: plan.duplicates,
         superseded,
+        seq_before: u64::try_from(last_seq).unwrap_or(0),
+        seq_after: u64::try_from(plan.last_seq).unwrap_or(0),
     })
 }
 
