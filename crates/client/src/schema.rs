@@ -76,4 +76,5 @@ pub(crate) fn builder(name: &str) -> RexieBuilder {
             "lost_hlc",
         ]))
         .add_object_store(ObjectStore::new(META))
+        .add_object_store(ObjectStore::new(BLOBS).key_path("id"))
 }
