@@ -4,9 +4,9 @@
 use yew::{html, Html};
 use yew_router::Routable;
 
-use crate::pages::{Assessment, Home, NotFound, Settings, Welcome};
+use crate::pages::{Assessment, Home, NotFound, NoteEditor, Notes, Settings, Welcome};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Routable)]
+#[derive(Debug, Clone, PartialEq, Eq, Routable)]
 pub enum Route {
     #[at("/")]
     Home,
@@ -16,6 +16,10 @@ pub enum Route {
     Assessment,
     #[at("/settings")]
     Settings,
+    #[at("/notes")]
+    Notes,
+    #[at("/notes/:id")]
+    Note { id: String },
     #[not_found]
     #[at("/404")]
     NotFound,
@@ -27,6 +31,8 @@ pub fn switch(route: Route) -> Html {
         Route::Welcome => html! { <Welcome /> },
         Route::Assessment => html! { <Assessment /> },
         Route::Settings => html! { <Settings /> },
+        Route::Notes => html! { <Notes /> },
+        Route::Note { id } => html! { <NoteEditor {id} /> },
         Route::NotFound => html! { <NotFound /> },
     }
 }
