@@ -38,7 +38,8 @@ pub fn NoteImages(props: &NoteImagesProps) -> Html {
     };
     let class = css!(
         r#"
-        margin: 1rem 0;
+        margin: 0.5rem 0 1rem;
+        h2 { margin-top: 0; }
         ul { list-style: none; padding: 0; margin: 0.5rem 0; display: grid; gap: 0.75rem;
              grid-template-columns: repeat(auto-fill, minmax(9rem, 1fr)); }
         figure { margin: 0; }
