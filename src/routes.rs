@@ -5,9 +5,11 @@ use yew::{html, Html};
 use yew_router::prelude::Redirect;
 use yew_router::Routable;
 
-use crate::pages::{Assessment, Home, NotFound, Onboarding, Settings, WaiverPage};
+use crate::pages::{
+    Assessment, Home, NotFound, NoteEditor, Notes, Onboarding, Settings, WaiverPage,
+};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Routable)]
+#[derive(Debug, Clone, PartialEq, Eq, Routable)]
 pub enum Route {
     #[at("/")]
     Home,
@@ -22,6 +24,10 @@ pub enum Route {
     Waiver,
     #[at("/settings")]
     Settings,
+    #[at("/notes")]
+    Notes,
+    #[at("/notes/:id")]
+    Note { id: String },
     #[not_found]
     #[at("/404")]
     NotFound,
@@ -35,6 +41,8 @@ pub fn switch(route: Route) -> Html {
         Route::Assessment => html! { <Assessment /> },
         Route::Waiver => html! { <WaiverPage /> },
         Route::Settings => html! { <Settings /> },
+        Route::Notes => html! { <Notes /> },
+        Route::Note { id } => html! { <NoteEditor {id} /> },
         Route::NotFound => html! { <NotFound /> },
     }
 }

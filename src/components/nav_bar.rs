@@ -19,6 +19,7 @@ pub fn NavBar() -> Html {
         <nav {class} aria-label="Main">
             <Link<Route> classes="brand" to={Route::Home}>{ "Cairn" }</Link<Route>>
             <Link<Route> to={Route::Home}>{ "Home" }</Link<Route>>
+            <Link<Route> to={Route::Notes}>{ "Notes" }</Link<Route>>
             <Link<Route> to={Route::Assessment}>{ "Safety check" }</Link<Route>>
             <Link<Route> to={Route::Settings}>{ "Settings" }</Link<Route>>
         </nav>

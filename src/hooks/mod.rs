@@ -7,6 +7,8 @@
 mod persistence;
 mod use_appearance;
 mod use_expandable_card;
+mod use_note;
+mod use_notes;
 mod use_notifications;
 mod use_persistent_state;
 mod use_progress;
@@ -18,6 +20,11 @@ mod use_waiver;
 pub use persistence::{use_persistence, Persistence, Registration, HYDRATED_COLLECTIONS};
 pub use use_appearance::{use_appearance, Appearance, AppearanceSettings, TextSize, Theme};
 pub use use_expandable_card::{use_expandable_card, ExpandableCard};
+pub use use_note::{
+    use_note, use_note_image, use_note_lookup, NoteHandle, NoteImageView, NoteLookup,
+    MAX_IMAGE_BYTES,
+};
+pub use use_notes::{use_notes, DeletedNote, Note, NoteImage, NotesHandle, NOTES};
 pub use use_notifications::{use_notifications, NotificationAccess, Notifications};
 pub use use_persistent_state::{
     use_persistent_state, PersistOptions, PersistentState, SaveStatus, Validator, FIRST_RETRY_MS,

@@ -31,6 +31,7 @@ struct Inner {
     quarantined: Vec<Quarantined>,
     flushers: RefCell<Vec<(u64, Flusher)>>,
     watchers: RefCell<Vec<(u64, RecordKey, Callback<Record>)>>,
+    collection_watchers: RefCell<Vec<(u64, String, Callback<Record>)>>,
     local_write_listeners: RefCell<Vec<(u64, Callback<Record>)>>,
     next_id: Cell<u64>,
     subscription: RefCell<Option<Subscription>>,
@@ -64,6 +65,7 @@ impl Persistence {
             quarantined,
             flushers: RefCell::default(),
             watchers: RefCell::default(),
+            collection_watchers: RefCell::default(),
             local_write_listeners: RefCell::default(),
             next_id: Cell::new(0),
             subscription: RefCell::default(),
@@ -121,7 +123,15 @@ impl Persistence {
             .filter(|(_, key, _)| *key == record.key())
             .map(|(_, _, cb)| cb.clone())
             .collect();
-        for watcher in watchers {
+        let collection_watchers: Vec<_> = self
+            .inner
+            .collection_watchers
+            .borrow()
+            .iter()
+            .filter(|(_, collection, _)| *collection == record.collection)
+            .map(|(_, _, cb)| cb.clone())
+            .collect();
+        for watcher in watchers.into_iter().chain(collection_watchers) {
             watcher.emit(record.clone());
         }
     }
@@ -159,6 +169,20 @@ impl Persistence {
     pub fn watch(&self, key: RecordKey, on_change: Callback<Record>) -> Registration {
         let id = self.next_id();
         self.inner.watchers.borrow_mut().push((id, key, on_change));
+        Registration {
+            inner: Rc::downgrade(&self.inner),
+            id,
+        }
+    }
+
+    /// Calls `on_change` with every new version of any record of `collection` (written
+    /// here, in another tab, or pulled by sync): for views of a whole collection.
+    pub fn watch_collection(&self, collection: &str, on_change: Callback<Record>) -> Registration {
+        let id = self.next_id();
+        self.inner
+            .collection_watchers
+            .borrow_mut()
+            .push((id, collection.to_owned(), on_change));
         Registration {
             inner: Rc::downgrade(&self.inner),
             id,
@@ -208,6 +232,10 @@ impl Drop for Registration {
             inner.flushers.borrow_mut().retain(|(id, _)| *id != self.id);
             inner
                 .watchers
+                .borrow_mut()
+                .retain(|(id, _, _)| *id != self.id);
+            inner
+                .collection_watchers
                 .borrow_mut()
                 .retain(|(id, _, _)| *id != self.id);
             inner

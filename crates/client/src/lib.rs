@@ -5,6 +5,7 @@
 //! - [`store`]: the [`Store`]: records, the transactional outbox, the device clock,
 //!   quarantine of unreadable data, and the in-memory fallback.
 //! - [`schema`]: object stores, versions and data migrations.
+//! - [`blobs`]: binary attachments (note images) as Blobs, local only.
 //! - [`error`]: [`StoreError`], every storage failure as a value.
 //! - [`sync`]: the sync engine ([`Sync`]): accounts, the push/pull round under a Web Lock,
 //!   retries, status, and notices to other contexts.
@@ -20,6 +21,7 @@
 //! Everything here runs only in a browser (window or worker); the crate compiles natively
 //! so the workspace builds and lints as one, but its tests run in headless Chromium.
 
+pub mod blobs;
 mod broadcast;
 mod codec;
 pub mod error;
@@ -30,6 +32,7 @@ pub mod store;
 pub mod sync;
 mod writer;
 
+pub use blobs::{random_id, StoredBlob};
 pub use broadcast::Subscription;
 pub use error::StoreError;
 pub use replica::Applied;

@@ -16,7 +16,8 @@
 //! | 1 | `records`, `meta` | records and the device clock |
 //! | 2 | + `outbox`, `quarantine` | records written under 1 are queued for sync |
 //! | 3 | + `conflicts` | (none: the new store starts empty) |
-//! | 4 | + `snapshots`, `blobs`, `secrets`, `keys` | (none: the new stores start empty) |
+//! | 4 | (declared `snapshots`, `blobs`, `secrets`, `keys`, but created none) | |
+//! | 5 | + `snapshots`, `blobs`, `secrets`, `keys` | (none: the new stores start empty) |
 
 use rexie::{ObjectStore, RexieBuilder};
 
@@ -48,7 +49,7 @@ pub(crate) const META_SYNC_EXCLUDED: &str = "sync_excluded";
 pub(crate) const META_LAST_SYNC: &str = "last_sync";
 
 /// The IndexedDB version this build opens.
-pub const DB_VERSION: u32 = 4;
+pub const DB_VERSION: u32 = 5;
 /// The data version this build writes.
 pub const DATA_VERSION: u32 = 2;
 
@@ -78,4 +79,8 @@ pub(crate) fn builder(name: &str) -> RexieBuilder {
             "lost_hlc",
         ]))
         .add_object_store(ObjectStore::new(META))
+        .add_object_store(ObjectStore::new(SNAPSHOTS).key_path("id"))
+        .add_object_store(ObjectStore::new(BLOBS).key_path("id"))
+        .add_object_store(ObjectStore::new(SECRETS).key_path("name"))
+        .add_object_store(ObjectStore::new(KEYS))
 }

@@ -85,6 +85,7 @@ pub(crate) struct MemoryDb {
     pub(crate) outbox: BTreeMap<RecordKey, OutboxEntry>,
     pub(crate) conflicts: BTreeMap<(RecordKey, Hlc), crate::sync::StoredConflict>,
     pub(crate) meta: BTreeMap<&'static str, serde_json::Value>,
+    pub(crate) blobs: BTreeMap<String, crate::blobs::StoredBlob>,
 }
 
 impl Store {
