@@ -57,13 +57,13 @@ pub fn NoteForm(props: &NoteFormProps) -> Html {
         label { font-weight: 600; }
         input[type=text], textarea {
             width: 100%; font: inherit; padding: 0.5rem 0.625rem; border-radius: 6px;
-            border: 1px solid color-mix(in srgb, CanvasText 35%, transparent);
-            background: Field; color: FieldText;
+            border: 1px solid color-mix(in srgb, var(--fg) 35%, transparent);
+            background: var(--bg); color: var(--fg);
         }
         input[type=text] { font-size: 1.25rem; font-weight: 600; }
         textarea { min-height: 14rem; resize: vertical; }
         input:focus-visible, textarea:focus-visible { outline: 2px solid var(--accent); outline-offset: 1px; }
-        .note-save-status { min-height: 1.5em; margin: 0; color: GrayText; }
+        .note-save-status { min-height: 1.5em; margin: 0; color: var(--muted); }
         .note-save-status.error { color: #a4262c; }
         .danger {
             font: inherit; cursor: pointer; min-height: 2.75rem; padding: 0 1rem; border-radius: 6px;

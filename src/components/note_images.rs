@@ -45,23 +45,23 @@ pub fn NoteImages(props: &NoteImagesProps) -> Html {
         figure { margin: 0; }
         img, .note-image-placeholder {
             display: block; width: 100%; aspect-ratio: 4 / 3; object-fit: cover; border-radius: 6px;
-            border: 1px solid color-mix(in srgb, CanvasText 20%, transparent);
+            border: 1px solid color-mix(in srgb, var(--fg) 20%, transparent);
         }
         .note-image-placeholder {
             display: flex; align-items: center; justify-content: center; text-align: center;
-            padding: 0.5rem; color: GrayText; font-size: 0.875rem;
-            background: color-mix(in srgb, CanvasText 6%, transparent);
+            padding: 0.5rem; color: var(--muted); font-size: 0.875rem;
+            background: color-mix(in srgb, var(--fg) 6%, transparent);
         }
         figcaption { display: flex; align-items: center; gap: 0.25rem; font-size: 0.875rem; }
         .note-image-name { flex: 1; min-width: 0; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
         button { font: inherit; cursor: pointer; }
         .note-add-images {
             display: inline-flex; align-items: center; min-height: 2.75rem; padding: 0 1rem;
-            border-radius: 6px; border: 1px dashed GrayText; cursor: pointer;
+            border-radius: 6px; border: 1px dashed var(--muted); cursor: pointer;
         }
         .note-add-images:focus-within { outline: 2px solid var(--accent); outline-offset: 2px; }
         input[type=file] { position: absolute; opacity: 0; width: 1px; height: 1px; }
-        .hint { color: GrayText; font-size: 0.875rem; margin: 0.25rem 0; }
+        .hint { color: var(--muted); font-size: 0.875rem; margin: 0.25rem 0; }
         "#
     );
     let limit_mb = MAX_IMAGE_BYTES / 1024.0 / 1024.0;

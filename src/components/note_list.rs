@@ -22,17 +22,17 @@ pub fn NoteList(props: &NoteListProps) -> Html {
         grid-template-columns: minmax(0, 1fr);
         a {
             display: block; padding: 0.75rem 1rem; border-radius: 8px;
-            border: 1px solid color-mix(in srgb, CanvasText 20%, transparent);
+            border: 1px solid color-mix(in srgb, var(--fg) 20%, transparent);
             color: inherit; text-decoration: none;
         }
         a:hover, a:focus-visible { border-color: var(--accent); }
         a:focus-visible { outline: 2px solid var(--accent); outline-offset: 2px; }
         .note-title { display: block; font-weight: 600; overflow-wrap: anywhere; }
         .note-snippet {
-            display: block; color: GrayText; overflow: hidden; text-overflow: ellipsis;
+            display: block; color: var(--muted); overflow: hidden; text-overflow: ellipsis;
             white-space: nowrap;
         }
-        .note-meta { display: block; font-size: 0.875rem; color: GrayText; }
+        .note-meta { display: block; font-size: 0.875rem; color: var(--muted); }
         "#
     );
     html! {

@@ -56,7 +56,7 @@ pub fn NoteUndoToast(props: &NoteUndoToastProps) -> Html {
         position: sticky; bottom: 1rem; z-index: 1;
         display: flex; flex-wrap: wrap; align-items: center; gap: 0.5rem 1rem;
         margin: 1rem 0; padding: 0.75rem 1rem; border-radius: 8px;
-        background: CanvasText; color: Canvas;
+        background: var(--fg); color: var(--bg);
         p { margin: 0; margin-right: auto; }
         button { font: inherit; cursor: pointer; min-height: 2.5rem; padding: 0 0.75rem; }
         .visually-hidden {

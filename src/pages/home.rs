@@ -59,6 +59,7 @@ pub fn Home() -> Html {
             <DashboardCard id="getting-started" state_key="getting-started" title="Getting started" {customizing}>
                 <ul>
                     <li><Link<Route> to={Route::Onboarding}>{ "Set up Cairn" }</Link<Route>></li>
+                    <li><Link<Route> to={Route::Notes}>{ "Write a note" }</Link<Route>></li>
                     <li><Link<Route> to={Route::Assessment}>{ "Check how safe your data is" }</Link<Route>></li>
                     <li><Link<Route> to={Route::Waiver}>{ "Give your consent for data processing" }</Link<Route>></li>
                 </ul>

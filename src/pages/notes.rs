@@ -74,10 +74,10 @@ pub fn Notes() -> Html {
         .search label { font-weight: 600; }
         .search input {
             width: 100%; font: inherit; padding: 0.5rem 0.625rem; border-radius: 6px;
-            border: 1px solid color-mix(in srgb, CanvasText 35%, transparent);
-            background: Field; color: FieldText;
+            border: 1px solid color-mix(in srgb, var(--fg) 35%, transparent);
+            background: var(--bg); color: var(--fg);
         }
-        .empty { color: GrayText; }
+        .empty { color: var(--muted); }
         "#
     );
     let body = if !notes.is_loaded() {

@@ -19,6 +19,7 @@ export const PAGES = [
   ['waiver', '/waiver', '#waiver-text'],
   ['assessment', '/assessment', '#assessment-progress'],
   ['settings', '/settings', '#device-id'],
+  ['notes', '/notes', '#note-search'],
   ['not-found', '/no/such/page', 'text=Page not found'],
 ];
 
