@@ -67,7 +67,7 @@ pub fn Notes() -> Html {
         header h1 { margin: 0.5rem 0; }
         .new-note {
             font: inherit; font-weight: 600; cursor: pointer; min-height: 2.75rem; padding: 0 1rem;
-            border-radius: 6px; border: none; background: var(--accent); color: white;
+            border-radius: 6px; border: none; background: var(--button-bg); color: var(--button-fg);
         }
         .new-note:focus-visible { outline: 2px solid var(--accent); outline-offset: 2px; }
         .search { display: grid; gap: 0.25rem; margin: 1rem 0; }

@@ -126,7 +126,7 @@ test('create, autosave, reload, newest first, instant search; Home\'s scratchpad
     // Home keeps a plain string in the same collection: the list must not trip on it.
     await page.goto(env.server.url);
     await noteLoaded(page);
-    await page.getByLabel('Note').fill('a scratchpad line');
+    await page.getByLabel('Note', { exact: true }).fill('a scratchpad line');
     await page.getByText(/^Saved at/).waitFor();
 
     await page.getByRole('navigation').getByRole('link', { name: 'Notes', exact: true }).click();
