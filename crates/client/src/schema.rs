@@ -76,4 +76,8 @@ pub(crate) fn builder(name: &str) -> RexieBuilder {
             "lost_hlc",
         ]))
         .add_object_store(ObjectStore::new(META))
+        .add_object_store(ObjectStore::new(SNAPSHOTS).key_path("id"))
+        .add_object_store(ObjectStore::new(BLOBS).key_path("id"))
+        .add_object_store(ObjectStore::new(SECRETS).key_path("name"))
+        .add_object_store(ObjectStore::new(KEYS))
 }
