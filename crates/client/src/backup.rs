@@ -17,6 +17,8 @@
 //! - **Clearing** ([`Store::clear_collections`]) writes a tombstone for every live
 //!   record, queued like any delete: other devices clear too, and every outbox entry
 //!   still names a stored record of the same clock (nothing points at a deleted row).
+//! - Files: [`read_file_text`] reads a file the user chose, [`download_text`] offers a
+//!   file to save (a page only: it needs a document).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -24,7 +26,8 @@ use cairn_protocol::backup::{self, Backup, ImportMode, LocalChange, Plan, Valida
 use cairn_protocol::{reconcile, Conflict, Reconcile, Record, RecordKey};
 use futures_util::future::try_join_all;
 use rexie::TransactionMode;
-use wasm_bindgen::JsValue;
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
 
 use crate::codec::{from_js, now_ms, to_js};
 use crate::schema::{CONFLICTS, META, META_CLOCK, OUTBOX, RECORDS};
@@ -338,4 +341,50 @@ pub struct Merged {
     pub changed: Vec<Record>,
     /// Unsynced local changes that lost and went to the conflict log.
     pub conflicts: usize,
+}
+
+/// The text of `file`, a `File` (or any `Blob`) the user chose.
+pub async fn read_file_text(file: &JsValue) -> Result<String, String> {
+    let blob = file
+        .dyn_ref::<web_sys::Blob>()
+        .ok_or_else(|| "no file was chosen".to_owned())?;
+    JsFuture::from(blob.text())
+        .await
+        .ok()
+        .and_then(|t| t.as_string())
+        .ok_or_else(|| "the file could not be read as text".to_owned())
+}
+
+/// Offers `text` to the user as a file named `file_name`: a Blob, an object URL and a
+/// click on a temporary `<a download>`. Needs a page (a document).
+pub fn download_text(file_name: &str, mime_type: &str, text: &str) -> Result<(), String> {
+    let fail = |e: JsValue| format!("the download could not start: {e:?}");
+    let options = web_sys::BlobPropertyBag::new();
+    options.set_type(mime_type);
+    let parts = js_sys::Array::of1(&JsValue::from_str(text));
+    let blob = web_sys::Blob::new_with_str_sequence_and_options(&parts, &options).map_err(fail)?;
+    let url = web_sys::Url::create_object_url_with_blob(&blob).map_err(fail)?;
+    let document = web_sys::window()
+        .and_then(|w| w.document())
+        .ok_or_else(|| "there is no document to download from".to_owned())?;
+    let link: web_sys::HtmlAnchorElement =
+        document.create_element("a").map_err(fail)?.unchecked_into();
+    link.set_href(&url);
+    link.set_download(file_name);
+    link.set_attribute("hidden", "").map_err(fail)?;
+    let body = document
+        .body()
+        .ok_or_else(|| "the page has no body".to_owned())?;
+    body.append_child(&link).map_err(fail)?;
+    link.click();
+    link.remove();
+    // The click has started the download; the URL may go once the event loop turns.
+    let revoke = wasm_bindgen::closure::Closure::once_into_js(move || {
+        let _ = web_sys::Url::revoke_object_url(&url);
+    });
+    if let Some(window) = web_sys::window() {
+        let _ = window
+            .set_timeout_with_callback_and_timeout_and_arguments_0(revoke.unchecked_ref(), 10_000);
+    }
+    Ok(())
 }
