@@ -4,7 +4,7 @@
 use yew::{html, Html};
 use yew_router::Routable;
 
-use crate::pages::{Assessment, Home, NotFound, Settings, Welcome};
+use crate::pages::{Assessment, Home, NotFound, Settings, Storage, Welcome};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Routable)]
 pub enum Route {
@@ -16,6 +16,8 @@ pub enum Route {
     Assessment,
     #[at("/settings")]
     Settings,
+    #[at("/storage")]
+    Storage,
     #[not_found]
     #[at("/404")]
     NotFound,
@@ -27,6 +29,7 @@ pub fn switch(route: Route) -> Html {
         Route::Welcome => html! { <Welcome /> },
         Route::Assessment => html! { <Assessment /> },
         Route::Settings => html! { <Settings /> },
+        Route::Storage => html! { <Storage /> },
         Route::NotFound => html! { <NotFound /> },
     }
 }
