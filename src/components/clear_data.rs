@@ -1,25 +1,16 @@
-use std::rc::Rc;
-
 use web_sys::HtmlInputElement;
 use yew::prelude::*;
 
-use crate::hooks::StorageHandle;
-
-#[derive(Properties)]
+#[derive(Properties, PartialEq)]
 pub struct ClearDataProps {
-    pub storage: Rc<StorageHandle>,
     /// Collections with live records.
     pub collections: Vec<String>,
-    #[prop_or_default]
-    pub on_changed: Callback<()>,
-}
-
-impl PartialEq for ClearDataProps {
-    fn eq(&self, other: &Self) -> bool {
-        self.collections == other.collections
-            && self.storage.view() == other.storage.view()
-            && self.on_changed == other.on_changed
-    }
+    /// A clear is running.
+    pub clearing: bool,
+    /// The outcome of the last clear.
+    pub message: Option<Result<String, String>>,
+    /// Clears these collections (after the user confirmed).
+    pub on_clear: Callback<Vec<String>>,
 }
 
 /// Deletes chosen collections (or all), after a confirmation. Deletions are synced:
@@ -28,7 +19,6 @@ impl PartialEq for ClearDataProps {
 pub fn ClearData(props: &ClearDataProps) -> Html {
     let chosen = use_state(Vec::<String>::new);
     let confirming = use_state(|| false);
-    let view = props.storage.view();
     let selected: Vec<String> = props
         .collections
         .iter()
@@ -78,20 +68,16 @@ pub fn ClearData(props: &ClearDataProps) -> Html {
         Callback::from(move |_| confirming.set(false))
     };
     let clear = {
-        let (storage, chosen, confirming, on_changed) = (
-            props.storage.clone(),
-            chosen.clone(),
-            confirming.clone(),
-            props.on_changed.clone(),
-        );
+        let (on_clear, chosen, confirming) =
+            (props.on_clear.clone(), chosen.clone(), confirming.clone());
         let selected = selected.clone();
         Callback::from(move |_| {
             confirming.set(false);
             chosen.set(Vec::new());
-            storage.clear(selected.clone(), on_changed.clone());
+            on_clear.emit(selected.clone());
         })
     };
-    let message = match &view.clear_message {
+    let message = match &props.message {
         Some(Ok(m)) => html! { <p id="clear-message" role="status">{ m }</p> },
         Some(Err(e)) => html! { <p id="clear-message" role="alert" class="error">{ e }</p> },
         None => html! { <p id="clear-message" role="status"></p> },
@@ -118,8 +104,8 @@ pub fn ClearData(props: &ClearDataProps) -> Html {
                         <button onclick={cancel}>{ "Cancel" }</button>
                     </div>
                 } else {
-                    <button id="clear-button" onclick={ask} disabled={selected.is_empty() || view.clearing}>
-                        { if view.clearing { "Clearing…" } else { "Clear selected…" } }
+                    <button id="clear-button" onclick={ask} disabled={selected.is_empty() || props.clearing}>
+                        { if props.clearing { "Clearing…" } else { "Clear selected…" } }
                     </button>
                 }
             }

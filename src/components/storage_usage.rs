@@ -1,25 +1,19 @@
-use std::rc::Rc;
-
 use yew::prelude::*;
 
-use crate::hooks::{human_bytes, StorageHandle};
+use crate::hooks::{human_bytes, StorageView};
 
-#[derive(Properties)]
+#[derive(Properties, PartialEq)]
 pub struct StorageUsageProps {
-    pub storage: Rc<StorageHandle>,
-}
-
-impl PartialEq for StorageUsageProps {
-    fn eq(&self, other: &Self) -> bool {
-        self.storage.view() == other.storage.view()
-    }
+    pub view: StorageView,
+    /// Asks the browser for persistent storage.
+    pub on_persist: Callback<()>,
 }
 
 /// Records and bytes per collection, the browser's quota with a bar (and a warning near
 /// the limit), and the request for persistent storage.
 #[function_component]
 pub fn StorageUsage(props: &StorageUsageProps) -> Html {
-    let view = props.storage.view();
+    let view = &props.view;
     let table = match &view.usage {
         None => html! { <p aria-busy="true">{ "Counting…" }</p> },
         Some(Err(e)) => {
@@ -79,10 +73,7 @@ pub fn StorageUsage(props: &StorageUsageProps) -> Html {
             html! { <p id="quota-text">{ "This browser does not say how much space is available." }</p> }
         }
     };
-    let persist = {
-        let storage = props.storage.clone();
-        Callback::from(move |_| storage.request_persistence())
-    };
+    let persist = props.on_persist.reform(|_: MouseEvent| ());
     let persisted = match view.persisted {
         Some(true) => "Persistent: the browser keeps Cairn's data even when space runs low.",
         Some(false) => "Best effort: the browser may clear Cairn's data when space runs low.",

@@ -41,7 +41,9 @@ impl StorageView {
 }
 
 /// The handle returned by [`use_storage`]. Each part of the view is its own state, so
-/// answers arriving in any order never overwrite one another.
+/// answers arriving in any order never overwrite one another. Its states always read
+/// their latest value: pass [`StorageHandle::view`] (a plain value) to child components,
+/// not the handle, or they cannot tell that it changed.
 #[derive(Clone)]
 pub struct StorageHandle {
     usage: UseStateHandle<Option<Result<Usage, String>>>,

@@ -33,9 +33,17 @@ pub fn Storage() -> Html {
     }
     let changed = {
         let revision = revision.dispatcher();
-        Callback::from(move |_| revision.dispatch(()))
+        use_callback((), move |_: (), _| revision.dispatch(()))
     };
     let view = storage.view();
+    let on_persist = {
+        let storage = storage.clone();
+        Callback::from(move |_| storage.request_persistence())
+    };
+    let on_clear = {
+        let (storage, changed) = (storage.clone(), changed.clone());
+        Callback::from(move |collections| storage.clear(collections, changed.clone()))
+    };
     let (all, live): (Vec<String>, Vec<String>) = match &view.usage {
         Some(Ok(usage)) => (
             usage
@@ -82,12 +90,12 @@ pub fn Storage() -> Html {
         <div {class} id="storage-page">
             <h1>{ "Storage" }</h1>
             <SnapshotScheduler on_taken={changed.clone()} />
-            <StorageUsage storage={storage.clone()} />
+            <StorageUsage view={view.clone()} on_persist={on_persist} />
             <StorageSync />
             <ExportForm collections={all} secrets={view.secrets} />
             <ImportForm on_changed={changed.clone()} />
             <SnapshotList on_changed={changed.clone()} revision={revision.0} />
-            <ClearData storage={storage.clone()} collections={live} on_changed={changed} />
+            <ClearData collections={live} clearing={view.clearing} message={view.clear_message.clone()} {on_clear} />
         </div>
     }
 }

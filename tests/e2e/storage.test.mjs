@@ -87,6 +87,15 @@ async function seed(page, records) {
   await page.reload();
 }
 
+/** Rows as sorted JSON with sorted object keys: key order in a stored object means nothing. */
+function canonical(rows) {
+  const sortKeys = (v) =>
+    Array.isArray(v) ? v.map(sortKeys)
+      : v && typeof v === 'object' ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, sortKeys(v[k])]))
+        : v;
+  return rows.map((r) => JSON.stringify(sortKeys(r))).sort();
+}
+
 const hlc = (wall, counter = 0, device = 'e2e') =>
   `${wall.toString(16).padStart(12, '0')}-${counter.toString(16).padStart(8, '0')}-${device}`;
 
@@ -124,6 +133,9 @@ for (const format of ['JSON', 'YAML']) {
       await storageLoaded(a.page);
       await a.page.locator('#usage-table tr[data-collection="conversations"]').waitFor();
       await a.page.getByLabel(format, { exact: true }).check();
+      if (format === 'YAML') await waitForStored(a.page, 'ui', 'storage-export', (v) => v?.yaml === true);
+      // What is stored when exporting (the export then records its time in `ui`).
+      const exportedRows = await allRows(a.page, 'records');
       const file = await exportFile(a.page);
       assert.match(file.name, new RegExp(`^cairn-backup-.*\\.${format.toLowerCase()}$`));
       if (format === 'JSON') {
@@ -143,8 +155,7 @@ for (const format of ['JSON', 'YAML']) {
       await b.page.locator('#import-merge').click();
       await b.page.locator('#import-summary').getByText(`Merged: ${all} record(s) written`).waitFor();
 
-      const byKey = (rows) => rows.map((r) => JSON.stringify(r)).sort();
-      assert.deepEqual(byKey(await allRows(b.page, 'records')), byKey(await allRows(a.page, 'records')));
+      assert.deepEqual(canonical(await allRows(b.page, 'records')), canonical(exportedRows));
       // Imported changes are queued for sync.
       assert.equal((await allRows(b.page, 'outbox')).length, all);
       assert.equal(await noteOf(b.page), `exported note (${format})`);

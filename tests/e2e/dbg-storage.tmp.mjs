@@ -1,0 +1,16 @@
+import { startServer, launchBrowser, storedValue } from './support.mjs';
+const server = await startServer();
+const browser = await launchBrowser();
+const page = await (await browser.newContext()).newPage();
+page.on('console', (m) => console.log('console', m.type(), m.text()));
+await page.goto(`${server.url}/storage`);
+await page.locator('#usage-table, #usage-empty').first().waitFor();
+await page.getByLabel('Take one every (minutes of use)').fill('7');
+await page.getByLabel('Take one every (minutes of use)').press('Tab');
+await page.waitForTimeout(1500);
+console.log('after 7', JSON.stringify(await storedValue(page, 'prefs', 'snapshots')), await page.locator('.snapshot-settings').innerText());
+await page.getByLabel('Keep the newest').fill('3');
+await page.getByLabel('Keep the newest').press('Tab');
+await page.waitForTimeout(1500);
+console.log('after 3', JSON.stringify(await storedValue(page, 'prefs', 'snapshots')), await page.locator('.snapshot-settings').innerText());
+await browser.close(); await server.stop();
