@@ -160,3 +160,25 @@ pub fn use_storage() -> Rc<StorageHandle> {
     }
     handle
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn view(usage: f64, quota: f64) -> StorageView {
+        StorageView {
+            estimate: Some(Estimate { usage, quota }),
+            ..StorageView::default()
+        }
+    }
+
+    #[test]
+    fn warns_above_eighty_percent_of_the_quota_only() {
+        assert!(!view(79.0, 100.0).near_quota());
+        assert!(!view(80.0, 100.0).near_quota());
+        assert!(view(81.0, 100.0).near_quota());
+        assert!(view(500.0, 100.0).near_quota());
+        assert!(!view(10.0, 0.0).near_quota(), "unknown quota: no warning");
+        assert!(!StorageView::default().near_quota());
+    }
+}
