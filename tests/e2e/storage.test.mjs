@@ -199,6 +199,88 @@ test('a truncated file, another format and a file with one invalid record are re
   }
 });
 
+test('a backup of format version 1 is converted and imported', TIMEOUT, async () => {
+  const { context, page, errors } = await freshPage('/storage');
+  try {
+    await storageLoaded(page);
+    await chooseFile(page, join(FIXTURES.pathname, 'backup-v1.json'));
+    await page.locator('#import-file-info').getByText(/format version 1, converted/).waitFor();
+    await page.locator('#plan-merge').getByText('add 2, update 0, delete 0').waitFor();
+    await page.locator('#import-merge').click();
+    await page.locator('#import-summary').getByText('Merged: 3 record(s) written').waitFor();
+    assert.equal(await noteOf(page), 'written with Cairn 0.0.9');
+    assert.deepEqual(errors, []);
+  } finally {
+    await context.close();
+  }
+});
+
+/** A value in the app database's `meta` store. */
+function metaValue(page, key) {
+  return page.evaluate(
+    (key) =>
+      new Promise((resolve, reject) => {
+        const open = indexedDB.open('cairn');
+        open.onerror = () => reject(open.error);
+        open.onsuccess = () => {
+          const db = open.result;
+          const get = db.transaction('meta').objectStore('meta').get(key);
+          get.onsuccess = () => {
+            db.close();
+            resolve(get.result);
+          };
+          get.onerror = () => reject(get.error);
+        };
+      }),
+    key,
+  );
+}
+
+test('an automatic snapshot is taken after N minutes of visible use', TIMEOUT, async () => {
+  const context = await env.browser.newContext();
+  const page = await context.newPage();
+  const errors = collectErrors(page);
+  // Fake timers (and Date) that still flow with real time; runFor jumps ahead.
+  await page.clock.install();
+  try {
+    await page.goto(`${env.server.url}/`);
+    await writeNote(page, 'kept automatically');
+    await openStorage(page);
+    await page.getByLabel('Take one every (minutes of use)').fill('1');
+    await page.getByLabel('Take one every (minutes of use)').press('Tab');
+    await waitForStored(page, 'prefs', 'snapshots', (v) => v?.every_minutes === 1);
+    const automatic = page.locator('#snapshot-list li.snapshot', { hasText: 'automatic' });
+    for (let tick = 0; tick < 8 && (await automatic.count()) === 0; tick += 1) {
+      const used = (await metaValue(page, 'snapshot_use_ms')) ?? 0;
+      await page.clock.runFor(15_000);
+      // Wait for the tick's own work: the use count moves on (or restarts after a snapshot).
+      await page.waitForFunction(
+        async ([used]) => {
+          const value = await new Promise((resolve) => {
+            const open = indexedDB.open('cairn');
+            open.onsuccess = () => {
+              const get = open.result.transaction('meta').objectStore('meta').get('snapshot_use_ms');
+              get.onsuccess = () => {
+                open.result.close();
+                resolve(get.result ?? 0);
+              };
+            };
+          });
+          return value !== used;
+        },
+        [used],
+        { polling: 50 },
+      );
+    }
+    await automatic.first().waitFor();
+    // The note and the snapshot settings (prefs).
+    assert.match(await automatic.first().textContent(), /2 record\(s\)/);
+    assert.deepEqual(errors, []);
+  } finally {
+    await context.close();
+  }
+});
+
 test('a 5 MB backup imports in batches with the progress bar moving', TIMEOUT, async () => {
   const { context, page, errors } = await freshPage('/storage');
   try {
