@@ -6,7 +6,7 @@ use yew_router::prelude::Redirect;
 use yew_router::Routable;
 
 use crate::pages::{
-    Assessment, Home, NotFound, NoteEditor, Notes, Onboarding, Settings, WaiverPage,
+    Assessment, Home, NotFound, NoteEditor, Notes, Onboarding, Settings, Storage, WaiverPage,
 };
 
 #[derive(Debug, Clone, PartialEq, Eq, Routable)]
@@ -28,6 +28,8 @@ pub enum Route {
     Notes,
     #[at("/notes/:id")]
     Note { id: String },
+    #[at("/storage")]
+    Storage,
     #[not_found]
     #[at("/404")]
     NotFound,
@@ -43,6 +45,7 @@ pub fn switch(route: Route) -> Html {
         Route::Settings => html! { <Settings /> },
         Route::Notes => html! { <Notes /> },
         Route::Note { id } => html! { <NoteEditor {id} /> },
+        Route::Storage => html! { <Storage /> },
         Route::NotFound => html! { <NotFound /> },
     }
 }

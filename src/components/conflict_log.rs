@@ -1,12 +1,13 @@
 use yew::prelude::*;
 
 use crate::components::sync_panel::time_of;
-use crate::hooks::use_sync;
+use crate::hooks::{use_persistence, use_sync};
 
 /// Local changes that lost to a change made on another device, each restorable.
 #[function_component]
 pub fn ConflictLog() -> Html {
     let sync = use_sync();
+    let this_device = use_persistence().device_id();
     let conflicts = &sync.view.conflicts;
     if conflicts.is_empty() {
         return html! {};
@@ -37,6 +38,13 @@ pub fn ConflictLog() -> Html {
                     <strong>{ format!("{} / {}", stored.collection, stored.id) }</strong>
                     { format!(" — changed on another device ({}); noticed {}", c.winner.hlc.device(), time_of(c.detected_at_ms)) }
                 </p>
+                <p class="lost-meta">
+                    { format!(
+                        "Your version was written {} on {}.",
+                        time_of(c.loser.hlc.wall_ms()),
+                        device_name(c.loser.hlc.device().as_str(), &this_device),
+                    ) }
+                </p>
                 <dl>
                     <dt>{ "Your version (not kept)" }</dt>
                     <dd class="lost-value">{ shown(&c.loser) }</dd>
@@ -54,5 +62,14 @@ pub fn ConflictLog() -> Html {
             <p>{ "These changes of yours were overwritten by newer changes made elsewhere. Restore one to make it current again." }</p>
             <ul id="conflict-log">{ for items }</ul>
         </section>
+    }
+}
+
+/// How the conflict log names a device: "this device", or its id.
+fn device_name(device: &str, this_device: &str) -> String {
+    if device == this_device {
+        "this device".to_owned()
+    } else {
+        format!("device {device}")
     }
 }

@@ -22,6 +22,7 @@ pub fn NavBar() -> Html {
             <Link<Route> to={Route::Notes}>{ "Notes" }</Link<Route>>
             <Link<Route> to={Route::Assessment}>{ "Safety check" }</Link<Route>>
             <Link<Route> to={Route::Settings}>{ "Settings" }</Link<Route>>
+            <Link<Route> to={Route::Storage}>{ "Storage" }</Link<Route>>
         </nav>
     }
 }

@@ -6,6 +6,7 @@
 
 mod persistence;
 mod use_appearance;
+mod use_backup;
 mod use_expandable_card;
 mod use_note;
 mod use_notes;
@@ -13,12 +14,18 @@ mod use_notifications;
 mod use_persistent_state;
 mod use_progress;
 mod use_service_worker;
+mod use_snapshots;
+mod use_storage;
 mod use_sync;
 mod use_visible_component;
 mod use_waiver;
 
 pub use persistence::{use_persistence, Persistence, Registration, HYDRATED_COLLECTIONS};
 pub use use_appearance::{use_appearance, Appearance, AppearanceSettings, TextSize, Theme};
+pub use use_backup::{
+    human_bytes, use_backup, BackupHandle, ExportRequest, ImportOutcome, ImportStage, ReadyImport,
+    APP_VERSION,
+};
 pub use use_expandable_card::{use_expandable_card, ExpandableCard};
 pub use use_note::{
     use_note, use_note_image, use_note_lookup, NoteHandle, NoteImageView, NoteLookup,
@@ -34,6 +41,10 @@ pub use use_progress::{
     use_assessment, use_onboarding, Progress, ProgressRecord, ASSESSMENT_STEPS, ONBOARDING_STEPS,
 };
 pub use use_service_worker::{use_service_worker, ServiceWorkerHandle};
+pub use use_snapshots::{
+    use_snapshot_scheduler, use_snapshot_settings, use_snapshots, SnapshotSettings, SnapshotsHandle,
+};
+pub use use_storage::{use_storage, StorageHandle, StorageView, QUOTA_WARNING};
 pub use use_sync::{use_sync, SyncContext, SyncController, SyncView};
 pub use use_visible_component::{use_visible_component, VisibleComponent};
 pub use use_waiver::{use_waiver, Waiver, WaiverKind, WaiverRecord};

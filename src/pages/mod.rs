@@ -7,6 +7,7 @@ mod note_editor;
 mod notes;
 mod onboarding;
 mod settings;
+mod storage;
 pub mod waiver;
 
 pub use assessment::Assessment;
@@ -16,4 +17,5 @@ pub use note_editor::NoteEditor;
 pub use notes::Notes;
 pub use onboarding::Onboarding;
 pub use settings::Settings;
+pub use storage::Storage;
 pub use waiver::{WaiverPage, DATA_CONSENT, DATA_CONSENT_TEXT};

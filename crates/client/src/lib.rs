@@ -17,10 +17,16 @@
 //!   transaction per write, its abort reason kept, e.g. a full disk), and the probe that
 //!   notices an upgrade blocked by another tab.
 //! - `codec`: JS ⇄ Rust values, Web Crypto randomness.
+//! - [`backup`]: export, import (merge or replace, in batches with progress) and clearing
+//!   collections; the file format and the dry run are in `cairn_protocol::backup`.
+//! - [`snapshots`]: local snapshots of all data (list, take, restore, delete).
+//! - [`secrets`]: secrets encrypted at rest with a non-extractable device key; never synced.
+//! - [`usage`]: records and bytes per collection; `navigator.storage` quota and persistence.
 //!
 //! Everything here runs only in a browser (window or worker); the crate compiles natively
 //! so the workspace builds and lints as one, but its tests run in headless Chromium.
 
+pub mod backup;
 pub mod blobs;
 mod broadcast;
 mod codec;
@@ -28,15 +34,22 @@ pub mod error;
 pub mod global;
 mod replica;
 pub mod schema;
+pub mod secrets;
+pub mod snapshots;
 pub mod store;
 pub mod sync;
+pub mod usage;
 mod writer;
 
+pub use backup::{ImportSummary, LocalState, Merged};
 pub use blobs::{random_id, StoredBlob};
 pub use broadcast::Subscription;
 pub use error::StoreError;
 pub use replica::Applied;
+pub use secrets::SecretError;
+pub use snapshots::SnapshotInfo;
 pub use store::{Durability, Loaded, OutboxEntry, Quarantined, Store};
 pub use sync::{
     Backoff, StoredConflict, StoredSession, Sync, SyncError, SyncNotices, SyncReport, SyncStatus,
 };
+pub use usage::{CollectionUsage, Estimate, Usage};

@@ -233,7 +233,10 @@ impl Store {
     }
 
     /// Stores `records`, their outbox entries and the clock in one transaction.
-    async fn commit_local(&self, records: Vec<Record>) -> Result<Vec<Record>, StoreError> {
+    pub(crate) async fn commit_local(
+        &self,
+        records: Vec<Record>,
+    ) -> Result<Vec<Record>, StoreError> {
         let Some(last) = records.last() else {
             return Ok(records);
         };

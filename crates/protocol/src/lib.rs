@@ -11,13 +11,17 @@
 //!   with unpushed local changes ([`reconcile`]), and the [`Conflict`] it logs.
 //! - [`limits`]: every input limit and its check, shared by server and client.
 //! - [`api`]: the JSON bodies of the HTTP API.
+//! - [`backup`]: the backup file (JSON or YAML): validation, migration of older versions,
+//!   and the dry-run plan of an import.
 
 pub mod api;
+pub mod backup;
 pub mod hlc;
 pub mod limits;
 pub mod merge;
 pub mod record;
 
+pub use backup::{Backup, BackupError, FileFormat, ImportMode, Plan, Validated};
 pub use hlc::{DeviceId, Hlc, HlcClock, HlcError};
 pub use limits::LimitError;
 pub use merge::{merge, reconcile, Conflict, Merge, Reconcile};

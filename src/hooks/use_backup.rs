@@ -1,0 +1,343 @@
+//! Export to a file and import from one: choose → validate → dry run → merge or replace
+//! (in batches, with progress) → summary. The format, validation and planning are in
+//! `cairn_protocol::backup`; the store work in `cairn_client::backup`.
+
+use std::rc::Rc;
+
+use cairn_client::backup::{download_text, read_file_text};
+use cairn_client::secrets::decrypt_from_backup;
+use cairn_client::SecretError;
+use cairn_protocol::backup::{self, Backup, FileFormat, ImportMode, Plan, Validated};
+use wasm_bindgen::JsValue;
+use yew::platform::spawn_local;
+use yew::prelude::*;
+
+use super::use_storage::announce;
+use super::{use_persistence, Persistence};
+
+/// The app version written into backups.
+pub const APP_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// What to export.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExportRequest {
+    pub format: FileFormat,
+    /// `None`: every collection.
+    pub collections: Option<Vec<String>>,
+    /// Include the secrets, encrypted with this passphrase.
+    pub passphrase: Option<String>,
+}
+
+/// A file that passed validation, with the dry run of both ways to import it.
+#[derive(Debug, PartialEq)]
+pub struct ReadyImport {
+    pub file_name: String,
+    pub validated: Validated,
+    pub merge: Plan,
+    pub replace: Plan,
+}
+
+/// Where an import is.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ImportStage {
+    Idle,
+    /// Reading and validating the chosen file.
+    Checking {
+        file_name: String,
+    },
+    /// The file cannot be imported at all; nothing was changed.
+    Refused {
+        file_name: String,
+        reason: String,
+    },
+    /// Validated: the dry-run report, waiting for the user's choice.
+    Ready(Rc<ReadyImport>),
+    /// Writing, batch by batch.
+    Applying {
+        mode: ImportMode,
+        done: usize,
+        total: usize,
+    },
+    Done(ImportOutcome),
+    /// Writing failed part-way; whole batches before it were applied.
+    Failed(String),
+}
+
+/// The summary of a finished import.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ImportOutcome {
+    pub mode: ImportMode,
+    pub written: usize,
+    pub conflicts: usize,
+    pub skipped: usize,
+    /// Secrets restored (`None`: the file had none; `Some(0)` with secrets in the file:
+    /// no passphrase was given).
+    pub secrets: Option<usize>,
+}
+
+/// The handle returned by [`use_backup`].
+#[derive(Clone)]
+pub struct BackupHandle {
+    persistence: Persistence,
+    stage: UseStateHandle<ImportStage>,
+    /// A problem with the user's input at the current stage (a wrong passphrase).
+    problem: UseStateHandle<Option<String>>,
+    exporting: UseStateHandle<bool>,
+    export_result: UseStateHandle<Option<Result<String, String>>>,
+}
+
+impl BackupHandle {
+    pub fn stage(&self) -> &ImportStage {
+        &self.stage
+    }
+
+    pub fn problem(&self) -> Option<&str> {
+        self.problem.as_deref()
+    }
+
+    pub fn is_exporting(&self) -> bool {
+        *self.exporting
+    }
+
+    pub fn export_result(&self) -> Option<&Result<String, String>> {
+        self.export_result.as_ref()
+    }
+
+    /// Writes a backup file and offers it as a download. `on_done(exported_at_ms)` runs
+    /// after a successful export.
+    pub fn export(&self, request: ExportRequest, on_done: Callback<u64>) {
+        let this = self.clone();
+        this.exporting.set(true);
+        this.export_result.set(None);
+        spawn_local(async move {
+            let result = export(&this.persistence, &request).await;
+            this.exporting.set(false);
+            if let Ok((_, at)) = &result {
+                on_done.emit(*at);
+            }
+            this.export_result
+                .set(Some(result.map(|(message, _)| message)));
+        });
+    }
+
+    /// Reads and validates `file` (a `File` from an `<input type=file>`) and plans both
+    /// imports. Writes nothing.
+    pub fn choose(&self, file: JsValue, file_name: String) {
+        let this = self.clone();
+        this.problem.set(None);
+        this.stage.set(ImportStage::Checking {
+            file_name: file_name.clone(),
+        });
+        spawn_local(async move {
+            let refused = |reason: String| ImportStage::Refused {
+                file_name: file_name.clone(),
+                reason,
+            };
+            let stage = match read_file_text(&file).await {
+                Err(e) => refused(e),
+                Ok(text) => match backup::parse(&text, js_sys::Date::now() as u64) {
+                    Err(e) => refused(capitalised(&e.to_string())),
+                    Ok(validated) => {
+                        let store = this.persistence.store();
+                        let plans = futures_join(
+                            store.plan_import(&validated, ImportMode::Merge),
+                            store.plan_import(&validated, ImportMode::Replace),
+                        )
+                        .await;
+                        match plans {
+                            Ok((merge, replace)) => ImportStage::Ready(Rc::new(ReadyImport {
+                                file_name: file_name.clone(),
+                                validated,
+                                merge,
+                                replace,
+                            })),
+                            Err(e) => {
+                                refused(format!("The data on this device could not be read: {e}"))
+                            }
+                        }
+                    }
+                },
+            };
+            this.stage.set(stage);
+        });
+    }
+
+    /// Imports the ready file by `mode`. With secrets in the file and a `passphrase`,
+    /// they are decrypted first (a wrong passphrase stops everything before any write)
+    /// and restored after the records.
+    pub fn apply(&self, mode: ImportMode, passphrase: String, on_done: Callback<()>) {
+        let ImportStage::Ready(ready) = &*self.stage else {
+            return;
+        };
+        let (this, ready) = (self.clone(), ready.clone());
+        this.problem.set(None);
+        spawn_local(async move {
+            let secrets = match (&ready.validated.backup.secrets, passphrase.is_empty()) {
+                (None, _) => None,
+                (Some(_), true) => Some(Vec::new()),
+                (Some(encrypted), false) => match decrypt_from_backup(encrypted, &passphrase).await
+                {
+                    Ok(entries) => Some(entries),
+                    Err(e) => {
+                        this.problem.set(Some(match e {
+                            SecretError::WrongPassphrase => {
+                                "Wrong passphrase for the secrets in this file. Nothing was imported.".to_owned()
+                            }
+                            other => format!("The secrets could not be read: {other}. Nothing was imported."),
+                        }));
+                        return;
+                    }
+                },
+            };
+            let plan = match mode {
+                ImportMode::Merge => &ready.merge,
+                ImportMode::Replace => &ready.replace,
+            };
+            let outcome = run_import(&this.persistence, plan, &this.stage).await;
+            let stage = match outcome {
+                Ok(mut outcome) => {
+                    if let Some(entries) = secrets {
+                        match this.persistence.store().restore_secrets(&entries).await {
+                            Ok(()) => outcome.secrets = Some(entries.len()),
+                            Err(e) => this.problem.set(Some(format!(
+                                "The records were imported, but the secrets could not be stored: {e}"
+                            ))),
+                        }
+                    }
+                    ImportStage::Done(outcome)
+                }
+                Err(e) => ImportStage::Failed(e),
+            };
+            this.stage.set(stage);
+            on_done.emit(());
+        });
+    }
+
+    /// Back to choosing a file.
+    pub fn reset(&self) {
+        self.problem.set(None);
+        self.stage.set(ImportStage::Idle);
+    }
+}
+
+/// Applies `plan` batch by batch, showing progress in `stage`, and tells the app what
+/// changed. Shared with snapshot restores.
+pub(crate) async fn run_import(
+    persistence: &Persistence,
+    plan: &Plan,
+    stage: &UseStateHandle<ImportStage>,
+) -> Result<ImportOutcome, String> {
+    let mode = plan.mode;
+    let progress = {
+        let stage = stage.clone();
+        move |done, total| stage.set(ImportStage::Applying { mode, done, total })
+    };
+    match persistence.store().import(plan, progress).await {
+        Ok(summary) => {
+            let outcome = ImportOutcome {
+                mode,
+                written: summary.written,
+                conflicts: summary.conflicts,
+                skipped: summary.skipped,
+                secrets: None,
+            };
+            announce(persistence, summary.changed);
+            Ok(outcome)
+        }
+        Err(e) => Err(format!(
+            "Importing stopped part-way: {e}. What was written so far is kept; importing the file again completes it."
+        )),
+    }
+}
+
+async fn export(
+    persistence: &Persistence,
+    request: &ExportRequest,
+) -> Result<(String, u64), String> {
+    let store = persistence.store();
+    let mut backup = store
+        .export(request.collections.as_deref(), APP_VERSION)
+        .await
+        .map_err(|e| format!("Export failed: {e}"))?;
+    if let Some(passphrase) = &request.passphrase {
+        backup.secrets = Some(
+            store
+                .export_secrets(passphrase)
+                .await
+                .map_err(|e| format!("Export failed: {e}"))?,
+        );
+    }
+    let text = backup
+        .to_text(request.format)
+        .map_err(|e| format!("Export failed: {e}"))?;
+    let name = Backup::file_name(&file_stamp(backup.exported_at_ms), request.format);
+    download_text(&name, request.format.mime_type(), &text)?;
+    let secrets = match &backup.secrets {
+        Some(s) => format!(" and {} encrypted secret(s)", s.count),
+        None => String::new(),
+    };
+    Ok((
+        format!(
+            "Saved {name}: {} record(s){secrets}, {}.",
+            backup.records.len(),
+            human_bytes(text.len() as f64)
+        ),
+        backup.exported_at_ms,
+    ))
+}
+
+/// `2026-11-22T0215` in local time.
+fn file_stamp(ms: u64) -> String {
+    let d = js_sys::Date::new(&(ms as f64).into());
+    format!(
+        "{:04}-{:02}-{:02}T{:02}{:02}",
+        d.get_full_year(),
+        d.get_month() + 1,
+        d.get_date(),
+        d.get_hours(),
+        d.get_minutes()
+    )
+}
+
+fn capitalised(s: &str) -> String {
+    let mut chars = s.chars();
+    match chars.next() {
+        Some(first) => format!("{}{}.", first.to_uppercase(), chars.as_str()),
+        None => String::new(),
+    }
+}
+
+async fn futures_join<A, B, E>(
+    a: impl std::future::Future<Output = Result<A, E>>,
+    b: impl std::future::Future<Output = Result<B, E>>,
+) -> Result<(A, B), E> {
+    Ok((a.await?, b.await?))
+}
+
+/// `1234567` → `1.2 MB`.
+pub fn human_bytes(bytes: f64) -> String {
+    const UNITS: [&str; 5] = ["bytes", "KB", "MB", "GB", "TB"];
+    let mut value = bytes;
+    let mut unit = 0;
+    while value >= 1000.0 && unit < UNITS.len() - 1 {
+        value /= 1000.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{value:.0} {}", UNITS[0])
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
+/// Export and import for the Storage page.
+#[hook]
+pub fn use_backup() -> BackupHandle {
+    BackupHandle {
+        persistence: use_persistence(),
+        stage: use_state(|| ImportStage::Idle),
+        problem: use_state(|| None),
+        exporting: use_state(|| false),
+        export_result: use_state(|| None),
+    }
+}
