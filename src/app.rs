@@ -5,7 +5,8 @@ use yew::prelude::*;
 use yew_router::prelude::*;
 
 use crate::components::{
-    AppearanceRoot, NavBar, OfflineBanner, PersistenceProvider, SyncProvider, UpdateBanner,
+    AppearanceRoot, NavBar, OfflineBanner, PersistenceProvider, SnapshotScheduler, SyncProvider,
+    UpdateBanner,
 };
 use crate::routes::{switch, Route};
 
@@ -98,6 +99,7 @@ pub fn App() -> Html {
             <main>
                 <PersistenceProvider>
                     <AppearanceRoot />
+                    <SnapshotScheduler />
                     <SyncProvider>
                         <Switch<Route> render={switch} />
                     </SyncProvider>

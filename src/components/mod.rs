@@ -1,6 +1,7 @@
 //! Reusable components, one per file.
 
 mod account_form;
+mod api_key_settings;
 mod appearance_root;
 mod appearance_settings;
 mod clear_data;
@@ -32,6 +33,7 @@ mod sync_provider;
 mod update_banner;
 
 pub use account_form::AccountForm;
+pub use api_key_settings::ApiKeySettings;
 pub use appearance_root::AppearanceRoot;
 pub use appearance_settings::AppearanceForm;
 pub use clear_data::ClearData;

@@ -13,6 +13,7 @@ mod use_notes;
 mod use_notifications;
 mod use_persistent_state;
 mod use_progress;
+mod use_secret;
 mod use_service_worker;
 mod use_snapshots;
 mod use_storage;
@@ -40,6 +41,7 @@ pub use use_persistent_state::{
 pub use use_progress::{
     use_assessment, use_onboarding, Progress, ProgressRecord, ASSESSMENT_STEPS, ONBOARDING_STEPS,
 };
+pub use use_secret::{use_secret, Secret, SecretView};
 pub use use_service_worker::{use_service_worker, ServiceWorkerHandle};
 pub use use_snapshots::{
     use_snapshot_scheduler, use_snapshot_settings, use_snapshots, SnapshotSettings, SnapshotsHandle,

@@ -165,9 +165,12 @@ where
     let persistence = use_persistence();
     let key = RecordKey::new(options.collection, id);
     let hydrated = persistence.is_hydrated(options.collection);
+    // A deleted record (a tombstone, e.g. after "Clear data") reads as the default.
+    let default_json = use_memo((), |_| serde_json::to_value(&default).ok());
     let value = {
         let initial = persistence
             .hydrated(&key)
+            .filter(|r| !r.deleted)
             .and_then(|r| decode::<T>(r.value).ok());
         use_state(move || Rc::new(initial.unwrap_or(default)))
     };
@@ -194,11 +197,12 @@ where
                 let (persistence, key) = (saver.persistence.clone(), key.clone());
                 spawn_local(async move {
                     match persistence.store().get(&key).await {
-                        Ok(Some(record)) if !saver.has_unsaved() => match decode::<T>(record.value)
-                        {
-                            Ok(stored) => value.set(Rc::new(stored)),
-                            Err(e) => status.set(SaveStatus::Error(e)),
-                        },
+                        Ok(Some(record)) if !saver.has_unsaved() && !record.deleted => {
+                            match decode::<T>(record.value) {
+                                Ok(stored) => value.set(Rc::new(stored)),
+                                Err(e) => status.set(SaveStatus::Error(e)),
+                            }
+                        }
                         Ok(_) => {}
                         Err(e) => status.set(SaveStatus::Error(e.to_string())),
                     }
@@ -210,16 +214,22 @@ where
 
     // Follow changes from other tabs and other components, unless a local change is pending.
     {
-        let (saver, value) = (saver.clone(), value.setter());
+        let (saver, value, default_json) = (saver.clone(), value.setter(), default_json.clone());
         use_effect_with(saver, move |saver| {
             let watched = saver.clone();
             let registration = saver.persistence.watch(
                 saver.key.clone(),
                 Callback::from(move |record: cairn_protocol::Record| {
-                    if !watched.has_unsaved() && !record.deleted {
-                        if let Ok(v) = decode::<T>(record.value) {
-                            value.set(Rc::new(v));
-                        }
+                    if watched.has_unsaved() {
+                        return;
+                    }
+                    let stored = if record.deleted {
+                        (*default_json).clone()
+                    } else {
+                        Some(record.value)
+                    };
+                    if let Some(Ok(v)) = stored.map(decode::<T>) {
+                        value.set(Rc::new(v));
                     }
                 }),
             );

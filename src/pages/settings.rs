@@ -1,7 +1,9 @@
 use yew::prelude::*;
 use yew_router::prelude::*;
 
-use crate::components::{AppearanceForm, NotificationSettings, PrivacySettings, SyncPanel};
+use crate::components::{
+    ApiKeySettings, AppearanceForm, NotificationSettings, PrivacySettings, SyncPanel,
+};
 use crate::hooks::{use_persistence, use_waiver};
 use crate::pages::waiver::{local_date, DATA_CONSENT};
 use crate::routes::Route;
@@ -18,6 +20,7 @@ pub fn Settings() -> Html {
             <NotificationSettings />
             <SyncPanel />
             <PrivacySettings />
+            <ApiKeySettings />
             <ConsentSummary />
             <section aria-labelledby="device-title">
                 <h2 id="device-title">{ "This device" }</h2>

@@ -77,9 +77,9 @@ pub fn Storage() -> Html {
         .passphrase, .snapshot-settings { display: grid; gap: 0.25rem; max-width: 24rem; margin: 0.5rem 0; }
         input[type=password], input[type=number], input[type=file] { font: inherit; max-width: 100%; }
         button { font: inherit; cursor: pointer; min-height: 2.25rem; }
-        button.danger { background: #a4262c; color: white; border: 1px solid #7d1d22; border-radius: 4px; padding: 0 0.75rem; }
-        .confirm { background: #fff3cd; color: #3d2d00; border-radius: 4px; padding: 0.5rem 0.75rem; margin: 0.5rem 0; }
-        .hint { color: GrayText; margin-top: 0; }
+        button.danger { background: var(--error); color: var(--bg); border: 1px solid var(--error); border-radius: 4px; padding: 0 0.75rem; }
+        .confirm { background: var(--warn-bg); color: var(--warn-fg); border-radius: 4px; padding: 0.5rem 0.75rem; margin: 0.5rem 0; }
+        .hint { color: var(--muted); margin-top: 0; }
         .plan dt { font-weight: 700; }
         .plan dd { margin: 0 0 0.5rem; }
         .visually-hidden { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); white-space: nowrap; }

@@ -20,6 +20,7 @@ export const PAGES = [
   ['assessment', '/assessment', '#assessment-progress'],
   ['settings', '/settings', '#device-id'],
   ['notes', '/notes', '#note-search'],
+  ['storage', '/storage', 'h1'],
   ['not-found', '/no/such/page', 'text=Page not found'],
 ];
 
@@ -202,6 +203,39 @@ test('settings: theme, text size, motion, contrast and the sync choice apply at 
   assert.equal(await page.getByLabel('Notes', { exact: true }).isChecked(), false, 'notes stay on this device');
   const background = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
   assert.equal(background, 'rgb(0, 0, 0)', 'dark, high-contrast background');
+  await context.close();
+});
+
+test('the API key is kept encrypted on the device, survives a reload, and never enters sync', TIMEOUT, async () => {
+  const context = await env.browser.newContext();
+  const page = await context.newPage();
+  await open(page, '/settings', '#device-id');
+  await page.locator('#api-key-state').getByText('No key saved.').waitFor();
+  await page.getByLabel('API key', { exact: true }).fill('sk-live-0123456789abcd');
+  await page.getByRole('button', { name: 'Save key' }).click();
+  await page.locator('#api-key-state').getByText('A key ending in “abcd” is saved.').waitFor();
+
+  const stored = await page.evaluate(() => new Promise((resolve, reject) => {
+    const open = indexedDB.open('cairn');
+    open.onsuccess = () => {
+      const db = open.result;
+      const tx = db.transaction(['secrets', 'records', 'outbox']);
+      const all = {};
+      for (const name of ['secrets', 'records', 'outbox']) {
+        const get = tx.objectStore(name).getAll();
+        get.onsuccess = () => { all[name] = get.result; };
+      }
+      tx.oncomplete = () => { db.close(); resolve(JSON.stringify(all)); };
+      tx.onerror = () => reject(tx.error);
+    };
+  }));
+  assert.ok(stored.includes('api_key'), 'a secrets row exists');
+  assert.ok(!stored.includes('0123456789abcd'), 'the plaintext is stored nowhere');
+
+  await page.reload();
+  await page.locator('#api-key-state').getByText('A key ending in “abcd” is saved.').waitFor();
+  await page.getByRole('button', { name: 'Remove key' }).click();
+  await page.locator('#api-key-state').getByText('No key saved.').waitFor();
   await context.close();
 });
 
