@@ -5,7 +5,7 @@
 //! "Minutes of use" are minutes the page is visible. The count survives reloads (it is
 //! kept in the store's `meta`, on this device only).
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 use cairn_client::SnapshotInfo;
@@ -185,13 +185,29 @@ pub fn use_snapshots() -> SnapshotsHandle {
 thread_local! {
     /// One scheduler per page, however many components mount it.
     static SCHEDULER_RUNNING: Cell<bool> = const { Cell::new(false) };
+    /// Every mounted instance's `on_taken`, told whichever instance took the snapshot.
+    static ON_TAKEN: RefCell<Vec<(u64, Callback<SnapshotInfo>)>> = const { RefCell::new(Vec::new()) };
+    static NEXT_LISTENER: Cell<u64> = const { Cell::new(0) };
 }
 
 /// Takes a snapshot after every `every_minutes` minutes of visible use, keeping the
-/// newest `keep`. `on_taken` runs after each. Only the first mounted instance in a page
-/// runs; others wait until it unmounts (and then take over on their next mount).
+/// newest `keep`. Every mounted instance's `on_taken` runs after each. Only the first
+/// mounted instance in a page runs the timer; others wait until it unmounts (and then
+/// take over on their next mount).
 #[hook]
 pub fn use_snapshot_scheduler(on_taken: Callback<SnapshotInfo>) {
+    use_effect_with(on_taken, |on_taken| {
+        let id = NEXT_LISTENER.with(|n| n.replace(n.get() + 1));
+        ON_TAKEN.with(|l| l.borrow_mut().push((id, on_taken.clone())));
+        move || ON_TAKEN.with(|l| l.borrow_mut().retain(|(i, _)| *i != id))
+    });
+    let on_taken = Callback::from(|info: SnapshotInfo| {
+        let listeners: Vec<_> =
+            ON_TAKEN.with(|l| l.borrow().iter().map(|(_, cb)| cb.clone()).collect());
+        for listener in listeners {
+            listener.emit(info.clone());
+        }
+    });
     let persistence = use_persistence();
     let settings = *use_snapshot_settings().value();
     use_effect_with(settings, move |settings| {

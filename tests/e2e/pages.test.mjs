@@ -211,7 +211,7 @@ test('the API key is kept encrypted on the device, survives a reload, and never 
   const page = await context.newPage();
   await open(page, '/settings', '#device-id');
   await page.locator('#api-key-state').getByText('No key saved.').waitFor();
-  await page.getByLabel('API key', { exact: true }).fill('sk-live-0123456789abcd');
+  await page.getByRole('textbox', { name: 'API key' }).fill('sk-live-0123456789abcd');
   await page.getByRole('button', { name: 'Save key' }).click();
   await page.locator('#api-key-state').getByText('A key ending in “abcd” is saved.').waitFor();
 

@@ -33,14 +33,14 @@ async function openStorage(page) {
 async function writeNote(page, text) {
   await page.getByRole('navigation').getByRole('link', { name: 'Home' }).first().click();
   await noteLoaded(page);
-  await page.getByLabel('Note').fill(text);
+  await page.getByLabel('Note', { exact: true }).fill(text);
   await page.getByText(/^Saved at/).waitFor();
 }
 
 async function noteOf(page) {
   await page.getByRole('navigation').getByRole('link', { name: 'Home' }).first().click();
   await noteLoaded(page);
-  return page.getByLabel('Note').inputValue();
+  return page.getByLabel('Note', { exact: true }).inputValue();
 }
 
 /** Every row of object store `store` of the app database, in key order. */
