@@ -244,7 +244,12 @@ for (const colorScheme of ['light', 'dark']) {
     const context = await env.browser.newContext({ colorScheme });
     const page = await context.newPage();
     const found = [];
-    for (const [name, path, ready] of PAGES) {
+    // A note's own page too: its address comes from creating one.
+    await open(page, '/notes', '#note-search');
+    await page.getByRole('button', { name: 'New note' }).click();
+    await page.waitForURL(/\/notes\/[0-9a-f]{16}$/);
+    const notePage = ['note', new URL(page.url()).pathname, '#note-title:not([disabled])'];
+    for (const [name, path, ready] of [...PAGES, notePage]) {
       await open(page, path, ready);
       await page.addScriptTag({ path: AXE });
       const violations = await page.evaluate(async () => {

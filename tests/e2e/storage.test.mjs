@@ -167,6 +167,39 @@ for (const format of ['JSON', 'YAML']) {
   });
 }
 
+test('secrets go into a backup only encrypted with a passphrase, and come back with it', TIMEOUT, async () => {
+  const a = await freshPage('/settings');
+  const b = await freshPage('/storage');
+  try {
+    await a.page.getByRole('textbox', { name: 'API key' }).fill('sk-live-secret-9876wxyz');
+    await a.page.getByRole('button', { name: 'Save key' }).click();
+    await a.page.locator('#api-key-state').getByText('A key ending in “wxyz” is saved.').waitFor();
+    await openStorage(a.page);
+    await storageLoaded(a.page);
+
+    // Without "include secrets" the key is not in the file at all.
+    const plain = await exportFile(a.page);
+    assert.ok(!plain.text.includes('api_key') && !plain.text.includes('9876wxyz'));
+
+    await a.page.getByLabel('Include secrets (encrypted)').check();
+    await a.page.getByLabel('Passphrase', { exact: true }).fill('a long passphrase');
+    await a.page.getByLabel('Passphrase again').fill('a long passphrase');
+    const sealed = await exportFile(a.page);
+    assert.ok(!sealed.text.includes('9876wxyz'), 'the key is encrypted in the file');
+
+    await storageLoaded(b.page);
+    await chooseFile(b.page, sealed);
+    await b.page.getByLabel(/^Passphrase for the 1 secret/).fill('a long passphrase');
+    await b.page.locator('#import-merge').click();
+    await b.page.locator('#import-summary').waitFor();
+    await b.page.goto(b.page.url().replace('/storage', '/settings'));
+    await b.page.locator('#api-key-state').getByText('A key ending in “wxyz” is saved.').waitFor();
+  } finally {
+    await a.context.close();
+    await b.context.close();
+  }
+});
+
 test('a truncated file, another format and a file with one invalid record are refused and change nothing', TIMEOUT, async () => {
   const { context, page, errors } = await freshPage('/');
   try {
