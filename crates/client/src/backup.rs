@@ -23,16 +23,14 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use cairn_protocol::backup::{self, Backup, ImportMode, LocalChange, Plan, Validated};
-use cairn_protocol::{reconcile, Conflict, Reconcile, Record, RecordKey};
-use futures_util::future::try_join_all;
+use cairn_protocol::{Record, RecordKey};
 use rexie::TransactionMode;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 
-use crate::codec::{from_js, now_ms, to_js};
-use crate::schema::{CONFLICTS, META, META_CLOCK, OUTBOX, RECORDS};
-use crate::store::{commit, key_js, Backend, OutboxEntry, Store};
-use crate::sync::StoredConflict;
+use crate::codec::{from_js, now_ms};
+use crate::schema::RECORDS;
+use crate::store::{Backend, Store};
 use crate::StoreError;
 
 /// Records written per transaction by [`Store::import`] and [`Store::clear_collections`].
@@ -204,107 +202,14 @@ impl Store {
 
     /// Applies records from a backup by the merge rule, keeping their clocks, in one
     /// transaction: each one that wins is stored and queued for sync; a losing unsynced
-    /// local change goes to the conflict log; the clock moves past every record.
+    /// local change goes to the conflict log; the clock moves past every record. (The
+    /// same path as records pulled by sync, see [`Store::apply_and_queue`].)
     pub async fn merge_records(&self, incoming: &[Record]) -> Result<Merged, StoreError> {
-        let now = now_ms();
-        {
-            let mut clock = self.clock.borrow_mut();
-            for record in incoming {
-                let _ = clock.observe(&record.hlc, now);
-            }
-        }
-        let clock = self.clock.borrow().last().clone();
-        let entry = |r: &Record| OutboxEntry {
-            collection: r.collection.clone(),
-            id: r.id.clone(),
-            hlc: r.hlc.clone(),
-            queued_at_ms: now,
-        };
-        let conflict = |winner: &Record, loser: Record| StoredConflict {
-            collection: loser.collection.clone(),
-            id: loser.id.clone(),
-            lost_hlc: loser.hlc.clone(),
-            conflict: Conflict {
-                winner: winner.clone(),
-                loser,
-                detected_at_ms: now,
-            },
-        };
-        let mut merged = Merged::default();
-        match &self.backend {
-            Backend::Memory(_, mem) => {
-                let mut mem = mem.borrow_mut();
-                for record in incoming {
-                    let key = record.key();
-                    let pending = mem.outbox.contains_key(&key);
-                    match reconcile(mem.records.get(&key), pending, record) {
-                        Reconcile::Apply => {}
-                        Reconcile::ApplyOverPending { loser } => {
-                            let stored = conflict(record, loser);
-                            mem.conflicts
-                                .insert((key.clone(), stored.lost_hlc.clone()), stored);
-                            merged.conflicts += 1;
-                        }
-                        Reconcile::KeepPending | Reconcile::Ignore => continue,
-                    }
-                    mem.outbox.insert(key.clone(), entry(record));
-                    mem.records.insert(key, record.clone());
-                    merged.changed.push(record.clone());
-                }
-                return Ok(merged);
-            }
-            Backend::Idb(db, _) => {
-                let tx = db.transaction(
-                    &[RECORDS, OUTBOX, CONFLICTS, META],
-                    TransactionMode::ReadWrite,
-                )?;
-                let (records, outbox) = (tx.store(RECORDS)?, tx.store(OUTBOX)?);
-                let (conflicts, meta) = (tx.store(CONFLICTS)?, tx.store(META)?);
-                let keys: Vec<JsValue> = incoming.iter().map(|r| key_js(&r.key())).collect();
-                let (locals, pendings) = futures_util::future::try_join(
-                    try_join_all(keys.iter().map(|k| records.get(k.clone()))),
-                    try_join_all(keys.iter().map(|k| outbox.key_exists(k.clone()))),
-                )
-                .await?;
-                let mut seen: BTreeMap<RecordKey, (Option<Record>, bool)> = BTreeMap::new();
-                let mut puts = Vec::new();
-                for ((record, local), pending) in incoming.iter().zip(locals).zip(pendings) {
-                    let key = record.key();
-                    let (local, pending) = seen
-                        .remove(&key)
-                        .unwrap_or_else(|| (local.and_then(|raw| from_js(raw).ok()), pending));
-                    match reconcile(local.as_ref(), pending, record) {
-                        Reconcile::Apply => {}
-                        Reconcile::ApplyOverPending { loser } => {
-                            puts.push((CONFLICTS, to_js(&conflict(record, loser))?));
-                            merged.conflicts += 1;
-                        }
-                        Reconcile::KeepPending | Reconcile::Ignore => {
-                            seen.insert(key, (local, pending));
-                            continue;
-                        }
-                    }
-                    puts.push((RECORDS, to_js(record)?));
-                    puts.push((OUTBOX, to_js(&entry(record))?));
-                    merged.changed.push(record.clone());
-                    seen.insert(key, (Some(record.clone()), true));
-                }
-                try_join_all(puts.iter().map(|(store, value)| {
-                    let store = match *store {
-                        RECORDS => &records,
-                        OUTBOX => &outbox,
-                        _ => &conflicts,
-                    };
-                    store.put(value, None)
-                }))
-                .await?;
-                meta.put(&to_js(&clock)?, Some(&JsValue::from_str(META_CLOCK)))
-                    .await?;
-                commit(tx).await?;
-            }
-        }
-        self.announce(&merged.changed);
-        Ok(merged)
+        let applied = self.apply_and_queue(incoming).await?;
+        Ok(Merged {
+            changed: applied.changed,
+            conflicts: applied.conflicts,
+        })
     }
 
     /// Deletes every live record of `collections` as local changes (tombstones, queued

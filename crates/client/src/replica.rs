@@ -157,13 +157,19 @@ impl Store {
     ) -> Result<Applied, StoreError> {
         let lost: BTreeSet<RecordKey> = superseded.iter().map(Record::key).collect();
         let done: Vec<&Record> = pushed.iter().filter(|r| !lost.contains(&r.key())).collect();
-        self.apply(&done, superseded, cursor).await
+        self.apply(&done, superseded, cursor, false).await
     }
 
     /// Applies records from elsewhere by the merge rule, in one transaction: a local
     /// change still in the outbox that loses goes to the conflict log.
     pub async fn apply_remote(&self, records: &[Record]) -> Result<Applied, StoreError> {
-        self.apply(&[], records, None).await
+        self.apply(&[], records, None, false).await
+    }
+
+    /// [`Store::apply_remote`] for records that this device must pass on (a restored
+    /// backup): each one that wins is also queued for sync, keeping its clock.
+    pub async fn apply_and_queue(&self, records: &[Record]) -> Result<Applied, StoreError> {
+        self.apply(&[], records, None, true).await
     }
 
     /// [`Store::apply_remote`] for a pull page, storing `cursor` (as JSON, in `meta` at
@@ -174,19 +180,22 @@ impl Store {
         cursor: (&'static str, &C),
     ) -> Result<Applied, StoreError> {
         let json = serde_json::to_value(cursor.1).map_err(|e| StoreError::Encode(e.to_string()))?;
-        self.apply(&[], records, Some((cursor.0, json))).await
+        self.apply(&[], records, Some((cursor.0, json)), false)
+            .await
     }
 
     /// In one transaction: removes the outbox entries of `acknowledged` whose clock is
-    /// unchanged, reconciles `incoming`, moves the clock past it, and stores `cursor`.
-    /// Boxed: every caller shares one copy of this large state machine in the wasm.
+    /// unchanged, reconciles `incoming` (queuing each winner for sync when `queue`), moves
+    /// the clock past it, and stores `cursor`. Boxed: every caller shares one copy of this
+    /// large state machine in the wasm.
     fn apply<'s>(
         &'s self,
         acknowledged: &'s [&'s Record],
         incoming: &'s [Record],
         cursor: Option<(&'static str, serde_json::Value)>,
+        queue: bool,
     ) -> LocalBoxFuture<'s, Result<Applied, StoreError>> {
-        Box::pin(self.apply_now(acknowledged, incoming, cursor))
+        Box::pin(self.apply_now(acknowledged, incoming, cursor, queue))
     }
 
     async fn apply_now(
@@ -194,6 +203,7 @@ impl Store {
         acknowledged: &[&Record],
         incoming: &[Record],
         cursor: Option<(&'static str, serde_json::Value)>,
+        queue: bool,
     ) -> Result<Applied, StoreError> {
         let now = now_ms();
         {
@@ -205,6 +215,12 @@ impl Store {
             }
         }
         let clock = self.clock.borrow().last().clone();
+        let entry = |r: &Record| OutboxEntry {
+            collection: r.collection.clone(),
+            id: r.id.clone(),
+            hlc: r.hlc.clone(),
+            queued_at_ms: now,
+        };
         let mut applied = Applied::default();
         match &self.backend {
             Backend::Memory(_, mem) => {
@@ -222,21 +238,21 @@ impl Store {
                     let key = record.key();
                     let pending = mem.outbox.contains_key(&key);
                     match reconcile(mem.records.get(&key), pending, record) {
-                        Reconcile::Apply => {
-                            mem.records.insert(key, record.clone());
-                            applied.changed.push(record.clone());
-                        }
+                        Reconcile::Apply => {}
                         Reconcile::ApplyOverPending { loser } => {
                             let stored = StoredConflict::new(record.clone(), loser, now);
                             mem.conflicts
                                 .insert((key.clone(), stored.lost_hlc.clone()), stored);
                             mem.outbox.remove(&key);
-                            mem.records.insert(key, record.clone());
-                            applied.changed.push(record.clone());
                             applied.conflicts += 1;
                         }
-                        Reconcile::KeepPending | Reconcile::Ignore => {}
+                        Reconcile::KeepPending | Reconcile::Ignore => continue,
                     }
+                    if queue {
+                        mem.outbox.insert(key.clone(), entry(record));
+                    }
+                    mem.records.insert(key, record.clone());
+                    applied.changed.push(record.clone());
                 }
                 if let Some((key, cursor)) = cursor {
                     mem.meta.insert(key, cursor);
@@ -293,30 +309,34 @@ impl Store {
                         let local = local.and_then(|raw| from_js::<Record>(raw).ok());
                         (local, pending && !removed.contains(&key))
                     });
-                    let (local, pending) = match reconcile(local.as_ref(), pending, record) {
-                        Reconcile::Apply => {
-                            writes.push((RECORDS, to_js(record)?));
-                            applied.changed.push(record.clone());
-                            (Some(record.clone()), pending)
-                        }
+                    let still_pending = match reconcile(local.as_ref(), pending, record) {
+                        Reconcile::Apply => pending,
                         Reconcile::ApplyOverPending { loser } => {
                             let stored = StoredConflict::new(record.clone(), loser, now);
                             writes.push((CONFLICTS, to_js(&stored)?));
-                            writes.push((RECORDS, to_js(record)?));
-                            outbox.delete(key_js(&key)).await?;
-                            applied.changed.push(record.clone());
+                            if !queue {
+                                outbox.delete(key_js(&key)).await?;
+                            }
                             applied.conflicts += 1;
-                            (Some(record.clone()), false)
+                            false
                         }
-                        Reconcile::KeepPending | Reconcile::Ignore => (local, pending),
+                        Reconcile::KeepPending | Reconcile::Ignore => {
+                            seen.insert(key, (local, pending));
+                            continue;
+                        }
                     };
-                    seen.insert(key, (local, pending));
+                    writes.push((RECORDS, to_js(record)?));
+                    if queue {
+                        writes.push((OUTBOX, to_js(&entry(record))?));
+                    }
+                    applied.changed.push(record.clone());
+                    seen.insert(key, (Some(record.clone()), queue || still_pending));
                 }
                 try_join_all(writes.iter().map(|(store, value)| {
-                    let store = if *store == RECORDS {
-                        &records
-                    } else {
-                        &conflicts
+                    let store = match *store {
+                        RECORDS => &records,
+                        OUTBOX => &outbox,
+                        _ => &conflicts,
                     };
                     store.put(value, None)
                 }))
