@@ -242,9 +242,13 @@ pub fn use_note(id: &str) -> NoteHandle {
             on_deleted.clone(),
         );
         let (requested, image_error) = (delete_requested.clone(), image_error.clone());
+        let pending = state.clone();
         use_effect_with((*delete_requested, settled), move |&(wanted, settled)| {
             if wanted && settled && !*deleting.borrow() {
                 *deleting.borrow_mut() = true;
+                // A change whose writes failed must not be written after the tombstone
+                // (when the editor closes) and bring the note back.
+                pending.discard_pending();
                 let note = latest.borrow().clone();
                 spawn_local(async move {
                     match persistence.store().delete(key).await {

@@ -130,6 +130,13 @@ impl<T: Serialize + 'static> PersistentState<T> {
         self.saver.flush();
     }
 
+    /// Drops a change that is waiting to be written (debounced, or kept after failed
+    /// attempts), e.g. because the record is being deleted: nothing of it is written.
+    pub fn discard_pending(&self) {
+        self.saver.discard_pending();
+        self.dirty.set(false);
+    }
+
     /// True from a change until it is stored.
     pub fn is_dirty(&self) -> bool {
         *self.dirty
