@@ -38,7 +38,9 @@ pub fn SnapshotList(props: &SnapshotListProps) -> Html {
     let current = *settings.value();
     let set_field = |f: fn(SnapshotSettings, u32) -> SnapshotSettings| {
         let settings = settings.clone();
-        Callback::from(move |e: Event| {
+        // On every input, not on change: a value is kept the moment it is typed, and a
+        // re-render in between (another write of these settings landing) cannot undo it.
+        Callback::from(move |e: InputEvent| {
             let input: HtmlInputElement = e.target_unchecked_into();
             let n = input.value().trim().parse::<u32>().unwrap_or(0);
             settings.update(|s| f(*s, n));
@@ -150,11 +152,11 @@ pub fn SnapshotList(props: &SnapshotListProps) -> Html {
                 <label for="snapshot-every">{ "Take one every (minutes of use)" }</label>
                 <input type="number" id="snapshot-every" inputmode="numeric"
                     min={SnapshotSettings::MINUTES.start().to_string()} max={SnapshotSettings::MINUTES.end().to_string()}
-                    value={current.every_minutes.to_string()} onchange={on_every} />
+                    value={current.every_minutes.to_string()} oninput={on_every} />
                 <label for="snapshot-keep">{ "Keep the newest" }</label>
                 <input type="number" id="snapshot-keep" inputmode="numeric"
                     min={SnapshotSettings::KEEP.start().to_string()} max={SnapshotSettings::KEEP.end().to_string()}
-                    value={current.keep.to_string()} onchange={on_keep} />
+                    value={current.keep.to_string()} oninput={on_keep} />
                 <SaveStatusBadge status={settings.status().clone()} dirty={settings.is_dirty()} />
             </div>
             <button id="snapshot-take" onclick={take} disabled={snapshots.is_busy()}>{ "Take a snapshot now" }</button>
