@@ -177,29 +177,6 @@ impl Store {
         Ok(summary)
     }
 
-    /// Makes `changes` as local changes (fresh clocks, queued for sync) in one
-    /// transaction.
-    pub async fn commit_changes(
-        &self,
-        changes: Vec<LocalChange>,
-    ) -> Result<Vec<Record>, StoreError> {
-        let now = now_ms();
-        let records = {
-            let mut clock = self.clock.borrow_mut();
-            changes
-                .into_iter()
-                .map(|change| {
-                    let hlc = clock.tick(now)?;
-                    Ok(match change {
-                        LocalChange::Put(key, value) => Record::new(key, value, hlc),
-                        LocalChange::Delete(key) => Record::tombstone(key, hlc),
-                    })
-                })
-                .collect::<Result<Vec<_>, StoreError>>()?
-        };
-        self.commit_local(records).await
-    }
-
     /// Applies records from a backup by the merge rule, keeping their clocks, in one
     /// transaction: each one that wins is stored and queued for sync; a losing unsynced
     /// local change goes to the conflict log; the clock moves past every record. (The

@@ -15,6 +15,7 @@ use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
+use cairn_protocol::backup::LocalChange;
 use cairn_protocol::{DeviceId, Hlc, HlcClock, Record, RecordKey};
 use rexie::{KeyRange, Rexie, Transaction, TransactionMode};
 use serde::{Deserialize, Serialize};
@@ -216,12 +217,31 @@ impl Store {
         &self,
         changes: Vec<(RecordKey, serde_json::Value)>,
     ) -> Result<Vec<Record>, StoreError> {
+        let changes = changes
+            .into_iter()
+            .map(|(key, value)| LocalChange::Put(key, value))
+            .collect();
+        self.commit_changes(changes).await
+    }
+
+    /// Makes `changes` (writes and deletes) as local changes in ONE transaction: fresh
+    /// clocks, stored and queued for sync, all or none.
+    pub async fn commit_changes(
+        &self,
+        changes: Vec<LocalChange>,
+    ) -> Result<Vec<Record>, StoreError> {
         let now = now_ms();
         let records = {
             let mut clock = self.clock.borrow_mut();
             changes
                 .into_iter()
-                .map(|(key, value)| Ok(Record::new(key, value, clock.tick(now)?)))
+                .map(|change| {
+                    let hlc = clock.tick(now)?;
+                    Ok(match change {
+                        LocalChange::Put(key, value) => Record::new(key, value, hlc),
+                        LocalChange::Delete(key) => Record::tombstone(key, hlc),
+                    })
+                })
                 .collect::<Result<Vec<_>, StoreError>>()?
         };
         self.commit_local(records).await
