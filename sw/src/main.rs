@@ -14,14 +14,11 @@
 //!   offline;
 //! - everything else: the cache first, then the network.
 //!
-//! Sync: the `sync` event (Background Sync, tag `cairn-sync`, registered by the page
-//! after each local change) runs one round of the same sync engine the page uses
-//! (`cairn_client::Sync`), under the same Web Lock, and rejects on failure so the browser
-//! retries later. Where the browser has no Background Sync, the loader runs a round each
-//! time the worker starts instead. Either way the engine announces the outcome to open
-//! pages on its BroadcastChannel.
+//! This is the worker's start-up module: all it needs to install, activate and answer
+//! requests, and nothing else, so a worker woken by a navigation answers after compiling
+//! a small module. Sync lives in a module of its own (`sw/sync/`, `sw_sync`), which the
+//! loader instantiates only when a sync runs.
 
-use cairn_client::{Store, Sync, SyncError};
 use js_sys::{Array, Promise};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
@@ -115,23 +112,6 @@ async fn network_within(request: &Request, timeout_ms: i32) -> Option<Response> 
 async fn cached(cache: &Cache, url: &str) -> Result<Option<Response>, JsValue> {
     let hit = JsFuture::from(cache.match_with_str(url)).await?;
     Ok(hit.dyn_into::<Response>().ok())
-}
-
-/// `sync`: one sync round for the app's store. Resolves when there was nothing to do or
-/// the round succeeded (or no one is signed in: retrying would not help); rejects when it
-/// failed, so the browser tries again later.
-#[wasm_bindgen]
-pub async fn on_sync() -> Result<(), JsValue> {
-    let store = Store::open(Store::APP_DB)
-        .await
-        .map_err(|e| JsValue::from_str(&e.to_string()))?;
-    let result = Sync::new(&store, "").sync_once().await;
-    // Closing the store now (by dropping it) keeps it from blocking a page's upgrade.
-    drop(store);
-    match result {
-        Ok(_) | Err(SyncError::SignedOut | SyncError::Unauthorized) => Ok(()),
-        Err(err) => Err(JsValue::from_str(&err.to_string())),
-    }
 }
 
 /// Trunk's worker pipeline builds a bin; the work happens in the exported handlers.

@@ -8,8 +8,9 @@
 //! - `app`: time to the first render of persisted state with 10,000 notes stored,
 //!   against an empty database;
 //! - `sw`: a navigation's first byte with the worker woken from stopped, running, and
-//!   absent; the first render of persisted state offline against online; the worker's
-//!   loader + glue + wasm gzipped (`size`/`sw_total`);
+//!   absent; the first render of persisted state offline against online; gzipped, what
+//!   the worker loads to start (loader, glues, start-up wasm: `size`/`sw_total`), its
+//!   sync module (`size`/`sw_sync_module`) and both (`size`/`sw_all`);
 //! - `sync`: end to end, 10,000 changes made on device A reach device B through the
 //!   server (A's round, then B's), on SQLite and on a throwaway PostgreSQL, against the
 //!   same pushes and pulls as bare `fetch` calls without storage;
@@ -61,22 +62,43 @@ pub fn run(paths: &Paths) -> Result {
     }
 
     let (out, mut results) = open_results(paths)?;
-    let worker_files = ["sw.js", "sw_wasm.js", "sw_wasm_bg.wasm"].map(|f| paths.dist.join(f));
-    let worker_gz: u64 = worker_files
-        .iter()
-        .map(|f| build::gzip_size(f))
-        .sum::<Result<u64>>()?;
-    writeln!(
-        results,
-        r#"{{"bench":"size","case":"sw_total","impl":"cairn","metric":"bytes_gz","value":{worker_gz},"runs":1}}"#
-    )
-    .map_err(|e| e.to_string())?;
-    eprintln!(
-        "  service worker total (loader + glue + wasm): {:.1} KiB gzipped",
-        worker_gz as f64 / 1024.0
-    );
+    // What a worker loads to start and answer (its scripts and the start-up wasm), what it
+    // adds when it syncs (the sync wasm), and both.
+    let gz = |files: &[&str]| -> Result<u64> {
+        files
+            .iter()
+            .map(|f| build::gzip_size(&paths.dist.join(f)))
+            .sum()
+    };
+    let startup_gz = gz(&["sw.js", "sw_wasm.js", "sw_sync.js", "sw_wasm_bg.wasm"])?;
+    let sync_gz = gz(&["sw_sync_bg.wasm"])?;
+    for (case, value, label) in [
+        (
+            "sw_total",
+            startup_gz,
+            "start-up: loader + both glues + start-up wasm",
+        ),
+        (
+            "sw_sync_module",
+            sync_gz,
+            "sync module wasm, instantiated to sync",
+        ),
+        ("sw_all", startup_gz + sync_gz, "all of the worker"),
+    ] {
+        writeln!(
+            results,
+            r#"{{"bench":"size","case":"{case}","impl":"cairn","metric":"bytes_gz","value":{value},"runs":1}}"#
+        )
+        .map_err(|e| e.to_string())?;
+        eprintln!(
+            "  service worker, {label}: {:.1} KiB gzipped",
+            value as f64 / 1024.0
+        );
+    }
     for size in &sizes {
-        let case = if size.file.starts_with("sw_") {
+        let case = if size.file.starts_with("sw_sync") {
+            "sw_sync_wasm"
+        } else if size.file.starts_with("sw_") {
             "sw_wasm"
         } else {
             "app_wasm"

@@ -55,6 +55,7 @@ pub fn app(paths: &Paths, env: &WasmEnv) -> Result<Vec<WasmSize>> {
             .current_dir(&paths.root),
     )?;
     optimise_wasm(paths, env)?;
+    rename_sync_glue_global(&paths.dist)?;
     write_precache_manifest(&paths.dist)?;
     let sizes = wasm_sizes(&paths.dist)?;
     for s in &sizes {
@@ -121,6 +122,40 @@ fn optimise_wasm(paths: &Paths, env: &WasmEnv) -> Result {
         }
     }
     Ok(())
+}
+
+/// The global the worker's sync glue (`sw_sync.js`) declares, and the one it must declare.
+const SYNC_GLUE_GLOBAL: (&str, &str) = ("let wasm_bindgen = ", "let cairn_sync = ");
+
+/// Renames the global of the worker's sync glue: wasm-bindgen's no-modules glue declares
+/// `wasm_bindgen`, and `sw.js` imports two such glues into one global scope, where the
+/// second declaration would fail. (wasm-bindgen can name the global itself, but trunk
+/// does not pass that option.)
+fn rename_sync_glue_global(dist: &Path) -> Result {
+    let glue = dist.join("sw_sync.js");
+    let script = std::fs::read_to_string(&glue)
+        .map_err(|e| format!("cannot read {}: {e}", glue.display()))?;
+    match with_sync_global(&script).map_err(|e| format!("{}: {e}", glue.display()))? {
+        Some(renamed) => std::fs::write(&glue, renamed)
+            .map_err(|e| format!("cannot write {}: {e}", glue.display())),
+        None => Ok(()),
+    }
+}
+
+/// `script` (no-modules glue) declaring [`SYNC_GLUE_GLOBAL`]'s new name instead of
+/// `wasm_bindgen`; `None` if it already does.
+fn with_sync_global(script: &str) -> Result<Option<String>> {
+    let (from, to) = SYNC_GLUE_GLOBAL;
+    if script.starts_with(to) {
+        return Ok(None);
+    }
+    match script.strip_prefix(from) {
+        Some(rest) => Ok(Some(format!("{to}{rest}"))),
+        None => Err(format!(
+            "the glue does not start with `{from}`: wasm-bindgen's output changed shape, \
+             so sw.js could not load it beside sw_wasm.js"
+        )),
+    }
 }
 
 /// Where `sw/sw.js` takes the precache manifest.
@@ -235,4 +270,26 @@ fn fnv1a64(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, &b| {
         (hash ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_sync_glue_gets_its_own_global_once() {
+        let glue = "let wasm_bindgen = (function(exports) { /* … */ })({ __proto__: null });";
+        let renamed = with_sync_global(glue).unwrap().unwrap();
+        assert_eq!(
+            renamed,
+            "let cairn_sync = (function(exports) { /* … */ })({ __proto__: null });"
+        );
+        assert_eq!(with_sync_global(&renamed).unwrap(), None);
+    }
+
+    #[test]
+    fn a_glue_of_another_shape_is_an_error() {
+        let err = with_sync_global("export function on_sync() {}").unwrap_err();
+        assert!(err.contains("changed shape"), "{err}");
+    }
 }
