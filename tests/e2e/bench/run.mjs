@@ -5,7 +5,9 @@
 //
 // Environment: CAIRN_SERVER_BIN, CAIRN_DIST (the app), CAIRN_BENCH_PAGE (the store
 // benchmark page), CHROMIUM, CAIRN_BENCH_OUT.
-import { appendFileSync } from 'node:fs';
+import { appendFileSync, cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { launchBrowser, startServer } from '../support.mjs';
 
 const RUNS = 5;
@@ -149,25 +151,59 @@ async function timeToFirstByte(page, url) {
   return page.evaluate(() => performance.getEntriesByType('navigation')[0].responseStart);
 }
 
+/**
+ * A copy of the build whose worker instantiates its sync module too before it answers a
+ * request: what a worker with all its code in one module does at start-up. The baseline
+ * for the split into a start-up module and a sync module.
+ */
+function buildLoadingSyncAtStartUp(dist) {
+  const dir = mkdtempSync(join(tmpdir(), 'cairn-bench-dist-'));
+  cpSync(dist, dir, { recursive: true });
+  const loader = join(dir, 'sw.js');
+  const script = readFileSync(loader, 'utf8');
+  const answer = '    shell().then(\n      () => wasm_bindgen.on_fetch(request, CACHE),';
+  if (!script.includes(answer)) throw new Error('sw.js changed: update the bench baseline');
+  writeFileSync(loader, script.replace(answer, answer.replace('shell()', 'Promise.all([shell(), syncModule()])')));
+  return dir;
+}
+
+/** A context whose page is controlled by the worker of `url`, and its CDP session. */
+async function controlledPage(browser, url) {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const cdp = await context.newCDPSession(page);
+  await cdp.send('ServiceWorker.enable');
+  await page.goto(url);
+  await page.evaluate(() => navigator.serviceWorker.ready.then(() => true));
+  await page.reload();
+  await page.waitForFunction(() => navigator.serviceWorker.controller !== null);
+  return { context, page, cdp };
+}
+
 async function workerBenchmarks(browser) {
   const server = await startServer();
+  const allAtStartUpDir = buildLoadingSyncAtStartUp(process.env.CAIRN_DIST);
+  const allAtStartUp = await startServer({ staticDir: allAtStartUpDir });
   try {
     // Navigations answered by a worker woken from stopped, by a running one, and with no
-    // worker at all.
-    const navigation = { 'cairn-cold-worker': [], 'cairn-warm-worker': [], 'no-worker': [] };
-    const context = await browser.newContext();
-    const page = await context.newPage();
-    const cdp = await context.newCDPSession(page);
-    await cdp.send('ServiceWorker.enable');
-    await page.goto(server.url);
-    await page.evaluate(() => navigator.serviceWorker.ready.then(() => true));
-    await page.reload();
-    await page.waitForFunction(() => navigator.serviceWorker.controller !== null);
-    for (let run = 0; run < RUNS; run++) {
+    // worker at all; and by a stopped worker that instantiates all its code to answer.
+    const navigation = {
+      'cairn-cold-worker': [],
+      'cairn-warm-worker': [],
+      'no-worker': [],
+      'cold-worker-instantiating-sync-too': [],
+    };
+    const { context, page, cdp } = await controlledPage(browser, server.url);
+    const baseline = await controlledPage(browser, allAtStartUp.url);
+    // Cold starts vary the most: more runs, the two kinds alternating.
+    for (let run = 0; run < 3 * RUNS; run++) {
       await cdp.send('ServiceWorker.stopAllWorkers');
       navigation['cairn-cold-worker'].push(await timeToFirstByte(page, server.url));
       navigation['cairn-warm-worker'].push(await timeToFirstByte(page, server.url));
+      await baseline.cdp.send('ServiceWorker.stopAllWorkers');
+      navigation['cold-worker-instantiating-sync-too'].push(await timeToFirstByte(baseline.page, allAtStartUp.url));
     }
+    await baseline.context.close();
     const plain = await browser.newContext({ serviceWorkers: 'block' });
     const plainPage = await plain.newPage();
     for (let run = 0; run < RUNS; run++) navigation['no-worker'].push(await timeToFirstByte(plainPage, server.url));
@@ -191,6 +227,8 @@ async function workerBenchmarks(browser) {
     await context.close();
   } finally {
     await server.stop();
+    await allAtStartUp.stop();
+    rmSync(allAtStartUpDir, { recursive: true, force: true });
   }
 }
 
