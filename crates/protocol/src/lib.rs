@@ -24,5 +24,5 @@ pub mod record;
 pub use backup::{Backup, BackupError, FileFormat, ImportMode, Plan, Validated};
 pub use hlc::{DeviceId, Hlc, HlcClock, HlcError};
 pub use limits::LimitError;
-pub use merge::{merge, reconcile, Conflict, Merge, Reconcile};
+pub use merge::{merge, reconcile, Conflict, Merge, Reconcile, Versioned};
 pub use record::{Record, RecordKey};

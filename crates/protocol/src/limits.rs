@@ -2,7 +2,7 @@
 //! client never builds such a request; both call the same checks, so the two cannot
 //! disagree about what is acceptable.
 
-use crate::hlc::MAX_DRIFT_MS;
+use crate::hlc::{Hlc, MAX_DRIFT_MS};
 use crate::record::Record;
 
 /// Largest encoded JSON `value` of one record, in bytes.
@@ -93,32 +93,60 @@ pub fn value_bytes(record: &Record) -> usize {
     serde_json::to_vec(&record.value).map_or(usize::MAX, |v| v.len())
 }
 
+/// What the per-record limits look at, for a record held in any form (a [`Record`], or
+/// one whose value is kept as already-encoded JSON elsewhere).
+#[derive(Debug, Clone, Copy)]
+pub struct RecordFacts<'a> {
+    pub collection: &'a str,
+    pub id: &'a str,
+    pub hlc: &'a Hlc,
+    pub deleted: bool,
+    /// Whether the value is JSON `null`.
+    pub value_is_null: bool,
+    /// The value encoded as JSON, in bytes ([`value_bytes`]).
+    pub value_bytes: usize,
+}
+
 /// Checks one record against every per-record limit. `now_ms` is the checker's
 /// physical clock: a record more than [`MAX_DRIFT_MS`] ahead of it is refused, so one
 /// device with a wrong clock cannot win every future conflict.
 pub fn check_record(record: &Record, now_ms: u64) -> Result<(), LimitError> {
-    check_collection(&record.collection)?;
-    check_id(&record.collection, &record.id)?;
-    let bytes = value_bytes(record);
-    if bytes > MAX_RECORD_BYTES {
+    check_record_facts(
+        &RecordFacts {
+            collection: &record.collection,
+            id: &record.id,
+            hlc: &record.hlc,
+            deleted: record.deleted,
+            value_is_null: record.value.is_null(),
+            value_bytes: value_bytes(record),
+        },
+        now_ms,
+    )
+}
+
+/// [`check_record`] on a record's [`RecordFacts`].
+pub fn check_record_facts(record: &RecordFacts, now_ms: u64) -> Result<(), LimitError> {
+    check_collection(record.collection)?;
+    check_id(record.collection, record.id)?;
+    if record.value_bytes > MAX_RECORD_BYTES {
         return Err(LimitError::RecordTooLarge {
-            collection: record.collection.clone(),
-            id: record.id.clone(),
-            bytes,
+            collection: record.collection.to_owned(),
+            id: record.id.to_owned(),
+            bytes: record.value_bytes,
             max: MAX_RECORD_BYTES,
         });
     }
-    if record.deleted && !record.value.is_null() {
+    if record.deleted && !record.value_is_null {
         return Err(LimitError::TombstoneWithValue {
-            collection: record.collection.clone(),
-            id: record.id.clone(),
+            collection: record.collection.to_owned(),
+            id: record.id.to_owned(),
         });
     }
     let wall = record.hlc.wall_ms();
     if wall > now_ms.saturating_add(MAX_DRIFT_MS) {
         return Err(LimitError::FromTheFuture {
-            collection: record.collection.clone(),
-            id: record.id.clone(),
+            collection: record.collection.to_owned(),
+            id: record.id.to_owned(),
             ahead_ms: wall - now_ms,
         });
     }

@@ -38,12 +38,12 @@ pub fn merge(held: Option<&Hlc>, incoming: &Hlc) -> Merge {
 /// push reply), given its own version and whether that version is a local change not yet
 /// pushed (still in the outbox).
 #[derive(Debug, Clone, PartialEq)]
-pub enum Reconcile {
+pub enum Reconcile<R = Record> {
     /// Store the incoming version; nothing local is lost.
     Apply,
     /// Store the incoming version; the unpushed local change lost and goes to the
     /// conflict log (and leaves the outbox).
-    ApplyOverPending { loser: Record },
+    ApplyOverPending { loser: R },
     /// The unpushed local change is newer: keep it; it stays in the outbox and will
     /// win on the server when pushed.
     KeepPending,
@@ -51,10 +51,22 @@ pub enum Reconcile {
     Ignore,
 }
 
+/// A version of a record in whatever form a replica holds it (a [`Record`], or one whose
+/// value the replica never decodes): the merge rule looks only at its clock.
+pub trait Versioned: Clone {
+    fn hlc(&self) -> &Hlc;
+}
+
+impl Versioned for Record {
+    fn hlc(&self) -> &Hlc {
+        &self.hlc
+    }
+}
+
 /// Decides how `incoming` meets the local version `local`. `pending` is true when
 /// `local` is a change still waiting in the outbox.
-pub fn reconcile(local: Option<&Record>, pending: bool, incoming: &Record) -> Reconcile {
-    match (merge(local.map(|r| &r.hlc), &incoming.hlc), local) {
+pub fn reconcile<R: Versioned>(local: Option<&R>, pending: bool, incoming: &R) -> Reconcile<R> {
+    match (merge(local.map(Versioned::hlc), incoming.hlc()), local) {
         (Merge::Take, Some(local)) if pending => Reconcile::ApplyOverPending {
             loser: local.clone(),
         },
