@@ -364,7 +364,9 @@ async fn an_upgrade_blocked_by_an_older_tab_is_reported_and_waits_for_it() {
     let factory = web_sys::window().unwrap().indexed_db().unwrap().unwrap();
     let request = factory.open_with_u32(name, 1).unwrap();
     let (opened_tx, opened_rx) = futures_channel::oneshot::channel::<()>();
-    let on_success = Closure::once(move || drop(opened_tx.send(())));
+    let on_success = Closure::once(move || {
+        let _ = opened_tx.send(());
+    });
     request.set_onsuccess(Some(on_success.as_ref().unchecked_ref()));
     opened_rx.await.unwrap();
     let old_tab: web_sys::IdbDatabase = request.result().unwrap().unchecked_into();
@@ -372,7 +374,10 @@ async fn an_upgrade_blocked_by_an_older_tab_is_reported_and_waits_for_it() {
     let (blocked_tx, blocked_rx) = futures_channel::oneshot::channel::<()>();
     let (done_tx, done_rx) = futures_channel::oneshot::channel();
     wasm_bindgen_futures::spawn_local(async move {
-        let opened = Store::open_reporting_blocked(name, move || drop(blocked_tx.send(()))).await;
+        let opened = Store::open_reporting_blocked(name, move || {
+            let _ = blocked_tx.send(());
+        })
+        .await;
         let _ = done_tx.send(opened.map(|store| store.durability()));
     });
 
