@@ -116,7 +116,9 @@ impl SyncController {
                 this.again.set(false);
                 match this.sync().sync_with_retries(ATTEMPTS).await {
                     Ok(report) => {
-                        for record in report.changed {
+                        // A record that does not decode is left for its collection's
+                        // next load, which quarantines it.
+                        for record in report.changed.iter().filter_map(|r| r.decode().ok()) {
                             this.persistence.changed(record);
                         }
                         if report.conflicts > 0 {

@@ -63,7 +63,7 @@ impl Store {
     /// are left out (loading their collection moves them to the quarantine).
     pub async fn all_records(&self) -> Result<Vec<Record>, StoreError> {
         match &self.backend {
-            Backend::Memory(_, mem) => Ok(mem.borrow().records.values().cloned().collect()),
+            Backend::Memory(_, mem) => mem.borrow().records.values().map(|r| r.decode()).collect(),
             Backend::Idb(db, _) => {
                 let tx = db.transaction(&[RECORDS], TransactionMode::ReadOnly)?;
                 let raws = tx.store(RECORDS)?.get_all(None, None).await?;

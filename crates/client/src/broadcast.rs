@@ -46,19 +46,22 @@ impl Broadcaster {
         })
     }
 
-    /// Announces the records a transaction changed, in one message.
-    pub(crate) fn announce(&self, records: &[cairn_protocol::Record]) {
-        if records.is_empty() {
+    /// Announces the changes a transaction committed, each as (collection, id, clock),
+    /// in one message.
+    pub(crate) fn announce<'r>(
+        &self,
+        changes: impl ExactSizeIterator<Item = (&'r str, &'r str, &'r Hlc)>,
+    ) {
+        if changes.len() == 0 {
             return;
         }
         let notice = Notice {
             sender: self.sender.clone(),
-            changes: records
-                .iter()
-                .map(|r| Change {
-                    collection: r.collection.clone(),
-                    id: r.id.clone(),
-                    hlc: r.hlc.clone(),
+            changes: changes
+                .map(|(collection, id, hlc)| Change {
+                    collection: collection.to_owned(),
+                    id: id.to_owned(),
+                    hlc: hlc.clone(),
                 })
                 .collect(),
         };

@@ -17,6 +17,8 @@
 //!   transaction per write, its abort reason kept, e.g. a full disk), and the probe that
 //!   notices an upgrade blocked by another tab.
 //! - `codec`: JS ⇄ Rust values, Web Crypto randomness.
+//! - [`js_record`]: records whose values stay JS values ([`JsRecord`]), the form the
+//!   sync path moves records in without decoding them, and the wire shapes it reads.
 //! - [`backup`]: export, import (merge or replace, in batches with progress) and clearing
 //!   collections; the file format and the dry run are in `cairn_protocol::backup`.
 //! - [`snapshots`]: local snapshots of all data (list, take, restore, delete).
@@ -32,6 +34,7 @@ mod broadcast;
 mod codec;
 pub mod error;
 pub mod global;
+pub mod js_record;
 mod replica;
 pub mod schema;
 pub mod secrets;
@@ -45,6 +48,7 @@ pub use backup::{ImportSummary, LocalState, Merged};
 pub use blobs::{random_id, StoredBlob};
 pub use broadcast::Subscription;
 pub use error::StoreError;
+pub use js_record::JsRecord;
 pub use replica::Applied;
 pub use secrets::SecretError;
 pub use snapshots::SnapshotInfo;

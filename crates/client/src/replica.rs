@@ -8,7 +8,7 @@
 
 use std::collections::BTreeSet;
 
-use cairn_protocol::{merge, reconcile, Conflict, Hlc, Merge, Reconcile, Record, RecordKey};
+use cairn_protocol::{merge, reconcile, Hlc, Merge, Reconcile, Record, RecordKey};
 use futures_util::future::{try_join_all, LocalBoxFuture};
 use rexie::TransactionMode;
 use serde::de::DeserializeOwned;
@@ -16,18 +16,37 @@ use serde::Serialize;
 use wasm_bindgen::JsValue;
 
 use crate::codec::{from_js, now_ms, string_field, to_js};
+use crate::js_record::{self, conflict_row, JsRecord};
 use crate::schema::{CONFLICTS, META, META_CLOCK, OUTBOX, RECORDS};
 use crate::store::{commit, key_js, Backend, OutboxEntry, Store};
 use crate::sync::StoredConflict;
 use crate::StoreError;
 
 /// What applying a batch of incoming records did.
-#[derive(Debug, Default, Clone, PartialEq)]
-pub struct Applied {
+#[derive(Debug, Clone, PartialEq)]
+pub struct Applied<R = Record> {
     /// Records now current that were not before (to show).
-    pub changed: Vec<Record>,
+    pub changed: Vec<R>,
     /// Local changes that lost and went to the conflict log.
     pub conflicts: usize,
+}
+
+impl<R> Default for Applied<R> {
+    fn default() -> Self {
+        Applied {
+            changed: Vec::new(),
+            conflicts: 0,
+        }
+    }
+}
+
+impl Applied<JsRecord> {
+    fn decoded(self) -> Result<Applied, StoreError> {
+        Ok(Applied {
+            changed: js_record::decode_all(&self.changed)?,
+            conflicts: self.conflicts,
+        })
+    }
 }
 
 impl Store {
@@ -37,10 +56,7 @@ impl Store {
         key: &'static str,
     ) -> Result<Option<T>, StoreError> {
         let raw = match &self.backend {
-            Backend::Memory(_, mem) => {
-                let value = mem.borrow().meta.get(key).cloned();
-                return Ok(value.and_then(|v| serde_json::from_value(v).ok()));
-            }
+            Backend::Memory(_, mem) => mem.borrow().meta.get(key).cloned(),
             Backend::Idb(db, _) => {
                 let tx = db.transaction(&[META], TransactionMode::ReadOnly)?;
                 tx.store(META)?.get(key.into()).await?
@@ -62,9 +78,7 @@ impl Store {
                 let mut mem = mem.borrow_mut();
                 match value {
                     Some(v) => {
-                        let json = serde_json::to_value(v)
-                            .map_err(|e| StoreError::Encode(e.to_string()))?;
-                        mem.meta.insert(key, json);
+                        mem.meta.insert(key, to_js(v)?);
                     }
                     None => {
                         mem.meta.remove(key);
@@ -102,7 +116,7 @@ impl Store {
     pub(crate) async fn records_for(
         &self,
         entries: &[OutboxEntry],
-    ) -> Result<Vec<Record>, StoreError> {
+    ) -> Result<Vec<JsRecord>, StoreError> {
         let keys: Vec<RecordKey> = entries
             .iter()
             .map(|e| RecordKey::new(e.collection.clone(), e.id.clone()))
@@ -122,7 +136,7 @@ impl Store {
                 let mut records = Vec::with_capacity(raws.len());
                 for (key, raw) in keys.iter().zip(raws) {
                     if let Some(raw) = raw {
-                        records.push(from_js::<Record>(raw).map_err(|reason| {
+                        records.push(from_js::<JsRecord>(raw).map_err(|reason| {
                             StoreError::Corrupt {
                                 collection: key.collection.clone(),
                                 id: key.id.clone(),
@@ -144,43 +158,48 @@ impl Store {
         pushed: &[Record],
         superseded: &[Record],
     ) -> Result<Applied, StoreError> {
-        self.acknowledge_push_at(pushed, superseded, None).await
+        let pushed = js_record::from_records(pushed)?;
+        let superseded = js_record::from_records(superseded)?;
+        self.acknowledge_push_at(&pushed, &superseded, None)
+            .await?
+            .decoded()
     }
 
-    /// [`Store::acknowledge_push`], also storing a new pull position (as JSON, in `meta` at
-    /// its key) in the same transaction.
+    /// [`Store::acknowledge_push`] for records as the sync loop holds them, also storing
+    /// a new pull position (in `meta` at its key) in the same transaction.
     pub(crate) async fn acknowledge_push_at(
         &self,
-        pushed: &[Record],
-        superseded: &[Record],
-        cursor: Option<(&'static str, serde_json::Value)>,
-    ) -> Result<Applied, StoreError> {
-        let lost: BTreeSet<RecordKey> = superseded.iter().map(Record::key).collect();
-        let done: Vec<&Record> = pushed.iter().filter(|r| !lost.contains(&r.key())).collect();
+        pushed: &[JsRecord],
+        superseded: &[JsRecord],
+        cursor: Option<(&'static str, JsValue)>,
+    ) -> Result<Applied<JsRecord>, StoreError> {
+        let lost: BTreeSet<RecordKey> = superseded.iter().map(JsRecord::key).collect();
+        let done: Vec<&JsRecord> = pushed.iter().filter(|r| !lost.contains(&r.key())).collect();
         self.apply(&done, superseded, cursor, false).await
     }
 
     /// Applies records from elsewhere by the merge rule, in one transaction: a local
     /// change still in the outbox that loses goes to the conflict log.
     pub async fn apply_remote(&self, records: &[Record]) -> Result<Applied, StoreError> {
-        self.apply(&[], records, None, false).await
+        let records = js_record::from_records(records)?;
+        self.apply(&[], &records, None, false).await?.decoded()
     }
 
     /// [`Store::apply_remote`] for records that this device must pass on (a restored
     /// backup): each one that wins is also queued for sync, keeping its clock.
     pub async fn apply_and_queue(&self, records: &[Record]) -> Result<Applied, StoreError> {
-        self.apply(&[], records, None, true).await
+        let records = js_record::from_records(records)?;
+        self.apply(&[], &records, None, true).await?.decoded()
     }
 
-    /// [`Store::apply_remote`] for a pull page, storing `cursor` (as JSON, in `meta` at
-    /// its key) in the same transaction.
+    /// [`Store::apply_remote`] for a pull page, storing `cursor` (in `meta` at its key)
+    /// in the same transaction.
     pub(crate) async fn apply_pulled<C: Serialize>(
         &self,
-        records: &[Record],
+        records: &[JsRecord],
         cursor: (&'static str, &C),
-    ) -> Result<Applied, StoreError> {
-        let json = serde_json::to_value(cursor.1).map_err(|e| StoreError::Encode(e.to_string()))?;
-        self.apply(&[], records, Some((cursor.0, json)), false)
+    ) -> Result<Applied<JsRecord>, StoreError> {
+        self.apply(&[], records, Some((cursor.0, to_js(cursor.1)?)), false)
             .await
     }
 
@@ -190,21 +209,21 @@ impl Store {
     /// large state machine in the wasm.
     fn apply<'s>(
         &'s self,
-        acknowledged: &'s [&'s Record],
-        incoming: &'s [Record],
-        cursor: Option<(&'static str, serde_json::Value)>,
+        acknowledged: &'s [&'s JsRecord],
+        incoming: &'s [JsRecord],
+        cursor: Option<(&'static str, JsValue)>,
         queue: bool,
-    ) -> LocalBoxFuture<'s, Result<Applied, StoreError>> {
+    ) -> LocalBoxFuture<'s, Result<Applied<JsRecord>, StoreError>> {
         Box::pin(self.apply_now(acknowledged, incoming, cursor, queue))
     }
 
     async fn apply_now(
         &self,
-        acknowledged: &[&Record],
-        incoming: &[Record],
-        cursor: Option<(&'static str, serde_json::Value)>,
+        acknowledged: &[&JsRecord],
+        incoming: &[JsRecord],
+        cursor: Option<(&'static str, JsValue)>,
         queue: bool,
-    ) -> Result<Applied, StoreError> {
+    ) -> Result<Applied<JsRecord>, StoreError> {
         let now = now_ms();
         {
             let mut clock = self.clock.borrow_mut();
@@ -215,7 +234,7 @@ impl Store {
             }
         }
         let clock = self.clock.borrow().last().clone();
-        let entry = |r: &Record| OutboxEntry {
+        let entry = |r: &JsRecord| OutboxEntry {
             collection: r.collection.clone(),
             id: r.id.clone(),
             hlc: r.hlc.clone(),
@@ -240,9 +259,8 @@ impl Store {
                     match reconcile(mem.records.get(&key), pending, record) {
                         Reconcile::Apply => {}
                         Reconcile::ApplyOverPending { loser } => {
-                            let stored = StoredConflict::new(record.clone(), loser, now);
-                            mem.conflicts
-                                .insert((key.clone(), stored.lost_hlc.clone()), stored);
+                            let row = conflict_row(record, &loser, now)?;
+                            mem.conflicts.insert((key.clone(), loser.hlc), row);
                             mem.outbox.remove(&key);
                             applied.conflicts += 1;
                         }
@@ -289,7 +307,7 @@ impl Store {
                 .await?;
                 let mut writes = Vec::new();
                 // Later records of the same key in one batch see earlier ones.
-                let mut seen: std::collections::BTreeMap<RecordKey, (Option<Record>, bool)> =
+                let mut seen: std::collections::BTreeMap<RecordKey, (Option<JsRecord>, bool)> =
                     Default::default();
                 for ((record, local), pending) in incoming.iter().zip(locals).zip(pendings) {
                     let key = record.key();
@@ -306,14 +324,13 @@ impl Store {
                         }
                     }
                     let (local, pending) = seen.remove(&key).unwrap_or_else(|| {
-                        let local = local.and_then(|raw| from_js::<Record>(raw).ok());
+                        let local = local.and_then(|raw| from_js::<JsRecord>(raw).ok());
                         (local, pending && !removed.contains(&key))
                     });
                     let still_pending = match reconcile(local.as_ref(), pending, record) {
                         Reconcile::Apply => pending,
                         Reconcile::ApplyOverPending { loser } => {
-                            let stored = StoredConflict::new(record.clone(), loser, now);
-                            writes.push((CONFLICTS, to_js(&stored)?));
+                            writes.push((CONFLICTS, conflict_row(record, &loser, now)?));
                             if !queue {
                                 outbox.delete(key_js(&key)).await?;
                             }
@@ -344,12 +361,17 @@ impl Store {
                 meta.put(&to_js(&clock)?, Some(&JsValue::from_str(META_CLOCK)))
                     .await?;
                 if let Some((key, cursor)) = cursor {
-                    meta.put(&to_js(&cursor)?, Some(&key.into())).await?;
+                    meta.put(&cursor, Some(&key.into())).await?;
                 }
                 commit(tx).await?;
             }
         }
-        self.announce(&applied.changed);
+        self.announce(
+            applied
+                .changed
+                .iter()
+                .map(|r| (r.collection.as_str(), r.id.as_str(), &r.hlc)),
+        );
         Ok(applied)
     }
 
@@ -359,14 +381,12 @@ impl Store {
             Backend::Memory(_, mem) => mem.borrow().conflicts.values().cloned().collect(),
             Backend::Idb(db, _) => {
                 let tx = db.transaction(&[CONFLICTS], TransactionMode::ReadOnly)?;
-                tx.store(CONFLICTS)?
-                    .get_all(None, None)
-                    .await?
-                    .into_iter()
-                    .filter_map(|raw| from_js::<StoredConflict>(raw).ok())
-                    .collect::<Vec<_>>()
+                tx.store(CONFLICTS)?.get_all(None, None).await?
             }
-        };
+        }
+        .into_iter()
+        .filter_map(|raw| from_js::<StoredConflict>(raw).ok())
+        .collect::<Vec<_>>();
         all.sort_by_key(|c| std::cmp::Reverse(c.conflict.detected_at_ms));
         Ok(all)
     }
@@ -409,7 +429,7 @@ impl Store {
     /// account this device has not synced with, so that account gets this device's data.
     pub(crate) async fn queue_everything(&self) -> Result<usize, StoreError> {
         let now = now_ms();
-        let entry = |r: &Record| OutboxEntry {
+        let entry = |r: &JsRecord| OutboxEntry {
             collection: r.collection.clone(),
             id: r.id.clone(),
             hlc: r.hlc.clone(),
@@ -431,7 +451,7 @@ impl Store {
                     .get_all(None, None)
                     .await?
                     .into_iter()
-                    .filter_map(|raw| from_js::<Record>(raw).ok())
+                    .filter_map(|raw| from_js::<JsRecord>(raw).ok())
                     .map(|r| to_js(&entry(&r)))
                     .collect::<Result<_, _>>()?;
                 try_join_all(rows.iter().map(|row| outbox.put(row, None))).await?;
@@ -443,19 +463,6 @@ impl Store {
 }
 
 impl StoredConflict {
-    fn new(winner: Record, loser: Record, detected_at_ms: u64) -> Self {
-        StoredConflict {
-            collection: loser.collection.clone(),
-            id: loser.id.clone(),
-            lost_hlc: loser.hlc.clone(),
-            conflict: Conflict {
-                winner,
-                loser,
-                detected_at_ms,
-            },
-        }
-    }
-
     pub fn key(&self) -> RecordKey {
         RecordKey::new(self.collection.clone(), self.id.clone())
     }

@@ -24,6 +24,7 @@ use wasm_bindgen::JsValue;
 use crate::broadcast::{Broadcaster, Subscription};
 use crate::codec::{from_js, now_ms, random_u64, string_field, to_js};
 use crate::error::{dom_exception_name, err_text};
+use crate::js_record::JsRecord;
 use crate::schema::{
     self, META, META_CLOCK, META_DATA_VERSION, META_DEVICE_ID, OUTBOX, QUARANTINE, RECORDS,
 };
@@ -82,10 +83,11 @@ pub(crate) enum Backend {
 
 #[derive(Default)]
 pub(crate) struct MemoryDb {
-    pub(crate) records: BTreeMap<RecordKey, Record>,
+    pub(crate) records: BTreeMap<RecordKey, JsRecord>,
     pub(crate) outbox: BTreeMap<RecordKey, OutboxEntry>,
-    pub(crate) conflicts: BTreeMap<(RecordKey, Hlc), crate::sync::StoredConflict>,
-    pub(crate) meta: BTreeMap<&'static str, serde_json::Value>,
+    /// Stored conflicts, as the rows IndexedDB would hold.
+    pub(crate) conflicts: BTreeMap<(RecordKey, Hlc), JsValue>,
+    pub(crate) meta: BTreeMap<&'static str, JsValue>,
     pub(crate) blobs: BTreeMap<String, crate::blobs::StoredBlob>,
 }
 
@@ -180,7 +182,14 @@ impl Store {
     /// The record at `key`, if any (tombstones included).
     pub async fn get(&self, key: &RecordKey) -> Result<Option<Record>, StoreError> {
         let db = match &self.backend {
-            Backend::Memory(_, mem) => return Ok(mem.borrow().records.get(key).cloned()),
+            Backend::Memory(_, mem) => {
+                return mem
+                    .borrow()
+                    .records
+                    .get(key)
+                    .map(JsRecord::decode)
+                    .transpose();
+            }
             Backend::Idb(db, _) => db,
         };
         let tx = db.transaction(&[RECORDS], TransactionMode::ReadOnly)?;
@@ -271,7 +280,8 @@ impl Store {
                 let mut mem = mem.borrow_mut();
                 for record in &records {
                     mem.outbox.insert(record.key(), entry(record));
-                    mem.records.insert(record.key(), record.clone());
+                    mem.records
+                        .insert(record.key(), JsRecord::from_record(record)?);
                 }
             }
             Backend::Idb(_, writer) => {
@@ -288,7 +298,7 @@ impl Store {
                         (META, &clock_key, &clock_js),
                     )
                     .await?;
-                self.announce(&records);
+                self.announce(records_changed(&records));
             }
         }
         Ok(records)
@@ -301,7 +311,7 @@ impl Store {
             Backend::Memory(_, mem) => {
                 mem.borrow_mut()
                     .records
-                    .insert(record.key(), record.clone());
+                    .insert(record.key(), JsRecord::from_record(record)?);
                 return Ok(());
             }
             Backend::Idb(db, _) => db,
@@ -309,7 +319,7 @@ impl Store {
         let tx = db.transaction(&[RECORDS], TransactionMode::ReadWrite)?;
         tx.store(RECORDS)?.put(&to_js(record)?, None).await?;
         commit(tx).await?;
-        self.announce(std::slice::from_ref(record));
+        self.announce(records_changed(std::slice::from_ref(record)));
         Ok(())
     }
 
@@ -323,8 +333,8 @@ impl Store {
                     .records
                     .values()
                     .filter(|r| r.collection == collection)
-                    .cloned()
-                    .collect();
+                    .map(JsRecord::decode)
+                    .collect::<Result<_, _>>()?;
                 return Ok(Loaded {
                     records,
                     quarantined: Vec::new(),
@@ -407,9 +417,13 @@ impl Store {
     }
 
     /// Tells other contexts that `records` changed (after their transaction committed).
-    pub(crate) fn announce(&self, records: &[Record]) {
+    /// Tells other contexts about committed changes, each as (collection, id, clock).
+    pub(crate) fn announce<'r>(
+        &self,
+        changes: impl ExactSizeIterator<Item = (&'r str, &'r str, &'r Hlc)>,
+    ) {
         if let Some(b) = &self.broadcaster {
-            b.announce(records);
+            b.announce(changes);
         }
     }
 }
@@ -424,6 +438,13 @@ impl Drop for Store {
             db.close();
         }
     }
+}
+
+/// What [`Store::announce`] takes, for `records`.
+fn records_changed(records: &[Record]) -> impl ExactSizeIterator<Item = (&str, &str, &Hlc)> {
+    records
+        .iter()
+        .map(|r| (r.collection.as_str(), r.id.as_str(), &r.hlc))
 }
 
 pub(crate) async fn commit(tx: Transaction) -> Result<(), StoreError> {
@@ -486,7 +507,7 @@ async fn run_migration(to: u32, tx: &Transaction) -> Result<(), StoreError> {
             // decode are left for `load_collection` to quarantine.
             let (records, outbox) = (tx.store(RECORDS)?, tx.store(OUTBOX)?);
             for raw in records.get_all(None, None).await? {
-                if let Ok(record) = from_js::<Record>(raw) {
+                if let Ok(record) = from_js::<JsRecord>(raw) {
                     let entry = OutboxEntry {
                         collection: record.collection,
                         id: record.id,

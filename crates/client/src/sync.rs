@@ -17,11 +17,9 @@
 //! After every round the result is stored (`meta`) and announced on the BroadcastChannel
 //! `cairn-sync:<db>`, so every open page shows current status whoever ran the round.
 
-use cairn_protocol::api::{
-    Credentials, ErrorBody, PullResponse, PushRequest, PushResponse, Session,
-};
+use cairn_protocol::api::{Credentials, ErrorBody, Session};
 use cairn_protocol::limits::{self, MAX_CHANGES_PER_PUSH, MAX_PULL_LIMIT, MAX_PUSH_BYTES};
-use cairn_protocol::{Conflict, Hlc, Record, RecordKey};
+use cairn_protocol::{Conflict, Hlc, RecordKey};
 use futures_util::future::LocalBoxFuture;
 use serde::{Deserialize, Serialize};
 use wasm_bindgen::closure::Closure;
@@ -29,8 +27,9 @@ use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{BroadcastChannel, MessageEvent};
 
-use crate::codec::{now_ms, random_u64};
+use crate::codec::{from_js, now_ms, random_u64, to_js};
 use crate::global;
+use crate::js_record::{stringify, JsRecord, PullPage, PushReply};
 use crate::schema::{META_LAST_SYNC, META_PULL_POSITION, META_SESSION, META_SYNC_EXCLUDED};
 use crate::{Store, StoreError};
 
@@ -92,8 +91,8 @@ pub struct SyncReport {
     pub pulled: usize,
     /// Local changes that lost and went to the conflict log.
     pub conflicts: usize,
-    /// Records that changed here (to show).
-    pub changed: Vec<Record>,
+    /// Records that changed here (to show; [`JsRecord::decode`] reads their values).
+    pub changed: Vec<JsRecord>,
     /// Local changes that break a protocol limit and cannot be pushed (they stay queued).
     pub refused: Vec<(RecordKey, String)>,
 }
@@ -210,8 +209,7 @@ impl<'a> Sync<'a> {
             email: limits::normalize_email(email),
             password: password.to_owned(),
         };
-        let body =
-            serde_json::to_string(&credentials).map_err(|e| SyncError::BadReply(e.to_string()))?;
+        let body = json_body(&credentials)?;
         let session: Session = match self.call("POST", path, None, Some(body)).await {
             // A 401 here is a wrong e-mail or password, not an expired session.
             Err(SyncError::Unauthorized) => {
@@ -247,7 +245,7 @@ impl<'a> Sync<'a> {
     pub async fn sign_out(&self) -> Result<(), StoreError> {
         if let Some(session) = self.session().await? {
             let _ = self
-                .call::<serde_json::Value>(
+                .call::<serde::de::IgnoredAny>(
                     "DELETE",
                     "/api/v1/sessions/current",
                     Some(&session.token),
@@ -387,24 +385,26 @@ impl<'a> Sync<'a> {
             .filter(|e| !excluded.contains(&e.collection))
             .collect();
         let now = now_ms();
-        let device_id = self.store.device_id();
+        let device_id = json_body(&self.store.device_id())?;
         for chunk in entries.chunks(MAX_CHANGES_PER_PUSH) {
             let mut batch = Vec::with_capacity(chunk.len());
             let mut bytes = 0;
             for record in self.store.records_for(chunk).await? {
-                if let Err(err) = limits::check_record(&record, now) {
-                    report.refused.push((record.key(), err.to_string()));
-                    continue;
-                }
-                // Keep well under the body limit: the record's JSON plus its envelope.
-                let size = limits::value_bytes(&record) + 256;
-                if bytes + size > MAX_PUSH_BYTES - 1024 && !batch.is_empty() {
+                let json = match record.to_push_json(now) {
+                    Ok(json) => json,
+                    Err(reason) => {
+                        report.refused.push((record.key(), reason));
+                        continue;
+                    }
+                };
+                // Keep under the body limit: the records' JSON plus the envelope.
+                if bytes + json.len() + 1 > MAX_PUSH_BYTES - 1024 && !batch.is_empty() {
                     self.push_batch(session, &device_id, std::mem::take(&mut batch), report)
                         .await?;
                     bytes = 0;
                 }
-                bytes += size;
-                batch.push(record);
+                bytes += json.len() + 1;
+                batch.push((record, json));
             }
             if !batch.is_empty() {
                 self.push_batch(session, &device_id, batch, report).await?;
@@ -413,20 +413,22 @@ impl<'a> Sync<'a> {
         Ok(())
     }
 
+    /// Pushes `changes` (each with its JSON) as one request from the device `device_id`
+    /// (as JSON), then acknowledges them.
     async fn push_batch(
         &self,
         session: &StoredSession,
-        device_id: &cairn_protocol::DeviceId,
-        changes: Vec<Record>,
+        device_id: &str,
+        changes: Vec<(JsRecord, String)>,
         report: &mut SyncReport,
     ) -> Result<(), SyncError> {
-        let request = PushRequest {
-            device_id: device_id.clone(),
-            changes,
-        };
-        let body =
-            serde_json::to_string(&request).map_err(|e| SyncError::BadReply(e.to_string()))?;
-        let reply: PushResponse = self
+        let (changes, jsons): (Vec<JsRecord>, Vec<String>) = changes.into_iter().unzip();
+        // The shape of `cairn_protocol::api::PushRequest`.
+        let body = format!(
+            r#"{{"device_id":{device_id},"changes":[{}]}}"#,
+            jsons.join(",")
+        );
+        let reply: PushReply = self
             .call(
                 "POST",
                 "/api/v1/sync/push",
@@ -444,17 +446,15 @@ impl<'a> Sync<'a> {
                 email: session.email.clone(),
                 cursor: reply.seq_after,
             };
-            let json =
-                serde_json::to_value(&moved).map_err(|e| SyncError::BadReply(e.to_string()))?;
-            Some((META_PULL_POSITION, json))
+            Some((META_PULL_POSITION, to_js(&moved)?))
         } else {
             None
         };
         let applied = self
             .store
-            .acknowledge_push_at(&request.changes, &reply.superseded, cursor)
+            .acknowledge_push_at(&changes, &reply.superseded, cursor)
             .await?;
-        report.pushed += request.changes.len() - reply.superseded.len();
+        report.pushed += changes.len() - reply.superseded.len();
         report.conflicts += applied.conflicts;
         report.changed.extend(applied.changed);
         Ok(())
@@ -472,8 +472,7 @@ impl<'a> Sync<'a> {
         let excluded = self.excluded_collections().await?;
         loop {
             let path = format!("/api/v1/sync/pull?since={cursor}&limit={MAX_PULL_LIMIT}");
-            let mut page: PullResponse =
-                self.call("GET", &path, Some(&session.token), None).await?;
+            let mut page: PullPage = self.call("GET", &path, Some(&session.token), None).await?;
             // Not applied here; including the collection again pulls from the start.
             page.records.retain(|r| !excluded.contains(&r.collection));
             let position = PullPosition {
@@ -521,7 +520,8 @@ impl<'a> Sync<'a> {
         announce(self.store, Some(&last));
     }
 
-    /// One API call: JSON in, JSON out, errors mapped to [`SyncError`].
+    /// One API call: JSON in, JSON out (parsed by the browser), errors mapped to
+    /// [`SyncError`].
     async fn call<T: serde::de::DeserializeOwned>(
         &self,
         method: &str,
@@ -530,8 +530,12 @@ impl<'a> Sync<'a> {
         body: Option<String>,
     ) -> Result<T, SyncError> {
         let text = self.exchange(method, path, token, body).await?;
-        let text = if text.is_empty() { "null" } else { &text };
-        serde_json::from_str(text).map_err(|e| SyncError::BadReply(e.to_string()))
+        let value = if text.is_empty() {
+            JsValue::NULL
+        } else {
+            js_sys::JSON::parse(&text).map_err(|e| SyncError::BadReply(describe(&e)))?
+        };
+        from_js(value).map_err(SyncError::BadReply)
     }
 
     /// The HTTP exchange under [`Sync::call`]: the body of a 2xx reply, or the error.
@@ -585,7 +589,9 @@ impl<'a> Sync<'a> {
             if (200..300).contains(&status) {
                 return Ok(text);
             }
-            let error: Option<ErrorBody> = serde_json::from_str(&text).ok();
+            let error: Option<ErrorBody> = js_sys::JSON::parse(&text)
+                .ok()
+                .and_then(|value| from_js(value).ok());
             let message = error
                 .as_ref()
                 .map(|e| e.message.clone())
@@ -612,6 +618,12 @@ impl<'a> Sync<'a> {
     }
 }
 
+/// `value` as the JSON of a request body.
+fn json_body<T: Serialize>(value: &T) -> Result<String, SyncError> {
+    stringify(&to_js(value)?)
+        .ok_or_else(|| SyncError::Store(StoreError::Encode("cannot encode as JSON".into())))
+}
+
 fn js_error(e: JsValue) -> SyncError {
     SyncError::Network(describe(&e))
 }
@@ -632,10 +644,7 @@ fn channel_name(store: &Store) -> String {
 /// session changed).
 fn announce(store: &Store, last: Option<&LastSync>) {
     if let Ok(channel) = BroadcastChannel::new(&channel_name(store)) {
-        let message = last
-            .and_then(|l| serde_json::to_string(l).ok())
-            .map(|s| JsValue::from_str(&s))
-            .unwrap_or(JsValue::NULL);
+        let message = last.and_then(|l| to_js(l).ok()).unwrap_or(JsValue::NULL);
         let _ = channel.post_message(&message);
         channel.close();
     }

@@ -1,0 +1,284 @@
+//! Records whose values stay JavaScript values: the form the sync path moves records in.
+//!
+//! A pulled page is parsed by the browser (`JSON.parse`) and its records are stored as
+//! they are: only the envelope (collection, id, clock, tombstone flag) is read into Rust,
+//! never the value. Pushing reads the stored rows the same way and lets the browser
+//! encode them (`JSON.stringify`). This keeps decoding out of sync's cost, and JSON
+//! parsing and `serde_json::Value` out of the service worker's sync module.
+//!
+//! The JS shapes here are those of `cairn_protocol`'s types (`Record`, `PushResponse`,
+//! `PullResponse`, the stored conflict), so rows written in one form read in the other;
+//! the wasm tests check that they agree.
+
+use cairn_protocol::limits::{self, RecordFacts};
+use cairn_protocol::{Hlc, Record, RecordKey, Versioned};
+use serde::{Deserialize, Serialize};
+use wasm_bindgen::JsValue;
+
+use crate::codec::{from_js, to_js};
+use crate::StoreError;
+
+/// A record (the shape of [`cairn_protocol::Record`]) whose value is a JS value.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JsRecord {
+    pub collection: String,
+    pub id: String,
+    #[serde(with = "serde_wasm_bindgen::preserve")]
+    pub value: JsValue,
+    pub hlc: Hlc,
+    #[serde(default)]
+    pub deleted: bool,
+}
+
+impl Versioned for JsRecord {
+    fn hlc(&self) -> &Hlc {
+        &self.hlc
+    }
+}
+
+impl JsRecord {
+    pub fn key(&self) -> RecordKey {
+        RecordKey::new(self.collection.clone(), self.id.clone())
+    }
+
+    pub fn from_record(record: &Record) -> Result<JsRecord, StoreError> {
+        Ok(JsRecord {
+            collection: record.collection.clone(),
+            id: record.id.clone(),
+            value: to_js(&record.value)?,
+            hlc: record.hlc.clone(),
+            deleted: record.deleted,
+        })
+    }
+
+    /// The record with its value decoded into Rust.
+    pub fn decode(&self) -> Result<Record, StoreError> {
+        let value = from_js::<serde_json::Value>(self.value.clone()).map_err(|reason| {
+            StoreError::Corrupt {
+                collection: self.collection.clone(),
+                id: self.id.clone(),
+                reason,
+            }
+        })?;
+        Ok(Record {
+            collection: self.collection.clone(),
+            id: self.id.clone(),
+            value,
+            hlc: self.hlc.clone(),
+            deleted: self.deleted,
+        })
+    }
+
+    /// The record as the JSON of a push, once it passed every per-record limit; else
+    /// why it cannot be pushed.
+    pub(crate) fn to_push_json(&self, now_ms: u64) -> Result<String, String> {
+        let unencodable = || "its value cannot be encoded as JSON".to_owned();
+        let value_json = stringify(&self.value).ok_or_else(unencodable)?;
+        limits::check_record_facts(
+            &RecordFacts {
+                collection: &self.collection,
+                id: &self.id,
+                hlc: &self.hlc,
+                deleted: self.deleted,
+                value_is_null: self.value.is_null(),
+                value_bytes: value_json.len(),
+            },
+            now_ms,
+        )
+        .map_err(|e| e.to_string())?;
+        to_js(self)
+            .ok()
+            .and_then(|row| stringify(&row))
+            .ok_or_else(unencodable)
+    }
+}
+
+/// `JSON.stringify(value)`, if it encodes (`undefined` does not).
+pub(crate) fn stringify(value: &JsValue) -> Option<String> {
+    js_sys::JSON::stringify(value)
+        .ok()
+        .and_then(|s| s.as_string())
+}
+
+/// Decodes every record of `records`; one that does not decode is an error.
+pub(crate) fn decode_all(records: &[JsRecord]) -> Result<Vec<Record>, StoreError> {
+    records.iter().map(JsRecord::decode).collect()
+}
+
+/// Every record of `records` with its value as a JS value.
+pub(crate) fn from_records(records: &[Record]) -> Result<Vec<JsRecord>, StoreError> {
+    records.iter().map(JsRecord::from_record).collect()
+}
+
+/// A push reply (the shape of [`cairn_protocol::api::PushResponse`]), as far as the sync
+/// loop reads it.
+#[derive(Debug, Deserialize)]
+pub(crate) struct PushReply {
+    pub superseded: Vec<JsRecord>,
+    #[serde(default)]
+    pub seq_before: u64,
+    #[serde(default)]
+    pub seq_after: u64,
+}
+
+/// A pull page (the shape of [`cairn_protocol::api::PullResponse`]).
+#[derive(Debug, Deserialize)]
+pub(crate) struct PullPage {
+    pub records: Vec<JsRecord>,
+    pub cursor: u64,
+    pub more: bool,
+}
+
+/// A logged conflict as stored (the shape of [`crate::StoredConflict`]).
+#[derive(Serialize)]
+pub(crate) struct ConflictRow<'a> {
+    pub collection: &'a str,
+    pub id: &'a str,
+    pub lost_hlc: &'a Hlc,
+    pub conflict: ConflictVersions<'a>,
+}
+
+/// The shape of [`cairn_protocol::Conflict`].
+#[derive(Serialize)]
+pub(crate) struct ConflictVersions<'a> {
+    pub winner: &'a JsRecord,
+    pub loser: &'a JsRecord,
+    pub detected_at_ms: u64,
+}
+
+/// The stored row of a conflict: `winner` replaced `loser`, an unpushed local change.
+pub(crate) fn conflict_row(
+    winner: &JsRecord,
+    loser: &JsRecord,
+    detected_at_ms: u64,
+) -> Result<JsValue, StoreError> {
+    to_js(&ConflictRow {
+        collection: &loser.collection,
+        id: &loser.id,
+        lost_hlc: &loser.hlc,
+        conflict: ConflictVersions {
+            winner,
+            loser,
+            detected_at_ms,
+        },
+    })
+}
+
+#[cfg(all(test, target_arch = "wasm32"))]
+mod tests {
+    use cairn_protocol::api::{PullResponse, PushResponse};
+    use cairn_protocol::{Conflict, DeviceId};
+    use serde_json::json;
+    use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
+
+    use super::*;
+    use crate::StoredConflict;
+
+    wasm_bindgen_test_configure!(run_in_browser);
+
+    fn record(id: &str, value: serde_json::Value, wall: u64) -> Record {
+        let hlc = Hlc::new(wall, 0, DeviceId::new("dev").unwrap()).unwrap();
+        Record::new(RecordKey::new("notes", id), value, hlc)
+    }
+
+    /// The browser's reading of `value` serialised by serde_json, as the network brings it.
+    fn over_the_wire<T: Serialize>(value: &T) -> JsValue {
+        js_sys::JSON::parse(&serde_json::to_string(value).unwrap()).unwrap()
+    }
+
+    #[wasm_bindgen_test]
+    fn a_record_reads_back_the_same_in_either_form() {
+        let original = record("n1", json!({"title": "hé", "n": [1, 2.5, null]}), 7);
+        let js = JsRecord::from_record(&original).unwrap();
+        assert_eq!(js.decode().unwrap(), original);
+        let row = to_js(&js).unwrap();
+        assert_eq!(from_js::<Record>(row).unwrap(), original);
+        let row = to_js(&original).unwrap();
+        assert_eq!(
+            from_js::<JsRecord>(row).unwrap().decode().unwrap(),
+            original
+        );
+        let tombstone = Record::tombstone(original.key(), original.hlc.clone());
+        let js = JsRecord::from_record(&tombstone).unwrap();
+        assert!(js.deleted && js.value.is_null());
+        assert_eq!(js.decode().unwrap(), tombstone);
+    }
+
+    #[wasm_bindgen_test]
+    fn push_and_pull_replies_read_as_the_server_writes_them() {
+        let winner = record("n1", json!({"title": "theirs"}), 9);
+        let reply = PushResponse {
+            applied: 1,
+            duplicates: 0,
+            superseded: vec![winner.clone()],
+            seq_before: 4,
+            seq_after: 5,
+        };
+        let read: PushReply = from_js(over_the_wire(&reply)).unwrap();
+        assert_eq!(decode_all(&read.superseded).unwrap(), vec![winner.clone()]);
+        assert_eq!((read.seq_before, read.seq_after), (4, 5));
+
+        let page = PullResponse {
+            records: vec![winner.clone(), record("n2", json!(3), 10)],
+            cursor: 12,
+            more: true,
+        };
+        let read: PullPage = from_js(over_the_wire(&page)).unwrap();
+        assert_eq!(decode_all(&read.records).unwrap(), page.records);
+        assert_eq!((read.cursor, read.more), (12, true));
+    }
+
+    #[wasm_bindgen_test]
+    fn push_json_is_the_record_as_the_server_reads_it() {
+        let original = record("n1", json!({"title": "a \"quoted\" é"}), 7);
+        let js = JsRecord::from_record(&original).unwrap();
+        let json = js.to_push_json(7).unwrap();
+        assert_eq!(serde_json::from_str::<Record>(&json).unwrap(), original);
+    }
+
+    #[wasm_bindgen_test]
+    fn push_json_refuses_what_the_server_would() {
+        let too_big = record("n1", json!("x".repeat(limits::MAX_RECORD_BYTES)), 7);
+        let err = JsRecord::from_record(&too_big)
+            .unwrap()
+            .to_push_json(7)
+            .unwrap_err();
+        assert!(err.contains("more than"), "{err}");
+
+        let mut tombstone = JsRecord::from_record(&record("n1", json!(1), 7)).unwrap();
+        tombstone.deleted = true;
+        assert!(tombstone.to_push_json(7).is_err());
+
+        let from_the_future = record("n1", json!(1), 10 * cairn_protocol::hlc::MAX_DRIFT_MS);
+        let js = JsRecord::from_record(&from_the_future).unwrap();
+        assert!(js.to_push_json(0).is_err());
+        assert!(js.to_push_json(from_the_future.hlc.wall_ms()).is_ok());
+    }
+
+    #[wasm_bindgen_test]
+    fn a_conflict_row_reads_as_a_stored_conflict() {
+        let (mine, theirs) = (
+            record("n1", json!("mine"), 7),
+            record("n1", json!("theirs"), 9),
+        );
+        let row = conflict_row(
+            &JsRecord::from_record(&theirs).unwrap(),
+            &JsRecord::from_record(&mine).unwrap(),
+            42,
+        )
+        .unwrap();
+        assert_eq!(
+            from_js::<StoredConflict>(row).unwrap(),
+            StoredConflict {
+                collection: "notes".into(),
+                id: "n1".into(),
+                lost_hlc: mine.hlc.clone(),
+                conflict: Conflict {
+                    winner: theirs,
+                    loser: mine,
+                    detected_at_ms: 42,
+                },
+            }
+        );
+    }
+}
