@@ -416,8 +416,8 @@ impl Store {
         })
     }
 
-    /// Tells other contexts that `records` changed (after their transaction committed).
-    /// Tells other contexts about committed changes, each as (collection, id, clock).
+    /// Tells other contexts about changes whose transaction committed, each as
+    /// (collection, id, clock).
     pub(crate) fn announce<'r>(
         &self,
         changes: impl ExactSizeIterator<Item = (&'r str, &'r str, &'r Hlc)>,
