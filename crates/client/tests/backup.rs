@@ -12,14 +12,8 @@ use wasm_bindgen_test::*;
 
 wasm_bindgen_test_configure!(run_in_browser);
 
-async fn fresh(name: &str) -> Store {
-    Store::delete_database(name).await.unwrap();
-    Store::open(name).await.unwrap()
-}
-
-fn key(collection: &str, id: &str) -> RecordKey {
-    RecordKey::new(collection, id)
-}
+mod support;
+use support::{fresh, key};
 
 fn now() -> u64 {
     js_sys::Date::now() as u64

@@ -3,16 +3,14 @@
 #![cfg(target_arch = "wasm32")]
 
 use cairn_client::{Durability, Store, StoreError};
-use cairn_protocol::RecordKey;
 use serde_json::json;
 use wasm_bindgen::JsValue;
 use wasm_bindgen_test::*;
 
 wasm_bindgen_test_configure!(run_in_browser);
 
-fn key(collection: &str, id: &str) -> RecordKey {
-    RecordKey::new(collection, id)
-}
+mod support;
+use support::key;
 
 #[wasm_bindgen_test]
 async fn without_indexeddb_the_store_falls_back_to_memory() {

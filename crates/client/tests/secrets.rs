@@ -11,10 +11,8 @@ use wasm_bindgen_test::*;
 
 wasm_bindgen_test_configure!(run_in_browser);
 
-async fn fresh(name: &str) -> Store {
-    Store::delete_database(name).await.unwrap();
-    Store::open(name).await.unwrap()
-}
+mod support;
+use support::fresh;
 
 /// Every row of object store `store` of database `name`, as stored.
 async fn raw_rows(name: &str, store: &str) -> Vec<JsValue> {

@@ -2,20 +2,13 @@
 #![cfg(target_arch = "wasm32")]
 
 use cairn_client::Store;
-use cairn_protocol::RecordKey;
 use serde_json::json;
 use wasm_bindgen_test::*;
 
 wasm_bindgen_test_configure!(run_in_browser);
 
-async fn fresh(name: &str) -> Store {
-    Store::delete_database(name).await.unwrap();
-    Store::open(name).await.unwrap()
-}
-
-fn key(collection: &str, id: &str) -> RecordKey {
-    RecordKey::new(collection, id)
-}
+mod support;
+use support::{fresh, key};
 
 #[wasm_bindgen_test]
 async fn snapshots_are_listed_restored_and_deleted() {

@@ -3,7 +3,7 @@
 
 use cairn_client::schema::{DATA_VERSION, DB_VERSION};
 use cairn_client::{Durability, Store, StoreError};
-use cairn_protocol::{DeviceId, Hlc, Record, RecordKey};
+use cairn_protocol::{DeviceId, Hlc, Record};
 use rexie::{ObjectStore, Rexie, TransactionMode};
 use serde_json::json;
 use wasm_bindgen::JsValue;
@@ -11,15 +11,8 @@ use wasm_bindgen_test::*;
 
 wasm_bindgen_test_configure!(run_in_browser);
 
-/// A fresh database for one test.
-async fn fresh(name: &str) -> Store {
-    Store::delete_database(name).await.unwrap();
-    Store::open(name).await.unwrap()
-}
-
-fn key(collection: &str, id: &str) -> RecordKey {
-    RecordKey::new(collection, id)
-}
+mod support;
+use support::{fresh, key};
 
 /// `value` as a plain JS object (not a Map), as the store writes it.
 fn plain(value: serde_json::Value) -> JsValue {

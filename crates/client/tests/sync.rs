@@ -13,10 +13,8 @@ use wasm_bindgen_test::*;
 
 wasm_bindgen_test_configure!(run_in_browser);
 
-async fn fresh(name: &str) -> Store {
-    Store::delete_database(name).await.unwrap();
-    Store::open(name).await.unwrap()
-}
+mod support;
+use support::fresh;
 
 fn remote(id: &str, value: serde_json::Value, wall_ms: u64) -> Record {
     let hlc = Hlc::new(wall_ms, 0, DeviceId::new("remote").unwrap()).unwrap();
