@@ -47,10 +47,10 @@ function loader(init, wasm) {
   };
 }
 const shell = loader(wasm_bindgen, './sw_wasm_bg.wasm');
-const syncModule =
-  typeof cairn_sync === 'function'
-    ? loader(cairn_sync, './sw_sync_bg.wasm')
-    : () => Promise.reject(new Error('the sync module is unavailable'));
+const HAS_SYNC_MODULE = typeof cairn_sync === 'function';
+const syncModule = HAS_SYNC_MODULE
+  ? loader(cairn_sync, './sw_sync_bg.wasm')
+  : () => Promise.reject(new Error('the sync module is unavailable'));
 
 // One sync round in the sync module; rejects when the round failed.
 function syncRound() {
@@ -64,7 +64,7 @@ self.addEventListener('install', (event) => {
   event.waitUntil(
     shell()
       .then(() => wasm_bindgen.on_install(CACHE, urls))
-      .then(() => (typeof cairn_sync === 'function' ? syncModule() : null)),
+      .then(() => (HAS_SYNC_MODULE ? syncModule() : null)),
   );
 });
 
