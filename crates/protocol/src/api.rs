@@ -43,6 +43,12 @@ pub struct PushRequest {
     pub device_id: DeviceId,
     /// At most [`crate::limits::MAX_CHANGES_PER_PUSH`] records.
     pub changes: Vec<Record>,
+    /// Whether the device takes a partial push: when true, a change that breaks a
+    /// per-record limit (too large, dated too far ahead, …) is answered in
+    /// [`PushResponse::refused`] and the others are applied. When false (clients that
+    /// predate it), one such change refuses the whole push with `422 invalid_change`.
+    #[serde(default)]
+    pub partial: bool,
 }
 
 /// The reply to a push. The push is applied atomically: either this reply, or an error
@@ -64,6 +70,44 @@ pub struct PushResponse {
     pub seq_before: u64,
     #[serde(default)]
     pub seq_after: u64,
+    /// The changes the server refused, each with why (only for a
+    /// [`PushRequest::partial`] push): nothing of them was stored.
+    #[serde(default)]
+    pub refused: Vec<RefusedChange>,
+    /// The identity of the server's database ([`ServerClock::epoch`]).
+    #[serde(flatten)]
+    pub server: ServerClock,
+}
+
+/// A pushed change the server did not store, and why.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefusedChange {
+    pub collection: String,
+    pub id: String,
+    /// The refused change's clock, so the device knows which version it was.
+    pub hlc: crate::hlc::Hlc,
+    /// The machine-readable reason (`invalid_change`).
+    pub error: String,
+    /// The sentence for people (the limit that was broken).
+    pub message: String,
+}
+
+/// What every sync reply says about the server itself.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct ServerClock {
+    /// A random id the database got when it was created (or when an operator gave it a
+    /// new one after restoring a backup). Pull cursors are only meaningful within one
+    /// epoch: a device that sees a different epoch than its cursor's pulls from the
+    /// start and pushes everything it holds again. Empty from servers that predate it.
+    #[serde(default)]
+    pub epoch: String,
+    /// The server's clock when it answered, in ms since the Unix epoch (0 from servers
+    /// that predate it). Devices correct their own clock by it, so that their changes
+    /// are not refused as dated in the future.
+    #[serde(default)]
+    pub server_time_ms: u64,
 }
 
 /// `GET /api/v1/sync/pull?since=<cursor>&limit=<n>`.
@@ -87,6 +131,13 @@ pub struct PullResponse {
     pub cursor: u64,
     /// Whether more records remain after this page.
     pub more: bool,
+    /// The account's latest sequence number when the page was read (0 from servers that
+    /// predate it). A `since` above it means the server lost versions the device already
+    /// pulled (a database restored from an older copy): the device starts over.
+    #[serde(default)]
+    pub head: u64,
+    #[serde(flatten)]
+    pub server: ServerClock,
 }
 
 /// Every error response: a stable machine-readable code and a sentence for people.
