@@ -147,6 +147,7 @@ pub fn push_payloads(n: u32, batch: u32) -> Result<Vec<String>, JsValue> {
             serde_json::to_string(&PushRequest {
                 device_id: device.clone(),
                 changes: changes.to_vec(),
+                partial: false,
             })
             .map_err(js_err)
         })

@@ -119,6 +119,12 @@ pub(crate) struct PushReply {
     pub seq_before: u64,
     #[serde(default)]
     pub seq_after: u64,
+    #[serde(default)]
+    pub refused: Vec<RefusedChange>,
+    #[serde(default)]
+    pub epoch: String,
+    #[serde(default)]
+    pub server_time_ms: u64,
 }
 
 /// A pull page (the shape of [`cairn_protocol::api::PullResponse`]).
@@ -127,7 +133,15 @@ pub(crate) struct PullPage {
     pub records: Vec<JsRecord>,
     pub cursor: u64,
     pub more: bool,
+    #[serde(default)]
+    pub head: u64,
+    #[serde(default)]
+    pub epoch: String,
+    #[serde(default)]
+    pub server_time_ms: u64,
 }
+
+pub(crate) use cairn_protocol::api::RefusedChange;
 
 /// A logged conflict as stored (the shape of [`crate::StoredConflict`]).
 #[derive(Serialize)]
@@ -166,7 +180,7 @@ pub(crate) fn conflict_row(
 
 #[cfg(all(test, target_arch = "wasm32"))]
 mod tests {
-    use cairn_protocol::api::{PullResponse, PushResponse};
+    use cairn_protocol::api::{PullResponse, PushResponse, ServerClock};
     use cairn_protocol::{Conflict, DeviceId};
     use serde_json::json;
     use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
@@ -207,25 +221,43 @@ mod tests {
     #[wasm_bindgen_test]
     fn push_and_pull_replies_read_as_the_server_writes_them() {
         let winner = record("n1", json!({"title": "theirs"}), 9);
+        let server = ServerClock {
+            epoch: "0123abcd".into(),
+            server_time_ms: 1_700_000_000_000,
+        };
+        let refused = RefusedChange {
+            collection: "notes".into(),
+            id: "n3".into(),
+            hlc: winner.hlc.clone(),
+            error: "invalid_change".into(),
+            message: "too large".into(),
+        };
         let reply = PushResponse {
             applied: 1,
             duplicates: 0,
             superseded: vec![winner.clone()],
             seq_before: 4,
             seq_after: 5,
+            refused: vec![refused.clone()],
+            server: server.clone(),
         };
         let read: PushReply = from_js(over_the_wire(&reply)).unwrap();
         assert_eq!(decode_all(&read.superseded).unwrap(), vec![winner.clone()]);
         assert_eq!((read.seq_before, read.seq_after), (4, 5));
+        assert_eq!(read.refused, vec![refused]);
+        assert_eq!((read.epoch.as_str(), read.server_time_ms), ("0123abcd", 1_700_000_000_000));
 
         let page = PullResponse {
             records: vec![winner.clone(), record("n2", json!(3), 10)],
             cursor: 12,
             more: true,
+            head: 20,
+            server,
         };
         let read: PullPage = from_js(over_the_wire(&page)).unwrap();
         assert_eq!(decode_all(&read.records).unwrap(), page.records);
-        assert_eq!((read.cursor, read.more), (12, true));
+        assert_eq!((read.cursor, read.more, read.head), (12, true, 20));
+        assert_eq!((read.epoch.as_str(), read.server_time_ms), ("0123abcd", 1_700_000_000_000));
     }
 
     #[wasm_bindgen_test]

@@ -21,6 +21,8 @@
 //!   sync path moves records in without decoding them, and the wire shapes it reads.
 //! - [`backup`]: export, import (merge or replace, in batches with progress) and clearing
 //!   collections; the file format and the dry run are in `cairn_protocol::backup`.
+//! - [`set_aside`]: local changes the server refused, kept out of sync with the reason
+//!   ([`SetAside`]), to retry or dismiss.
 //! - [`snapshots`]: local snapshots of all data (list, take, restore, delete).
 //! - [`secrets`]: secrets encrypted at rest with a non-extractable device key; never synced.
 //! - [`usage`]: records and bytes per collection; `navigator.storage` quota and persistence.
@@ -38,6 +40,7 @@ pub mod js_record;
 mod replica;
 pub mod schema;
 pub mod secrets;
+pub mod set_aside;
 pub mod snapshots;
 pub mod store;
 pub mod sync;
@@ -51,9 +54,10 @@ pub use error::StoreError;
 pub use js_record::JsRecord;
 pub use replica::Applied;
 pub use secrets::SecretError;
+pub use set_aside::SetAside;
 pub use snapshots::SnapshotInfo;
 pub use store::{Durability, Loaded, OutboxEntry, Quarantined, Store};
 pub use sync::{
-    Backoff, StoredConflict, StoredSession, Sync, SyncError, SyncNotices, SyncReport, SyncStatus,
+    AccountSwitch, Backoff, StoredConflict, StoredSession, Sync, SyncError, SyncNotices, SyncReport, SyncStatus,
 };
 pub use usage::{CollectionUsage, Estimate, Usage};

@@ -17,7 +17,7 @@ use wasm_bindgen::JsValue;
 
 use crate::codec::{from_js, now_ms, string_field, to_js};
 use crate::js_record::{self, conflict_row, JsRecord};
-use crate::schema::{CONFLICTS, META, META_CLOCK, OUTBOX, RECORDS};
+use crate::schema::{CONFLICTS, META, OUTBOX, RECORDS, SET_ASIDE};
 use crate::store::{commit, key_js, Backend, OutboxEntry, Store};
 use crate::sync::StoredConflict;
 use crate::StoreError;
@@ -226,11 +226,11 @@ impl Store {
     ) -> Result<Applied<JsRecord>, StoreError> {
         let now = now_ms();
         {
-            let mut clock = self.clock.borrow_mut();
+            let (mut clock, physical) = (self.clock.borrow_mut(), self.now());
             for record in incoming {
-                // The server refuses records too far in the future; should one get here
-                // anyway it is still applied, but this device's clock does not jump.
-                let _ = clock.observe(&record.hlc, now);
+                // Every record that may be stored here moves the clock past it, however
+                // far ahead (the server bounds how far): a later local edit of it must win.
+                clock.witness(&record.hlc, physical)?;
             }
         }
         let clock = self.clock.borrow().last().clone();
@@ -255,13 +255,18 @@ impl Store {
                 }
                 for record in incoming {
                     let key = record.key();
-                    let pending = mem.outbox.contains_key(&key);
+                    if !mem.records.contains_key(&key) {
+                        // An entry without its record has nothing to push.
+                        mem.outbox.remove(&key);
+                    }
+                    let pending = mem.outbox.contains_key(&key) || mem.set_aside.contains_key(&key);
                     match reconcile(mem.records.get(&key), pending, record) {
                         Reconcile::Apply => {}
                         Reconcile::ApplyOverPending { loser } => {
                             let row = conflict_row(record, &loser, now)?;
                             mem.conflicts.insert((key.clone(), loser.hlc), row);
                             mem.outbox.remove(&key);
+                            mem.set_aside.remove(&key);
                             applied.conflicts += 1;
                         }
                         Reconcile::KeepPending | Reconcile::Ignore => continue,
@@ -279,11 +284,12 @@ impl Store {
             }
             Backend::Idb(db, _) => {
                 let tx = db.transaction(
-                    &[RECORDS, OUTBOX, CONFLICTS, META],
+                    &[RECORDS, OUTBOX, CONFLICTS, META, SET_ASIDE],
                     TransactionMode::ReadWrite,
                 )?;
                 let (records, outbox) = (tx.store(RECORDS)?, tx.store(OUTBOX)?);
                 let (conflicts, meta) = (tx.store(CONFLICTS)?, tx.store(META)?);
+                let set_aside = tx.store(SET_ASIDE)?;
 
                 // Every read is issued at once: one round trip per batch, not per record.
                 let acked_entries =
@@ -300,17 +306,28 @@ impl Store {
                 try_join_all(removals).await?;
 
                 let keys: Vec<JsValue> = incoming.iter().map(|r| key_js(&r.key())).collect();
-                let (locals, pendings) = futures_util::future::try_join(
+                let (locals, pendings, asides) = futures_util::future::try_join3(
                     try_join_all(keys.iter().map(|k| records.get(k.clone()))),
                     try_join_all(keys.iter().map(|k| outbox.key_exists(k.clone()))),
+                    try_join_all(keys.iter().map(|k| set_aside.key_exists(k.clone()))),
                 )
                 .await?;
                 let mut writes = Vec::new();
                 // Later records of the same key in one batch see earlier ones.
                 let mut seen: std::collections::BTreeMap<RecordKey, (Option<JsRecord>, bool)> =
                     Default::default();
-                for ((record, local), pending) in incoming.iter().zip(locals).zip(pendings) {
+                for (((record, local), pending), aside) in
+                    incoming.iter().zip(locals).zip(pendings).zip(asides)
+                {
                     let key = record.key();
+                    if local.is_none() && pending && !seen.contains_key(&key) {
+                        // An entry without its record (left by an older version) has
+                        // nothing to push: drop it rather than push whatever comes next.
+                        outbox.delete(key_js(&key)).await?;
+                        removed.insert(key.clone());
+                    }
+                    // A set-aside change is a local change too: it must not be lost silently.
+                    let pending = pending || aside;
                     // Fast path: a version this device already has (its own change coming
                     // back, a retried pull) or an older one is decided on the stored clock
                     // alone, without decoding the stored record.
@@ -334,6 +351,7 @@ impl Store {
                             if !queue {
                                 outbox.delete(key_js(&key)).await?;
                             }
+                            set_aside.delete(key_js(&key)).await?;
                             applied.conflicts += 1;
                             false
                         }
@@ -358,8 +376,8 @@ impl Store {
                     store.put(value, None)
                 }))
                 .await?;
-                meta.put(&to_js(&clock)?, Some(&JsValue::from_str(META_CLOCK)))
-                    .await?;
+                // This context's row only (see `Store::commit_local`).
+                meta.put(&to_js(&clock)?, Some(&self.clock_row)).await?;
                 if let Some((key, cursor)) = cursor {
                     meta.put(&cursor, Some(&key.into())).await?;
                 }

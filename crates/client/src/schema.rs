@@ -18,6 +18,7 @@
 //! | 3 | + `conflicts` | (none: the new store starts empty) |
 //! | 4 | (declared `snapshots`, `blobs`, `secrets`, `keys`, but created none) | |
 //! | 5 | + `snapshots`, `blobs`, `secrets`, `keys` | (none: the new stores start empty) |
+//! | 6 | + `set_aside` | (none: the new store starts empty) |
 
 use rexie::{ObjectStore, RexieBuilder};
 
@@ -27,6 +28,9 @@ pub(crate) const META: &str = "meta";
 pub(crate) const QUARANTINE: &str = "quarantine";
 /// Local changes that lost to a change from elsewhere, keyed `[collection, id, lost_hlc]`.
 pub(crate) const CONFLICTS: &str = "conflicts";
+/// Local changes the server refused (or that break a limit), taken out of the outbox
+/// with the reason, keyed like `records`: kept until retried, dismissed or edited again.
+pub(crate) const SET_ASIDE: &str = "set_aside";
 /// Local snapshots of all data, keyed by `id`. Never synced.
 pub const SNAPSHOTS: &str = "snapshots";
 /// Binary attachments (images of notes) as Blobs, keyed by `id`. Local only, never synced.
@@ -37,7 +41,14 @@ pub const SECRETS: &str = "secrets";
 pub const KEYS: &str = "keys";
 
 pub(crate) const META_DEVICE_ID: &str = "device_id";
+/// The clock as stored by versions before 6; read once, then merged into the rows below.
 pub(crate) const META_CLOCK: &str = "clock";
+/// Each context's clock row is `clock:<its clock id>`: every context (tab, worker) writes
+/// only its own, and opening takes the maximum of all, so the stored clock of the device
+/// never moves backwards whichever context wrote last.
+pub(crate) const META_CLOCK_ROW_PREFIX: &str = "clock:";
+/// How far this device's clock is from the sync server's, in ms (server minus local).
+pub(crate) const META_CLOCK_OFFSET: &str = "clock_offset";
 pub(crate) const META_DATA_VERSION: &str = "data_version";
 /// The signed-in session ([`crate::sync::StoredSession`]).
 pub(crate) const META_SESSION: &str = "session";
@@ -49,7 +60,7 @@ pub(crate) const META_SYNC_EXCLUDED: &str = "sync_excluded";
 pub(crate) const META_LAST_SYNC: &str = "last_sync";
 
 /// The IndexedDB version this build opens.
-pub const DB_VERSION: u32 = 5;
+pub const DB_VERSION: u32 = 6;
 /// The data version this build writes.
 pub const DATA_VERSION: u32 = 2;
 
@@ -73,6 +84,7 @@ pub(crate) fn builder(name: &str) -> RexieBuilder {
         .add_object_store(ObjectStore::new(RECORDS).key_path_array(by_key))
         .add_object_store(ObjectStore::new(OUTBOX).key_path_array(by_key))
         .add_object_store(ObjectStore::new(QUARANTINE).key_path_array(by_key))
+        .add_object_store(ObjectStore::new(SET_ASIDE).key_path_array(by_key))
         .add_object_store(ObjectStore::new(CONFLICTS).key_path_array([
             "collection",
             "id",

@@ -18,7 +18,7 @@ use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 
 use crate::codec::{now_ms, random_u64};
-use crate::schema::SNAPSHOTS;
+use crate::schema::{CONFLICTS, OUTBOX, RECORDS, SET_ASIDE, SNAPSHOTS};
 use crate::store::{commit, Backend, Store};
 use crate::StoreError;
 
@@ -83,6 +83,34 @@ impl Store {
         tx.store(SNAPSHOTS)?.put(&row, None).await?;
         commit(tx).await?;
         self.prune_snapshots(keep).await?;
+        Ok(info)
+    }
+
+    /// Keeps every record of this device in a new snapshot (kept like one the user took),
+    /// then removes all records, queued changes, conflicts and set-aside changes from
+    /// this device without queuing anything: for starting another account empty. The
+    /// snapshot restores them.
+    pub async fn set_data_aside(&self) -> Result<SnapshotInfo, StoreError> {
+        let info = self
+            .create_snapshot(false, usize::MAX, env!("CARGO_PKG_VERSION"))
+            .await?;
+        match &self.backend {
+            Backend::Memory(_, mem) => {
+                let mut mem = mem.borrow_mut();
+                mem.records.clear();
+                mem.outbox.clear();
+                mem.conflicts.clear();
+                mem.set_aside.clear();
+            }
+            Backend::Idb(db, _) => {
+                let stores = [RECORDS, OUTBOX, CONFLICTS, SET_ASIDE];
+                let tx = db.transaction(&stores, TransactionMode::ReadWrite)?;
+                for store in stores {
+                    tx.store(store)?.clear().await?;
+                }
+                commit(tx).await?;
+            }
+        }
         Ok(info)
     }
 

@@ -11,7 +11,7 @@
 //! ([`Durability::MemoryOnly`]): the app keeps working and can warn that changes will not
 //! be kept.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
@@ -26,9 +26,10 @@ use crate::codec::{from_js, now_ms, random_u64, string_field, to_js};
 use crate::error::{dom_exception_name, err_text};
 use crate::js_record::JsRecord;
 use crate::schema::{
-    self, META, META_CLOCK, META_DATA_VERSION, META_DEVICE_ID, OUTBOX, QUARANTINE, RECORDS,
+    self, META, META_CLOCK, META_CLOCK_OFFSET, META_CLOCK_ROW_PREFIX, META_DATA_VERSION,
+    META_DEVICE_ID, OUTBOX, QUARANTINE, RECORDS, SET_ASIDE,
 };
-use crate::writer::{self, Writer};
+use crate::writer::{self, Write, Writer};
 use crate::StoreError;
 
 /// A local change waiting to be pushed: which record, and the clock of its latest change.
@@ -69,8 +70,17 @@ pub enum Durability {
 pub struct Store {
     name: String,
     pub(crate) backend: Backend,
-    /// Shared with the change subscription, which moves it past other contexts' changes.
+    /// This context's clock. Its device id is the device's id followed by this
+    /// context's own random suffix, so two contexts (tabs, the service worker) never
+    /// issue the same timestamp. Shared with the change subscription, which moves it
+    /// past other contexts' changes.
     pub(crate) clock: Rc<RefCell<HlcClock>>,
+    /// The `meta` key of this context's clock row (see [`schema::META_CLOCK_ROW_PREFIX`]).
+    pub(crate) clock_row: JsValue,
+    /// How far the sync server's clock is ahead of this device's (ms; negative when
+    /// behind), as last learned from a reply: local changes are stamped with the
+    /// corrected time, so a device whose clock is wrong is not refused by the server.
+    pub(crate) clock_offset: Rc<Cell<i64>>,
     pub(crate) broadcaster: Option<Broadcaster>,
 }
 
@@ -89,6 +99,8 @@ pub(crate) struct MemoryDb {
     pub(crate) conflicts: BTreeMap<(RecordKey, Hlc), JsValue>,
     pub(crate) meta: BTreeMap<&'static str, JsValue>,
     pub(crate) blobs: BTreeMap<String, crate::blobs::StoredBlob>,
+    /// Set-aside changes, as the rows IndexedDB would hold.
+    pub(crate) set_aside: BTreeMap<RecordKey, JsValue>,
 }
 
 impl Store {
@@ -120,12 +132,14 @@ impl Store {
             Err(err) => return Err(StoreError::Unavailable(err_text(&err))),
         };
         migrate(&db).await?;
-        let clock = load_or_create_clock(&db).await?;
+        let (clock, offset) = load_or_create_clock(&db).await?;
         let writer = Writer::open(name).await?;
         Ok(Store {
             name: name.to_owned(),
             backend: Backend::Idb(db, writer),
+            clock_row: clock_row_key(clock.device()),
             clock: Rc::new(RefCell::new(clock)),
+            clock_offset: Rc::new(Cell::new(offset)),
             broadcaster: Broadcaster::new(name),
         })
     }
@@ -146,12 +160,13 @@ impl Store {
     /// A store that keeps everything in memory, for when IndexedDB is unavailable
     /// (`reason` says why).
     pub fn memory(reason: impl Into<String>) -> Result<Store, StoreError> {
+        let clock = HlcClock::new(context_clock_id(&DeviceId::from_random(random_u64()?))?);
         Ok(Store {
             name: "memory".to_owned(),
             backend: Backend::Memory(reason.into(), RefCell::default()),
-            clock: Rc::new(RefCell::new(HlcClock::new(DeviceId::from_random(
-                random_u64()?,
-            )))),
+            clock_row: clock_row_key(clock.device()),
+            clock: Rc::new(RefCell::new(clock)),
+            clock_offset: Rc::new(Cell::new(0)),
             broadcaster: None,
         })
     }
@@ -175,8 +190,37 @@ impl Store {
         }
     }
 
+    /// This device's id: the start of the device id of every clock value its contexts
+    /// issue ([`Store::is_own_clock`]).
     pub fn device_id(&self) -> DeviceId {
-        self.clock.borrow().device().clone()
+        let clock = self.clock.borrow();
+        let id = clock.device().as_str();
+        DeviceId::new(&id[..id.len() - CONTEXT_SUFFIX_LEN]).expect("a prefix of a device id")
+    }
+
+    /// Whether `hlc` was issued by a context of this device.
+    pub fn is_own_clock(&self, hlc: &Hlc) -> bool {
+        let clock = self.clock.borrow();
+        let ours = clock.device().as_str();
+        let device = &ours[..ours.len() - CONTEXT_SUFFIX_LEN];
+        let theirs = hlc.device().as_str();
+        theirs.len() == ours.len() && theirs.starts_with(device)
+    }
+
+    /// Physical time as the clock uses it: this device's, corrected by what the sync
+    /// server's clock said.
+    pub(crate) fn now(&self) -> u64 {
+        corrected_now(self.clock_offset.get())
+    }
+
+    /// Adopts `offset_ms` (server clock minus this device's) for stamping changes, and
+    /// keeps it for the next start when it changed by more than a second.
+    pub(crate) async fn set_clock_offset(&self, offset_ms: i64) -> Result<(), StoreError> {
+        let before = self.clock_offset.replace(offset_ms);
+        if (before - offset_ms).abs() > 1_000 {
+            self.set_meta(META_CLOCK_OFFSET, Some(&offset_ms)).await?;
+        }
+        Ok(())
     }
 
     /// The record at `key`, if any (tombstones included).
@@ -210,13 +254,13 @@ impl Store {
         key: RecordKey,
         value: serde_json::Value,
     ) -> Result<Record, StoreError> {
-        let hlc = self.clock.borrow_mut().tick(now_ms())?;
+        let hlc = self.clock.borrow_mut().tick(self.now())?;
         self.commit_local_one(Record::new(key, value, hlc)).await
     }
 
     /// Deletes the record at `key` as a local change: a tombstone, queued like a write.
     pub async fn delete(&self, key: RecordKey) -> Result<Record, StoreError> {
-        let hlc = self.clock.borrow_mut().tick(now_ms())?;
+        let hlc = self.clock.borrow_mut().tick(self.now())?;
         self.commit_local_one(Record::tombstone(key, hlc)).await
     }
 
@@ -239,7 +283,7 @@ impl Store {
         &self,
         changes: Vec<LocalChange>,
     ) -> Result<Vec<Record>, StoreError> {
-        let now = now_ms();
+        let now = self.now();
         let records = {
             let mut clock = self.clock.borrow_mut();
             changes
@@ -261,10 +305,21 @@ impl Store {
         Ok(records.remove(0))
     }
 
-    /// Stores `records`, their outbox entries and the clock in one transaction.
+    /// Stores `records`, their outbox entries and the clock in one transaction. A record
+    /// set aside before (refused) leaves that list: this newer change replaces it.
     pub(crate) async fn commit_local(
         &self,
         records: Vec<Record>,
+    ) -> Result<Vec<Record>, StoreError> {
+        self.commit_local_with(records, &[]).await
+    }
+
+    /// [`Store::commit_local`], also putting `conflict_rows` into the conflict log in the
+    /// same transaction.
+    pub(crate) async fn commit_local_with(
+        &self,
+        records: Vec<Record>,
+        conflict_rows: &[(RecordKey, Hlc, JsValue)],
     ) -> Result<Vec<Record>, StoreError> {
         let Some(last) = records.last() else {
             return Ok(records);
@@ -280,23 +335,39 @@ impl Store {
                 let mut mem = mem.borrow_mut();
                 for record in &records {
                     mem.outbox.insert(record.key(), entry(record));
+                    mem.set_aside.remove(&record.key());
                     mem.records
                         .insert(record.key(), JsRecord::from_record(record)?);
+                }
+                for (key, lost, row) in conflict_rows {
+                    mem.conflicts
+                        .insert((key.clone(), lost.clone()), row.clone());
                 }
             }
             Backend::Idb(_, writer) => {
                 let mut record_rows = Vec::with_capacity(records.len());
                 let mut outbox_rows = Vec::with_capacity(records.len());
+                let mut keys = Vec::with_capacity(records.len());
                 for record in &records {
                     record_rows.push(to_js(record)?);
                     outbox_rows.push(to_js(&entry(record))?);
+                    keys.push(key_js(&record.key()));
                 }
-                let (clock_js, clock_key) = (to_js(&last.hlc)?, JsValue::from_str(META_CLOCK));
+                let conflicts: Vec<JsValue> =
+                    conflict_rows.iter().map(|(_, _, row)| row.clone()).collect();
+                // This context's clock row only: other contexts keep theirs, and opening
+                // takes the maximum, so the device's clock never moves backwards.
+                let clock_js = to_js(&last.hlc)?;
                 writer
-                    .write(
-                        &[(RECORDS, &record_rows), (OUTBOX, &outbox_rows)],
-                        (META, &clock_key, &clock_js),
-                    )
+                    .write(&Write {
+                        puts: &[
+                            (RECORDS, &record_rows),
+                            (OUTBOX, &outbox_rows),
+                            (schema::CONFLICTS, &conflicts),
+                        ],
+                        keyed: &[(META, &self.clock_row, &clock_js)],
+                        deletes: &[(SET_ASIDE, &keys)],
+                    })
                     .await?;
                 self.announce(records_changed(&records));
             }
@@ -406,11 +477,11 @@ impl Store {
         &self,
         mut on_change: impl FnMut(RecordKey) + 'static,
     ) -> Option<Subscription> {
-        let clock = self.clock.clone();
+        let (clock, offset) = (self.clock.clone(), self.clock_offset.clone());
         self.broadcaster.as_ref().and_then(|b| {
             b.subscribe(move |key, hlc| {
-                // A clock too far ahead is refused; this store's own clock then stays put.
-                let _ = clock.borrow_mut().observe(&hlc, now_ms());
+                // Another context stored it: later local changes must beat it.
+                let _ = clock.borrow_mut().witness(&hlc, corrected_now(offset.get()));
                 on_change(key)
             })
         })
@@ -523,7 +594,41 @@ async fn run_migration(to: u32, tx: &Transaction) -> Result<(), StoreError> {
     }
 }
 
-async fn load_or_create_clock(db: &Rexie) -> Result<HlcClock, StoreError> {
+/// Length of the random suffix that makes each context's clock id unique.
+const CONTEXT_SUFFIX_LEN: usize = 8;
+
+/// A clock id for a new context of `device`: the device id (cut to leave room) and a
+/// random suffix.
+fn context_clock_id(device: &DeviceId) -> Result<DeviceId, StoreError> {
+    let keep = DeviceId::MAX_LEN - CONTEXT_SUFFIX_LEN;
+    let device = &device.as_str()[..device.as_str().len().min(keep)];
+    let suffix = random_u64()? as u32;
+    Ok(DeviceId::new(format!("{device}{suffix:08x}"))?)
+}
+
+fn clock_row_key(clock_id: &DeviceId) -> JsValue {
+    JsValue::from_str(&format!("{META_CLOCK_ROW_PREFIX}{clock_id}"))
+}
+
+/// Every clock row of `meta` (and the clock of versions before 6).
+fn clock_rows_range() -> Result<KeyRange, StoreError> {
+    KeyRange::bound(
+        &JsValue::from_str(META_CLOCK),
+        &JsValue::from_str(&format!("{META_CLOCK_ROW_PREFIX}\u{10ffff}")),
+        Some(false),
+        Some(false),
+    )
+    .map_err(|e| StoreError::Storage(e.to_string()))
+}
+
+fn corrected_now(offset_ms: i64) -> u64 {
+    (now_ms() as i64).saturating_add(offset_ms).max(0) as u64
+}
+
+/// Loads this device's id (creating it on first open) and makes this context's clock:
+/// past every clock row any context stored, which are merged into this context's row in
+/// the same transaction. Also the stored offset to the server's clock.
+async fn load_or_create_clock(db: &Rexie) -> Result<(HlcClock, i64), StoreError> {
     let tx = db.transaction(&[META], TransactionMode::ReadWrite)?;
     let meta = tx.store(META)?;
     let corrupt = |id: &str, reason: String| StoreError::Corrupt {
@@ -540,15 +645,25 @@ async fn load_or_create_clock(db: &Rexie) -> Result<HlcClock, StoreError> {
             device
         }
     };
-    let clock = match meta.get(META_CLOCK.into()).await? {
-        Some(raw) => HlcClock::resume(
-            device,
-            &from_js::<Hlc>(raw).map_err(|r| corrupt(META_CLOCK, r))?,
-        ),
-        None => HlcClock::new(device),
+    let mut clock = HlcClock::new(context_clock_id(&device)?);
+    let keys = meta.get_all_keys(Some(clock_rows_range()?), None).await?;
+    for key in &keys {
+        let name = key.as_string().unwrap_or_default();
+        if let Some(raw) = meta.get(key.clone()).await? {
+            clock.catch_up(&from_js::<Hlc>(raw).map_err(|r| corrupt(&name, r))?);
+        }
+        meta.delete(key.clone()).await?;
+    }
+    if !keys.is_empty() {
+        meta.put(&to_js(clock.last())?, Some(&clock_row_key(clock.device())))
+            .await?;
+    }
+    let offset = match meta.get(META_CLOCK_OFFSET.into()).await? {
+        Some(raw) => raw.as_f64().unwrap_or(0.0) as i64,
+        None => 0,
     };
     commit(tx).await?;
-    Ok(clock)
+    Ok((clock, offset))
 }
 
 /// Moves undecodable rows of `collection` from `records` to `quarantine`, kept as they
@@ -558,8 +673,9 @@ async fn quarantine(
     collection: &str,
     bad: Vec<(JsValue, String)>,
 ) -> Result<Vec<Quarantined>, StoreError> {
-    let tx = db.transaction(&[RECORDS, QUARANTINE], TransactionMode::ReadWrite)?;
+    let tx = db.transaction(&[RECORDS, OUTBOX, QUARANTINE], TransactionMode::ReadWrite)?;
     let (records, quarantine) = (tx.store(RECORDS)?, tx.store(QUARANTINE)?);
+    let outbox = tx.store(OUTBOX)?;
     let mut moved = Vec::new();
     for (raw, reason) in bad {
         let id = string_field(&raw, "id").unwrap_or_default();
@@ -577,6 +693,8 @@ async fn quarantine(
         }
         quarantine.put(&entry, None).await?;
         records.delete(key_js(&key)).await?;
+        // Its change cannot be pushed without the record: the quarantine keeps it.
+        outbox.delete(key_js(&key)).await?;
         moved.push(Quarantined {
             collection: collection.into(),
             id,

@@ -8,6 +8,14 @@
 //! 2. pull from the stored position until `more` is false, applying each page by the
 //!    merge rule in one transaction together with the new position.
 //!
+//! A change the server refuses (or that breaks a limit before it is sent) is set aside
+//! with the reason ([`crate::set_aside`]) and the rest of the round goes on; the pull runs
+//! whatever the push did, unless the server could not be reached at all. Every reply
+//! carries the server's clock, which corrects this device's for stamping changes, and
+//! the database's epoch: a cursor is only followed within the epoch it was taken in, and
+//! a server that lost versions (a new epoch, or an account head behind the cursor) gets
+//! everything this device holds pushed again and is pulled from the start.
+//!
 //! A round runs under the Web Lock [`SYNC_LOCK`], so the page and the service worker (and
 //! several tabs) never sync at once. [`Sync::sync_with_retries`] retries failures that may
 //! pass (network, 5xx, 429) with exponential backoff and jitter, and waits for `online`
@@ -45,11 +53,25 @@ pub struct StoredSession {
     pub expires_at: u64,
 }
 
-/// Where pulling resumes, and for which account.
+/// Where pulling resumes, and for which account and server database.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PullPosition {
     pub email: String,
     pub cursor: u64,
+    /// The server database's epoch the cursor belongs to (empty: not known yet).
+    #[serde(default)]
+    pub epoch: String,
+}
+
+/// What to do with this device's data when signing in to an account other than the one
+/// it belongs to (the account it last synced with).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccountSwitch {
+    /// Push everything this device holds into the new account too.
+    KeepData,
+    /// Start the new account empty here: a local snapshot keeps the old account's data
+    /// (restorable from the Storage page), then it is cleared from this device.
+    StartEmpty,
 }
 
 /// How the last sync round went.
@@ -93,7 +115,8 @@ pub struct SyncReport {
     pub conflicts: usize,
     /// Records that changed here (to show; [`JsRecord::decode`] reads their values).
     pub changed: Vec<JsRecord>,
-    /// Local changes that break a protocol limit and cannot be pushed (they stay queued).
+    /// Local changes set aside this round (refused by the server, or breaking a protocol
+    /// limit), with why; see [`crate::set_aside`].
     pub refused: Vec<(RecordKey, String)>,
 }
 
@@ -105,6 +128,10 @@ pub enum SyncError {
     Unauthorized,
     #[error("this device is offline")]
     Offline,
+    /// Signing in to another account than the one this device's data belongs to: the
+    /// user decides with [`Sync::sign_in_with`] / [`Sync::sign_up_with`].
+    #[error("the data on this device belongs to {account}: keep it in the new account, or start the new account empty?")]
+    DataOfAnotherAccount { account: String },
     #[error("could not reach the sync server: {0}")]
     Network(String),
     #[error("the sync server is busy; retrying in {retry_after_s} s")]
@@ -187,16 +214,48 @@ impl<'a> Sync<'a> {
         Ok(session.filter(|s| s.expires_at > now_ms()))
     }
 
-    /// Registers an account and signs in to it.
+    /// Registers an account and signs in to it. Fails with
+    /// [`SyncError::DataOfAnotherAccount`] (creating nothing) when this device's data
+    /// belongs to another account: then ask, and call [`Sync::sign_up_with`].
     pub async fn sign_up(&self, email: &str, password: &str) -> Result<StoredSession, SyncError> {
-        self.start_session("/api/v1/accounts", email, password)
+        self.start_session("/api/v1/accounts", email, password, None)
             .await
     }
 
-    /// Signs in to an existing account.
+    /// Signs in to an existing account. Fails with [`SyncError::DataOfAnotherAccount`]
+    /// when this device's data belongs to another account: then ask, and call
+    /// [`Sync::sign_in_with`].
     pub async fn sign_in(&self, email: &str, password: &str) -> Result<StoredSession, SyncError> {
-        self.start_session("/api/v1/sessions", email, password)
+        self.start_session("/api/v1/sessions", email, password, None)
             .await
+    }
+
+    /// [`Sync::sign_in`], with the user's answer for this device's data.
+    pub async fn sign_in_with(
+        &self,
+        email: &str,
+        password: &str,
+        choice: AccountSwitch,
+    ) -> Result<StoredSession, SyncError> {
+        self.start_session("/api/v1/sessions", email, password, Some(choice))
+            .await
+    }
+
+    /// [`Sync::sign_up`], with the user's answer for this device's data.
+    pub async fn sign_up_with(
+        &self,
+        email: &str,
+        password: &str,
+        choice: AccountSwitch,
+    ) -> Result<StoredSession, SyncError> {
+        self.start_session("/api/v1/accounts", email, password, Some(choice))
+            .await
+    }
+
+    /// The account this device's data belongs to (the one it last synced with), if any.
+    pub async fn data_account(&self) -> Result<Option<String>, StoreError> {
+        let position: Option<PullPosition> = self.store.meta(META_PULL_POSITION).await?;
+        Ok(position.map(|p| p.email))
     }
 
     async fn start_session(
@@ -204,11 +263,18 @@ impl<'a> Sync<'a> {
         path: &str,
         email: &str,
         password: &str,
+        choice: Option<AccountSwitch>,
     ) -> Result<StoredSession, SyncError> {
         let credentials = Credentials {
             email: limits::normalize_email(email),
             password: password.to_owned(),
         };
+        let owner = self.data_account().await?;
+        let switching = owner.as_ref().is_some_and(|o| *o != credentials.email);
+        if let (true, None, Some(account)) = (switching, choice, owner) {
+            // Asked before anything happens on the server: nothing to undo.
+            return Err(SyncError::DataOfAnotherAccount { account });
+        }
         let body = json_body(&credentials)?;
         let session: Session = match self.call("POST", path, None, Some(body)).await {
             // A 401 here is a wrong e-mail or password, not an expired session.
@@ -226,11 +292,17 @@ impl<'a> Sync<'a> {
             token: session.token,
             expires_at: session.expires_at,
         };
-        // Another account than the one this device synced with: start pulling from the
-        // beginning, and queue everything here so the new account gets it too.
-        let position: Option<PullPosition> = self.store.meta(META_PULL_POSITION).await?;
-        if position.as_ref().is_some_and(|p| p.email != stored.email) {
-            self.store.queue_everything().await?;
+        // Another account than the one this device synced with: as the user chose. Either
+        // way pulling starts from the beginning of the new account.
+        if switching {
+            match choice {
+                Some(AccountSwitch::StartEmpty) => {
+                    self.store.set_data_aside().await?;
+                }
+                _ => {
+                    self.store.queue_everything().await?;
+                }
+            }
             self.store
                 .set_meta::<PullPosition>(META_PULL_POSITION, None)
                 .await?;
@@ -359,8 +431,21 @@ impl<'a> Sync<'a> {
         let session = self.session().await?.ok_or(SyncError::SignedOut)?;
         let mut report = SyncReport::default();
         let outcome = async {
-            self.push_all(&session, &mut report).await?;
-            self.pull_all(&session, &mut report).await
+            let pushed = self.push_all(&session, &mut report).await;
+            if let Err(e) = &pushed {
+                if !runs_pull_after(e) {
+                    return pushed;
+                }
+            }
+            // The pull runs whatever the push did: one refused change must not keep this
+            // device from hearing the others.
+            let restarted = self.pull_all(&session, &mut report).await?;
+            if restarted {
+                // The server lost versions: what this device holds is queued again now.
+                self.push_all(&session, &mut report).await?;
+                self.pull_all(&session, &mut report).await?;
+            }
+            pushed
         }
         .await;
         if outcome == Err(SyncError::Unauthorized) {
@@ -384,16 +469,17 @@ impl<'a> Sync<'a> {
             .into_iter()
             .filter(|e| !excluded.contains(&e.collection))
             .collect();
-        let now = now_ms();
+        let now = self.store.now();
         let device_id = json_body(&self.store.device_id())?;
         for chunk in entries.chunks(MAX_CHANGES_PER_PUSH) {
             let mut batch = Vec::with_capacity(chunk.len());
             let mut bytes = 0;
+            let mut refused = Vec::new();
             for record in self.store.records_for(chunk).await? {
                 let json = match record.to_push_json(now) {
                     Ok(json) => json,
                     Err(reason) => {
-                        report.refused.push((record.key(), reason));
+                        refused.push((record, reason));
                         continue;
                     }
                 };
@@ -409,8 +495,42 @@ impl<'a> Sync<'a> {
             if !batch.is_empty() {
                 self.push_batch(session, &device_id, batch, report).await?;
             }
+            self.set_aside(refused, report).await?;
         }
         Ok(())
+    }
+
+    /// Sets `refused` changes aside with their reasons, and reports them.
+    async fn set_aside(
+        &self,
+        refused: Vec<(JsRecord, String)>,
+        report: &mut SyncReport,
+    ) -> Result<(), SyncError> {
+        if refused.is_empty() {
+            return Ok(());
+        }
+        self.store.set_aside_refused(&refused).await?;
+        report.refused.extend(
+            refused
+                .into_iter()
+                .map(|(record, reason)| (record.key(), reason)),
+        );
+        Ok(())
+    }
+
+    /// Corrects this device's clock by the server's, from a reply's `server_time_ms`.
+    async fn learn_server_time(&self, server_time_ms: u64) -> Result<(), StoreError> {
+        if server_time_ms == 0 {
+            return Ok(());
+        }
+        let offset = server_time_ms as i64 - now_ms() as i64;
+        // Within a couple of seconds (network time included) this device's clock is right.
+        let offset = if offset.abs() < CLOCK_TOLERANCE_MS {
+            0
+        } else {
+            offset
+        };
+        self.store.set_clock_offset(offset).await
     }
 
     /// Pushes `changes` (each with its JSON) as one request from the device `device_id`
@@ -425,7 +545,7 @@ impl<'a> Sync<'a> {
         let (changes, jsons): (Vec<JsRecord>, Vec<String>) = changes.into_iter().unzip();
         // The shape of `cairn_protocol::api::PushRequest`.
         let body = format!(
-            r#"{{"device_id":{device_id},"changes":[{}]}}"#,
+            r#"{{"device_id":{device_id},"partial":true,"changes":[{}]}}"#,
             jsons.join(",")
         );
         let reply: PushReply = self
@@ -436,48 +556,88 @@ impl<'a> Sync<'a> {
                 Some(body),
             )
             .await?;
-        // Nothing else was stored between our cursor and this push: skip our own echo.
+        self.learn_server_time(reply.server_time_ms).await?;
+        // Nothing else was stored between our cursor and this push (in the same server
+        // database): skip our own echo.
         let position: Option<PullPosition> = self.store.meta(META_PULL_POSITION).await?;
-        let current = position
-            .filter(|p| p.email == session.email)
-            .map_or(0, |p| p.cursor);
-        let cursor = if current == reply.seq_before && reply.seq_after > current {
-            let moved = PullPosition {
-                email: session.email.clone(),
-                cursor: reply.seq_after,
-            };
-            Some((META_PULL_POSITION, to_js(&moved)?))
-        } else {
-            None
+        let current = position.filter(|p| p.email == session.email && p.epoch == reply.epoch);
+        let cursor = match current {
+            Some(p) if p.cursor == reply.seq_before && reply.seq_after > p.cursor => {
+                let moved = PullPosition {
+                    cursor: reply.seq_after,
+                    ..p
+                };
+                Some((META_PULL_POSITION, to_js(&moved)?))
+            }
+            _ => None,
         };
+        // Refused changes stay in the outbox here; they are set aside just after.
+        let refused_keys: std::collections::BTreeSet<RecordKey> = reply
+            .refused
+            .iter()
+            .map(|r| RecordKey::new(r.collection.clone(), r.id.clone()))
+            .collect();
+        let (refused, taken): (Vec<JsRecord>, Vec<JsRecord>) = changes
+            .into_iter()
+            .partition(|c| refused_keys.contains(&c.key()));
         let applied = self
             .store
-            .acknowledge_push_at(&changes, &reply.superseded, cursor)
+            .acknowledge_push_at(&taken, &reply.superseded, cursor)
             .await?;
-        report.pushed += changes.len() - reply.superseded.len();
+        report.pushed += taken.len() - reply.superseded.len().min(taken.len());
         report.conflicts += applied.conflicts;
         report.changed.extend(applied.changed);
-        Ok(())
+        let refused = refused
+            .into_iter()
+            .filter_map(|change| {
+                let why = reply
+                    .refused
+                    .iter()
+                    .find(|r| r.collection == change.collection && r.id == change.id && r.hlc == change.hlc)?;
+                let reason = format!("refused by the server: {}", why.message);
+                Some((change, reason))
+            })
+            .collect();
+        self.set_aside(refused, report).await
     }
 
+    /// Pulls until nothing more remains. Returns true when it found that the server lost
+    /// versions this device had pulled (a new database epoch, or the account's head
+    /// behind the cursor): then it queued everything this device holds and pulled from
+    /// the start, and the caller pushes again.
     async fn pull_all(
         &self,
         session: &StoredSession,
         report: &mut SyncReport,
-    ) -> Result<(), SyncError> {
+    ) -> Result<bool, SyncError> {
         let position: Option<PullPosition> = self.store.meta(META_PULL_POSITION).await?;
-        let mut cursor = position
-            .filter(|p| p.email == session.email)
-            .map_or(0, |p| p.cursor);
+        let position = position.filter(|p| p.email == session.email);
+        let mut epoch = position.as_ref().map(|p| p.epoch.clone()).unwrap_or_default();
+        let mut cursor = position.map_or(0, |p| p.cursor);
         let excluded = self.excluded_collections().await?;
+        let mut restarted = false;
         loop {
             let path = format!("/api/v1/sync/pull?since={cursor}&limit={MAX_PULL_LIMIT}");
             let mut page: PullPage = self.call("GET", &path, Some(&session.token), None).await?;
+            self.learn_server_time(page.server_time_ms).await?;
+            // A server that predates epochs sends none; one whose epoch is new to this
+            // device's cursor (or a cursor it never reached) lost what the cursor counts.
+            let new_epoch = !page.epoch.is_empty() && !epoch.is_empty() && page.epoch != epoch;
+            let lost = !page.epoch.is_empty() && cursor > page.head;
+            if (new_epoch || lost) && !restarted {
+                self.store.queue_everything().await?;
+                (cursor, epoch, restarted) = (0, page.epoch.clone(), true);
+                continue;
+            }
+            if epoch.is_empty() {
+                epoch = page.epoch.clone();
+            }
             // Not applied here; including the collection again pulls from the start.
             page.records.retain(|r| !excluded.contains(&r.collection));
             let position = PullPosition {
                 email: session.email.clone(),
                 cursor: page.cursor,
+                epoch: epoch.clone(),
             };
             let applied = self
                 .store
@@ -487,7 +647,7 @@ impl<'a> Sync<'a> {
             report.conflicts += applied.conflicts;
             report.changed.extend(applied.changed);
             if !page.more || page.cursor == cursor {
-                return Ok(());
+                return Ok(restarted);
             }
             cursor = page.cursor;
         }
@@ -504,10 +664,10 @@ impl<'a> Sync<'a> {
             },
             error: match result {
                 Err(err) => Some(err.to_string()),
-                // A round that worked, but left changes it may not push.
+                // A round that worked, but set changes aside.
                 Ok(report) => report.refused.first().map(|(key, reason)| {
                     format!(
-                        "{} change(s) cannot be synced, e.g. {}/{}: {reason}",
+                        "{} change(s) set aside (see Storage), e.g. {}/{}: {reason}",
                         report.refused.len(),
                         key.collection,
                         key.id
@@ -616,6 +776,23 @@ impl<'a> Sync<'a> {
             })
         })
     }
+}
+
+/// How far this device's clock may be from the server's before changes are stamped
+/// with the server's time instead.
+const CLOCK_TOLERANCE_MS: i64 = 2_000;
+
+/// Whether a round goes on to pull after its push failed with `error`: yes, unless the
+/// server cannot be reached or will not take this session.
+fn runs_pull_after(error: &SyncError) -> bool {
+    !matches!(
+        error,
+        SyncError::Offline
+            | SyncError::Network(_)
+            | SyncError::Unauthorized
+            | SyncError::RateLimited { .. }
+            | SyncError::SignedOut
+    )
 }
 
 /// `value` as the JSON of a request body.

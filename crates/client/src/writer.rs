@@ -16,6 +16,15 @@ use web_sys::{IdbDatabase, IdbFactory, IdbOpenDbRequest, IdbTransaction, IdbTran
 
 use crate::StoreError;
 
+/// What one [`Writer::write`] stores: rows by their key path, rows at explicit keys,
+/// and keys to delete, each with its store's name.
+#[derive(Default)]
+pub(crate) struct Write<'a> {
+    pub puts: &'a [(&'a str, &'a [JsValue])],
+    pub keyed: &'a [(&'a str, &'a JsValue, &'a JsValue)],
+    pub deletes: &'a [(&'a str, &'a [JsValue])],
+}
+
 pub(crate) struct Writer {
     db: IdbDatabase,
     /// Closes this connection when another one upgrades or deletes the database.
@@ -46,19 +55,21 @@ impl Writer {
         })
     }
 
-    /// In one transaction: puts every value of `puts` into its store, and `value` at
-    /// `key` into `keyed_store`. Resolves once committed; if it aborts, nothing of it is
-    /// stored and the error says why.
-    pub(crate) async fn write(
-        &self,
-        puts: &[(&str, &[JsValue])],
-        (keyed_store, key, value): (&str, &JsValue, &JsValue),
-    ) -> Result<(), StoreError> {
-        let names: Array = puts
+    /// In one transaction: puts every value of `write.puts` into its store, each
+    /// `(store, key, value)` of `write.keyed`, and deletes every key of `write.deletes`
+    /// from its store. Resolves once committed; if it aborts, nothing of it is stored
+    /// and the error says why.
+    pub(crate) async fn write(&self, write: &Write<'_>) -> Result<(), StoreError> {
+        let mut names: Vec<&str> = write
+            .puts
             .iter()
-            .map(|(store, _)| JsValue::from_str(store))
+            .map(|(store, _)| *store)
+            .chain(write.keyed.iter().map(|(store, _, _)| *store))
+            .chain(write.deletes.iter().map(|(store, _)| *store))
             .collect();
-        names.push(&JsValue::from_str(keyed_store));
+        names.sort_unstable();
+        names.dedup();
+        let names: Array = names.into_iter().map(JsValue::from_str).collect();
         let tx = self
             .db
             .transaction_with_str_sequence_and_mode(&names, IdbTransactionMode::Readwrite)
@@ -67,7 +78,7 @@ impl Writer {
             tx.set_oncomplete(Some(&resolve));
             tx.set_onabort(Some(&reject));
         });
-        if let Err(e) = issue(&tx, puts, (keyed_store, key, value)) {
+        if let Err(e) = issue(&tx, write) {
             let _ = tx.abort();
             return Err(classify(&e));
         }
@@ -130,18 +141,22 @@ fn factory() -> Result<IdbFactory, StoreError> {
         .ok_or_else(|| StoreError::Unavailable("indexedDB is missing".into()))
 }
 
-fn issue(
-    tx: &IdbTransaction,
-    puts: &[(&str, &[JsValue])],
-    (keyed_store, key, value): (&str, &JsValue, &JsValue),
-) -> Result<(), JsValue> {
-    for (store, values) in puts {
+fn issue(tx: &IdbTransaction, write: &Write<'_>) -> Result<(), JsValue> {
+    for (store, values) in write.puts {
         let store = tx.object_store(store)?;
         for value in values.iter() {
             store.put(value)?;
         }
     }
-    tx.object_store(keyed_store)?.put_with_key(value, key)?;
+    for (store, key, value) in write.keyed {
+        tx.object_store(store)?.put_with_key(value, key)?;
+    }
+    for (store, keys) in write.deletes {
+        let store = tx.object_store(store)?;
+        for key in keys.iter() {
+            store.delete(key)?;
+        }
+    }
     // `IDBTransaction.commit()` is standard (IndexedDB 3.0) and in every current engine;
     // web-sys's binding carries a stale deprecation mark.
     #[allow(deprecated)]

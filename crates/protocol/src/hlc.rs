@@ -216,7 +216,7 @@ pub enum HlcError {
         "remote clock is {ahead_ms} ms ahead of this device's clock, more than the allowed drift"
     )]
     DriftTooLarge { ahead_ms: u64 },
-    #[error("clock counter overflowed within one millisecond")]
+    #[error("the clock reached the end of its range")]
     CounterOverflow,
 }
 
@@ -225,6 +225,7 @@ pub enum HlcError {
 #[derive(Debug, Clone)]
 pub struct HlcClock {
     last: Hlc,
+    restarted: bool,
 }
 
 impl HlcClock {
@@ -236,6 +237,7 @@ impl HlcClock {
                 counter: 0,
                 device,
             },
+            restarted: false,
         }
     }
 
@@ -248,6 +250,7 @@ impl HlcClock {
                 counter: last_seen.counter,
                 device,
             },
+            restarted: false,
         }
     }
 
@@ -261,16 +264,30 @@ impl HlcClock {
     }
 
     /// A new timestamp for a local change, greater than every timestamp issued or
-    /// observed before.
+    /// observed before — unless the clock had run more than [`MAX_DRIFT_MS`] ahead of
+    /// `physical_ms`: such timestamps are refused by every check of the protocol, so the
+    /// clock restarts at `physical_ms` instead of issuing them for ever. (The clock's
+    /// device id keeps every timestamp unique; see [`HlcClock::restarted`].)
     pub fn tick(&mut self, physical_ms: u64) -> Result<Hlc, HlcError> {
         let physical_ms = physical_ms.min(MAX_WALL_MS);
+        if self.last.wall_ms > physical_ms.saturating_add(MAX_DRIFT_MS) {
+            self.set(physical_ms, 0);
+            self.restarted = true;
+            return Ok(self.last.clone());
+        }
         let (wall_ms, counter) = if physical_ms > self.last.wall_ms {
             (physical_ms, 0)
         } else {
-            (self.last.wall_ms, self.next_counter(self.last.counter)?)
+            self.after(self.last.wall_ms, self.last.counter)?
         };
         self.set(wall_ms, counter);
         Ok(self.last.clone())
+    }
+
+    /// Whether [`HlcClock::tick`] ever restarted this clock behind a timestamp it had
+    /// seen (because that one was too far ahead of physical time).
+    pub fn restarted(&self) -> bool {
+        self.restarted
     }
 
     /// Moves the clock past a timestamp received from another device (on every record
@@ -283,23 +300,45 @@ impl HlcClock {
                 ahead_ms: remote.wall_ms - physical_ms,
             });
         }
+        self.witness(remote, physical_ms)
+    }
+
+    /// [`HlcClock::observe`] without the drift check: for a timestamp this device stores
+    /// anyway (a record the server accepted, a change of another context of this
+    /// device), which later local changes of the same record must beat.
+    pub fn witness(&mut self, remote: &Hlc, physical_ms: u64) -> Result<Hlc, HlcError> {
+        let physical_ms = physical_ms.min(MAX_WALL_MS);
         let local = &self.last;
         let wall_ms = physical_ms.max(local.wall_ms).max(remote.wall_ms);
-        let counter = if wall_ms == local.wall_ms && wall_ms == remote.wall_ms {
-            self.next_counter(local.counter.max(remote.counter))?
+        let (wall_ms, counter) = if wall_ms == local.wall_ms && wall_ms == remote.wall_ms {
+            self.after(wall_ms, local.counter.max(remote.counter))?
         } else if wall_ms == local.wall_ms {
-            self.next_counter(local.counter)?
+            self.after(wall_ms, local.counter)?
         } else if wall_ms == remote.wall_ms {
-            self.next_counter(remote.counter)?
+            self.after(wall_ms, remote.counter)?
         } else {
-            0
+            (wall_ms, 0)
         };
         self.set(wall_ms, counter);
         Ok(self.last.clone())
     }
 
-    fn next_counter(&self, counter: u32) -> Result<u32, HlcError> {
-        counter.checked_add(1).ok_or(HlcError::CounterOverflow)
+    /// Moves the clock up to `stored` (a timestamp another context of this device issued
+    /// or observed) without issuing a new one.
+    pub fn catch_up(&mut self, stored: &Hlc) {
+        if (stored.wall_ms, stored.counter) > (self.last.wall_ms, self.last.counter) {
+            self.set(stored.wall_ms, stored.counter);
+        }
+    }
+
+    /// The timestamp right after `(wall_ms, counter)`: the next counter, or the next
+    /// millisecond once the counter is exhausted.
+    fn after(&self, wall_ms: u64, counter: u32) -> Result<(u64, u32), HlcError> {
+        match counter.checked_add(1) {
+            Some(next) => Ok((wall_ms, next)),
+            None if wall_ms < MAX_WALL_MS => Ok((wall_ms + 1, 0)),
+            None => Err(HlcError::CounterOverflow),
+        }
     }
 
     fn set(&mut self, wall_ms: u64, counter: u32) {
@@ -404,9 +443,42 @@ mod tests {
     }
 
     #[test]
-    fn counter_overflow_is_an_error_not_a_wrap() {
+    fn an_exhausted_counter_moves_to_the_next_millisecond() {
         let mut clock = HlcClock::resume(device("a"), &hlc(10, u32::MAX, "a"));
-        assert_eq!(clock.tick(10), Err(HlcError::CounterOverflow));
+        let t = clock.tick(10).unwrap();
+        assert_eq!((t.wall_ms(), t.counter()), (11, 0));
+        let seen = clock.witness(&hlc(11, u32::MAX, "b"), 5).unwrap();
+        assert_eq!((seen.wall_ms(), seen.counter()), (12, 0));
+        let mut end = HlcClock::resume(device("a"), &hlc(MAX_WALL_MS, u32::MAX, "a"));
+        assert_eq!(end.tick(MAX_WALL_MS), Err(HlcError::CounterOverflow));
+    }
+
+    #[test]
+    fn a_clock_far_ahead_of_physical_time_restarts_at_it() {
+        let day = MAX_DRIFT_MS;
+        let mut clock = HlcClock::resume(device("a"), &hlc(10 * day, 3, "a"));
+        // Within the drift limit the clock keeps its lead.
+        let t = clock.tick(9 * day).unwrap();
+        assert_eq!((t.wall_ms(), t.counter()), (10 * day, 4));
+        assert!(!clock.restarted());
+        // Beyond it, the next timestamp is physical time again.
+        let t = clock.tick(8 * day).unwrap();
+        assert_eq!((t.wall_ms(), t.counter()), (8 * day, 0));
+        assert!(clock.restarted());
+        assert!(clock.tick(8 * day).unwrap() > t);
+    }
+
+    #[test]
+    fn witness_moves_past_any_remote_and_catch_up_only_forward() {
+        let mut clock = HlcClock::new(device("a"));
+        let far = hlc(1_000 + 3 * MAX_DRIFT_MS, 2, "b");
+        assert!(clock.witness(&far, 1_000).unwrap() > far);
+        let mut other = HlcClock::resume(device("c"), &hlc(50, 9, "c"));
+        other.catch_up(&hlc(40, 100, "a"));
+        assert_eq!((other.last().wall_ms(), other.last().counter()), (50, 9));
+        other.catch_up(&hlc(60, 1, "a"));
+        assert_eq!((other.last().wall_ms(), other.last().counter()), (60, 1));
+        assert_eq!(other.device().as_str(), "c");
     }
 
     #[test]
@@ -454,7 +526,15 @@ mod tests {
                         Err(_) => continue,
                     }
                 } else {
-                    clock.tick(physical).unwrap()
+                    let restarted_before = clock.restarted();
+                    let t = clock.tick(physical).unwrap();
+                    if clock.restarted() != restarted_before {
+                        // Restarted behind a clock too far ahead: it is physical time again.
+                        prop_assert_eq!((t.wall_ms(), t.counter()), (physical, 0));
+                        max_seen = Some(t);
+                        continue;
+                    }
+                    t
                 };
                 if let Some(prev) = &max_seen {
                     prop_assert!(issued.wall_ms() > prev.wall_ms()
