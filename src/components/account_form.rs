@@ -2,9 +2,20 @@ use web_sys::HtmlInputElement;
 use yew::platform::spawn_local;
 use yew::prelude::*;
 
-use crate::hooks::use_sync;
+use crate::hooks::{use_sync, AccountSwitch, SignInProblem};
 
-/// Sign in to sync, or create an account: one form, two buttons.
+/// An account switch waiting for the user's answer: the account this device's data
+/// belongs to, and the sign-in to repeat with the answer.
+#[derive(Clone, PartialEq)]
+struct PendingSwitch {
+    data_of: String,
+    email: String,
+    password: String,
+    new_account: bool,
+}
+
+/// Sign in to sync, or create an account: one form, two buttons. Signing in to another
+/// account than the one this device's data belongs to asks first what to do with it.
 #[function_component]
 pub fn AccountForm() -> Html {
     let sync = use_sync();
@@ -12,36 +23,76 @@ pub fn AccountForm() -> Html {
     let password = use_node_ref();
     let error = use_state(|| None::<String>);
     let busy = use_state(|| false);
+    let switch = use_state(|| None::<PendingSwitch>);
 
-    let submit = |new_account: bool| {
-        let (email, password) = (email.clone(), password.clone());
-        let (error, busy, controller) = (error.clone(), busy.clone(), sync.controller.clone());
-        move |e: SubmitEvent| {
+    let sign_in = {
+        let (error, busy, switch, controller) = (
+            error.clone(),
+            busy.clone(),
+            switch.clone(),
+            sync.controller.clone(),
+        );
+        Callback::from(
+            move |(email, password, new_account, choice): (String, String, bool, Option<AccountSwitch>)| {
+                let (error, busy, switch, controller) =
+                    (error.clone(), busy.clone(), switch.clone(), controller.clone());
+                busy.set(true);
+                spawn_local(async move {
+                    let result = controller
+                        .sign_in(&email, &password, new_account, choice)
+                        .await;
+                    busy.set(false);
+                    match result {
+                        Ok(()) => {
+                            error.set(None);
+                            switch.set(None);
+                        }
+                        Err(SignInProblem::DataOfAnotherAccount { account }) => {
+                            error.set(None);
+                            switch.set(Some(PendingSwitch {
+                                data_of: account,
+                                email,
+                                password,
+                                new_account,
+                            }));
+                        }
+                        Err(SignInProblem::Failed(message)) => {
+                            switch.set(None);
+                            error.set(Some(message));
+                        }
+                    }
+                });
+            },
+        )
+    };
+    // Which button submitted the form decides between signing in and registering.
+    let onsubmit = {
+        let (email, password, sign_in) = (email.clone(), password.clone(), sign_in.clone());
+        Callback::from(move |e: SubmitEvent| {
             e.prevent_default();
+            let new_account = e.submitter().is_some_and(|b| b.id() == "sign-up");
             let value = |r: &NodeRef| {
                 r.cast::<HtmlInputElement>()
                     .map(|i| i.value())
                     .unwrap_or_default()
             };
-            let (email, password) = (value(&email), value(&password));
-            let (error, busy, controller) = (error.clone(), busy.clone(), controller.clone());
-            busy.set(true);
-            spawn_local(async move {
-                let result = controller.sign_in(&email, &password, new_account).await;
-                busy.set(false);
-                error.set(result.err());
-            });
-        }
+            sign_in.emit((value(&email), value(&password), new_account, None));
+        })
     };
-    // Which button submitted the form decides between signing in and registering.
-    let onsubmit = {
-        let (sign_in, sign_up) = (submit(false), submit(true));
-        Callback::from(move |e: SubmitEvent| {
-            let new_account = e.submitter().is_some_and(|b| b.id() == "sign-up");
-            if new_account {
-                sign_up(e)
-            } else {
-                sign_in(e)
+    let answer = |choice: Option<AccountSwitch>| {
+        let (switch, sign_in) = (switch.clone(), sign_in.clone());
+        Callback::from(move |_: MouseEvent| {
+            let Some(pending) = (*switch).clone() else {
+                return;
+            };
+            match choice {
+                Some(choice) => sign_in.emit((
+                    pending.email,
+                    pending.password,
+                    pending.new_account,
+                    Some(choice),
+                )),
+                None => switch.set(None),
             }
         })
     };
@@ -56,6 +107,22 @@ pub fn AccountForm() -> Html {
                 <button id="sign-in" type="submit" disabled={*busy}>{ "Sign in" }</button>
                 <button id="sign-up" type="submit" disabled={*busy}>{ "Create account" }</button>
             </div>
+            if let Some(pending) = &*switch {
+                <div id="account-switch" role="alertdialog" aria-labelledby="account-switch-title" class="account-switch">
+                    <p id="account-switch-title">
+                        { format!("The data on this device belongs to {}. What should happen to it in {}?", pending.data_of, pending.email) }
+                    </p>
+                    <div class="actions">
+                        <button id="switch-keep" type="button" disabled={*busy} onclick={answer(Some(AccountSwitch::KeepData))}>
+                            { format!("Keep it, and sync it to {}", pending.email) }
+                        </button>
+                        <button id="switch-start-empty" type="button" disabled={*busy} onclick={answer(Some(AccountSwitch::StartEmpty))}>
+                            { format!("Start {} empty (this data is kept in a snapshot on the Storage page)", pending.email) }
+                        </button>
+                        <button id="switch-cancel" type="button" disabled={*busy} onclick={answer(None)}>{ "Cancel" }</button>
+                    </div>
+                </div>
+            }
             if let Some(error) = &*error {
                 <p id="account-error" role="alert" class="error">{ error }</p>
             }

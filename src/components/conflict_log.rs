@@ -36,17 +36,17 @@ pub fn ConflictLog() -> Html {
             <li class="conflict" key={format!("{}/{}/{}", stored.collection, stored.id, stored.lost_hlc)}>
                 <p>
                     <strong>{ format!("{} / {}", stored.collection, stored.id) }</strong>
-                    { format!(" — changed on another device ({}); noticed {}", c.winner.hlc.device(), time_of(c.detected_at_ms)) }
+                    { format!(" — changed on {}; noticed {}", device_name(c.winner.hlc.device().as_str(), &this_device), time_of(c.detected_at_ms)) }
                 </p>
                 <p class="lost-meta">
                     { format!(
-                        "Your version was written {} on {}.",
+                        "The replaced version was written {} on {}.",
                         time_of(c.loser.hlc.wall_ms()),
                         device_name(c.loser.hlc.device().as_str(), &this_device),
                     ) }
                 </p>
                 <dl>
-                    <dt>{ "Your version (not kept)" }</dt>
+                    <dt>{ "Replaced version (not kept)" }</dt>
                     <dd class="lost-value">{ shown(&c.loser) }</dd>
                     <dt>{ "Current version" }</dt>
                     <dd class="current-value">{ shown(&c.winner) }</dd>
@@ -59,17 +59,19 @@ pub fn ConflictLog() -> Html {
     html! {
         <section aria-labelledby="conflicts-title">
             <h3 id="conflicts-title">{ format!("Conflicts ({})", conflicts.len()) }</h3>
-            <p>{ "These changes of yours were overwritten by newer changes made elsewhere. Restore one to make it current again." }</p>
+            <p>{ "Each of these versions was replaced by a change made without knowing it — on another device, or here while you were typing. Restore one to make it current again." }</p>
             <ul id="conflict-log">{ for items }</ul>
         </section>
     }
 }
 
-/// How the conflict log names a device: "this device", or its id.
-fn device_name(device: &str, this_device: &str) -> String {
-    if device == this_device {
+/// How the conflict log names the device a clock comes from: "this device", or its id.
+/// A clock's device id is the device's id followed by the issuing context's suffix.
+fn device_name(clock_device: &str, this_device: &str) -> String {
+    if clock_device.starts_with(this_device) {
         "this device".to_owned()
     } else {
-        format!("device {device}")
+        let device = &clock_device[..clock_device.len().min(this_device.len())];
+        format!("another device ({device})")
     }
 }

@@ -2,7 +2,7 @@ use yew::prelude::*;
 use yew_router::prelude::*;
 
 use crate::components::sync_panel::time_of;
-use crate::components::ConflictLog;
+use crate::components::{ConflictLog, SetAsideList};
 use crate::hooks::use_sync;
 use crate::routes::Route;
 
@@ -46,6 +46,7 @@ pub fn StorageSync() -> Html {
             } else {
                 <p>{ "Not signed in: data stays on this device. " }<Link<Route> to={Route::Settings}>{ "Sign in on Settings" }</Link<Route>>{ " to sync it." }</p>
             }
+            <SetAsideList />
             <ConflictLog />
         </section>
     }

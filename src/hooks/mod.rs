@@ -47,6 +47,8 @@ pub use use_snapshots::{
     use_snapshot_scheduler, use_snapshot_settings, use_snapshots, SnapshotSettings, SnapshotsHandle,
 };
 pub use use_storage::{use_storage, StorageHandle, StorageView, QUOTA_WARNING};
-pub use use_sync::{use_sync, SyncContext, SyncController, SyncView};
+pub use use_sync::{use_sync, SignInProblem, SyncContext, SyncController, SyncView};
+/// What the hooks hand to views about sync, as `cairn-client` defines it.
+pub use cairn_client::{AccountSwitch, SetAside};
 pub use use_visible_component::{use_visible_component, VisibleComponent};
 pub use use_waiver::{use_waiver, Waiver, WaiverKind, WaiverRecord};

@@ -1,7 +1,7 @@
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
-use cairn_protocol::RecordKey;
+use cairn_protocol::{Hlc, Record, RecordKey};
 use gloo::timers::callback::Timeout;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -159,7 +159,10 @@ impl<T: Serialize + 'static> PersistentState<T> {
 /// mount otherwise), or `default`. Changes are debounced, written through the store's
 /// transactional outbox one at a time (never two concurrent writes of one key), retried
 /// with exponential backoff, flushed when the page is hidden or the component unmounts,
-/// and follow changes made in other tabs while nothing is pending here.
+/// and follow changes made elsewhere (other tabs, other devices through sync) while
+/// nothing is pending here. A change from elsewhere that arrives while a local change
+/// waits (in the debounce, or in flight) is not lost: the local change replaces it, and
+/// it goes to the conflict log, restorable like any conflict.
 #[hook]
 pub fn use_persistent_state<T>(
     id: &str,
@@ -187,7 +190,10 @@ where
     let saver = {
         let (persistence, status, dirty) = (persistence.clone(), status.setter(), dirty.setter());
         use_memo(key.clone(), move |key| {
-            Saver::new(persistence, key.clone(), options.debounce_ms, status, dirty)
+            let base = persistence.hydrated(key).map(|r| r.hlc);
+            let saver = Saver::new(persistence, key.clone(), options.debounce_ms, status, dirty);
+            *saver.base.borrow_mut() = base;
+            saver
         })
     };
 
@@ -204,10 +210,13 @@ where
                 let (persistence, key) = (saver.persistence.clone(), key.clone());
                 spawn_local(async move {
                     match persistence.store().get(&key).await {
-                        Ok(Some(record)) if !saver.has_unsaved() && !record.deleted => {
-                            match decode::<T>(record.value) {
-                                Ok(stored) => value.set(Rc::new(stored)),
-                                Err(e) => status.set(SaveStatus::Error(e)),
+                        Ok(Some(record)) if !saver.has_unsaved() => {
+                            saver.saw(&record);
+                            if !record.deleted {
+                                match decode::<T>(record.value) {
+                                    Ok(stored) => value.set(Rc::new(stored)),
+                                    Err(e) => status.set(SaveStatus::Error(e)),
+                                }
                             }
                         }
                         Ok(_) => {}
@@ -226,10 +235,16 @@ where
             let watched = saver.clone();
             let registration = saver.persistence.watch(
                 saver.key.clone(),
-                Callback::from(move |record: cairn_protocol::Record| {
-                    if watched.has_unsaved() {
+                Callback::from(move |record: Record| {
+                    if !watched.is_news(&record) {
                         return;
                     }
+                    if watched.has_unsaved() {
+                        // The pending local change will replace it: keep it for the log.
+                        watched.replacing(record);
+                        return;
+                    }
+                    watched.saw(&record);
                     let stored = if record.deleted {
                         (*default_json).clone()
                     } else {
@@ -278,6 +293,11 @@ pub(crate) struct Saver {
     in_flight: Cell<bool>,
     failed_attempts: Cell<u32>,
     timer: RefCell<Option<Timeout>>,
+    /// The clock of the newest version this hook knows: loaded, followed, or written.
+    base: RefCell<Option<Hlc>>,
+    /// A version from elsewhere that arrived while a local change was unsaved: the next
+    /// write replaces it and logs it as a conflict.
+    replaced: RefCell<Option<Record>>,
 }
 
 impl PartialEq for Saver {
@@ -304,7 +324,30 @@ impl Saver {
             in_flight: Cell::new(false),
             failed_attempts: Cell::new(0),
             timer: RefCell::default(),
+            base: RefCell::default(),
+            replaced: RefCell::default(),
         })
+    }
+
+    /// Whether `record` is newer than every version this hook knows (not its own write
+    /// coming back, nor an older version).
+    fn is_news(&self, record: &Record) -> bool {
+        self.base.borrow().as_ref().is_none_or(|base| record.hlc > *base)
+    }
+
+    /// This hook now shows `record`.
+    fn saw(&self, record: &Record) {
+        if self.is_news(record) {
+            *self.base.borrow_mut() = Some(record.hlc.clone());
+        }
+    }
+
+    /// `record`, from elsewhere, is about to be replaced by the unsaved local change.
+    fn replacing(&self, record: Record) {
+        let mut replaced = self.replaced.borrow_mut();
+        if replaced.as_ref().is_none_or(|r| record.hlc > r.hlc) {
+            *replaced = Some(record);
+        }
     }
 
     fn has_unsaved(&self) -> bool {
@@ -348,26 +391,32 @@ impl Saver {
         };
         self.in_flight.set(true);
         self.status.set(SaveStatus::Saving);
+        let replaced = self.replaced.borrow_mut().take();
         let this = self.clone();
         spawn_local(async move {
             let result = this
                 .persistence
                 .store()
-                .write(this.key.clone(), json.clone())
+                .write_replacing(this.key.clone(), json.clone(), replaced.as_ref())
                 .await;
             this.in_flight.set(false);
             match result {
                 Ok(record) => {
                     this.failed_attempts.set(0);
+                    *this.base.borrow_mut() = Some(record.hlc.clone());
                     if this.pending.borrow().is_some() {
                         this.flush();
                     } else {
                         this.status.set(SaveStatus::Saved(js_sys::Date::now()));
                         this.dirty.set(false);
+                        this.settle_replaced(&record);
                     }
                     this.persistence.wrote(record);
                 }
                 Err(err) => {
+                    if let Some(replaced) = replaced {
+                        this.replacing(replaced);
+                    }
                     this.pending.borrow_mut().get_or_insert(json);
                     let failed = this.failed_attempts.get() + 1;
                     this.failed_attempts.set(failed);
@@ -378,6 +427,28 @@ impl Saver {
                         this.status.set(SaveStatus::Error(err.to_string()));
                     }
                 }
+            }
+        });
+    }
+
+    /// After the last pending write (`written`) completed: a version from elsewhere that
+    /// arrived while it was in flight is either replaced by it (then logged as a
+    /// conflict) or the store's current version (then shown).
+    fn settle_replaced(self: &Rc<Self>, written: &Record) {
+        let Some(replaced) = self.replaced.borrow_mut().take() else {
+            return;
+        };
+        let (this, written) = (self.clone(), written.clone());
+        spawn_local(async move {
+            let store = this.persistence.store();
+            match store.get(&this.key).await {
+                Ok(Some(current)) if current.hlc == written.hlc => {
+                    if let Err(e) = store.log_replaced(&written, &replaced).await {
+                        this.status.set(SaveStatus::Error(e.to_string()));
+                    }
+                }
+                Ok(Some(current)) => this.persistence.changed(current),
+                _ => {}
             }
         });
     }

@@ -11,7 +11,7 @@
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
-use cairn_client::{StoredConflict, Sync, SyncError, SyncStatus};
+use cairn_client::{AccountSwitch, SetAside, StoredConflict, Sync, SyncError, SyncStatus};
 use yew::platform::spawn_local;
 use yew::prelude::*;
 
@@ -33,6 +33,18 @@ pub struct SyncView {
     pub conflicts: Vec<StoredConflict>,
     /// Collections this device keeps off sync.
     pub excluded: Vec<String>,
+    /// Local changes the server refused, kept out of sync with the reason, oldest first.
+    pub set_aside: Vec<SetAside>,
+}
+
+/// Why signing in did not happen.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SignInProblem {
+    /// This device's data belongs to `account`: ask what to do with it, then sign in
+    /// again with the answer.
+    DataOfAnotherAccount { account: String },
+    /// Anything else, as a sentence for the form.
+    Failed(String),
 }
 
 /// The context value: the view, and the controller that acts.
@@ -89,7 +101,11 @@ impl SyncController {
             let status = this.sync().status().await;
             let conflicts = this.persistence.store().conflicts().await;
             let excluded = this.sync().excluded_collections().await;
+            let set_aside = this.persistence.store().set_aside().await;
             this.set_view(|view| {
+                if let Ok(set_aside) = set_aside {
+                    view.set_aside = set_aside;
+                }
                 if let Ok(status) = status {
                     view.status = status;
                 }
@@ -142,29 +158,68 @@ impl SyncController {
         });
     }
 
-    /// Signs in (or, with `new_account`, registers and signs in), then syncs. The error,
-    /// if any, is for the form to show.
+    /// Signs in (or, with `new_account`, registers and signs in), then syncs. When this
+    /// device's data belongs to another account, `choice` says what to do with it; without
+    /// one, nothing happens and the problem says so, for the form to ask.
     pub async fn sign_in(
         self: &Rc<Self>,
         email: &str,
         password: &str,
         new_account: bool,
-    ) -> Result<(), String> {
+        choice: Option<AccountSwitch>,
+    ) -> Result<(), SignInProblem> {
         let sync = self.sync();
-        let result = if new_account {
-            sync.sign_up(email, password).await
-        } else {
-            sync.sign_in(email, password).await
+        let result = match (new_account, choice) {
+            (true, None) => sync.sign_up(email, password).await,
+            (false, None) => sync.sign_in(email, password).await,
+            (true, Some(choice)) => sync.sign_up_with(email, password, choice).await,
+            (false, Some(choice)) => sync.sign_in_with(email, password, choice).await,
         };
         match result {
+            Ok(_) if choice == Some(AccountSwitch::StartEmpty) => {
+                // Every view showed the old account's data: start over from the empty store.
+                if let Some(window) = web_sys::window() {
+                    let _ = window.location().reload();
+                }
+                Ok(())
+            }
             Ok(_) => {
                 self.refresh();
                 self.sync_now();
                 Ok(())
             }
-            Err(SyncError::Offline) => Err("You are offline. Connect to sign in.".into()),
-            Err(err) => Err(err.to_string()),
+            Err(SyncError::DataOfAnotherAccount { account }) => {
+                Err(SignInProblem::DataOfAnotherAccount { account })
+            }
+            Err(SyncError::Offline) => Err(SignInProblem::Failed(
+                "You are offline. Connect to sign in.".into(),
+            )),
+            Err(err) => Err(SignInProblem::Failed(err.to_string())),
         }
+    }
+
+    /// Tries a set-aside change again (stamped anew and queued), then syncs.
+    pub fn retry_set_aside(self: &Rc<Self>, item: SetAside) {
+        let this = self.clone();
+        spawn_local(async move {
+            match this.persistence.store().retry_set_aside(&item).await {
+                Ok(record) => {
+                    this.persistence.wrote(record);
+                    this.refresh();
+                    this.sync_now();
+                }
+                Err(err) => gloo::console::error!(format!("Retrying failed: {err}")),
+            }
+        });
+    }
+
+    /// Takes a change off the set-aside list; it stays on this device, unsynced.
+    pub fn dismiss_set_aside(self: &Rc<Self>, item: SetAside) {
+        let this = self.clone();
+        spawn_local(async move {
+            let _ = this.persistence.store().dismiss_set_aside(&item).await;
+            this.refresh();
+        });
     }
 
     /// Signs out; local data and unsynced changes stay on this device.

@@ -393,6 +393,54 @@ impl Store {
         Ok(applied)
     }
 
+    /// Writes `value` at `key` as a local change (like [`Store::write`]) that knowingly
+    /// replaces `replaced`, a version from elsewhere that arrived while the change was
+    /// being typed: that version goes to the conflict log in the same transaction, so it
+    /// is never overwritten silently.
+    pub async fn write_replacing(
+        &self,
+        key: RecordKey,
+        value: serde_json::Value,
+        replaced: Option<&Record>,
+    ) -> Result<Record, StoreError> {
+        let Some(replaced) = replaced else {
+            return self.write(key, value).await;
+        };
+        let hlc = self.clock.borrow_mut().tick(self.now())?;
+        let record = Record::new(key.clone(), value, hlc);
+        let row = conflict_row(
+            &JsRecord::from_record(&record)?,
+            &JsRecord::from_record(replaced)?,
+            now_ms(),
+        )?;
+        let mut written = self
+            .commit_local_with(vec![record], &[(key, replaced.hlc.clone(), row)])
+            .await?;
+        Ok(written.remove(0))
+    }
+
+    /// Logs that `winner`, a local change already stored, replaced `loser`.
+    pub async fn log_replaced(&self, winner: &Record, loser: &Record) -> Result<(), StoreError> {
+        let row = conflict_row(
+            &JsRecord::from_record(winner)?,
+            &JsRecord::from_record(loser)?,
+            now_ms(),
+        )?;
+        match &self.backend {
+            Backend::Memory(_, mem) => {
+                mem.borrow_mut()
+                    .conflicts
+                    .insert((loser.key(), loser.hlc.clone()), row);
+                Ok(())
+            }
+            Backend::Idb(db, _) => {
+                let tx = db.transaction(&[CONFLICTS], TransactionMode::ReadWrite)?;
+                tx.store(CONFLICTS)?.put(&row, None).await?;
+                commit(tx).await
+            }
+        }
+    }
+
     /// Every logged conflict, newest first.
     pub async fn conflicts(&self) -> Result<Vec<StoredConflict>, StoreError> {
         let mut all = match &self.backend {
