@@ -1,7 +1,7 @@
 use yew::prelude::*;
 use yew_router::prelude::*;
 
-use crate::components::sync_panel::time_of;
+use crate::components::sync_panel::{pending_text, time_of};
 use crate::components::{ConflictLog, SetAsideList};
 use crate::hooks::use_sync;
 use crate::routes::Route;
@@ -16,11 +16,7 @@ pub fn StorageSync() -> Html {
         let c = sync.controller.clone();
         Callback::from(move |_| c.sync_now())
     };
-    let pending = match status.pending {
-        0 => "All changes synced".to_owned(),
-        1 => "1 change waiting to sync".to_owned(),
-        n => format!("{n} changes waiting to sync"),
-    };
+    let pending = pending_text(status.pending, status.set_aside);
     let last = if view.syncing {
         "Syncing…".to_owned()
     } else {

@@ -1,6 +1,6 @@
 use yew::prelude::*;
 
-use crate::components::{AccountForm, ConflictLog};
+use crate::components::{AccountForm, ConflictLog, SetAsideList};
 use crate::hooks::use_sync;
 
 /// The sync section of Settings: the account, sync status, "Sync now", and the conflict log.
@@ -14,7 +14,8 @@ pub fn SyncPanel() -> Html {
             <section aria-labelledby="sync-title">
                 <h2 id="sync-title">{ "Sync" }</h2>
                 <AccountForm />
-                <p id="sync-pending">{ pending_text(status.pending) }</p>
+                <p id="sync-pending">{ pending_text(status.pending, status.set_aside) }</p>
+                <SetAsideList />
                 <ConflictLog />
             </section>
         };
@@ -37,7 +38,7 @@ pub fn SyncPanel() -> Html {
             <p>{ "Signed in as " }<strong id="sync-account">{ account }</strong></p>
             <ul class="sync-status" aria-live="polite">
                 <li id="sync-online">{ if status.online { "Online" } else { "Offline: changes wait on this device" } }</li>
-                <li id="sync-pending">{ pending_text(status.pending) }</li>
+                <li id="sync-pending">{ pending_text(status.pending, status.set_aside) }</li>
                 <li id="sync-last" data-last-success={status.last_success_ms.map(|ms| ms.to_string())}>{ if view.syncing { "Syncing…".to_owned() } else { last } }</li>
                 if let Some(error) = &status.last_error {
                     <li id="sync-error" role="alert" class="error">{ format!("Last sync failed: {error}") }</li>
@@ -47,16 +48,29 @@ pub fn SyncPanel() -> Html {
                 <button id="sync-now" onclick={sync_now} disabled={view.syncing}>{ "Sync now" }</button>
                 <button id="sign-out" onclick={sign_out}>{ "Sign out" }</button>
             </div>
+            <SetAsideList />
             <ConflictLog />
         </section>
     }
 }
 
-fn pending_text(pending: usize) -> String {
-    match pending {
-        0 => "All changes synced".to_owned(),
-        1 => "1 change waiting to sync".to_owned(),
-        n => format!("{n} changes waiting to sync"),
+/// "All changes synced", or what is not.
+pub(crate) fn pending_text(pending: usize, set_aside: usize) -> String {
+    let waiting = match pending {
+        0 => None,
+        1 => Some("1 change waiting to sync".to_owned()),
+        n => Some(format!("{n} changes waiting to sync")),
+    };
+    let refused = match set_aside {
+        0 => None,
+        1 => Some("1 change refused by the server (below)".to_owned()),
+        n => Some(format!("{n} changes refused by the server (below)")),
+    };
+    match (waiting, refused) {
+        (None, None) => "All changes synced".to_owned(),
+        (Some(w), None) => w,
+        (None, Some(r)) => r,
+        (Some(w), Some(r)) => format!("{w}; {r}"),
     }
 }
 

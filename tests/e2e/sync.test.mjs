@@ -1,11 +1,18 @@
 // Two devices, one account: two isolated browser contexts signed in to the same account
 // sync through the real server (SQLite in a temporary data dir).
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { collectErrors, launchBrowser, noteLoaded, startServer } from './support.mjs';
+import {
+  collectErrors,
+  launchBrowser,
+  noteLoaded,
+  startServer,
+  storedValue,
+  waitForStored,
+} from './support.mjs';
 
 const PASSWORD = 'correct horse battery';
 let browser;
@@ -21,8 +28,15 @@ after(async () => {
  * A new device (isolated context) with the app open on its Settings page. Notifications
  * the app shows are recorded in `window.__notified`.
  */
-async function device(url) {
+async function device(url, { clockAheadMs = 0 } = {}) {
   const context = await browser.newContext({ permissions: ['notifications'] });
+  if (clockAheadMs) {
+    // This device's clock is wrong by `clockAheadMs` (pages only; the worker's is right).
+    await context.addInitScript((ahead) => {
+      const realNow = Date.now;
+      Date.now = () => realNow() + ahead;
+    }, clockAheadMs);
+  }
   await context.addInitScript(() => {
     window.__notified = [];
     const Real = window.Notification;
@@ -211,6 +225,169 @@ test('a collection kept off sync stays on its device until it is included again'
     await syncNow(a.page);
     await syncNow(b.page);
     assert.equal(await noteOf(b.page), 'only on this device');
+  } finally {
+    await a.context.close();
+    await b.context.close();
+    await server.stop();
+  }
+});
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+test('a device whose clock runs two days ahead: its refused change is set aside, the rest syncs, and it goes through when retried', { timeout: 120_000 }, async () => {
+  const server = await startServer();
+  const email = newEmail();
+  const a = await device(server.url, { clockAheadMs: 2 * DAY_MS });
+  const b = await device(server.url);
+  try {
+    await signIn(a.page, email, { newAccount: true });
+    await signIn(b.page, email);
+    // A's note is stamped two days ahead: the server refuses it.
+    await writeNote(a.page, 'written on a wrong clock');
+    // B hides the getting-started panel, and syncs.
+    await b.page.getByRole('link', { name: 'Home' }).first().click();
+    await b.page.getByRole('button', { name: 'Customize' }).click();
+    await b.page.locator('#show-getting-started').uncheck();
+    await b.page.getByRole('button', { name: 'Done' }).click();
+    await syncNow(b.page);
+
+    await syncNow(a.page);
+    const item = a.page.locator('#set-aside-list .set-aside');
+    await item.waitFor();
+    assert.match(await item.locator('.set-aside-reason').textContent(), /in the future/);
+    await a.page.locator('#sync-pending').getByText('1 change refused by the server (below)').waitFor();
+    // The pull ran all the same: B's change is here.
+    await a.page.getByRole('link', { name: 'Home' }).first().click();
+    await a.page.locator('#getting-started').waitFor({ state: 'detached' });
+    assert.equal(await noteOf(a.page), 'written on a wrong clock', 'still on device A');
+
+    // A now stamps changes by the server's clock: retrying sends the note through.
+    await openSettings(a.page);
+    await a.page.locator('#set-aside-list').getByRole('button', { name: 'Try again' }).click();
+    await a.page.locator('#set-aside-list').waitFor({ state: 'detached' });
+    await syncNow(a.page);
+    await a.page.locator('#sync-pending').getByText('All changes synced').waitFor();
+    await syncNow(b.page);
+    assert.equal(await noteOf(b.page), 'written on a wrong clock');
+    assert.deepEqual(b.errors, []);
+  } finally {
+    await a.context.close();
+    await b.context.close();
+    await server.stop();
+  }
+});
+
+test('a server restored from an older copy gets back the changes it had acknowledged', { timeout: 120_000 }, async () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'cairn-e2e-restore-'));
+  const copyDir = mkdtempSync(join(tmpdir(), 'cairn-e2e-restore-copy-'));
+  let server = await startServer({ dataDir });
+  const email = newEmail();
+  const a = await device(server.url);
+  let b;
+  const copyFiles = (from, to) => {
+    for (const name of readdirSync(to)) rmSync(join(to, name), { recursive: true, force: true });
+    cpSync(from, to, { recursive: true });
+  };
+  try {
+    await signIn(a.page, email, { newAccount: true });
+    await syncNow(a.page);
+    // The operator's backup: the account exists, without the note.
+    await server.stop();
+    copyFiles(dataDir, copyDir);
+    server = await startServer({ dataDir, port: server.port });
+
+    await writeNote(a.page, 'acknowledged, then lost by the server');
+    await syncNow(a.page);
+    await a.page.locator('#sync-pending').getByText('All changes synced').waitFor();
+
+    // The server's database is restored from the older copy.
+    await server.stop();
+    copyFiles(copyDir, dataDir);
+    server = await startServer({ dataDir, port: server.port });
+
+    // A notices its cursor is beyond what the server holds, and pushes everything again.
+    await syncNow(a.page);
+    b = await device(server.url);
+    await signIn(b.page, email);
+    await syncNow(b.page);
+    assert.equal(await noteOf(b.page), 'acknowledged, then lost by the server');
+  } finally {
+    await a.context.close();
+    await b?.context.close();
+    await server.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+    rmSync(copyDir, { recursive: true, force: true });
+  }
+});
+
+test('signing in to another account asks first, and "start empty" keeps the old data out of it', { timeout: 120_000 }, async () => {
+  const server = await startServer();
+  const [first, second] = [newEmail(), newEmail()];
+  const other = await device(server.url);
+  const a = await device(server.url);
+  try {
+    await signIn(other.page, second, { newAccount: true });
+    await signIn(a.page, first, { newAccount: true });
+    await writeNote(a.page, "the first account's note");
+    await syncNow(a.page);
+    await openSettings(a.page);
+    await a.page.locator('#sign-out').click();
+
+    await a.page.getByLabel('E-mail').fill(second);
+    await a.page.getByLabel('Password').fill(PASSWORD);
+    await a.page.getByRole('button', { name: 'Sign in' }).click();
+    const question = a.page.locator('#account-switch');
+    await question.waitFor();
+    assert.match(await question.textContent(), new RegExp(`belongs to ${first}`));
+    // Nothing happened yet: still signed out, the note still here.
+    assert.equal(await a.page.locator('#sync-account').count(), 0);
+
+    await a.page.locator('#switch-start-empty').click();
+    await a.page.locator('#sync-account').getByText(second).waitFor();
+    assert.equal(await noteOf(a.page), '', 'the second account starts empty here');
+    await a.page.goto(`${server.url}/storage`);
+    await a.page.locator('#snapshot-list li').first().waitFor();
+
+    await syncNow(other.page);
+    assert.equal(await noteOf(other.page), '', "the first account's note never reached the second account");
+    assert.deepEqual([...a.errors, ...other.errors], []);
+  } finally {
+    await a.context.close();
+    await other.context.close();
+    await server.stop();
+  }
+});
+
+test('a change that arrives while an edit waits to be saved is kept in the conflict log', { timeout: 120_000 }, async () => {
+  const server = await startServer();
+  const email = newEmail();
+  const a = await device(server.url);
+  const b = await device(server.url);
+  try {
+    await signIn(a.page, email, { newAccount: true });
+    await signIn(b.page, email);
+    await writeNote(b.page, "B's text");
+    await syncNow(b.page);
+
+    // A types while offline; its save waits in the debounce (A's timers are held).
+    await a.page.getByRole('link', { name: 'Home' }).first().click();
+    await noteLoaded(a.page);
+    await a.context.setOffline(true);
+    await a.page.clock.install();
+    await a.page.clock.pauseAt(Date.now() + 1_000);
+    await a.page.getByLabel('Note', { exact: true }).fill("A's text");
+    // Coming online starts a round, which pulls B's text while A's edit is unsaved.
+    await a.context.setOffline(false);
+    await waitForStored(a.page, 'notes', 'scratchpad', (v) => v === "B's text");
+    await a.page.clock.resume();
+    await a.page.getByText(/^Saved at/).waitFor();
+    assert.equal(await storedValue(a.page, 'notes', 'scratchpad'), "A's text");
+
+    await openSettings(a.page);
+    const conflict = a.page.locator('#conflict-log .conflict');
+    await conflict.waitFor();
+    assert.equal(await conflict.locator('.lost-value').textContent(), "B's text");
+    assert.equal(await conflict.locator('.current-value').textContent(), "A's text");
   } finally {
     await a.context.close();
     await b.context.close();

@@ -213,9 +213,10 @@ impl Store {
         corrected_now(self.clock_offset.get())
     }
 
-    /// Adopts `offset_ms` (server clock minus this device's) for stamping changes, and
-    /// keeps it for the next start when it changed by more than a second.
-    pub(crate) async fn set_clock_offset(&self, offset_ms: i64) -> Result<(), StoreError> {
+    /// Adopts `offset_ms` (the sync server's clock minus this device's) for stamping
+    /// changes, and keeps it for the next start when it changed by more than a second.
+    /// The sync engine calls it with what every reply says.
+    pub async fn set_clock_offset(&self, offset_ms: i64) -> Result<(), StoreError> {
         let before = self.clock_offset.replace(offset_ms);
         if (before - offset_ms).abs() > 1_000 {
             self.set_meta(META_CLOCK_OFFSET, Some(&offset_ms)).await?;

@@ -101,6 +101,8 @@ pub struct SyncStatus {
     pub account: Option<String>,
     /// Local changes not pushed yet (in collections that sync).
     pub pending: usize,
+    /// Local changes the server refused, set aside ([`crate::set_aside`]).
+    pub set_aside: usize,
     pub last_success_ms: Option<u64>,
     pub last_error: Option<String>,
     pub online: bool,
@@ -378,6 +380,7 @@ impl<'a> Sync<'a> {
         Ok(SyncStatus {
             account: self.session().await?.map(|s| s.email),
             pending,
+            set_aside: self.store.set_aside().await?.len(),
             last_success_ms: last.as_ref().and_then(|l| l.succeeded_at_ms),
             last_error: last.and_then(|l| l.error),
             online: global::is_online(),
@@ -664,15 +667,8 @@ impl<'a> Sync<'a> {
             },
             error: match result {
                 Err(err) => Some(err.to_string()),
-                // A round that worked, but set changes aside.
-                Ok(report) => report.refused.first().map(|(key, reason)| {
-                    format!(
-                        "{} change(s) set aside (see Storage), e.g. {}/{}: {reason}",
-                        report.refused.len(),
-                        key.collection,
-                        key.id
-                    )
-                }),
+                // Set-aside changes are listed on their own (`SyncStatus::set_aside`).
+                Ok(_) => None,
             },
             finished_at_ms: now,
         };

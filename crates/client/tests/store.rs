@@ -12,33 +12,7 @@ use wasm_bindgen_test::*;
 wasm_bindgen_test_configure!(run_in_browser);
 
 mod support;
-use support::{fresh, key};
-
-/// `value` as a plain JS object (not a Map), as the store writes it.
-fn plain(value: serde_json::Value) -> JsValue {
-    use serde::Serialize;
-    value
-        .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
-        .unwrap()
-}
-
-/// Puts raw rows into `store` of database `name`, bypassing the typed API.
-async fn put_raw(name: &str, store: &str, rows: &[(Option<&str>, serde_json::Value)]) {
-    let db = Rexie::builder(name).build().await.unwrap();
-    let tx = db
-        .transaction(&[store], TransactionMode::ReadWrite)
-        .unwrap();
-    for (key, row) in rows {
-        let key = key.map(JsValue::from_str);
-        tx.store(store)
-            .unwrap()
-            .put(&plain(row.clone()), key.as_ref())
-            .await
-            .unwrap();
-    }
-    tx.done().await.unwrap();
-    db.close();
-}
+use support::{fresh, key, put_raw};
 
 #[wasm_bindgen_test]
 async fn put_then_get_returns_the_same_record() {
