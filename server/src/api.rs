@@ -8,7 +8,8 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::{Json, Router};
 use cairn_protocol::api::{
-    Credentials, ErrorBody, PullQuery, PullResponse, PushRequest, PushResponse, Session,
+    Credentials, ErrorBody, PullQuery, PullResponse, PushRequest, PushResponse, RefusedChange,
+    ServerClock, Session,
 };
 use cairn_protocol::limits::{check_credentials, check_push, normalize_email, pull_limit};
 use serde::{Deserialize, Serialize};
@@ -33,7 +34,7 @@ pub const PREFIX: &str = "/api";
         title = "Cairn sync API",
         description = "Accounts, sessions and record sync for Cairn. See docs/sync-protocol.md.",
     ),
-    components(schemas(ErrorBody)),
+    components(schemas(ErrorBody, RefusedChange, ServerClock)),
     modifiers(&BearerAuth),
     tags(
         (name = "accounts", description = "Registration, log-in and log-out"),
@@ -255,7 +256,7 @@ async fn push(
     Ok(Json(reply))
 }
 
-/// The account's records changed after `since`, in server order.
+/// The account's records changed after `since`, in server order, with the account's head.
 #[utoipa::path(
     get, path = "/v1/sync/pull", tag = "sync",
     security(("bearer" = [])),

@@ -236,6 +236,8 @@ async fn push_then_pull_round_trips(backend: Backend) {
             superseded: vec![],
             seq_before: 0,
             seq_after: 4,
+            refused: vec![],
+            server: reply.server.clone(),
         }
     );
     let page = app.pull(&token, 0, 100).await;
@@ -273,10 +275,16 @@ async fn retried_pushes_change_nothing(backend: Backend) {
             superseded: vec![],
             seq_before: 5,
             seq_after: 5,
+            refused: vec![],
+            server: again.server.clone(),
         }
     );
     let second = app.pull(&token, 0, 100).await;
-    assert_eq!(first, second, "no new versions, no new sequence numbers");
+    assert_eq!(
+        (first.records, first.cursor, first.head),
+        (second.records, second.cursor, second.head),
+        "no new versions, no new sequence numbers"
+    );
     assert_eq!(second.cursor, 5);
 }
 
@@ -299,6 +307,8 @@ async fn newer_versions_win_and_losers_get_the_winner(backend: Backend) {
             superseded: vec![v2.clone()],
             seq_before: 1,
             seq_after: 2,
+            refused: vec![],
+            server: lost.server.clone(),
         }
     );
     assert_eq!(app.push(&token, std::slice::from_ref(&v3)).await.applied, 1);
@@ -367,6 +377,8 @@ async fn accounts_are_isolated(backend: Backend) {
             superseded: vec![],
             seq_before: 0,
             seq_after: 3,
+            refused: vec![],
+            server: reply.server.clone(),
         }
     );
     assert_eq!(app.pull_all(&bob).await, bobs, "Bob sees only his own");
