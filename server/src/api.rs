@@ -8,9 +8,13 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::{Json, Router};
 use cairn_protocol::api::{
-    Credentials, ErrorBody, PullQuery, PullResponse, PushRequest, PushResponse, Session,
+    Credentials, ErrorBody, PullQuery, PullResponse, PushRequest, PushResponse, RefusedChange,
+    ServerClock, Session,
 };
-use cairn_protocol::limits::{check_credentials, check_push, normalize_email, pull_limit};
+use cairn_protocol::limits::{
+    check_credentials, check_push, check_record, normalize_email, pull_limit,
+};
+use cairn_protocol::{LimitError, Record};
 use serde::{Deserialize, Serialize};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::OpenApi as OpenApiDoc;
@@ -33,7 +37,7 @@ pub const PREFIX: &str = "/api";
         title = "Cairn sync API",
         description = "Accounts, sessions and record sync for Cairn. See docs/sync-protocol.md.",
     ),
-    components(schemas(ErrorBody)),
+    components(schemas(ErrorBody, RefusedChange, ServerClock)),
     modifiers(&BearerAuth),
     tags(
         (name = "accounts", description = "Registration, log-in and log-out"),
@@ -218,17 +222,18 @@ async fn log_out(State(state): State<AppState>, user: AuthUser) -> Result<Status
 }
 
 /// Merges changes into the account's records: per record the higher clock wins; the
-/// whole push is one transaction and retrying it changes nothing.
+/// whole push is one transaction and retrying it changes nothing. A `partial` push has
+/// each change that breaks a per-record limit answered in `refused` instead of failing.
 #[utoipa::path(
     post, path = "/v1/sync/push", tag = "sync",
     security(("bearer" = [])),
     request_body = PushRequest,
     responses(
-        (status = 200, description = "Merged; what was applied and the winners of what was not", body = PushResponse),
+        (status = 200, description = "Merged; what was applied, the winners of what was not, and (for a `partial` push) the changes refused", body = PushResponse),
         (status = 400, description = "`bad_request`", body = ErrorBody),
         (status = 401, description = "`unauthorized`", body = ErrorBody),
         (status = 413, description = "`payload_too_large`: over 4 MiB", body = ErrorBody),
-        (status = 422, description = "`invalid_change`: a change breaks a limit; nothing was stored", body = ErrorBody),
+        (status = 422, description = "`invalid_change`: too many changes, or (unless the push is `partial`) a change breaks a limit; nothing was stored", body = ErrorBody),
         (status = 429, description = "`rate_limited`; see `Retry-After`", body = ErrorBody),
         (status = 503, description = "`database_unavailable`", body = ErrorBody),
     )
@@ -238,24 +243,60 @@ async fn push(
     user: AuthUser,
     ApiJson(request): ApiJson<PushRequest>,
 ) -> Result<Json<PushResponse>, ApiError> {
-    check_push(&request.changes, now_ms()).map_err(ApiError::InvalidChange)?;
-    let reply = state
+    let PushRequest {
+        device_id,
+        changes,
+        partial,
+    } = request;
+    let (count, now) = (changes.len(), now_ms());
+    let (changes, refused) = match check_push(&changes, now) {
+        Ok(()) => (changes, Vec::new()),
+        // Only per-record limits can be answered per record.
+        Err(err) if partial && !matches!(err, LimitError::TooManyChanges { .. }) => {
+            sort_out(changes, now)
+        }
+        Err(err) => return Err(ApiError::InvalidChange(err)),
+    };
+    let mut reply = state
         .db
-        .push(user.id, &request.changes)
+        .push(user.id, &changes)
         .await
         .map_err(ApiError::Database)?;
+    reply.refused = refused;
     tracing::debug!(
-        device = %request.device_id,
-        changes = request.changes.len(),
+        device = %device_id,
+        changes = count,
         applied = reply.applied,
         duplicates = reply.duplicates,
         superseded = reply.superseded.len(),
+        refused = reply.refused.len(),
         "push"
     );
     Ok(Json(reply))
 }
 
-/// The account's records changed after `since`, in server order.
+/// Splits a partial push into the changes within every per-record limit and the others,
+/// each answered with the limit it breaks. A refused change is named as it was sent,
+/// however malformed its collection or id, so the device can tell which it was.
+fn sort_out(changes: Vec<Record>, now_ms: u64) -> (Vec<Record>, Vec<RefusedChange>) {
+    let mut valid = Vec::with_capacity(changes.len());
+    let mut refused = Vec::new();
+    for change in changes {
+        match check_record(&change, now_ms) {
+            Ok(()) => valid.push(change),
+            Err(err) => refused.push(RefusedChange {
+                message: err.to_string(),
+                error: ApiError::InvalidChange(err).code().to_owned(),
+                collection: change.collection,
+                id: change.id,
+                hlc: change.hlc,
+            }),
+        }
+    }
+    (valid, refused)
+}
+
+/// The account's records changed after `since`, in server order, with the account's head.
 #[utoipa::path(
     get, path = "/v1/sync/pull", tag = "sync",
     security(("bearer" = [])),

@@ -4,6 +4,7 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use clap::builder::BoolishValueParser;
 use clap::{Parser, ValueEnum};
 
 use crate::auth::PasswordCost;
@@ -60,6 +61,12 @@ pub struct Config {
     /// Registrations and log-ins from one client address in a burst.
     #[arg(long, env = "CAIRN_AUTH_RATE_BURST", default_value_t = DEFAULT_AUTH_RATE.burst)]
     pub auth_rate_burst: u32,
+    /// Give the database a new epoch at start, after restoring it from a backup: every
+    /// device then pulls from the start and pushes again everything it holds, so what
+    /// the backup lacks comes back. Use it for one start of one server (with every other
+    /// server on the database stopped), not for every start.
+    #[arg(long, env = "CAIRN_NEW_EPOCH", value_parser = BoolishValueParser::new())]
+    pub new_epoch: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -115,5 +122,21 @@ impl Default for Settings {
             auth_rate: DEFAULT_AUTH_RATE,
             password_cost: PasswordCost::default(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_new_epoch_is_asked_for_by_flag_only() {
+        let parse = |args: &[&str]| {
+            Config::try_parse_from(std::iter::once("cairn-server").chain(args.iter().copied()))
+        };
+        assert!(!parse(&[]).unwrap().new_epoch);
+        assert!(parse(&["--new-epoch"]).unwrap().new_epoch);
+        // A flag: it takes no value (CAIRN_NEW_EPOCH=1 or =true sets it too).
+        assert!(parse(&["--new-epoch=no"]).is_err());
     }
 }

@@ -40,9 +40,21 @@ async fn run(config: Config) -> Result<(), Box<dyn Error>> {
             config.data_dir.display()
         )
     })?;
-    let db = Database::connect(&config.database_url())
+    let mut db = Database::connect(&config.database_url())
         .await
         .map_err(|e| format!("cannot open the database: {e}"))?;
+    if config.new_epoch {
+        let old = db
+            .renew_epoch()
+            .await
+            .map_err(|e| format!("cannot give the database a new epoch: {e}"))?;
+        tracing::warn!(
+            old_epoch = %old,
+            epoch = db.epoch(),
+            "the database has a new epoch (--new-epoch): every device will pull from the \
+             start and push again everything it holds"
+        );
+    }
     if !config.static_dir.join("index.html").is_file() {
         tracing::warn!(
             dir = %config.static_dir.display(),
@@ -58,7 +70,11 @@ async fn run(config: Config) -> Result<(), Box<dyn Error>> {
         .await
         .map_err(|e| format!("cannot listen on {}:{}: {e}", config.host, config.port))?;
     let addr = listener.local_addr()?;
-    tracing::info!(database = db.kind(), "listening on {addr}");
+    tracing::info!(
+        database = db.kind(),
+        epoch = db.epoch(),
+        "listening on {addr}"
+    );
     // The e2e tests and xtask read this line to learn the port.
     println!("Cairn is running at http://{addr}/");
     serve(listener, state, shutdown_signal()).await?;

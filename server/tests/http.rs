@@ -163,7 +163,7 @@ async fn sqlite_file_databases_are_created_in_wal_mode() {
     let url = format!("sqlite://{}", dir.path().join("cairn.db").display());
     let db = Database::connect(&url).await.unwrap();
     db.ping().await.unwrap();
-    let Database::Sqlite(sqlite) = &db else {
+    let cairn_server::db::Pool::Sqlite(sqlite) = db.pool() else {
         panic!("expected sqlite")
     };
     let (mode,): (String,) = sqlx::query_as("PRAGMA journal_mode")
@@ -249,10 +249,56 @@ async fn the_openapi_description_lists_every_route_and_each_answers() {
         "Record",
         "ErrorBody",
         "Hlc",
+        "RefusedChange",
+        "ServerClock",
     ] {
         assert!(schemas.get(name).is_some(), "schema {name} missing");
     }
     assert_eq!(schemas["Hlc"]["type"], "string");
+    // Every reference resolves.
+    fn refs<'a>(v: &'a serde_json::Value, out: &mut Vec<&'a str>) {
+        match v {
+            serde_json::Value::Object(map) => {
+                if let Some(serde_json::Value::String(r)) = map.get("$ref") {
+                    out.push(r);
+                }
+                map.values().for_each(|v| refs(v, out));
+            }
+            serde_json::Value::Array(items) => items.iter().for_each(|v| refs(v, out)),
+            _ => {}
+        }
+    }
+    let mut all = Vec::new();
+    refs(&doc, &mut all);
+    assert!(!all.is_empty());
+    for r in all {
+        let name = r
+            .strip_prefix("#/components/schemas/")
+            .unwrap_or_else(|| panic!("unexpected reference {r}"));
+        assert!(schemas.get(name).is_some(), "dangling reference {r}");
+    }
+    // The new reply fields are described (the server clock flattened into both replies).
+    let described = |schema: &serde_json::Value, field: &str| {
+        serde_json::to_string(schema)
+            .unwrap()
+            .contains(&format!("\"{field}\""))
+    };
+    assert!(described(&schemas["PushRequest"], "partial"));
+    assert!(described(&schemas["PushResponse"], "refused"));
+    assert!(described(&schemas["PullResponse"], "head"));
+    for field in ["epoch", "server_time_ms"] {
+        assert!(described(&schemas["ServerClock"], field));
+    }
+    for reply in ["PushResponse", "PullResponse"] {
+        assert!(
+            serde_json::to_string(&schemas[reply])
+                .unwrap()
+                .contains("#/components/schemas/ServerClock")
+                || described(&schemas[reply], "epoch"),
+            "{reply} lacks the server clock: {}",
+            schemas[reply]
+        );
+    }
     assert_eq!(
         doc["components"]["securitySchemes"]["bearer"]["scheme"],
         "bearer"

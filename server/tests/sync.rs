@@ -8,7 +8,7 @@ use std::time::Duration;
 use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::http::{header, Method, Request, StatusCode};
-use cairn_protocol::api::{PushResponse, Session};
+use cairn_protocol::api::{PushResponse, RefusedChange, Session};
 use cairn_protocol::limits::{
     MAX_CHANGES_PER_PUSH, MAX_PULL_LIMIT, MAX_PUSH_BYTES, MAX_RECORD_BYTES,
 };
@@ -68,6 +68,16 @@ on_both_backends!(
     per_account_rate_limit,
     per_address_rate_limit_on_sign_in,
     migrations_are_idempotent,
+    every_reply_carries_the_epoch_and_the_server_time,
+    the_epoch_outlives_restarts_and_each_database_has_its_own,
+    servers_starting_at_once_agree_on_the_epoch,
+    a_new_epoch_replaces_the_old_for_good,
+    the_server_takes_a_new_epoch_by_flag_or_environment,
+    pull_pages_carry_the_accounts_head,
+    a_cursor_past_the_head_shows_a_restored_database,
+    a_partial_push_applies_the_valid_changes_and_refuses_the_others,
+    a_partial_push_refuses_changes_dated_too_far_ahead,
+    a_partial_push_still_fails_as_a_whole_for_request_limits,
 );
 
 async fn registration_signs_in_and_the_token_works(backend: Backend) {
@@ -236,6 +246,8 @@ async fn push_then_pull_round_trips(backend: Backend) {
             superseded: vec![],
             seq_before: 0,
             seq_after: 4,
+            refused: vec![],
+            server: reply.server.clone(),
         }
     );
     let page = app.pull(&token, 0, 100).await;
@@ -253,6 +265,16 @@ async fn an_empty_push_is_fine(backend: Backend) {
     let reply = app.push(&token, &[]).await;
     assert_eq!((reply.applied, reply.duplicates), (0, 0));
     assert!(reply.superseded.is_empty());
+    assert_eq!((reply.seq_before, reply.seq_after), (0, 0));
+    // Once the account has versions, an empty push answers its current number.
+    let t = now();
+    let changes: Vec<_> = (0..3)
+        .map(|i| note(&format!("n{i}"), json!(i), t, "d"))
+        .collect();
+    assert_eq!(app.push(&token, &changes).await.seq_after, 3);
+    let reply = app.push(&token, &[]).await;
+    assert_eq!((reply.seq_before, reply.seq_after), (3, 3));
+    assert_eq!(reply.applied, 0);
 }
 
 async fn retried_pushes_change_nothing(backend: Backend) {
@@ -273,10 +295,16 @@ async fn retried_pushes_change_nothing(backend: Backend) {
             superseded: vec![],
             seq_before: 5,
             seq_after: 5,
+            refused: vec![],
+            server: again.server.clone(),
         }
     );
     let second = app.pull(&token, 0, 100).await;
-    assert_eq!(first, second, "no new versions, no new sequence numbers");
+    assert_eq!(
+        (first.records, first.cursor, first.head),
+        (second.records, second.cursor, second.head),
+        "no new versions, no new sequence numbers"
+    );
     assert_eq!(second.cursor, 5);
 }
 
@@ -299,6 +327,8 @@ async fn newer_versions_win_and_losers_get_the_winner(backend: Backend) {
             superseded: vec![v2.clone()],
             seq_before: 1,
             seq_after: 2,
+            refused: vec![],
+            server: lost.server.clone(),
         }
     );
     assert_eq!(app.push(&token, std::slice::from_ref(&v3)).await.applied, 1);
@@ -367,6 +397,8 @@ async fn accounts_are_isolated(backend: Backend) {
             superseded: vec![],
             seq_before: 0,
             seq_after: 3,
+            refused: vec![],
+            server: reply.server.clone(),
         }
     );
     assert_eq!(app.pull_all(&bob).await, bobs, "Bob sees only his own");
@@ -670,4 +702,418 @@ async fn migrations_are_idempotent(backend: Backend) {
         .await
         .expect(StatusCode::OK);
     assert_eq!(app.pull_all(&session.token).await.len(), 1);
+}
+
+async fn every_reply_carries_the_epoch_and_the_server_time(backend: Backend) {
+    let app = TestApp::new(&backend).await;
+    let token = app.register("alice@example.org").await;
+    let epoch = app.db.epoch().to_owned();
+    assert_eq!(epoch.len(), 32, "128 bits in hex: {epoch}");
+    assert!(
+        epoch
+            .bytes()
+            .all(|c| matches!(c, b'0'..=b'9' | b'a'..=b'f')),
+        "{epoch}"
+    );
+    // The support helpers check each reply's clock: this epoch, a time between the
+    // request and its answer.
+    let pushed = app.push(&token, &[note("n1", json!(1), now(), "d")]).await;
+    let empty = app.push(&token, &[]).await;
+    let page = app.pull(&token, 0, 10).await;
+    let past_the_end = app.pull(&token, page.cursor, 10).await;
+    for clock in [
+        &pushed.server,
+        &empty.server,
+        &page.server,
+        &past_the_end.server,
+    ] {
+        assert_eq!(clock.epoch, epoch);
+    }
+    // On the wire, flat in the reply.
+    let raw = app.pull_reply(&token, "").await.json;
+    assert_eq!(raw["epoch"], epoch.as_str());
+    assert!(raw["server_time_ms"].as_u64().unwrap().abs_diff(now()) < 60_000);
+    let raw = app.push_reply(&token, &[]).await.json;
+    assert_eq!(raw["epoch"], epoch.as_str());
+    assert!(raw["server_time_ms"].as_u64().unwrap().abs_diff(now()) < 60_000);
+    assert_eq!(raw["refused"], json!([]));
+}
+
+async fn the_epoch_outlives_restarts_and_each_database_has_its_own(backend: Backend) {
+    let mut app = TestApp::new(&backend).await;
+    let token = app.register("alice@example.org").await;
+    let epoch = app.pull(&token, 0, 1).await.server.epoch;
+    for _ in 0..2 {
+        app.restart().await;
+        assert_eq!(app.db.epoch(), epoch);
+        assert_eq!(app.pull(&token, 0, 1).await.server.epoch, epoch);
+    }
+    let other = TestApp::new(&backend).await;
+    assert_ne!(
+        other.db.epoch(),
+        epoch,
+        "a fresh database has an epoch of its own"
+    );
+}
+
+async fn servers_starting_at_once_agree_on_the_epoch(backend: Backend) {
+    let (url, _dir) = backend.fresh_database().await;
+    let starts: Vec<_> = (0..4)
+        .map(|_| {
+            let url = url.clone();
+            tokio::spawn(async move { Database::connect(&url).await.unwrap() })
+        })
+        .collect();
+    let mut epochs = Vec::new();
+    for start in starts {
+        let db = start.await.unwrap();
+        epochs.push(db.epoch().to_owned());
+        db.close().await;
+    }
+    assert!(epochs.iter().all(|e| *e == epochs[0]), "{epochs:?}");
+    let db = Database::connect(&url).await.unwrap();
+    assert_eq!(db.epoch(), epochs[0], "the one stored");
+    db.close().await;
+}
+
+async fn a_new_epoch_replaces_the_old_for_good(backend: Backend) {
+    let mut app = TestApp::new(&backend).await;
+    let token = app.register("alice@example.org").await;
+    app.push(&token, &[note("n1", json!(1), now(), "d")]).await;
+    let old = app.db.epoch().to_owned();
+    app.stop().await;
+    let mut db = Database::connect(&app.url).await.unwrap();
+    assert_eq!(
+        db.renew_epoch().await.unwrap(),
+        old,
+        "the epoch it replaced"
+    );
+    let new = db.epoch().to_owned();
+    assert_ne!(new, old);
+    assert_eq!(new.len(), 32);
+    db.close().await;
+    app.start().await;
+    assert_eq!(app.db.epoch(), new, "stored, not just remembered");
+    let page = app.pull(&token, 0, 10).await;
+    assert_eq!(page.server.epoch, new);
+    assert_eq!(page.records.len(), 1, "nothing else changed");
+}
+
+/// `cairn-server --new-epoch` and `CAIRN_NEW_EPOCH=1` replace the epoch at start (and
+/// say so in the log); a plain start keeps it.
+async fn the_server_takes_a_new_epoch_by_flag_or_environment(backend: Backend) {
+    let (url, _dir) = backend.fresh_database().await;
+    let epoch_now = || async {
+        let db = Database::connect(&url).await.unwrap();
+        let epoch = db.epoch().to_owned();
+        db.close().await;
+        epoch
+    };
+    let first = epoch_now().await;
+    let (args, env): (&[&str], Option<&str>) = (&[], None);
+    let log = run_server(&url, args, env);
+    assert!(
+        log.contains(&first),
+        "the start is logged with its epoch: {log}"
+    );
+    assert_eq!(epoch_now().await, first, "a plain start keeps the epoch");
+    let mut seen = vec![first];
+    for (args, env) in [
+        (&["--new-epoch"][..], None),
+        (&[][..], Some("1")),
+        (&[][..], Some("true")),
+    ] {
+        let log = run_server(&url, args, env);
+        let epoch = epoch_now().await;
+        assert!(!seen.contains(&epoch), "{args:?} {env:?}: epoch kept");
+        assert!(log.contains("new epoch"), "{log}");
+        assert!(
+            log.contains(&epoch) && log.contains(seen.last().unwrap()),
+            "{log}"
+        );
+        seen.push(epoch);
+    }
+    let log = run_server(&url, &[], Some("0"));
+    assert!(!log.contains("new epoch"), "{log}");
+    assert_eq!(&epoch_now().await, seen.last().unwrap());
+    let help = std::process::Command::new(env!("CARGO_BIN_EXE_cairn-server"))
+        .arg("--help")
+        .output()
+        .unwrap();
+    let help = String::from_utf8(help.stdout).unwrap();
+    assert!(
+        help.contains("--new-epoch") && help.contains("CAIRN_NEW_EPOCH"),
+        "{help}"
+    );
+}
+
+/// Starts the server binary on `url`, waits until it listens, stops it; its log.
+fn run_server(url: &str, args: &[&str], new_epoch_env: Option<&str>) -> String {
+    use std::io::{BufRead, Read};
+    let dir = tempfile::tempdir().unwrap();
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_cairn-server"));
+    command
+        .args(["--host", "127.0.0.1", "--port", "0", "--database-url", url])
+        .arg("--data-dir")
+        .arg(dir.path())
+        .arg("--static-dir")
+        .arg(dir.path())
+        .args(args)
+        .env("RUST_LOG", "info")
+        .env("CAIRN_LOG_FORMAT", "json")
+        .env_remove("CAIRN_NEW_EPOCH")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    if let Some(value) = new_epoch_env {
+        command.env("CAIRN_NEW_EPOCH", value);
+    }
+    let mut child = command.spawn().unwrap();
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    stdout.read_line(&mut line).unwrap();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let mut log = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut log)
+        .unwrap();
+    assert!(
+        line.starts_with("Cairn is running at http://127.0.0.1:"),
+        "{line}\n{log}"
+    );
+    log
+}
+
+async fn pull_pages_carry_the_accounts_head(backend: Backend) {
+    let app = TestApp::new(&backend).await;
+    let alice = app.register("alice@example.org").await;
+    let bob = app.register("bob@example.org").await;
+    let empty = app.pull(&alice, 0, 10).await;
+    assert_eq!((empty.head, empty.cursor), (0, 0), "no records, head 0");
+    let t = now();
+    let changes: Vec<_> = (0..3)
+        .map(|i| note(&format!("n{i}"), json!(i), t, "d"))
+        .collect();
+    app.push(&alice, &changes).await;
+    let first = app.pull(&alice, 0, 1).await;
+    assert_eq!((first.cursor, first.more, first.head), (1, true, 3));
+    // A newer version takes the next number: the head follows it.
+    let reply = app
+        .push(&alice, &[note("n0", json!("new"), t + 1, "d")])
+        .await;
+    assert_eq!(reply.seq_after, 4);
+    let rest = app.pull(&alice, first.cursor, 10).await;
+    assert_eq!((rest.cursor, rest.more, rest.head), (4, false, 4));
+    let past_the_end = app.pull(&alice, 4, 10).await;
+    assert_eq!((past_the_end.cursor, past_the_end.head), (4, 4));
+    // Heads are per account.
+    app.push(&bob, &changes).await;
+    app.push(&bob, &changes[..1]).await;
+    assert_eq!(app.pull(&alice, 0, 10).await.head, 4);
+    assert_eq!(app.pull(&bob, 0, 10).await.head, 3);
+    // The head on the wire.
+    assert_eq!(app.pull_reply(&alice, "?since=2").await.json["head"], 4);
+}
+
+/// A database restored from an older copy has lost versions devices already pulled: a
+/// pull with such a device's cursor shows `since > head`.
+async fn a_cursor_past_the_head_shows_a_restored_database(backend: Backend) {
+    let mut app = TestApp::new(&backend).await;
+    let token = app.register("alice@example.org").await;
+    let t = now();
+    app.push(
+        &token,
+        &[note("a", json!(1), t, "d"), note("b", json!(1), t, "d")],
+    )
+    .await;
+    app.stop().await;
+    let backup = app.backup().await;
+    app.start().await;
+    let more: Vec<_> = (0..3)
+        .map(|i| note(&format!("c{i}"), json!(i), t, "d"))
+        .collect();
+    app.push(&token, &more).await;
+    let device = app.pull(&token, 0, 100).await;
+    assert_eq!((device.cursor, device.head), (5, 5));
+    let epoch = device.server.epoch;
+
+    app.stop().await;
+    app.restore(backup).await;
+    app.start().await;
+    let page = app.pull(&token, device.cursor, 100).await;
+    assert!(page.records.is_empty());
+    assert_eq!(page.head, 2, "the restored copy's counter");
+    assert!(
+        device.cursor > page.head,
+        "since > head: versions were lost"
+    );
+    assert_eq!(page.cursor, device.cursor);
+    // The copy keeps its epoch until an operator gives it a new one; the head tells.
+    assert_eq!(page.server.epoch, epoch);
+    // Starting over: everything the copy holds, then the device pushes its versions back.
+    let again = app.pull(&token, 0, 100).await;
+    assert_eq!(again.records.len(), 2);
+    let reply = app.push(&token, &more).await;
+    assert_eq!(
+        (reply.applied, reply.seq_before, reply.seq_after),
+        (3, 2, 5)
+    );
+}
+
+async fn a_partial_push_applies_the_valid_changes_and_refuses_the_others(backend: Backend) {
+    let app = TestApp::new(&backend).await;
+    let token = app.register("alice@example.org").await;
+    let t = now();
+    let valid = note("ok", json!("fine"), t, "d");
+    let too_large = note("big", json!("x".repeat(MAX_RECORD_BYTES)), t, "d");
+    let changes = vec![too_large.clone(), valid.clone()];
+
+    // Without `partial` (older clients): the whole push is refused, nothing stored.
+    let message = app
+        .push_reply(&token, &changes)
+        .await
+        .expect_error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_change");
+    assert!(message.contains("notes/big"), "{message}");
+    assert!(app.pull_all(&token).await.is_empty(), "nothing stored");
+    let body = json!({"device_id": "d", "changes": changes, "partial": false});
+    app.call(Method::POST, "/api/v1/sync/push", Some(&token), Some(&body))
+        .await
+        .expect_error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_change");
+
+    // With it: the valid one is stored, the other answered with its reason.
+    let reply = app.push_partial(&token, &changes).await;
+    assert_eq!(
+        (
+            reply.applied,
+            reply.duplicates,
+            reply.seq_before,
+            reply.seq_after
+        ),
+        (1, 0, 0, 1)
+    );
+    assert_eq!(reply.refused.len(), 1, "{:?}", reply.refused);
+    let refused = &reply.refused[0];
+    assert_eq!(
+        (&refused.collection[..], &refused.id[..], &refused.hlc),
+        ("notes", "big", &too_large.hlc)
+    );
+    assert_eq!(refused.error, "invalid_change");
+    assert!(
+        refused.message.contains("notes/big") && refused.message.contains("bytes"),
+        "{}",
+        refused.message
+    );
+    assert_eq!(app.pull_all(&token).await, vec![valid.clone()]);
+
+    // Changes too broken to be named are echoed as sent, in the order sent.
+    let mut bad_collection = note("x", json!(1), t, "d");
+    bad_collection.collection = "Bad Name".into();
+    let mut empty_id = note("", json!(1), t, "d");
+    empty_id.id = String::new();
+    let mut tombstone_with_value = note("t", json!(1), t, "d");
+    tombstone_with_value.deleted = true;
+    let newer = note("ok", json!("newer"), t + 1, "d");
+    let reply = app
+        .push_partial(
+            &token,
+            &[
+                bad_collection.clone(),
+                valid.clone(),
+                empty_id.clone(),
+                newer.clone(),
+                tombstone_with_value.clone(),
+            ],
+        )
+        .await;
+    let named = |r: &Record| (r.collection.clone(), r.id.clone(), r.hlc.clone());
+    assert_eq!(
+        reply
+            .refused
+            .iter()
+            .map(|r| (r.collection.clone(), r.id.clone(), r.hlc.clone()))
+            .collect::<Vec<_>>(),
+        [
+            named(&bad_collection),
+            named(&empty_id),
+            named(&tombstone_with_value)
+        ]
+    );
+    assert!(reply.refused[0].message.contains("Bad Name"));
+    assert!(reply.refused.iter().all(|r| r.error == "invalid_change"));
+    assert_eq!(
+        (
+            reply.applied,
+            reply.duplicates,
+            reply.seq_before,
+            reply.seq_after
+        ),
+        (1, 1, 1, 2),
+        "the valid ones merged as usual"
+    );
+    assert_eq!(app.pull_all(&token).await, vec![newer]);
+
+    // A partial push that is all refused stores nothing and answers the current number.
+    let reply = app.push_partial(&token, &[too_large]).await;
+    assert_eq!(
+        (reply.applied, reply.seq_before, reply.seq_after),
+        (0, 2, 2)
+    );
+    assert_eq!(reply.refused.len(), 1);
+
+    // A partial push within every limit is an ordinary push.
+    let reply = app
+        .push_partial(&token, &[note("n9", json!(9), t, "d")])
+        .await;
+    assert_eq!(
+        (reply.applied, reply.refused),
+        (1, Vec::<RefusedChange>::new())
+    );
+}
+
+async fn a_partial_push_refuses_changes_dated_too_far_ahead(backend: Backend) {
+    let app = TestApp::new(&backend).await;
+    let token = app.register("alice@example.org").await;
+    let t = now();
+    let day = 24 * 60 * 60 * 1000;
+    let ahead = note("ahead", json!(1), t + day + 60_000, "fastclock");
+    let within = note("within", json!(1), t + day - 60_000, "fastclock");
+    let reply = app
+        .push_partial(&token, &[ahead.clone(), within.clone()])
+        .await;
+    assert_eq!(reply.applied, 1);
+    assert_eq!(reply.refused.len(), 1);
+    let refused = &reply.refused[0];
+    assert_eq!((&refused.id[..], &refused.hlc), ("ahead", &ahead.hlc));
+    assert!(
+        refused.message.contains("in the future"),
+        "{}",
+        refused.message
+    );
+    assert!(
+        reply.server.server_time_ms + day < ahead.hlc.wall_ms(),
+        "the server's clock shows how far ahead the device is"
+    );
+    assert_eq!(app.pull_all(&token).await, vec![within]);
+}
+
+async fn a_partial_push_still_fails_as_a_whole_for_request_limits(backend: Backend) {
+    let app = TestApp::new(&backend).await;
+    let token = app.register("alice@example.org").await;
+    let t = now();
+    let too_many: Vec<_> = (0..=MAX_CHANGES_PER_PUSH)
+        .map(|i| note(&format!("n{i}"), json!(i), t, "a"))
+        .collect();
+    app.push_partial_reply(&token, &too_many)
+        .await
+        .expect_error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_change");
+    let changes: Vec<_> = (0..17)
+        .map(|i| note(&format!("n{i}"), json!("x".repeat(255 * 1024)), t, "a"))
+        .collect();
+    app.push_partial_reply(&token, &changes)
+        .await
+        .expect_error(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large");
+    assert!(app.pull_all(&token).await.is_empty(), "nothing stored");
 }

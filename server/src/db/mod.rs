@@ -8,16 +8,22 @@
 //!
 //! Schema changes are the numbered files in `server/migrations/{sqlite,postgres}/`,
 //! embedded in the binary and applied at [`Database::connect`] (see [`MIGRATIONS`]).
+//!
+//! Every database has an **epoch**: a random id stored in it the first time a server
+//! opens it, and replaced by an operator after restoring a backup
+//! ([`Database::renew_epoch`], `--new-epoch`). Sync replies carry it, so devices can tell
+//! that the database their pull cursor belongs to is gone.
 
 mod postgres;
 mod sqlite;
 
 use std::collections::HashMap;
+use std::fmt::Write as _;
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use cairn_protocol::api::{PullResponse, PushResponse};
+use cairn_protocol::api::{PullResponse, PushResponse, ServerClock};
 use cairn_protocol::{merge, Hlc, Merge, Record, RecordKey};
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
@@ -34,12 +40,20 @@ pub struct Migration {
 }
 
 /// Every migration, oldest first. Append only: a released migration never changes.
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "accounts_and_records",
-    sqlite: include_str!("../../migrations/sqlite/0001_accounts_and_records.sql"),
-    postgres: include_str!("../../migrations/postgres/0001_accounts_and_records.sql"),
-}];
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "accounts_and_records",
+        sqlite: include_str!("../../migrations/sqlite/0001_accounts_and_records.sql"),
+        postgres: include_str!("../../migrations/postgres/0001_accounts_and_records.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "database_epoch",
+        sqlite: include_str!("../../migrations/sqlite/0002_database_epoch.sql"),
+        postgres: include_str!("../../migrations/postgres/0002_database_epoch.sql"),
+    },
+];
 
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
@@ -51,12 +65,23 @@ pub enum DbError {
     Corrupt(String),
     #[error("the push's writes did not match what it read: {0}")]
     Inconsistent(String),
+    #[error("no random numbers for the database epoch: {0}")]
+    Random(String),
     #[error(transparent)]
     Sqlx(#[from] sqlx::Error),
 }
 
+/// A connected database with an up-to-date schema, and its epoch.
 #[derive(Debug, Clone)]
-pub enum Database {
+pub struct Database {
+    pool: Pool,
+    /// Read (or stored) at [`Database::connect`]; every sync reply carries it.
+    epoch: Arc<str>,
+}
+
+/// The connections, of either backend.
+#[derive(Debug, Clone)]
+pub enum Pool {
     Sqlite(Sqlite),
     Postgres(PgPool),
 }
@@ -72,10 +97,11 @@ pub struct Sqlite {
 }
 
 impl Database {
-    /// Connects to `url`, creating the SQLite file if it does not exist yet, and brings
-    /// the schema up to date.
+    /// Connects to `url`, creating the SQLite file if it does not exist yet, brings the
+    /// schema up to date and reads the database's epoch, giving it one if it has none yet
+    /// (race-free: of several servers starting at once, one stores it and all read it).
     pub async fn connect(url: &str) -> Result<Database, DbError> {
-        let db = if url.starts_with("sqlite:") {
+        let pool = if url.starts_with("sqlite:") {
             let options = SqliteConnectOptions::from_str(url)?
                 .create_if_missing(true)
                 .journal_mode(SqliteJournalMode::Wal)
@@ -90,7 +116,7 @@ impl Database {
                     .idle_timeout(None)
                     .max_lifetime(None);
             }
-            Database::Sqlite(Sqlite {
+            Pool::Sqlite(Sqlite {
                 pool: pool.connect_with(options).await?,
                 writer: Arc::new(tokio::sync::Mutex::new(())),
             })
@@ -99,45 +125,87 @@ impl Database {
                 .acquire_timeout(Duration::from_secs(5))
                 .connect(url)
                 .await?;
-            Database::Postgres(pool)
+            Pool::Postgres(pool)
         } else {
             return Err(DbError::UnsupportedUrl(url.to_owned()));
         };
+        let mut db = Database {
+            pool,
+            epoch: Arc::from(""),
+        };
         db.migrate().await?;
+        let (fresh, now) = (random_epoch()?, now_ms_i64());
+        let epoch = match &db.pool {
+            Pool::Sqlite(sqlite) => sqlite::epoch(sqlite, &fresh, now).await?,
+            Pool::Postgres(pool) => postgres::epoch(pool, &fresh, now).await?,
+        };
+        db.epoch = Arc::from(epoch);
         Ok(db)
+    }
+
+    /// The connections.
+    pub fn pool(&self) -> &Pool {
+        &self.pool
+    }
+
+    /// The database's epoch: 128 random bits in lowercase hex.
+    pub fn epoch(&self) -> &str {
+        &self.epoch
+    }
+
+    /// Gives the database a new random epoch and returns the one it replaces. For an
+    /// operator who restored a backup (`--new-epoch`): every device then starts its sync
+    /// over, pushing back what the restored copy lacks. Servers already running on the
+    /// same database keep answering with the epoch they read until they restart.
+    pub async fn renew_epoch(&mut self) -> Result<String, DbError> {
+        let (fresh, now) = (random_epoch()?, now_ms_i64());
+        match &self.pool {
+            Pool::Sqlite(db) => sqlite::set_epoch(db, &fresh, now).await?,
+            Pool::Postgres(pool) => postgres::set_epoch(pool, &fresh, now).await?,
+        }
+        let old = std::mem::replace(&mut self.epoch, Arc::from(fresh));
+        Ok(old.to_string())
+    }
+
+    /// What a sync reply says about the server: the epoch, and the time now.
+    pub fn server_clock(&self) -> ServerClock {
+        ServerClock {
+            epoch: self.epoch.to_string(),
+            server_time_ms: crate::now_ms(),
+        }
     }
 
     /// Applies the migrations this database has not seen, each in its own transaction.
     /// Safe to run from several processes at once; running it again changes nothing.
     /// Returns how many were applied.
     pub async fn migrate(&self) -> Result<usize, DbError> {
-        match self {
-            Database::Sqlite(db) => sqlite::migrate(db, MIGRATIONS).await,
-            Database::Postgres(pool) => postgres::migrate(pool, MIGRATIONS).await,
+        match &self.pool {
+            Pool::Sqlite(db) => sqlite::migrate(db, MIGRATIONS).await,
+            Pool::Postgres(pool) => postgres::migrate(pool, MIGRATIONS).await,
         }
     }
 
     /// Which database this is, as reported by `/api/health`.
     pub fn kind(&self) -> &'static str {
-        match self {
-            Database::Sqlite(_) => "sqlite",
-            Database::Postgres(_) => "postgres",
+        match &self.pool {
+            Pool::Sqlite(_) => "sqlite",
+            Pool::Postgres(_) => "postgres",
         }
     }
 
     /// Checks that the database answers.
     pub async fn ping(&self) -> Result<(), DbError> {
-        match self {
-            Database::Sqlite(db) => sqlx::query("SELECT 1").execute(&db.pool).await.map(drop)?,
-            Database::Postgres(pool) => sqlx::query("SELECT 1").execute(pool).await.map(drop)?,
+        match &self.pool {
+            Pool::Sqlite(db) => sqlx::query("SELECT 1").execute(&db.pool).await.map(drop)?,
+            Pool::Postgres(pool) => sqlx::query("SELECT 1").execute(pool).await.map(drop)?,
         }
         Ok(())
     }
 
     pub async fn close(&self) {
-        match self {
-            Database::Sqlite(db) => db.pool.close().await,
-            Database::Postgres(pool) => pool.close().await,
+        match &self.pool {
+            Pool::Sqlite(db) => db.pool.close().await,
+            Pool::Postgres(pool) => pool.close().await,
         }
     }
 
@@ -148,19 +216,17 @@ impl Database {
         password_hash: &str,
         now_ms: i64,
     ) -> Result<Option<UserId>, DbError> {
-        match self {
-            Database::Sqlite(db) => sqlite::create_user(db, email, password_hash, now_ms).await,
-            Database::Postgres(pool) => {
-                postgres::create_user(pool, email, password_hash, now_ms).await
-            }
+        match &self.pool {
+            Pool::Sqlite(db) => sqlite::create_user(db, email, password_hash, now_ms).await,
+            Pool::Postgres(pool) => postgres::create_user(pool, email, password_hash, now_ms).await,
         }
     }
 
     /// The account with this (normalised) e-mail address: its id and password hash.
     pub async fn user_by_email(&self, email: &str) -> Result<Option<(UserId, String)>, DbError> {
-        match self {
-            Database::Sqlite(db) => sqlite::user_by_email(db, email).await,
-            Database::Postgres(pool) => postgres::user_by_email(pool, email).await,
+        match &self.pool {
+            Pool::Sqlite(db) => sqlite::user_by_email(db, email).await,
+            Pool::Postgres(pool) => postgres::user_by_email(pool, email).await,
         }
     }
 
@@ -172,11 +238,11 @@ impl Database {
         now_ms: i64,
         expires_at_ms: i64,
     ) -> Result<(), DbError> {
-        match self {
-            Database::Sqlite(db) => {
+        match &self.pool {
+            Pool::Sqlite(db) => {
                 sqlite::create_session(db, token_hash, user, now_ms, expires_at_ms).await
             }
-            Database::Postgres(pool) => {
+            Pool::Postgres(pool) => {
                 postgres::create_session(pool, token_hash, user, now_ms, expires_at_ms).await
             }
         }
@@ -188,50 +254,71 @@ impl Database {
         token_hash: &[u8],
         now_ms: i64,
     ) -> Result<Option<UserId>, DbError> {
-        match self {
-            Database::Sqlite(db) => sqlite::session_user(db, token_hash, now_ms).await,
-            Database::Postgres(pool) => postgres::session_user(pool, token_hash, now_ms).await,
+        match &self.pool {
+            Pool::Sqlite(db) => sqlite::session_user(db, token_hash, now_ms).await,
+            Pool::Postgres(pool) => postgres::session_user(pool, token_hash, now_ms).await,
         }
     }
 
     /// Ends a session; whether it existed.
     pub async fn delete_session(&self, token_hash: &[u8]) -> Result<bool, DbError> {
-        match self {
-            Database::Sqlite(db) => sqlite::delete_session(db, token_hash).await,
-            Database::Postgres(pool) => postgres::delete_session(pool, token_hash).await,
+        match &self.pool {
+            Pool::Sqlite(db) => sqlite::delete_session(db, token_hash).await,
+            Pool::Postgres(pool) => postgres::delete_session(pool, token_hash).await,
         }
     }
 
     /// Merges `changes` (already validated) into `user`'s records, in one transaction
     /// that first takes the user's sequence counter, so one user's pushes apply one at a
-    /// time and take increasing sequence numbers.
+    /// time and take increasing sequence numbers. The reply carries the
+    /// [`Database::server_clock`]; an empty push stores nothing and answers the account's
+    /// current sequence number as both `seq_before` and `seq_after`.
     pub async fn push(&self, user: UserId, changes: &[Record]) -> Result<PushResponse, DbError> {
-        if changes.is_empty() {
-            return Ok(PushResponse {
+        let mut reply = if changes.is_empty() {
+            let seq = self.head(user).await?;
+            PushResponse {
                 applied: 0,
                 duplicates: 0,
                 superseded: Vec::new(),
-                seq_before: 0,
-                seq_after: 0,
-            });
-        }
-        // Encoding happens before the transaction, so it never holds a lock.
-        let batch = PushBatch::new(changes)?;
-        match self {
-            Database::Sqlite(db) => sqlite::push(db, user, &batch).await,
-            Database::Postgres(pool) => postgres::push(pool, user, &batch).await,
-        }
+                seq_before: seq,
+                seq_after: seq,
+                refused: Vec::new(),
+                server: ServerClock::default(),
+            }
+        } else {
+            // Encoding happens before the transaction, so it never holds a lock.
+            let batch = PushBatch::new(changes)?;
+            match &self.pool {
+                Pool::Sqlite(db) => sqlite::push(db, user, &batch).await?,
+                Pool::Postgres(pool) => postgres::push(pool, user, &batch).await?,
+            }
+        };
+        reply.server = self.server_clock();
+        Ok(reply)
+    }
+
+    /// `user`'s sequence counter: the latest sequence number given to one of its
+    /// versions (0 for an account without records).
+    pub async fn head(&self, user: UserId) -> Result<u64, DbError> {
+        let head = match &self.pool {
+            Pool::Sqlite(db) => sqlite::head(db, user).await?,
+            Pool::Postgres(pool) => postgres::head(pool, user).await?,
+        };
+        Ok(u64::try_from(head).unwrap_or(0))
     }
 
     /// `user`'s record versions with a sequence number above `since`, in sequence order,
-    /// at most `limit` of them.
+    /// at most `limit` of them, with the account's [`Database::head`] read from the same
+    /// snapshot (so every row's number is at most the head, and the head is at least every
+    /// cursor the server has handed out, unless the database lost versions) and the
+    /// [`Database::server_clock`].
     pub async fn pull(&self, user: UserId, since: u64, limit: usize) -> Result<PullPage, DbError> {
         let since_seq = i64::try_from(since).unwrap_or(i64::MAX);
         // One more than asked, to learn whether more remain.
         let fetch = i64::try_from(limit).unwrap_or(i64::MAX - 1) + 1;
-        let mut rows = match self {
-            Database::Sqlite(db) => sqlite::pull(db, user, since_seq, fetch).await?,
-            Database::Postgres(pool) => postgres::pull(pool, user, since_seq, fetch).await?,
+        let (head, mut rows) = match &self.pool {
+            Pool::Sqlite(db) => sqlite::pull(db, user, since_seq, fetch).await?,
+            Pool::Postgres(pool) => postgres::pull(pool, user, since_seq, fetch).await?,
         };
         let more = rows.len() > limit;
         rows.truncate(limit);
@@ -246,8 +333,26 @@ impl Database {
             records,
             cursor,
             more,
+            head: u64::try_from(head).unwrap_or(0),
+            server: self.server_clock(),
         })
     }
+}
+
+/// A new epoch: 128 random bits, lowercase hex (the random source of session tokens).
+fn random_epoch() -> Result<String, DbError> {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes).map_err(|e| DbError::Random(e.to_string()))?;
+    Ok(bytes
+        .iter()
+        .fold(String::with_capacity(32), |mut hex, byte| {
+            let _ = write!(hex, "{byte:02x}");
+            hex
+        }))
+}
+
+fn now_ms_i64() -> i64 {
+    i64::try_from(crate::now_ms()).unwrap_or(i64::MAX)
 }
 
 /// A page of pulled records. It serialises exactly as
@@ -258,6 +363,9 @@ pub struct PullPage {
     pub records: Vec<WireRecord>,
     pub cursor: u64,
     pub more: bool,
+    pub head: u64,
+    #[serde(flatten)]
+    pub server: ServerClock,
 }
 
 /// A [`Record`] on its way out, its value still JSON text.
@@ -293,6 +401,8 @@ impl PullPage {
             records,
             cursor: self.cursor,
             more: self.more,
+            head: self.head,
+            server: self.server,
         })
     }
 }
@@ -539,10 +649,34 @@ mod tests {
             .unwrap(),
             cursor: 9,
             more: true,
+            head: 12,
+            server: ServerClock {
+                epoch: random_epoch().unwrap(),
+                server_time_ms: 1_700_000_000_123,
+            },
         };
         let wire = serde_json::to_value(&page).unwrap();
         let typed = serde_json::to_value(page.into_response().unwrap()).unwrap();
         assert_eq!(wire, typed);
+        // Field by field: what the client parses, with the clock flattened in.
+        let fields = |v: &serde_json::Value| {
+            let mut keys: Vec<_> = v.as_object().unwrap().keys().cloned().collect();
+            keys.sort();
+            keys
+        };
+        assert_eq!(
+            fields(&wire),
+            [
+                "cursor",
+                "epoch",
+                "head",
+                "more",
+                "records",
+                "server_time_ms"
+            ]
+        );
+        assert_eq!(wire["head"], 12);
+        assert_eq!(wire["server_time_ms"], 1_700_000_000_123u64);
         assert!(stored("c", "{not json", false).into_wire().is_err());
         assert!(StoredRecord {
             hlc: "yesterday".into(),
@@ -550,6 +684,17 @@ mod tests {
         }
         .into_wire()
         .is_err());
+    }
+
+    #[test]
+    fn epochs_are_128_random_bits_in_lowercase_hex() {
+        let (a, b) = (random_epoch().unwrap(), random_epoch().unwrap());
+        assert_eq!(a.len(), 32);
+        assert!(
+            a.bytes().all(|c| matches!(c, b'0'..=b'9' | b'a'..=b'f')),
+            "{a}"
+        );
+        assert_ne!(a, b);
     }
 
     #[test]

@@ -6,7 +6,7 @@
 
 use sqlx::PgPool;
 
-use cairn_protocol::api::PushResponse;
+use cairn_protocol::api::{PushResponse, ServerClock};
 
 use super::{
     held_clocks, known_version, plan_push, DbError, Migration, PushBatch, StoredRecord, UserId,
@@ -54,6 +54,46 @@ pub(super) async fn migrate(pool: &PgPool, migrations: &[Migration]) -> Result<u
     }
     tx.commit().await?;
     Ok(count)
+}
+
+/// The stored epoch; `fresh` is stored first if there is none. Of several servers
+/// starting at once, the first insert wins; the others' do nothing (waiting for the
+/// winner to commit) and read the winner's back.
+pub(super) async fn epoch(pool: &PgPool, fresh: &str, now_ms: i64) -> Result<String, DbError> {
+    const EPOCH: &str = "SELECT epoch FROM cairn_epoch WHERE id = 1";
+    if let Some(epoch) = sqlx::query_scalar(EPOCH).fetch_optional(pool).await? {
+        return Ok(epoch);
+    }
+    sqlx::query(
+        "INSERT INTO cairn_epoch (id, epoch, created_at) VALUES (1, $1, $2)
+         ON CONFLICT (id) DO NOTHING",
+    )
+    .bind(fresh)
+    .bind(now_ms)
+    .execute(pool)
+    .await?;
+    Ok(sqlx::query_scalar(EPOCH).fetch_one(pool).await?)
+}
+
+/// Replaces the stored epoch.
+pub(super) async fn set_epoch(pool: &PgPool, epoch: &str, now_ms: i64) -> Result<(), DbError> {
+    sqlx::query(
+        "INSERT INTO cairn_epoch (id, epoch, created_at) VALUES (1, $1, $2)
+         ON CONFLICT (id) DO UPDATE SET epoch = EXCLUDED.epoch, created_at = EXCLUDED.created_at",
+    )
+    .bind(epoch)
+    .bind(now_ms)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+pub(super) async fn head(pool: &PgPool, user: UserId) -> Result<i64, DbError> {
+    let head: Option<i64> = sqlx::query_scalar("SELECT last_seq FROM users WHERE id = $1")
+        .bind(user)
+        .fetch_optional(pool)
+        .await?;
+    Ok(head.unwrap_or(0))
 }
 
 pub(super) async fn create_user(
@@ -235,15 +275,27 @@ pub(super) async fn push(
         superseded,
         seq_before: u64::try_from(last_seq).unwrap_or(0),
         seq_after: u64::try_from(plan.last_seq).unwrap_or(0),
+        refused: Vec::new(),
+        server: ServerClock::default(),
     })
 }
 
+/// The user's head and the page's rows, from one snapshot (a read-only REPEATABLE READ
+/// transaction: its snapshot is taken at its first statement and never fails to
+/// serialise): the head is the counter of the very state the rows come from.
 pub(super) async fn pull(
     pool: &PgPool,
     user: UserId,
     since: i64,
     fetch: i64,
-) -> Result<Vec<StoredRecord>, DbError> {
+) -> Result<(i64, Vec<StoredRecord>), DbError> {
+    let mut tx = pool
+        .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        .await?;
+    let head: Option<i64> = sqlx::query_scalar("SELECT last_seq FROM users WHERE id = $1")
+        .bind(user)
+        .fetch_optional(&mut *tx)
+        .await?;
     let rows: Vec<(String, String, String, String, bool, i64)> = sqlx::query_as(
         "SELECT collection, id, value, hlc, deleted, seq
          FROM records
@@ -254,9 +306,10 @@ pub(super) async fn pull(
     .bind(user)
     .bind(since)
     .bind(fetch)
-    .fetch_all(pool)
+    .fetch_all(&mut *tx)
     .await?;
-    Ok(rows.into_iter().map(stored).collect())
+    tx.commit().await?;
+    Ok((head.unwrap_or(0), rows.into_iter().map(stored).collect()))
 }
 
 fn stored(

@@ -4,7 +4,7 @@
 //! as one JSON parameter that `json_each` expands, so a push is a fixed number of
 //! statements whatever its size.
 
-use cairn_protocol::api::PushResponse;
+use cairn_protocol::api::{PushResponse, ServerClock};
 
 use super::{
     held_clocks, known_version, plan_push, DbError, Migration, PushBatch, Sqlite, StoredRecord,
@@ -32,6 +32,10 @@ const WINNERS: &str = "
     FROM k CROSS JOIN records AS r
     WHERE r.user_id = ?1 AND r.collection = k.collection AND r.id = k.id
     ORDER BY k.n";
+
+const HEAD: &str = "SELECT last_seq FROM users WHERE id = ?1";
+
+const EPOCH: &str = "SELECT epoch FROM cairn_epoch WHERE id = 1";
 
 const PULL: &str = "
     SELECT collection, id, value, hlc, deleted, seq
@@ -78,6 +82,48 @@ pub(super) async fn migrate(db: &Sqlite, migrations: &[Migration]) -> Result<usi
     }
     tx.commit().await?;
     Ok(count)
+}
+
+/// The stored epoch; `fresh` is stored first if there is none.
+pub(super) async fn epoch(db: &Sqlite, fresh: &str, now_ms: i64) -> Result<String, DbError> {
+    if let Some(epoch) = sqlx::query_scalar(EPOCH).fetch_optional(&db.pool).await? {
+        return Ok(epoch);
+    }
+    // One writer at a time, queued here rather than in SQLite's busy handler.
+    let _turn = db.writer.lock().await;
+    // Another process may have stored one meanwhile: then that one stays.
+    sqlx::query(
+        "INSERT INTO cairn_epoch (id, epoch, created_at) VALUES (1, ?1, ?2)
+         ON CONFLICT (id) DO NOTHING",
+    )
+    .bind(fresh)
+    .bind(now_ms)
+    .execute(&db.pool)
+    .await?;
+    Ok(sqlx::query_scalar(EPOCH).fetch_one(&db.pool).await?)
+}
+
+/// Replaces the stored epoch.
+pub(super) async fn set_epoch(db: &Sqlite, epoch: &str, now_ms: i64) -> Result<(), DbError> {
+    // One writer at a time, queued here rather than in SQLite's busy handler.
+    let _turn = db.writer.lock().await;
+    sqlx::query(
+        "INSERT INTO cairn_epoch (id, epoch, created_at) VALUES (1, ?1, ?2)
+         ON CONFLICT (id) DO UPDATE SET epoch = excluded.epoch, created_at = excluded.created_at",
+    )
+    .bind(epoch)
+    .bind(now_ms)
+    .execute(&db.pool)
+    .await?;
+    Ok(())
+}
+
+pub(super) async fn head(db: &Sqlite, user: UserId) -> Result<i64, DbError> {
+    let head: Option<i64> = sqlx::query_scalar(HEAD)
+        .bind(user)
+        .fetch_optional(&db.pool)
+        .await?;
+    Ok(head.unwrap_or(0))
 }
 
 pub(super) async fn create_user(
@@ -269,23 +315,33 @@ pub(super) async fn push(
         superseded,
         seq_before: u64::try_from(last_seq).unwrap_or(0),
         seq_after: u64::try_from(plan.last_seq).unwrap_or(0),
+        refused: Vec::new(),
+        server: ServerClock::default(),
     })
 }
 
+/// The user's head and the page's rows. One read transaction, so one snapshot (in WAL
+/// mode a reader's snapshot starts at its first read): the head is the counter of the
+/// very state the rows come from.
 pub(super) async fn pull(
     db: &Sqlite,
     user: UserId,
     since: i64,
     fetch: i64,
-) -> Result<Vec<StoredRecord>, DbError> {
-    let pool = &db.pool;
+) -> Result<(i64, Vec<StoredRecord>), DbError> {
+    let mut tx = db.pool.begin().await?;
+    let head: Option<i64> = sqlx::query_scalar(HEAD)
+        .bind(user)
+        .fetch_optional(&mut *tx)
+        .await?;
     let rows: Vec<(String, String, String, String, bool, i64)> = sqlx::query_as(PULL)
         .bind(user)
         .bind(since)
         .bind(fetch)
-        .fetch_all(pool)
+        .fetch_all(&mut *tx)
         .await?;
-    Ok(rows.into_iter().map(stored).collect())
+    tx.commit().await?;
+    Ok((head.unwrap_or(0), rows.into_iter().map(stored).collect()))
 }
 
 fn stored(
@@ -322,8 +378,8 @@ mod tests {
     async fn lookups_use_the_indexes() {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("t.db").display());
-        let crate::db::Database::Sqlite(db) = crate::db::Database::connect(&url).await.unwrap()
-        else {
+        let db = crate::db::Database::connect(&url).await.unwrap();
+        let crate::db::Pool::Sqlite(db) = db.pool() else {
             unreachable!()
         };
         let pool = &db.pool;

@@ -16,7 +16,7 @@ use std::sync::Once;
 use axum::body::Body;
 use axum::http::{header, HeaderMap, Method, Request, StatusCode};
 use axum::Router;
-use cairn_protocol::api::{PullResponse, PushResponse, Session};
+use cairn_protocol::api::{PullResponse, PushResponse, ServerClock, Session};
 use cairn_protocol::{DeviceId, Hlc, Record, RecordKey};
 use cairn_server::auth::PasswordCost;
 use cairn_server::rate_limit::RateLimit;
@@ -94,6 +94,32 @@ impl Backend {
     }
 }
 
+/// `path` with `suffix` appended to its file name (`cairn.db` → `cairn.db-wal`).
+fn with_suffix(path: &std::path::Path, suffix: &str) -> std::path::PathBuf {
+    let mut name = path.file_name().unwrap().to_owned();
+    name.push(suffix);
+    path.with_file_name(name)
+}
+
+/// Runs one statement on the PostgreSQL server as its admin, retrying a few times while
+/// a closed pool's connections are still going away.
+async fn postgres_admin(admin_url: &str, sql: &str) {
+    let mut admin = sqlx::PgConnection::connect(admin_url).await.unwrap();
+    for attempt in 0.. {
+        match sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned()))
+            .execute(&mut admin)
+            .await
+        {
+            Ok(_) => break,
+            Err(_) if attempt < 50 => {
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            Err(e) => panic!("{sql}: {e}"),
+        }
+    }
+    admin.close().await.unwrap();
+}
+
 /// `url` with its database name replaced by `name`.
 pub fn with_database(url: &str, name: &str) -> String {
     let (base, query) = url
@@ -125,8 +151,18 @@ pub struct TestApp {
     pub router: Router,
     pub db: Database,
     pub url: String,
+    backend: Backend,
+    settings: Settings,
     _dir: Option<tempfile::TempDir>,
     _dist: tempfile::TempDir,
+}
+
+/// A copy of a stopped server's database ([`TestApp::backup`]).
+pub enum Backup {
+    /// The SQLite files, in a directory of their own.
+    Sqlite(tempfile::TempDir),
+    /// A PostgreSQL database made from the original as a template.
+    Postgres(String),
 }
 
 /// A response: status, headers, body parsed as JSON (`Null` when empty).
@@ -168,14 +204,118 @@ impl TestApp {
         let (url, dir) = backend.fresh_database().await;
         let db = Database::connect(&url).await.unwrap();
         let dist = tempfile::tempdir().unwrap();
-        let router = app(AppState::new(db.clone(), dist.path().to_owned(), settings));
+        let router = app(AppState::new(
+            db.clone(),
+            dist.path().to_owned(),
+            settings.clone(),
+        ));
         TestApp {
             router,
             db,
             url,
+            backend: backend.clone(),
+            settings,
             _dir: dir,
             _dist: dist,
         }
+    }
+
+    /// Stops the server: closes its connections to the database.
+    pub async fn stop(&self) {
+        self.db.close().await;
+    }
+
+    /// Starts the server again on the same database (after [`TestApp::stop`]), as a new
+    /// process would: connecting, migrating, reading the epoch.
+    pub async fn start(&mut self) {
+        self.db = Database::connect(&self.url).await.unwrap();
+        self.router = app(AppState::new(
+            self.db.clone(),
+            self._dist.path().to_owned(),
+            self.settings.clone(),
+        ));
+    }
+
+    pub async fn restart(&mut self) {
+        self.stop().await;
+        self.start().await;
+    }
+
+    /// The SQLite database file (for a SQLite backend).
+    pub fn sqlite_file(&self) -> Option<std::path::PathBuf> {
+        self._dir.as_ref().map(|dir| dir.path().join("cairn.db"))
+    }
+
+    /// A copy of the database as it is now; the server must be stopped.
+    pub async fn backup(&self) -> Backup {
+        match &self.backend {
+            Backend::Sqlite => {
+                let file = self.sqlite_file().unwrap();
+                let copy = tempfile::tempdir().unwrap();
+                for suffix in ["", "-wal"] {
+                    let from = with_suffix(&file, suffix);
+                    if from.exists() {
+                        std::fs::copy(&from, with_suffix(&copy.path().join("cairn.db"), suffix))
+                            .unwrap();
+                    }
+                }
+                Backup::Sqlite(copy)
+            }
+            Backend::Postgres(admin_url) => {
+                let name = self.postgres_name();
+                let copy = format!("{name}_backup");
+                postgres_admin(
+                    admin_url,
+                    &format!("CREATE DATABASE {copy} TEMPLATE {name}"),
+                )
+                .await;
+                Backup::Postgres(copy)
+            }
+        }
+    }
+
+    /// Puts a [`TestApp::backup`] back in place of the database; the server must be
+    /// stopped.
+    pub async fn restore(&self, backup: Backup) {
+        match (&self.backend, backup) {
+            (Backend::Sqlite, Backup::Sqlite(copy)) => {
+                let file = self.sqlite_file().unwrap();
+                for suffix in ["", "-wal", "-shm"] {
+                    let _ = std::fs::remove_file(with_suffix(&file, suffix));
+                    let from = with_suffix(&copy.path().join("cairn.db"), suffix);
+                    if from.exists() {
+                        std::fs::copy(&from, with_suffix(&file, suffix)).unwrap();
+                    }
+                }
+            }
+            (Backend::Postgres(admin_url), Backup::Postgres(copy)) => {
+                let name = self.postgres_name();
+                postgres_admin(admin_url, &format!("DROP DATABASE {name}")).await;
+                postgres_admin(
+                    admin_url,
+                    &format!("ALTER DATABASE {copy} RENAME TO {name}"),
+                )
+                .await;
+            }
+            _ => unreachable!("a backup of another backend"),
+        }
+    }
+
+    fn postgres_name(&self) -> String {
+        let path = self.url.split('?').next().unwrap();
+        path.rsplit('/').next().unwrap().to_owned()
+    }
+
+    /// Asserts that a reply's server clock is this server's: its database's epoch, and
+    /// a time between `before` and now.
+    #[track_caller]
+    pub fn assert_clock(&self, clock: &ServerClock, before: u64) {
+        assert_eq!(clock.epoch, self.db.epoch(), "the database's epoch");
+        assert!(
+            (before..=now()).contains(&clock.server_time_ms),
+            "server time {} not between {before} and now",
+            clock.server_time_ms
+        );
     }
 
     pub async fn send(&self, request: Request<Body>) -> Reply {
@@ -245,8 +385,31 @@ impl TestApp {
             .await
     }
 
+    /// A push with `"partial": true`.
+    pub async fn push_partial_reply(&self, token: &str, changes: &[Record]) -> Reply {
+        let body = json!({"device_id": "dev1", "changes": changes, "partial": true});
+        self.call(Method::POST, "/api/v1/sync/push", Some(token), Some(&body))
+            .await
+    }
+
+    /// A push that succeeds, its reply stamped with this server's clock.
     pub async fn push(&self, token: &str, changes: &[Record]) -> PushResponse {
-        self.push_reply(token, changes).await.expect(StatusCode::OK)
+        let before = now();
+        let reply: PushResponse = self.push_reply(token, changes).await.expect(StatusCode::OK);
+        self.assert_clock(&reply.server, before);
+        assert!(reply.refused.is_empty(), "refused: {:?}", reply.refused);
+        reply
+    }
+
+    /// A partial push that succeeds, its reply stamped with this server's clock.
+    pub async fn push_partial(&self, token: &str, changes: &[Record]) -> PushResponse {
+        let before = now();
+        let reply: PushResponse = self
+            .push_partial_reply(token, changes)
+            .await
+            .expect(StatusCode::OK);
+        self.assert_clock(&reply.server, before);
+        reply
     }
 
     pub async fn pull_reply(&self, token: &str, query: &str) -> Reply {
@@ -259,10 +422,15 @@ impl TestApp {
         .await
     }
 
+    /// A pull that succeeds, its page stamped with this server's clock.
     pub async fn pull(&self, token: &str, since: u64, limit: usize) -> PullResponse {
-        self.pull_reply(token, &format!("?since={since}&limit={limit}"))
+        let before = now();
+        let page: PullResponse = self
+            .pull_reply(token, &format!("?since={since}&limit={limit}"))
             .await
-            .expect(StatusCode::OK)
+            .expect(StatusCode::OK);
+        self.assert_clock(&page.server, before);
+        page
     }
 
     /// Every record of the account, pulling page by page.
