@@ -213,15 +213,50 @@ impl Store {
         corrected_now(self.clock_offset.get())
     }
 
-    /// Adopts `offset_ms` (the sync server's clock minus this device's) for stamping
-    /// changes, and keeps it for the next start when it changed by more than a second.
-    /// The sync engine calls it with what every reply says.
-    pub async fn set_clock_offset(&self, offset_ms: i64) -> Result<(), StoreError> {
-        let before = self.clock_offset.replace(offset_ms);
-        if (before - offset_ms).abs() > 1_000 {
-            self.set_meta(META_CLOCK_OFFSET, Some(&offset_ms)).await?;
+    /// Learns the sync server's clock from a reply (`server_time_ms`): local changes are
+    /// stamped with this device's time corrected by it (when it is off by more than a
+    /// couple of seconds), and a device clock that had run beyond what the server accepts
+    /// (see [`HlcClock::restart_if_ahead_of`]) restarts at the server's time. The sync
+    /// engine calls it with every reply.
+    pub async fn observe_server_time(&self, server_time_ms: u64) -> Result<(), StoreError> {
+        if server_time_ms == 0 {
+            return Ok(());
+        }
+        let offset = server_time_ms as i64 - now_ms() as i64;
+        // Within a couple of seconds (network time included) this device's clock is right.
+        let offset = if offset.abs() < CLOCK_TOLERANCE_MS {
+            0
+        } else {
+            offset
+        };
+        let before = self.clock_offset.replace(offset);
+        if (before - offset).abs() > 1_000 {
+            self.set_meta(META_CLOCK_OFFSET, Some(&offset)).await?;
+        }
+        let restarted = self
+            .clock
+            .borrow_mut()
+            .restart_if_ahead_of(server_time_ms);
+        if restarted {
+            self.replace_clock_rows().await?;
         }
         Ok(())
+    }
+
+    /// Replaces every context's clock row by this context's (after a restart, so that
+    /// the next start does not take the refused maximum again).
+    async fn replace_clock_rows(&self) -> Result<(), StoreError> {
+        let Backend::Idb(db, _) = &self.backend else {
+            return Ok(());
+        };
+        let tx = db.transaction(&[META], TransactionMode::ReadWrite)?;
+        let meta = tx.store(META)?;
+        for key in meta.get_all_keys(Some(clock_rows_range()?), None).await? {
+            meta.delete(key).await?;
+        }
+        let last = self.clock.borrow().last().clone();
+        meta.put(&to_js(&last)?, Some(&self.clock_row)).await?;
+        commit(tx).await
     }
 
     /// The record at `key`, if any (tombstones included).
@@ -594,6 +629,10 @@ async fn run_migration(to: u32, tx: &Transaction) -> Result<(), StoreError> {
         other => unreachable!("no code for data migration {other}"),
     }
 }
+
+/// How far this device's clock may be from the server's before changes are stamped
+/// with the server's time instead.
+const CLOCK_TOLERANCE_MS: i64 = 2_000;
 
 /// Length of the random suffix that makes each context's clock id unique.
 const CONTEXT_SUFFIX_LEN: usize = 8;

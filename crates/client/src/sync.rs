@@ -523,17 +523,7 @@ impl<'a> Sync<'a> {
 
     /// Corrects this device's clock by the server's, from a reply's `server_time_ms`.
     async fn learn_server_time(&self, server_time_ms: u64) -> Result<(), StoreError> {
-        if server_time_ms == 0 {
-            return Ok(());
-        }
-        let offset = server_time_ms as i64 - now_ms() as i64;
-        // Within a couple of seconds (network time included) this device's clock is right.
-        let offset = if offset.abs() < CLOCK_TOLERANCE_MS {
-            0
-        } else {
-            offset
-        };
-        self.store.set_clock_offset(offset).await
+        self.store.observe_server_time(server_time_ms).await
     }
 
     /// Pushes `changes` (each with its JSON) as one request from the device `device_id`
@@ -773,10 +763,6 @@ impl<'a> Sync<'a> {
         })
     }
 }
-
-/// How far this device's clock may be from the server's before changes are stamped
-/// with the server's time instead.
-const CLOCK_TOLERANCE_MS: i64 = 2_000;
 
 /// Whether a round goes on to pull after its push failed with `error`: yes, unless the
 /// server cannot be reached or will not take this session.

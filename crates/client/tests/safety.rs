@@ -70,7 +70,7 @@ async fn a_record_far_ahead_of_this_device_is_beaten_by_the_next_local_edit() {
     // The server's clock is three days ahead of this device's, and it accepted a record
     // twenty hours ahead of its own.
     let server_ahead = 3 * 24 * HOUR_MS;
-    store.set_clock_offset(server_ahead as i64).await.unwrap();
+    store.observe_server_time(now() + server_ahead).await.unwrap();
     let far = remote("n", json!("far"), now() + server_ahead + 20 * HOUR_MS);
     store.apply_remote(&[far.clone()]).await.unwrap();
     let edit = store.write(far.key(), json!("mine")).await.unwrap();
@@ -78,21 +78,33 @@ async fn a_record_far_ahead_of_this_device_is_beaten_by_the_next_local_edit() {
 }
 
 #[wasm_bindgen_test]
-async fn a_clock_left_far_ahead_restarts_at_physical_time() {
+async fn a_clock_left_far_ahead_restarts_at_the_servers_time_and_stays_there() {
     let name = "safety-clock-back";
     drop(fresh(name).await);
     // Stored while this device's clock was set two days ahead.
     let ahead = Hlc::new(now() + 2 * MAX_DRIFT_MS, 7, DeviceId::new("dev").unwrap()).unwrap();
     put_raw(name, "meta", &[(Some("clock"), json!(ahead.to_string()))]).await;
     let store = Store::open(name).await.unwrap();
+    // Without word from the server, the clock keeps its lead: it never moves back alone.
+    let before = store.write(key("notes", "a"), json!(0)).await.unwrap();
+    assert!(before.hlc > ahead);
+
+    // A reply says what time it is: stamps start from there.
+    store.observe_server_time(now()).await.unwrap();
     let write = store.write(key("notes", "a"), json!(1)).await.unwrap();
     assert!(
         write.hlc.wall_ms() <= now() + 1_000,
         "stamped {} ms ahead",
-        write.hlc.wall_ms() - now()
+        write.hlc.wall_ms().saturating_sub(now())
     );
     let second = store.write(key("notes", "a"), json!(2)).await.unwrap();
     assert!(second.hlc > write.hlc);
+    drop(store);
+
+    // And the next start does not take the refused clock again.
+    let reopened = Store::open(name).await.unwrap();
+    let third = reopened.write(key("notes", "a"), json!(3)).await.unwrap();
+    assert!(third.hlc > second.hlc && third.hlc.wall_ms() <= now() + 1_000);
 }
 
 #[wasm_bindgen_test]

@@ -225,7 +225,6 @@ pub enum HlcError {
 #[derive(Debug, Clone)]
 pub struct HlcClock {
     last: Hlc,
-    restarted: bool,
 }
 
 impl HlcClock {
@@ -237,7 +236,6 @@ impl HlcClock {
                 counter: 0,
                 device,
             },
-            restarted: false,
         }
     }
 
@@ -250,7 +248,6 @@ impl HlcClock {
                 counter: last_seen.counter,
                 device,
             },
-            restarted: false,
         }
     }
 
@@ -264,17 +261,9 @@ impl HlcClock {
     }
 
     /// A new timestamp for a local change, greater than every timestamp issued or
-    /// observed before — unless the clock had run more than [`MAX_DRIFT_MS`] ahead of
-    /// `physical_ms`: such timestamps are refused by every check of the protocol, so the
-    /// clock restarts at `physical_ms` instead of issuing them for ever. (The clock's
-    /// device id keeps every timestamp unique; see [`HlcClock::restarted`].)
+    /// observed before.
     pub fn tick(&mut self, physical_ms: u64) -> Result<Hlc, HlcError> {
         let physical_ms = physical_ms.min(MAX_WALL_MS);
-        if self.last.wall_ms > physical_ms.saturating_add(MAX_DRIFT_MS) {
-            self.set(physical_ms, 0);
-            self.restarted = true;
-            return Ok(self.last.clone());
-        }
         let (wall_ms, counter) = if physical_ms > self.last.wall_ms {
             (physical_ms, 0)
         } else {
@@ -284,10 +273,20 @@ impl HlcClock {
         Ok(self.last.clone())
     }
 
-    /// Whether [`HlcClock::tick`] ever restarted this clock behind a timestamp it had
-    /// seen (because that one was too far ahead of physical time).
-    pub fn restarted(&self) -> bool {
-        self.restarted
+    /// Restarts the clock at `trusted_ms` if it ran more than [`MAX_DRIFT_MS`] ahead of
+    /// it, and says whether it did. `trusted_ms` is a clock the protocol checks against
+    /// (the sync server's): every timestamp beyond that limit is refused, so a clock that
+    /// got there (the device's own clock was set days ahead, then corrected) would
+    /// otherwise issue refused timestamps until real time caught up. No timestamp beyond
+    /// the limit was ever accepted, so nothing accepted orders after the restarted clock
+    /// that it should beat; the clock's device id keeps its timestamps unique.
+    pub fn restart_if_ahead_of(&mut self, trusted_ms: u64) -> bool {
+        let trusted_ms = trusted_ms.min(MAX_WALL_MS);
+        if self.last.wall_ms <= trusted_ms.saturating_add(MAX_DRIFT_MS) {
+            return false;
+        }
+        self.set(trusted_ms, 0);
+        true
     }
 
     /// Moves the clock past a timestamp received from another device (on every record
@@ -454,18 +453,19 @@ mod tests {
     }
 
     #[test]
-    fn a_clock_far_ahead_of_physical_time_restarts_at_it() {
+    fn a_clock_far_ahead_of_a_trusted_clock_restarts_at_it_and_only_then() {
         let day = MAX_DRIFT_MS;
         let mut clock = HlcClock::resume(device("a"), &hlc(10 * day, 3, "a"));
-        // Within the drift limit the clock keeps its lead.
-        let t = clock.tick(9 * day).unwrap();
+        // Physical time far behind never moves the clock back by itself.
+        let t = clock.tick(day).unwrap();
         assert_eq!((t.wall_ms(), t.counter()), (10 * day, 4));
-        assert!(!clock.restarted());
-        // Beyond it, the next timestamp is physical time again.
+        // Within the drift limit of the trusted clock it keeps its lead.
+        assert!(!clock.restart_if_ahead_of(9 * day));
+        assert_eq!(clock.last().wall_ms(), 10 * day);
+        // Beyond it, the clock restarts there.
+        assert!(clock.restart_if_ahead_of(8 * day));
         let t = clock.tick(8 * day).unwrap();
-        assert_eq!((t.wall_ms(), t.counter()), (8 * day, 0));
-        assert!(clock.restarted());
-        assert!(clock.tick(8 * day).unwrap() > t);
+        assert_eq!((t.wall_ms(), t.counter()), (8 * day, 1));
     }
 
     #[test]
@@ -526,15 +526,7 @@ mod tests {
                         Err(_) => continue,
                     }
                 } else {
-                    let restarted_before = clock.restarted();
-                    let t = clock.tick(physical).unwrap();
-                    if clock.restarted() != restarted_before {
-                        // Restarted behind a clock too far ahead: it is physical time again.
-                        prop_assert_eq!((t.wall_ms(), t.counter()), (physical, 0));
-                        max_seen = Some(t);
-                        continue;
-                    }
-                    t
+                    clock.tick(physical).unwrap()
                 };
                 if let Some(prev) = &max_seen {
                     prop_assert!(issued.wall_ms() > prev.wall_ms()
