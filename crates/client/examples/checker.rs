@@ -97,8 +97,9 @@ pub async fn sign_in(email: String, password: String, switch: String) -> Result<
 /// when no choice was asked for, `"keep"` / `"empty"` when the client asked.
 ///
 /// Today's `Sync::sign_in` never asks: on a device holding another account's data it
-/// silently queues that data into the new account (answered as `"implicit-keep"` when
-/// the device had synced another account, which the driver counts as keeping data).
+/// silently queues that data into the new account. That is answered as
+/// `"implicit-keep"` (when the device was signed in to another account), which is no
+/// choice: the driver's invariant (e) then fires if the old data reaches the new account.
 /// Once `SyncError::DataOfAnotherAccount` and `Sync::sign_in_with` exist, replace the
 /// body with the commented version below.
 async fn sign_in_switching(

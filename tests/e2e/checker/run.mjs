@@ -133,7 +133,12 @@ class Ctx {
       const crashed = new Promise((resolve) => this.page.once('crash', resolve));
       const cdp = await this.device.context.newCDPSession(this.page);
       cdp.send('Page.crash').catch(() => {});
-      await crashed;
+      // Guards against a hang only (the crash event normally follows at once).
+      let guard;
+      const timedOut = new Promise((_, reject) => {
+        guard = setTimeout(() => reject(new Error(`${this.label} did not crash`)), 15_000);
+      });
+      await Promise.race([crashed, timedOut]).finally(() => clearTimeout(guard));
       await this.page.close().catch(() => {});
     } else {
       await this.page.close();
@@ -189,7 +194,9 @@ export async function runSeed({ browser, seed, ops, page = process.env.CAIRN_CHE
     trace.push(`#${op} ${line}`);
     log(`#${op} ${line}`);
   };
-  const violate = (invariant, text) => violations.push({ invariant, text });
+  // Quiescing is traced apart: its first and last rounds are shown.
+  const quiesceTrace = [];
+  const violate = (invariant, text, op) => violations.push({ invariant, text, op });
   const accounts = {
     A: `a-${seed}@checker.test`,
     B: `b-${seed}@checker.test`,
@@ -220,6 +227,7 @@ export async function runSeed({ browser, seed, ops, page = process.env.CAIRN_CHE
       violate(
         'c',
         `${device.name}: ${ctx.label} was acknowledged ${short(ack)} (op #${op}) after ${earlier.ctx} was acknowledged ${short(earlier)} (op #${earlier.op}): the clock did not increase`,
+        op,
       );
     }
     device.acks.push(ack);
@@ -443,10 +451,12 @@ export async function runSeed({ browser, seed, ops, page = process.env.CAIRN_CHE
     let quiet = false;
     for (let round = 0; round < QUIESCE_ROUNDS && !quiet; round++) {
       quiet = true;
+      const from = trace.length;
       for (const device of everyone) {
         const res = await syncIn(end, device.contexts[0], `quiesce ${round}`);
         if (!res.ok || res.pushed || res.pulled || res.refused.length) quiet = false;
       }
+      quiesceTrace.push(trace.splice(from));
     }
     if (!quiet) violate('d', `sync did not quiesce within ${QUIESCE_ROUNDS} rounds per device`);
 
@@ -469,7 +479,9 @@ export async function runSeed({ browser, seed, ops, page = process.env.CAIRN_CHE
     rmSync(dataDir, { recursive: true, force: true });
     rmSync(snapshotDir, { recursive: true, force: true });
   }
-  return { ok: violations.length === 0, seed, ops, violations, trace, stats };
+  const rounds = quiesceTrace.length;
+  const quiescing = rounds <= 2 ? quiesceTrace.flat() : [...quiesceTrace[0], `… quiesce rounds 1-${rounds - 2} left out …`, ...quiesceTrace[rounds - 1]];
+  return { ok: violations.length === 0, seed, ops, violations, trace, quiescing, stats };
 }
 
 function checkInvariants(run, accounts, violate) {
@@ -557,8 +569,16 @@ export function describeFailure(result) {
     for (const t of texts.slice(0, 6)) lines.push(`  - ${t}`);
     if (texts.length > 6) lines.push(`  … and ${texts.length - 6} more`);
   }
-  lines.push(`last ${Math.min(TRACE_SHOWN, result.trace.length)} of ${result.trace.length} trace lines:`);
+  const first = result.violations.filter((v) => v.op !== undefined).sort((x, y) => x.op - y.op)[0];
+  if (first) {
+    lines.push(`the operations up to the first violation during the run (#${first.op}):`);
+    const upTo = result.trace.findLastIndex((t) => t.startsWith(`#${first.op} `));
+    for (const t of result.trace.slice(Math.max(0, upTo - 12), upTo + 1)) lines.push(`  ${t}`);
+  }
+  lines.push(`the last ${Math.min(TRACE_SHOWN, result.trace.length)} of ${result.trace.length} operations:`);
   for (const t of result.trace.slice(-TRACE_SHOWN)) lines.push(`  ${t}`);
+  if (result.quiescing.length) lines.push('quiescing:');
+  for (const t of result.quiescing) lines.push(`  ${t}`);
   return lines.join('\n');
 }
 
