@@ -3,7 +3,7 @@
 // by `cargo xtask test`); `cargo xtask test --soak` sets CHECKER_SEEDS and CHECKER_OPS.
 import { after, before, test } from 'node:test';
 import { launchBrowser } from './support.mjs';
-import { describeFailure, regressions, runSeed, seedsFromEnv } from './checker/run.mjs';
+import { describeFailure, faultsFromEnv, regressions, runSeed, seedsFromEnv } from './checker/run.mjs';
 
 const OPS = Number(process.env.CHECKER_OPS ?? 150);
 const SEEDS = 2;
@@ -19,9 +19,9 @@ after(async () => {
 let seedsRun = 0;
 let opsRun = 0;
 let failures = 0;
-async function check(seed, ops) {
-  console.log(`checker: seed ${seed}, ${ops} ops (replay: CHECKER_SEED=${seed} CHECKER_OPS=${ops})`);
-  const result = await runSeed({ browser, seed, ops });
+async function check(seed, ops, faults = faultsFromEnv()) {
+  console.log(`checker: seed ${seed}, ${ops} ops, faults ${faults.join(',')} (replay: CHECKER_SEED=${seed} CHECKER_OPS=${ops} CHECKER_FAULTS=${faults.join(',')})`);
+  const result = await runSeed({ browser, seed, ops, faults });
   seedsRun++;
   opsRun += ops;
   if (!result.ok) {
@@ -31,8 +31,8 @@ async function check(seed, ops) {
 }
 
 if (!process.env.CHECKER_SEED) {
-  for (const { seed, ops, note } of regressions()) {
-    test(`checker regression seed ${seed} (${note})`, () => check(seed, ops));
+  for (const { seed, ops, faults, note } of regressions()) {
+    test(`checker regression seed ${seed} (${note})`, () => check(seed, ops, faults?.split(',')));
   }
 }
 for (const seed of seedsFromEnv(SEEDS)) {

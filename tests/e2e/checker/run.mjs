@@ -179,10 +179,25 @@ class Device {
   }
 }
 
+/**
+ * The kinds of faults a run injects (all by default): `skew` (clock offsets up to hours),
+ * `farskew` (offsets over a day), `kill` (contexts closed, crashed or terminated
+ * mid-round), `restart` (server restarts), `restore` (the server's database restored to
+ * an older copy), `switch` (a device switching account). `CHECKER_FAULTS=skew,kill`
+ * narrows a run down to some; a seed replays only with the same faults.
+ */
+export const FAULTS = ['skew', 'farskew', 'kill', 'restart', 'restore', 'switch'];
+export function faultsFromEnv() {
+  const list = process.env.CHECKER_FAULTS;
+  return list ? list.split(',').filter((f) => FAULTS.includes(f)) : FAULTS;
+}
+
 /** Runs one seed; resolves to `{ok, seed, ops, violations, trace, stats}`. */
-export async function runSeed({ browser, seed, ops, page = process.env.CAIRN_CHECKER_PAGE, log = () => {} }) {
+export async function runSeed({ browser, seed, ops, faults = faultsFromEnv(), page = process.env.CAIRN_CHECKER_PAGE, log = () => {} }) {
   if (!page) throw new Error('CAIRN_CHECKER_PAGE is not set: run the checker with `cargo xtask test`');
   const rand = prng(seed);
+  const has = (fault) => faults.includes(fault);
+  const skews = SKEWS.filter((s) => (Math.abs(s) > DAY ? has('farskew') : s === 0 || has('skew')));
   const dataDir = mkdtempSync(join(tmpdir(), 'cairn-checker-'));
   const snapshotDir = mkdtempSync(join(tmpdir(), 'cairn-checker-snapshot-'));
   const serverArgs = ['--user-rate-per-minute', '0', '--auth-rate-per-minute', '0'];
@@ -212,9 +227,11 @@ export async function runSeed({ browser, seed, ops, page = process.env.CAIRN_CHE
   const dbFiles = (dir) => ['cairn.db', 'cairn.db-wal', 'cairn.db-shm'].map((f) => [f, join(dir, f)]);
 
   // When the server's database is copied away, restored, and the account switched.
-  const snapshotAt = 1 + rand.int(Math.max(1, Math.floor(ops * 0.3)));
-  const restoreAt = Math.floor(ops * 0.5) + rand.int(Math.max(1, Math.floor(ops * 0.35)));
-  const switchAt = rand.next() < 0.5 ? Math.floor(ops * 0.2) + rand.int(Math.max(1, Math.floor(ops * 0.6))) : -1;
+  let snapshotAt = 1 + rand.int(Math.max(1, Math.floor(ops * 0.3)));
+  let restoreAt = Math.floor(ops * 0.5) + rand.int(Math.max(1, Math.floor(ops * 0.35)));
+  let switchAt = rand.next() < 0.5 ? Math.floor(ops * 0.2) + rand.int(Math.max(1, Math.floor(ops * 0.6))) : -1;
+  if (!has('restore')) snapshotAt = restoreAt = -1;
+  if (!has('switch')) switchAt = -1;
   const switchChoice = rand.pick(['keep', 'empty']);
   const deviceCount = 2 + rand.int(2);
 
@@ -337,7 +354,7 @@ export async function runSeed({ browser, seed, ops, page = process.env.CAIRN_CHE
 
   try {
     await startOurServer();
-    note(0, `seed ${seed}, ${ops} ops, ${deviceCount} devices; snapshot at #${snapshotAt}, restore at #${restoreAt}, switch at #${switchAt} (${switchChoice}); ${run.server.url}`);
+    note(0, `seed ${seed}, ${ops} ops, faults ${faults.join(',')}, ${deviceCount} devices; snapshot at #${snapshotAt}, restore at #${restoreAt}, switch at #${switchAt} (${switchChoice}); ${run.server.url}`);
     // Account B exists from the start (so the database copy has it).
     const created = await fetch(`${run.server.url}/api/v1/accounts`, {
       method: 'POST',
@@ -372,11 +389,11 @@ export async function runSeed({ browser, seed, ops, page = process.env.CAIRN_CHE
         ['delete', 7],
         ['sync', 22],
         ['syncDuringWrite', 5],
-        ['skew', 8],
-        ['interrupt', 6],
+        ['skew', skews.length > 1 ? 8 : 0],
+        ['interrupt', has('kill') ? 6 : 0],
         ['reopen', 8],
         ['reload', 4],
-        ['restart', 2],
+        ['restart', has('restart') ? 2 : 0],
       ]);
       const device = rand.pick(run.devices);
       const closed = device.contexts.filter((c) => !c.open);
@@ -409,7 +426,7 @@ export async function runSeed({ browser, seed, ops, page = process.env.CAIRN_CHE
         }
         case 'skew': {
           const target = rand.pick(device.contexts);
-          const skew = rand.pick(SKEWS);
+          const skew = rand.pick(skews);
           note(op, `skew ${target.label}: ${target.skew} -> ${skew} ms`);
           await target.setSkew(skew);
           break;
@@ -481,7 +498,7 @@ export async function runSeed({ browser, seed, ops, page = process.env.CAIRN_CHE
   }
   const rounds = quiesceTrace.length;
   const quiescing = rounds <= 2 ? quiesceTrace.flat() : [...quiesceTrace[0], `… quiesce rounds 1-${rounds - 2} left out …`, ...quiesceTrace[rounds - 1]];
-  return { ok: violations.length === 0, seed, ops, violations, trace, quiescing, stats };
+  return { ok: violations.length === 0, seed, ops, faults, violations, trace, quiescing, stats };
 }
 
 function checkInvariants(run, accounts, violate) {
@@ -563,7 +580,8 @@ function checkInvariants(run, accounts, violate) {
 export function describeFailure(result) {
   const byInvariant = new Map();
   for (const v of result.violations) byInvariant.set(v.invariant, [...(byInvariant.get(v.invariant) ?? []), v.text]);
-  const lines = [`checker seed ${result.seed} (${result.ops} ops) failed; reproduce with CHECKER_SEED=${result.seed} CHECKER_OPS=${result.ops}`];
+  const faults = result.faults.length === FAULTS.length ? '' : ` CHECKER_FAULTS=${result.faults.join(',')}`;
+  const lines = [`checker seed ${result.seed} (${result.ops} ops) failed; reproduce with CHECKER_SEED=${result.seed} CHECKER_OPS=${result.ops}${faults}`];
   for (const [inv, texts] of byInvariant) {
     lines.push(`invariant (${inv}): ${texts.length} violation(s)`);
     for (const t of texts.slice(0, 6)) lines.push(`  - ${t}`);
