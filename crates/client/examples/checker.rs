@@ -11,6 +11,7 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
+use cairn_client::sync::AccountSwitch;
 use cairn_client::{Store, Subscription, Sync, SyncError};
 use cairn_protocol::{Record, RecordKey};
 use serde_json::{json, Value};
@@ -94,44 +95,32 @@ pub async fn sign_in(email: String, password: String, switch: String) -> Result<
 }
 
 /// THE ONE PLACE THE ACCOUNT-SWITCH API IS USED. Answers which choice was made: `"none"`
-/// when no choice was asked for, `"keep"` / `"empty"` when the client asked.
-///
-/// Today's `Sync::sign_in` never asks: on a device holding another account's data it
-/// silently queues that data into the new account. That is answered as
-/// `"implicit-keep"` (when the device was signed in to another account), which is no
-/// choice: the driver's invariant (e) then fires if the old data reaches the new account.
-/// Once `SyncError::DataOfAnotherAccount` and `Sync::sign_in_with` exist, replace the
-/// body with the commented version below.
+/// when the client asked nothing, `"keep"` / `"empty"` when it asked
+/// (`SyncError::DataOfAnotherAccount`) and `switch` answered with
+/// `AccountSwitch::KeepData` / `AccountSwitch::StartEmpty`. (Before the client asked, a
+/// sign-in silently queued the old account's data into the new one; the driver's
+/// invariant (e) is what caught that.)
 async fn sign_in_switching(
     sync: &Sync<'_>,
     email: &str,
     password: &str,
-    _switch: &str,
+    switch: &str,
 ) -> Result<&'static str, JsValue> {
-    let had_other = sync
-        .session()
-        .await
-        .map_err(js_err)?
-        .is_some_and(|s| s.email != cairn_protocol::limits::normalize_email(email));
     match sync.sign_in(email, password).await {
-        Ok(_) => Ok(if had_other { "implicit-keep" } else { "none" }),
+        Ok(_) => Ok("none"),
+        Err(SyncError::DataOfAnotherAccount { .. }) => {
+            let (how, answer) = if switch == "keep" {
+                (AccountSwitch::KeepData, "keep")
+            } else {
+                (AccountSwitch::StartEmpty, "empty")
+            };
+            sync.sign_in_with(email, password, how)
+                .await
+                .map_err(js_err)?;
+            Ok(answer)
+        }
         Err(e) => Err(js_err(e)),
     }
-    // With the fixed client:
-    // use cairn_client::sync::AccountSwitch;
-    // match sync.sign_in(email, password).await {
-    //     Ok(_) => Ok("none"),
-    //     Err(SyncError::DataOfAnotherAccount { .. }) => {
-    //         let (how, answer) = if _switch == "keep" {
-    //             (AccountSwitch::KeepData, "keep")
-    //         } else {
-    //             (AccountSwitch::StartEmpty, "empty")
-    //         };
-    //         sync.sign_in_with(email, password, how).await.map_err(js_err)?;
-    //         Ok(answer)
-    //     }
-    //     Err(e) => Err(js_err(e)),
-    // }
 }
 
 /// Signs out (local data and outbox stay).
@@ -162,9 +151,10 @@ pub async fn write(collection: String, id: String, value_json: String) -> Result
     Ok(text(record_json(&record)))
 }
 
-/// Deletes `collection`/`id` (a tombstone); answers the stored record.
+/// Deletes `collection`/`id` (a tombstone); answers the stored record. (Not named
+/// `delete`: wasm-bindgen would export that as `_delete`.)
 #[wasm_bindgen]
-pub async fn delete(collection: String, id: String) -> Result<String, JsValue> {
+pub async fn delete_record(collection: String, id: String) -> Result<String, JsValue> {
     let store = store()?;
     let record = store
         .delete(RecordKey::new(collection, id))
@@ -254,18 +244,19 @@ pub async fn conflicts() -> Result<String, JsValue> {
         .collect::<Vec<_>>())))
 }
 
-/// The changes set aside (refused by a limit or the server), `[{record, reason, at_ms}]`;
-/// `null` while the client has no set-aside list. Once `Store::set_aside` exists, replace
-/// the body with the commented version.
+/// The changes set aside (refused by a limit or the server): `[{record, reason, at_ms}]`.
 #[wasm_bindgen]
 pub async fn set_aside() -> Result<String, JsValue> {
-    let _store = store()?;
-    Ok(text(Value::Null))
-    // let all = _store.set_aside().await.map_err(js_err)?;
-    // Ok(text(json!(all
-    //     .iter()
-    //     .map(|s| json!({ "record": record_json(&s.record), "reason": s.reason, "at_ms": s.at_ms }))
-    //     .collect::<Vec<_>>())))
+    let store = store()?;
+    let all = store.set_aside().await.map_err(js_err)?;
+    Ok(text(json!(all
+        .iter()
+        .map(|s| json!({
+            "record": record_json(&s.record),
+            "reason": s.reason,
+            "at_ms": s.set_aside_at_ms,
+        }))
+        .collect::<Vec<_>>())))
 }
 
 fn main() {}

@@ -3,8 +3,8 @@
 // One run (`runSeed`) is a seeded sequence of random operations over several devices
 // (isolated browser contexts) sharing an account: writes and deletes of a small key space,
 // sync rounds, per-context clock skew, contexts closed or crashed mid-round and reopened,
-// server restarts, one restore of the server's database to an older copy and, in some
-// runs, one device switching to a second account. Device 0 has several contexts on the
+// server restarts, one restore of the server's database to an older copy and one device
+// switching to a second account (signing out, then in, keeping or not keeping its data). Device 0 has several contexts on the
 // same database: two tabs and a dedicated Worker loading the same wasm (as the service
 // worker's sync module opens its own store). Then everything quiesces (true clocks, sync
 // rounds until nothing moves) and the invariants are checked:
@@ -229,7 +229,7 @@ export async function runSeed({ browser, seed, ops, faults = faultsFromEnv(), pa
   // When the server's database is copied away, restored, and the account switched.
   let snapshotAt = 1 + rand.int(Math.max(1, Math.floor(ops * 0.3)));
   let restoreAt = Math.floor(ops * 0.5) + rand.int(Math.max(1, Math.floor(ops * 0.35)));
-  let switchAt = rand.next() < 0.5 ? Math.floor(ops * 0.2) + rand.int(Math.max(1, Math.floor(ops * 0.6))) : -1;
+  let switchAt = Math.floor(ops * 0.2) + rand.int(Math.max(1, Math.floor(ops * 0.6)));
   if (!has('restore')) snapshotAt = restoreAt = -1;
   if (!has('switch')) switchAt = -1;
   const switchChoice = rand.pick(['keep', 'empty']);
@@ -279,7 +279,7 @@ export async function runSeed({ browser, seed, ops, faults = faultsFromEnv(), pa
     try {
       let record;
       if (del) {
-        record = await ctx.call('delete', [collection, id]);
+        record = await ctx.call('delete_record', [collection, id]);
       } else {
         const value = { n: ++serial, by: ctx.label };
         record = await ctx.call('write', [collection, id, JSON.stringify(value)]);
