@@ -515,7 +515,10 @@ function checkInvariants(run, accounts, violate) {
       for (const key of new Set([...ref.state.keys(), ...d.state.keys()])) {
         const [x, y] = [ref.state.get(key), d.state.get(key)];
         if (!x || !y || x.hlc !== y.hlc || canon(x.value) !== canon(y.value) || x.deleted !== y.deleted) {
-          violate('a', `${account}: ${key} differs: ${ref.name} has ${short(x)}, ${d.name} has ${short(y)}`);
+          const aside = [ref, d]
+            .flatMap((dev) => dev.setAside.filter((a) => keyOf(a.record) === key).map((a) => `${dev.name} set aside ${short(a.record)}: ${a.reason}`))
+            .join('; ');
+          violate('a', `${account}: ${key} differs: ${ref.name} has ${short(x)}, ${d.name} has ${short(y)}${aside ? ` (${aside})` : ''}`);
         }
       }
     }
