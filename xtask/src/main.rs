@@ -2,9 +2,9 @@
 //!
 //! - `cargo xtask run [--port N] [--data-dir DIR]`: set up what is missing, build the app
 //!   and the service worker (release), and serve them with the API on 127.0.0.1.
-//! - `cargo xtask test [--native-only]`: native tests (the server's against SQLite and a
-//!   throwaway PostgreSQL), wasm tests in headless Chromium, end-to-end tests; ends with
-//!   `N passed, N failed`.
+//! - `cargo xtask test [--native-only | --soak]`: native tests (the server's against SQLite
+//!   and a throwaway PostgreSQL), wasm tests in headless Chromium, end-to-end tests; ends
+//!   with `N passed, N failed`. `--soak`: only the client's randomized checker, large.
 //! - `cargo xtask build`: only build the app into `dist/` and print the wasm sizes.
 //! - `cargo xtask bench [server]`: benchmarks against baselines, into
 //!   `target/bench/results.jsonl` (`server`: only the sync server's).
@@ -77,9 +77,11 @@ commands:
   run [--port N] [--data-dir DIR]   build the app and serve it with the API
                                     (default http://127.0.0.1:8080, data in ./data;
                                     also CAIRN_PORT, CAIRN_DATA_DIR, DATABASE_URL)
-  test [--native-only]              run every test: native (with a throwaway PostgreSQL
+  test [--native-only | --soak]     run every test: native (with a throwaway PostgreSQL
                                     for the server), wasm (headless Chromium), e2e;
-                                    --native-only: just the native ones
+                                    --native-only: just the native ones; --soak: only
+                                    the client's randomized checker, large
+                                    (CHECKER_SEEDS seeds of CHECKER_OPS ops, 50 x 400)
   build                             build the app into dist/ and print the wasm sizes
   bench [server]                    benchmarks against baselines, appended to
                                     target/bench/results.jsonl; `server`: only the
@@ -95,6 +97,7 @@ fn main() -> ExitCode {
         Some("test") => match &args[1..] {
             [] => test::run(&paths, false),
             [flag] if flag == "--native-only" => test::run(&paths, true),
+            [flag] if flag == "--soak" => test::soak(&paths),
             _ => Err(USAGE.to_owned()),
         },
         Some("build") if args.len() == 1 => toolchain::prepare(&paths)

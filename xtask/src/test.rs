@@ -7,7 +7,12 @@
 //!    wasm-bindgen-test-runner in headless Chromium;
 //! 3. end-to-end: the release build served by the real server, driven in headless
 //!    Chromium by Playwright (`tests/e2e`, node's test runner); screenshots are saved to
-//!    `target/e2e-artifacts/`.
+//!    `target/e2e-artifacts/`. Among them the randomized checker of the client
+//!    (`tests/e2e/checker.test.mjs`, small: its regression seeds and 2 fresh ones), on
+//!    the page built from `crates/client/examples/checker.rs` ([`checker_page`]).
+//!
+//! `cargo xtask test --soak` runs only the checker, large: `CHECKER_SEEDS` seeds (50) of
+//! `CHECKER_OPS` operations (400).
 //!
 //! Every suite runs even when an earlier one fails; a suite that cannot run at all (a
 //! build error, a missing tool) counts as one failure.
@@ -15,7 +20,10 @@
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
+use std::path::PathBuf;
+
 use crate::cmd::{self, step};
+use crate::toolchain::WASM_TARGET;
 use crate::{build, toolchain, tools, Paths, Result};
 
 /// Crates with tests that run in the browser.
@@ -25,6 +33,63 @@ const WASM_TEST_CRATES: &[&str] = &["cairn-client"];
 struct Counts {
     passed: u64,
     failed: u64,
+}
+
+/// `cargo xtask test --soak`: only the randomized checker, with many seeds and operations.
+pub fn soak(paths: &Paths) -> Result {
+    let counts = suite((|| {
+        let env = toolchain::prepare(paths)?;
+        let browser = tools::ensure_browser()?;
+        step("The randomized checker, large (headless Chromium)");
+        let page = checker_page(paths, &env)?;
+        let server = build::server(paths)?;
+        let dir = paths.root.join("tests/e2e");
+        tools::ensure_e2e_packages(&dir)?;
+        let var =
+            |name: &str, default: &str| std::env::var(name).unwrap_or_else(|_| default.into());
+        run_counted(
+            Command::new("node")
+                .args(["--test", "--test-reporter=tap", "checker.test.mjs"])
+                .env("CAIRN_SERVER_BIN", server)
+                .env("CAIRN_CHECKER_PAGE", page)
+                .env("CHROMIUM", &browser.chromium)
+                .env("CHECKER_SEEDS", var("CHECKER_SEEDS", "50"))
+                .env("CHECKER_OPS", var("CHECKER_OPS", "400"))
+                .current_dir(&dir),
+        )
+    })());
+    summary(&[("checker", counts)])
+}
+
+/// Builds the checker's page (`tests/e2e/checker/page/` plus the wasm of the client
+/// example `checker`, through wasm-bindgen) and returns its directory.
+pub fn checker_page(paths: &Paths, env: &toolchain::WasmEnv) -> Result<PathBuf> {
+    step("Building the client checker's page");
+    cmd::run(
+        env.apply(&mut Command::new("cargo"))
+            .args(["build", "--release", "--target", WASM_TARGET])
+            .args(["--package", "cairn-client", "--example", "checker"])
+            .current_dir(&paths.root),
+    )?;
+    let page = paths.target.join("checker/page");
+    std::fs::create_dir_all(&page).map_err(|e| format!("cannot create {}: {e}", page.display()))?;
+    cmd::run(
+        env.apply(&mut Command::new(env.tools_bin.join("wasm-bindgen")))
+            .args(["--target", "web", "--out-dir"])
+            .arg(&page)
+            .arg(
+                paths
+                    .target
+                    .join(WASM_TARGET)
+                    .join("release/examples/checker.wasm"),
+            ),
+    )?;
+    let source = paths.root.join("tests/e2e/checker/page");
+    for file in ["index.html", "worker.js"] {
+        std::fs::copy(source.join(file), page.join(file))
+            .map_err(|e| format!("cannot copy {file}: {e}"))?;
+    }
+    Ok(page)
 }
 
 /// Runs every suite, or with `native_only` only the native one.
@@ -130,6 +195,7 @@ fn wasm(paths: &Paths, env: &toolchain::WasmEnv, browser: &tools::Browser) -> Re
 
 fn e2e(paths: &Paths, env: &toolchain::WasmEnv, browser: &tools::Browser) -> Result<Counts> {
     build::app(paths, env)?;
+    let checker = checker_page(paths, env)?;
     let server = build::server(paths)?;
     let dir = paths.root.join("tests/e2e");
     tools::ensure_e2e_packages(&dir)?;
@@ -146,6 +212,7 @@ fn e2e(paths: &Paths, env: &toolchain::WasmEnv, browser: &tools::Browser) -> Res
             .args(&files)
             .env("CAIRN_SERVER_BIN", server)
             .env("CAIRN_DIST", &paths.dist)
+            .env("CAIRN_CHECKER_PAGE", checker)
             .env("CHROMIUM", &browser.chromium)
             .env("CAIRN_E2E_ARTIFACTS", paths.target.join("e2e-artifacts"))
             .current_dir(&dir),
