@@ -259,4 +259,18 @@ pub async fn set_aside() -> Result<String, JsValue> {
         .collect::<Vec<_>>())))
 }
 
+/// Tries every set-aside change again, as a user does once the cause is fixed (the
+/// Storage page's "Try again"): each becomes a new local change. Returns the records
+/// written, like `write`.
+#[wasm_bindgen]
+pub async fn retry_set_aside() -> Result<String, JsValue> {
+    let store = store()?;
+    let mut written = Vec::new();
+    for item in store.set_aside().await.map_err(js_err)? {
+        let record = store.retry_set_aside(&item).await.map_err(js_err)?;
+        written.push(record_json(&record));
+    }
+    Ok(text(json!(written)))
+}
+
 fn main() {}

@@ -470,8 +470,15 @@ export async function runSeed({ browser, seed, ops, faults = faultsFromEnv(), pa
       quiet = true;
       const from = trace.length;
       for (const device of everyone) {
-        const res = await syncIn(end, device.contexts[0], `quiesce ${round}`);
-        if (!res.ok || res.pushed || res.pulled || res.refused.length) quiet = false;
+        const ctx = device.contexts[0];
+        // With every clock right again, the user retries what the server refused.
+        const retried = (await ctx.call('retry_set_aside')) ?? [];
+        for (const record of retried) {
+          note(end, `retry set-aside ${ctx.label} -> ${short(record)}`);
+          acknowledge(end, ctx, record);
+        }
+        const res = await syncIn(end, ctx, `quiesce ${round}`);
+        if (retried.length || !res.ok || res.pushed || res.pulled || res.refused.length) quiet = false;
       }
       quiesceTrace.push(trace.splice(from));
     }
