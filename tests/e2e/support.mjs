@@ -57,7 +57,8 @@ export async function startServer({ dataDir, staticDir, port = 0, args = [] } = 
   };
 }
 
-const CHROMIUM_ARGS = [
+/** The flags every browser of these tests starts with. */
+export const CHROMIUM_ARGS = [
   '--no-sandbox',
   '--disable-gpu',
   '--disable-dev-shm-usage',
