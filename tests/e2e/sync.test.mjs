@@ -240,10 +240,12 @@ test('a device whose clock runs two days ahead: its refused change is set aside,
   const a = await device(server.url, { clockAheadMs: 2 * DAY_MS });
   const b = await device(server.url);
   try {
+    // Written before A ever talked to the server, so stamped two days ahead: the server
+    // refuses it. (Once signed in, A stamps changes by the server's clock.)
+    await writeNote(a.page, 'written on a wrong clock');
+    await openSettings(a.page);
     await signIn(a.page, email, { newAccount: true });
     await signIn(b.page, email);
-    // A's note is stamped two days ahead: the server refuses it.
-    await writeNote(a.page, 'written on a wrong clock');
     // B hides the getting-started panel, and syncs.
     await b.page.getByRole('link', { name: 'Home' }).first().click();
     await b.page.getByRole('button', { name: 'Customize' }).click();
