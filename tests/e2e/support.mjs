@@ -178,7 +178,15 @@ export async function waitForStored(page, collection, id, predicate) {
   for (;;) {
     const value = await storedValue(page, collection, id);
     if (predicate(value)) return value;
-    // Wait for the page to do something (a frame) before looking again.
-    await page.evaluate(() => new Promise((resolve) => requestAnimationFrame(resolve)));
+    // Let the page run a task before looking again (a message, not a frame or a timer:
+    // both stop while a test holds the page's clock).
+    await page.evaluate(
+      () =>
+        new Promise((resolve) => {
+          const channel = new MessageChannel();
+          channel.port1.onmessage = resolve;
+          channel.port2.postMessage(null);
+        }),
+    );
   }
 }
