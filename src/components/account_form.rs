@@ -33,9 +33,18 @@ pub fn AccountForm() -> Html {
             sync.controller.clone(),
         );
         Callback::from(
-            move |(email, password, new_account, choice): (String, String, bool, Option<AccountSwitch>)| {
-                let (error, busy, switch, controller) =
-                    (error.clone(), busy.clone(), switch.clone(), controller.clone());
+            move |(email, password, new_account, choice): (
+                String,
+                String,
+                bool,
+                Option<AccountSwitch>,
+            )| {
+                let (error, busy, switch, controller) = (
+                    error.clone(),
+                    busy.clone(),
+                    switch.clone(),
+                    controller.clone(),
+                );
                 busy.set(true);
                 spawn_local(async move {
                     let result = controller

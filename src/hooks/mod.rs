@@ -21,6 +21,8 @@ mod use_sync;
 mod use_visible_component;
 mod use_waiver;
 
+/// What the hooks hand to views about sync, as `cairn-client` defines it.
+pub use cairn_client::{AccountSwitch, SetAside};
 pub use persistence::{use_persistence, Persistence, Registration, HYDRATED_COLLECTIONS};
 pub use use_appearance::{use_appearance, Appearance, AppearanceSettings, TextSize, Theme};
 pub use use_backup::{
@@ -48,7 +50,5 @@ pub use use_snapshots::{
 };
 pub use use_storage::{use_storage, StorageHandle, StorageView, QUOTA_WARNING};
 pub use use_sync::{use_sync, SignInProblem, SyncContext, SyncController, SyncView};
-/// What the hooks hand to views about sync, as `cairn-client` defines it.
-pub use cairn_client::{AccountSwitch, SetAside};
 pub use use_visible_component::{use_visible_component, VisibleComponent};
 pub use use_waiver::{use_waiver, Waiver, WaiverKind, WaiverRecord};

@@ -332,7 +332,10 @@ impl Saver {
     /// Whether `record` is newer than every version this hook knows (not its own write
     /// coming back, nor an older version).
     fn is_news(&self, record: &Record) -> bool {
-        self.base.borrow().as_ref().is_none_or(|base| record.hlc > *base)
+        self.base
+            .borrow()
+            .as_ref()
+            .is_none_or(|base| record.hlc > *base)
     }
 
     /// This hook now shows `record`.

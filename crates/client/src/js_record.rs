@@ -245,7 +245,10 @@ mod tests {
         assert_eq!(decode_all(&read.superseded).unwrap(), vec![winner.clone()]);
         assert_eq!((read.seq_before, read.seq_after), (4, 5));
         assert_eq!(read.refused, vec![refused]);
-        assert_eq!((read.epoch.as_str(), read.server_time_ms), ("0123abcd", 1_700_000_000_000));
+        assert_eq!(
+            (read.epoch.as_str(), read.server_time_ms),
+            ("0123abcd", 1_700_000_000_000)
+        );
 
         let page = PullResponse {
             records: vec![winner.clone(), record("n2", json!(3), 10)],
@@ -257,7 +260,10 @@ mod tests {
         let read: PullPage = from_js(over_the_wire(&page)).unwrap();
         assert_eq!(decode_all(&read.records).unwrap(), page.records);
         assert_eq!((read.cursor, read.more, read.head), (12, true, 20));
-        assert_eq!((read.epoch.as_str(), read.server_time_ms), ("0123abcd", 1_700_000_000_000));
+        assert_eq!(
+            (read.epoch.as_str(), read.server_time_ms),
+            ("0123abcd", 1_700_000_000_000)
+        );
     }
 
     #[wasm_bindgen_test]

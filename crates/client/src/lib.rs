@@ -58,6 +58,7 @@ pub use set_aside::SetAside;
 pub use snapshots::SnapshotInfo;
 pub use store::{Durability, Loaded, OutboxEntry, Quarantined, Store};
 pub use sync::{
-    AccountSwitch, Backoff, StoredConflict, StoredSession, Sync, SyncError, SyncNotices, SyncReport, SyncStatus,
+    AccountSwitch, Backoff, StoredConflict, StoredSession, Sync, SyncError, SyncNotices,
+    SyncReport, SyncStatus,
 };
 pub use usage::{CollectionUsage, Estimate, Usage};

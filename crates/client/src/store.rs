@@ -233,10 +233,7 @@ impl Store {
         if (before - offset).abs() > 1_000 {
             self.set_meta(META_CLOCK_OFFSET, Some(&offset)).await?;
         }
-        let restarted = self
-            .clock
-            .borrow_mut()
-            .restart_if_ahead_of(server_time_ms);
+        let restarted = self.clock.borrow_mut().restart_if_ahead_of(server_time_ms);
         if restarted {
             self.replace_clock_rows().await?;
         }
@@ -389,8 +386,10 @@ impl Store {
                     outbox_rows.push(to_js(&entry(record))?);
                     keys.push(key_js(&record.key()));
                 }
-                let conflicts: Vec<JsValue> =
-                    conflict_rows.iter().map(|(_, _, row)| row.clone()).collect();
+                let conflicts: Vec<JsValue> = conflict_rows
+                    .iter()
+                    .map(|(_, _, row)| row.clone())
+                    .collect();
                 // This context's clock row only: other contexts keep theirs, and opening
                 // takes the maximum, so the device's clock never moves backwards.
                 let clock_js = to_js(&last.hlc)?;
@@ -517,7 +516,9 @@ impl Store {
         self.broadcaster.as_ref().and_then(|b| {
             b.subscribe(move |key, hlc| {
                 // Another context stored it: later local changes must beat it.
-                let _ = clock.borrow_mut().witness(&hlc, corrected_now(offset.get()));
+                let _ = clock
+                    .borrow_mut()
+                    .witness(&hlc, corrected_now(offset.get()));
                 on_change(key)
             })
         })

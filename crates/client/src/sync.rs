@@ -583,10 +583,9 @@ impl<'a> Sync<'a> {
         let refused = refused
             .into_iter()
             .filter_map(|change| {
-                let why = reply
-                    .refused
-                    .iter()
-                    .find(|r| r.collection == change.collection && r.id == change.id && r.hlc == change.hlc)?;
+                let why = reply.refused.iter().find(|r| {
+                    r.collection == change.collection && r.id == change.id && r.hlc == change.hlc
+                })?;
                 let reason = format!("refused by the server: {}", why.message);
                 Some((change, reason))
             })
@@ -605,7 +604,10 @@ impl<'a> Sync<'a> {
     ) -> Result<bool, SyncError> {
         let position: Option<PullPosition> = self.store.meta(META_PULL_POSITION).await?;
         let position = position.filter(|p| p.email == session.email);
-        let mut epoch = position.as_ref().map(|p| p.epoch.clone()).unwrap_or_default();
+        let mut epoch = position
+            .as_ref()
+            .map(|p| p.epoch.clone())
+            .unwrap_or_default();
         let mut cursor = position.map_or(0, |p| p.cursor);
         let excluded = self.excluded_collections().await?;
         let mut restarted = false;

@@ -59,7 +59,10 @@ async fn contexts_never_reuse_a_clock_and_the_stored_clock_never_moves_back() {
 
     // After a reload the next change orders after everything this device issued.
     let reloaded = Store::open(name).await.unwrap();
-    let next = reloaded.write(key("notes", "a"), json!("next")).await.unwrap();
+    let next = reloaded
+        .write(key("notes", "a"), json!("next"))
+        .await
+        .unwrap();
     assert!(next.hlc > last.hlc, "{} after {}", next.hlc, last.hlc);
     assert!(next.hlc > worker_write.hlc);
 }
@@ -70,7 +73,10 @@ async fn a_record_far_ahead_of_this_device_is_beaten_by_the_next_local_edit() {
     // The server's clock is three days ahead of this device's, and it accepted a record
     // twenty hours ahead of its own.
     let server_ahead = 3 * 24 * HOUR_MS;
-    store.observe_server_time(now() + server_ahead).await.unwrap();
+    store
+        .observe_server_time(now() + server_ahead)
+        .await
+        .unwrap();
     let far = remote("n", json!("far"), now() + server_ahead + 20 * HOUR_MS);
     store.apply_remote(&[far.clone()]).await.unwrap();
     let edit = store.write(far.key(), json!("mine")).await.unwrap();
@@ -134,7 +140,10 @@ async fn a_quarantined_record_leaves_the_outbox_and_a_later_version_is_not_pushe
     let name = "safety-quarantine";
     let store = fresh(name).await;
     store.write(key("notes", "a"), json!("fine")).await.unwrap();
-    store.write(key("notes", "b"), json!("soon bad")).await.unwrap();
+    store
+        .write(key("notes", "b"), json!("soon bad"))
+        .await
+        .unwrap();
     let bad = json!({"collection": "notes", "id": "b", "value": 1, "hlc": "garbage"});
     put_raw(name, "records", &[(None, bad)]).await;
     let loaded = store.load_collection("notes").await.unwrap();
@@ -146,7 +155,11 @@ async fn a_quarantined_record_leaves_the_outbox_and_a_later_version_is_not_pushe
         .into_iter()
         .map(|e| e.id)
         .collect();
-    assert_eq!(queued, ["a"], "the quarantine keeps b; nothing is left to push");
+    assert_eq!(
+        queued,
+        ["a"],
+        "the quarantine keeps b; nothing is left to push"
+    );
 
     // A version from elsewhere is stored, and not queued as if it were a local change.
     store

@@ -41,4 +41,3 @@ pub async fn put_raw(name: &str, store: &str, rows: &[(Option<&str>, serde_json:
     tx.done().await.unwrap();
     db.close();
 }
-
