@@ -35,7 +35,10 @@ pub const PREFIX: &str = "/api";
 #[openapi(
     info(
         title = "Cairn sync API",
-        description = "Accounts, sessions and record sync for Cairn. See docs/sync-protocol.md.",
+        description = "Accounts, sessions and record sync for Cairn. See docs/sync-protocol.md. \
+            Every error is an `ErrorBody`. On every path: an unknown path under `/api` is \
+            `404 not_found`; a method a path does not take is `405 method_not_allowed`, with \
+            `Allow` listing the methods it takes.",
     ),
     components(schemas(ErrorBody, RefusedChange, ServerClock)),
     modifiers(&BearerAuth),
@@ -70,10 +73,14 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(pull))
 }
 
-/// The `/api` router (to be nested at [`PREFIX`]).
+/// The `/api` router (to be nested at [`PREFIX`]). An unknown path is `404 not_found`; a
+/// known path with a method it does not take is `405 method_not_allowed`, with axum's
+/// `Allow` header listing the methods it does take.
 pub fn router() -> Router<AppState> {
     let (router, _) = routes().split_for_parts();
-    router.fallback(|| async { ApiError::NotFound })
+    router
+        .fallback(|| async { ApiError::NotFound })
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
 }
 
 /// The OpenAPI description of every route, with paths as served (under [`PREFIX`]).

@@ -19,6 +19,8 @@ use crate::db::DbError;
 pub enum ApiError {
     #[error("no such API endpoint")]
     NotFound,
+    #[error("this API endpoint does not take that method; see the Allow header")]
+    MethodNotAllowed,
     #[error("{0}")]
     BadRequest(String),
     #[error("the request body is larger than the {max} bytes allowed", max = cairn_protocol::limits::MAX_PUSH_BYTES)]
@@ -45,6 +47,7 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
             ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Unauthorized | ApiError::InvalidCredentials => StatusCode::UNAUTHORIZED,
@@ -62,6 +65,7 @@ impl ApiError {
     pub fn code(&self) -> &'static str {
         match self {
             ApiError::NotFound => "not_found",
+            ApiError::MethodNotAllowed => "method_not_allowed",
             ApiError::BadRequest(_) => "bad_request",
             ApiError::PayloadTooLarge => "payload_too_large",
             ApiError::Unauthorized => "unauthorized",

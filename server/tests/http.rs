@@ -310,3 +310,49 @@ async fn the_app_still_starts_on_a_memory_database_with_its_schema() {
     let db = Database::connect("sqlite::memory:").await.unwrap();
     assert_eq!(db.migrate().await.unwrap(), 0, "connect already migrated");
 }
+
+#[tokio::test]
+async fn a_wrong_method_on_an_api_path_is_a_json_405_with_allow() {
+    let app = test_app().await;
+    for (method, path, allow) in [
+        ("PUT", "/api/v1/sync/push", "POST"),
+        ("GET", "/api/v1/sync/push", "POST"),
+        ("OPTIONS", "/api/v1/sync/push", "POST"),
+        ("POST", "/api/v1/sync/pull", "GET,HEAD"),
+        ("DELETE", "/api/v1/accounts", "POST"),
+        ("GET", "/api/v1/sessions/current", "DELETE"),
+        ("POST", "/api/health", "GET,HEAD"),
+    ] {
+        let req = Request::builder()
+            .method(method)
+            .uri(path)
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from("{}"))
+            .unwrap();
+        let res = app.router.clone().oneshot(req).await.unwrap();
+        assert_eq!(
+            res.status(),
+            StatusCode::METHOD_NOT_ALLOWED,
+            "{method} {path}"
+        );
+        assert_eq!(res.headers()[header::ALLOW], allow, "{method} {path}");
+        assert_eq!(
+            res.headers()[header::CONTENT_TYPE],
+            "application/json",
+            "{method} {path}"
+        );
+        let body = res.into_body().collect().await.unwrap().to_bytes();
+        let json: serde_json::Value = serde_json::from_slice(&body)
+            .unwrap_or_else(|e| panic!("{method} {path}: not JSON ({e}): {body:?}"));
+        assert_eq!(json["error"], "method_not_allowed", "{method} {path}");
+        assert!(json["message"].as_str().is_some_and(|m| !m.is_empty()));
+    }
+    // An unknown path is still a 404, whatever the method.
+    let req = Request::builder()
+        .method("PUT")
+        .uri("/api/v1/nope")
+        .body(Body::empty())
+        .unwrap();
+    let res = app.router.clone().oneshot(req).await.unwrap();
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+}
