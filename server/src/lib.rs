@@ -11,6 +11,8 @@
 //! - [`rate_limit`]: token buckets per account and per client address.
 //! - [`api`]: the `/api` routes and their generated OpenAPI description.
 //! - [`static_files`]: the built app, with the cache policy the service worker relies on.
+//! - [`security_headers`]: the headers every response gets (the app's content security
+//!   policy, with the hashes of `index.html`'s inline scripts; `nosniff`; no framing).
 //!
 //! [`app`] builds the whole router from an [`AppState`]; tests drive it with
 //! `tower::ServiceExt::oneshot` without opening a socket. [`serve`] runs it on a
@@ -22,6 +24,7 @@ pub mod config;
 pub mod db;
 pub mod error;
 pub mod rate_limit;
+pub mod security_headers;
 pub mod static_files;
 
 use std::future::Future;
@@ -52,6 +55,8 @@ pub struct AppState {
     pub(crate) limits: Arc<Limiters>,
     /// Verified against on log-in with an unknown address (made on first use).
     pub(crate) dummy_hash: Arc<OnceLock<String>>,
+    /// The app's content security policy, for the `index.html` being served.
+    pub(crate) app_policy: Arc<security_headers::AppPolicy>,
 }
 
 impl AppState {
@@ -60,9 +65,13 @@ impl AppState {
             users: RateLimiter::new(settings.user_rate),
             addresses: RateLimiter::new(settings.auth_rate),
         };
+        let app_policy = Arc::new(security_headers::AppPolicy::new(
+            static_dir.join("index.html"),
+        ));
         AppState {
             db,
             static_dir,
+            app_policy,
             settings: Arc::new(settings),
             limits: Arc::new(limits),
             dummy_hash: Arc::new(OnceLock::new()),
@@ -81,9 +90,11 @@ impl AppState {
 ///
 /// API requests are logged in a span `request{method, path, user_id}` with one event
 /// per response (status, latency); request bodies are limited to
-/// [`cairn_protocol::limits::MAX_PUSH_BYTES`].
+/// [`cairn_protocol::limits::MAX_PUSH_BYTES`]. Every response gets the
+/// [`security_headers`].
 pub fn app(state: AppState) -> Router {
     let static_dir = state.static_dir.clone();
+    let app_policy = state.app_policy.clone();
     let api = api::router()
         .layer(DefaultBodyLimit::max(
             cairn_protocol::limits::MAX_PUSH_BYTES,
@@ -119,6 +130,10 @@ pub fn app(state: AppState) -> Router {
         .nest(api::PREFIX, api)
         .with_state(state)
         .fallback_service(static_files::service(&static_dir))
+        .layer(axum::middleware::from_fn_with_state(
+            app_policy,
+            security_headers::add,
+        ))
 }
 
 /// Serves [`app`] on `listener` until `shutdown` resolves; then stops accepting
