@@ -78,6 +78,7 @@ on_both_backends!(
     a_partial_push_applies_the_valid_changes_and_refuses_the_others,
     a_partial_push_refuses_changes_dated_too_far_ahead,
     a_partial_push_still_fails_as_a_whole_for_request_limits,
+    pull_pages_of_large_records_stay_within_the_byte_budget,
 );
 
 async fn registration_signs_in_and_the_token_works(backend: Backend) {
@@ -1116,4 +1117,62 @@ async fn a_partial_push_still_fails_as_a_whole_for_request_limits(backend: Backe
         .await
         .expect_error(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large");
     assert!(app.pull_all(&token).await.is_empty(), "nothing stored");
+}
+
+/// 42 records of 250 KiB (about 10 MiB) asked for in pages of 1000: each page carries at
+/// most `PULL_PAGE_BYTES` of records, says `more` until the last, and every record
+/// arrives once, in server order, however many devices pull at once.
+async fn pull_pages_of_large_records_stay_within_the_byte_budget(backend: Backend) {
+    use cairn_server::db::PULL_PAGE_BYTES;
+    let app = std::sync::Arc::new(TestApp::new(&backend).await);
+    let token = app.register("alice@example.org").await;
+    let t = now();
+    let mut pushed = Vec::new();
+    for batch in 0..3 {
+        let changes: Vec<_> = (0..14)
+            .map(|i| {
+                let fill = char::from(b'a' + i as u8).to_string().repeat(250 * 1024);
+                note(&format!("b{batch}-{i}"), json!(fill), t, "d")
+            })
+            .collect();
+        app.push(&token, &changes).await;
+        pushed.extend(changes);
+    }
+    let record_bytes = |r: &Record| {
+        serde_json::to_string(&r.value).unwrap().len()
+            + r.collection.len()
+            + r.id.len()
+            + r.hlc.to_string().len()
+    };
+    let pulls: Vec<_> = (0..4)
+        .map(|_| {
+            let (app, token) = (app.clone(), token.clone());
+            tokio::spawn(async move {
+                let (mut since, mut pages) = (0, Vec::new());
+                loop {
+                    let page = app.pull(&token, since, 1000).await;
+                    since = page.cursor;
+                    let more = page.more;
+                    pages.push(page);
+                    if !more {
+                        return pages;
+                    }
+                }
+            })
+        })
+        .collect();
+    for pull in pulls {
+        let pages = pull.await.unwrap();
+        assert!(pages.len() >= 3, "{} pages", pages.len());
+        let mut seen = Vec::new();
+        for (n, page) in pages.iter().enumerate() {
+            let bytes: usize = page.records.iter().map(record_bytes).sum();
+            assert!(bytes <= PULL_PAGE_BYTES, "page {n}: {bytes} bytes");
+            assert!(!page.records.is_empty(), "page {n} is empty");
+            assert_eq!(page.more, n + 1 < pages.len(), "page {n}");
+            assert_eq!(page.head, 42);
+            seen.extend(page.records.iter().cloned());
+        }
+        assert_eq!(seen, pushed, "every record once, in server order");
+    }
 }

@@ -31,6 +31,15 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 /// A user's id (the `users` primary key).
 pub type UserId = i64;
 
+/// At most this many bytes of records (their values, keys and clocks as stored) in one
+/// pull page, and always at least one record: a first sync of large records comes in
+/// pages of a few MiB, and a page's memory on server and device stays bounded. A page
+/// cut by it says `more`, like one cut by its `limit`.
+pub const PULL_PAGE_BYTES: usize = 4 * 1024 * 1024;
+
+/// A record row as the SQL of both dialects returns it.
+pub(crate) type RecordRow = (String, String, String, String, bool, i64);
+
 /// One schema change, in both dialects. Applied in order, each once, in a transaction.
 pub struct Migration {
     pub version: i64,
@@ -308,20 +317,17 @@ impl Database {
     }
 
     /// `user`'s record versions with a sequence number above `since`, in sequence order,
-    /// at most `limit` of them, with the account's [`Database::head`] read from the same
+    /// at most `limit` of them and at most [`PULL_PAGE_BYTES`] (but at least one), with
+    /// the account's [`Database::head`] read from the same
     /// snapshot (so every row's number is at most the head, and the head is at least every
     /// cursor the server has handed out, unless the database lost versions) and the
     /// [`Database::server_clock`].
     pub async fn pull(&self, user: UserId, since: u64, limit: usize) -> Result<PullPage, DbError> {
         let since_seq = i64::try_from(since).unwrap_or(i64::MAX);
-        // One more than asked, to learn whether more remain.
-        let fetch = i64::try_from(limit).unwrap_or(i64::MAX - 1) + 1;
-        let (head, mut rows) = match &self.pool {
-            Pool::Sqlite(db) => sqlite::pull(db, user, since_seq, fetch).await?,
-            Pool::Postgres(pool) => postgres::pull(pool, user, since_seq, fetch).await?,
+        let (head, rows, more) = match &self.pool {
+            Pool::Sqlite(db) => sqlite::pull(db, user, since_seq, limit).await?,
+            Pool::Postgres(pool) => postgres::pull(pool, user, since_seq, limit).await?,
         };
-        let more = rows.len() > limit;
-        rows.truncate(limit);
         let cursor = rows
             .last()
             .map_or(since, |row| u64::try_from(row.seq).unwrap_or(0));
@@ -337,6 +343,39 @@ impl Database {
             server: self.server_clock(),
         })
     }
+}
+
+/// The SQL limit of a page of at most `limit` records: one more, to learn whether more
+/// remain.
+pub(crate) fn fetch_limit(limit: usize) -> i64 {
+    i64::try_from(limit).unwrap_or(i64::MAX - 1) + 1
+}
+
+/// Reads a page's rows from `rows` (in sequence order, at most `limit + 1` of them), one
+/// at a time, stopping at `limit` records or at the byte budget, whichever comes first,
+/// and whether more remain. Rows past the page are never kept.
+pub(crate) async fn take_page<S>(
+    mut rows: S,
+    limit: usize,
+    budget: usize,
+) -> Result<(Vec<StoredRecord>, bool), DbError>
+where
+    S: futures_util::Stream<Item = Result<RecordRow, sqlx::Error>> + Unpin,
+{
+    use futures_util::TryStreamExt;
+    let (mut page, mut bytes) = (Vec::new(), 0usize);
+    while let Some(row) = rows.try_next().await? {
+        if page.len() >= limit {
+            return Ok((page, true));
+        }
+        let size = row.0.len() + row.1.len() + row.2.len() + row.3.len();
+        if !page.is_empty() && bytes + size > budget {
+            return Ok((page, true));
+        }
+        bytes += size;
+        page.push(StoredRecord::from(row));
+    }
+    Ok((page, false))
 }
 
 /// A new epoch: 128 random bits, lowercase hex (the random source of session tokens).
@@ -416,6 +455,19 @@ pub(crate) struct StoredRecord {
     pub hlc: String,
     pub deleted: bool,
     pub seq: i64,
+}
+
+impl From<RecordRow> for StoredRecord {
+    fn from((collection, id, value, hlc, deleted, seq): RecordRow) -> Self {
+        StoredRecord {
+            collection,
+            id,
+            value,
+            hlc,
+            deleted,
+            seq,
+        }
+    }
 }
 
 impl StoredRecord {

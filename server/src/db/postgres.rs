@@ -9,7 +9,8 @@ use sqlx::PgPool;
 use cairn_protocol::api::{PushResponse, ServerClock};
 
 use super::{
-    held_clocks, known_version, plan_push, DbError, Migration, PushBatch, StoredRecord, UserId,
+    fetch_limit, held_clocks, known_version, plan_push, take_page, DbError, Migration, PushBatch,
+    RecordRow, StoredRecord, UserId, PULL_PAGE_BYTES,
 };
 
 /// The advisory lock key migrations hold ("cairn" in ASCII).
@@ -280,15 +281,16 @@ pub(super) async fn push(
     })
 }
 
-/// The user's head and the page's rows, from one snapshot (a read-only REPEATABLE READ
+/// The user's head, the page's rows (read one at a time, up to the page's limit and byte
+/// budget: [`take_page`]) and whether more remain, from one snapshot (a read-only REPEATABLE READ
 /// transaction: its snapshot is taken at its first statement and never fails to
 /// serialise): the head is the counter of the very state the rows come from.
 pub(super) async fn pull(
     pool: &PgPool,
     user: UserId,
     since: i64,
-    fetch: i64,
-) -> Result<(i64, Vec<StoredRecord>), DbError> {
+    limit: usize,
+) -> Result<(i64, Vec<StoredRecord>, bool), DbError> {
     let mut tx = pool
         .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         .await?;
@@ -296,7 +298,7 @@ pub(super) async fn pull(
         .bind(user)
         .fetch_optional(&mut *tx)
         .await?;
-    let rows: Vec<(String, String, String, String, bool, i64)> = sqlx::query_as(
+    let rows = sqlx::query_as::<_, RecordRow>(
         "SELECT collection, id, value, hlc, deleted, seq
          FROM records
          WHERE user_id = $1 AND seq > $2
@@ -305,11 +307,11 @@ pub(super) async fn pull(
     )
     .bind(user)
     .bind(since)
-    .bind(fetch)
-    .fetch_all(&mut *tx)
-    .await?;
+    .bind(fetch_limit(limit))
+    .fetch(&mut *tx);
+    let (page, more) = take_page(rows, limit, PULL_PAGE_BYTES).await?;
     tx.commit().await?;
-    Ok((head.unwrap_or(0), rows.into_iter().map(stored).collect()))
+    Ok((head.unwrap_or(0), page, more))
 }
 
 fn stored(
