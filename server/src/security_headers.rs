@@ -44,7 +44,7 @@ pub const API_POLICY: &str = "default-src 'none'; frame-ancestors 'none'; base-u
                               form-action 'none'";
 
 /// Powerful features the app never uses, off for it and for anything it embeds.
-pub const PERMISSIONS_POLICY: &str = "accelerometer=(), autoplay=(), bluetooth=(), \
+pub const PERMISSIONS_POLICY: &str = "accelerometer=(), autoplay=(), \
     browsing-topics=(), camera=(), display-capture=(), geolocation=(), gyroscope=(), \
     hid=(), magnetometer=(), microphone=(), midi=(), payment=(), serial=(), usb=()";
 
