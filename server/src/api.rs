@@ -148,7 +148,10 @@ async fn register(
 ) -> Result<(StatusCode, Json<Session>), ApiError> {
     let email = normalize_email(&credentials.email);
     check_credentials(&email, &credentials.password).map_err(ApiError::InvalidCredentialsFormat)?;
-    let hash = auth::hash_password(state.settings.password_cost, credentials.password).await?;
+    let hash = {
+        let _turn = hash_turn(&state).await?;
+        auth::hash_password(state.settings.password_cost, credentials.password).await?
+    };
     let user = state
         .db
         .create_user(&email, &hash, now_ms_i64())
@@ -169,7 +172,7 @@ async fn register(
         (status = 200, description = "Signed in", body = Session),
         (status = 400, description = "`bad_request`", body = ErrorBody),
         (status = 401, description = "`invalid_credentials`: the same for an unknown address and a wrong password", body = ErrorBody),
-        (status = 429, description = "`rate_limited` (per client address); see `Retry-After`", body = ErrorBody),
+        (status = 429, description = "`rate_limited` (per client address, or too many failed log-ins for this e-mail address); see `Retry-After`", body = ErrorBody),
     )
 )]
 async fn log_in(
@@ -178,22 +181,39 @@ async fn log_in(
     ApiJson(credentials): ApiJson<Credentials>,
 ) -> Result<Json<Session>, ApiError> {
     let email = normalize_email(&credentials.email);
+    // Failed log-ins are limited per account too: guesses from many addresses count.
+    state.limits.login_failures.peek(email.clone())?;
     let user = state
         .db
         .user_by_email(&email)
         .await
         .map_err(ApiError::Database)?;
     let (id, hash) = user.map_or((None, None), |(id, hash)| (Some(id), Some(hash)));
-    let ok = auth::verify_password(
-        state.settings.password_cost,
-        state.dummy_hash.clone(),
-        hash,
-        credentials.password,
-    )
-    .await?;
-    let user = id.filter(|_| ok).ok_or(ApiError::InvalidCredentials)?;
+    let ok = {
+        let _turn = hash_turn(&state).await?;
+        auth::verify_password(
+            state.settings.password_cost,
+            state.dummy_hash.clone(),
+            hash,
+            credentials.password,
+        )
+        .await?
+    };
+    let Some(user) = id.filter(|_| ok) else {
+        state.limits.login_failures.take(email);
+        return Err(ApiError::InvalidCredentials);
+    };
     tracing::Span::current().record("user_id", user);
     Ok(Json(start_session(&state, user).await?))
+}
+
+/// A turn to compute an Argon2 hash: at most `--max-concurrent-hashes` at once.
+async fn hash_turn(state: &AppState) -> Result<tokio::sync::SemaphorePermit<'_>, ApiError> {
+    state
+        .hashes
+        .acquire()
+        .await
+        .map_err(|e| ApiError::Internal(format!("hash semaphore: {e}")))
 }
 
 async fn start_session(state: &AppState, user: i64) -> Result<Session, ApiError> {

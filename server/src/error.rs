@@ -37,6 +37,8 @@ pub enum ApiError {
     InvalidChange(LimitError),
     #[error("too many requests; try again in {retry_after_secs} s")]
     RateLimited { retry_after_secs: u64 },
+    #[error("the server is busy; try again in a second")]
+    Busy,
     #[error("the database is unavailable")]
     Database(#[source] DbError),
     #[error("internal error")]
@@ -56,6 +58,7 @@ impl ApiError {
             }
             ApiError::EmailTaken => StatusCode::CONFLICT,
             ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Busy => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Database(DbError::Corrupt(_) | DbError::Inconsistent(_))
             | ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             ApiError::Database(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -74,6 +77,7 @@ impl ApiError {
             ApiError::EmailTaken => "email_taken",
             ApiError::InvalidChange(_) => "invalid_change",
             ApiError::RateLimited { .. } => "rate_limited",
+            ApiError::Busy => "server_busy",
             ApiError::Database(DbError::Corrupt(_) | DbError::Inconsistent(_))
             | ApiError::Internal(_) => "internal",
             ApiError::Database(_) => "database_unavailable",
@@ -104,6 +108,11 @@ impl IntoResponse for ApiError {
                 response
                     .headers_mut()
                     .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+            }
+            ApiError::Busy => {
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(1));
             }
             ApiError::Unauthorized => {
                 response

@@ -43,7 +43,7 @@ use tracing::Span;
 pub use config::{Config, Settings};
 pub use db::Database;
 pub use error::ApiError;
-use rate_limit::{Limiters, RateLimiter};
+use rate_limit::{InFlight, Limiters, RateLimiter};
 
 /// What every request handler can reach.
 #[derive(Clone)]
@@ -57,6 +57,10 @@ pub struct AppState {
     pub(crate) dummy_hash: Arc<OnceLock<String>>,
     /// The app's content security policy, for the `index.html` being served.
     pub(crate) app_policy: Arc<security_headers::AppPolicy>,
+    /// API requests being answered (`None`: no limit).
+    pub(crate) in_flight: Option<Arc<tokio::sync::Semaphore>>,
+    /// Argon2 hashes being computed.
+    pub(crate) hashes: Arc<tokio::sync::Semaphore>,
 }
 
 impl AppState {
@@ -64,7 +68,14 @@ impl AppState {
         let limits = Limiters {
             users: RateLimiter::new(settings.user_rate),
             addresses: RateLimiter::new(settings.auth_rate),
+            login_failures: RateLimiter::new(settings.login_failure_rate),
+            in_flight_per_account: InFlight::new(settings.max_in_flight_per_account),
         };
+        let in_flight = (settings.max_in_flight > 0)
+            .then(|| Arc::new(tokio::sync::Semaphore::new(settings.max_in_flight)));
+        let hashes = Arc::new(tokio::sync::Semaphore::new(
+            settings.max_concurrent_hashes.max(1),
+        ));
         let app_policy = Arc::new(security_headers::AppPolicy::new(
             static_dir.join("index.html"),
         ));
@@ -72,6 +83,8 @@ impl AppState {
             db,
             static_dir,
             app_policy,
+            in_flight,
+            hashes,
             settings: Arc::new(settings),
             limits: Arc::new(limits),
             dummy_hash: Arc::new(OnceLock::new()),
@@ -95,6 +108,7 @@ impl AppState {
 pub fn app(state: AppState) -> Router {
     let static_dir = state.static_dir.clone();
     let app_policy = state.app_policy.clone();
+    let in_flight = state.in_flight.clone();
     let api = api::router()
         .layer(DefaultBodyLimit::max(
             cairn_protocol::limits::MAX_PUSH_BYTES,
@@ -125,7 +139,11 @@ pub fn app(state: AppState) -> Router {
                     }
                 })
                 .on_failure(()),
-        );
+        )
+        .layer(axum::middleware::from_fn_with_state(
+            in_flight,
+            limit_in_flight,
+        ));
     Router::new()
         .nest(api::PREFIX, api)
         .with_state(state)
@@ -134,6 +152,24 @@ pub fn app(state: AppState) -> Router {
             app_policy,
             security_headers::add,
         ))
+}
+
+/// At most `--max-in-flight` API requests answered at once; more are `503 server_busy`
+/// with `Retry-After`, rather than queueing without bound.
+async fn limit_in_flight(
+    axum::extract::State(in_flight): axum::extract::State<Option<Arc<tokio::sync::Semaphore>>>,
+    req: Request<Body>,
+    next: axum::middleware::Next,
+) -> Response<Body> {
+    use axum::response::IntoResponse;
+    let _permit = match &in_flight {
+        None => None,
+        Some(semaphore) => match semaphore.clone().try_acquire_owned() {
+            Ok(permit) => Some(permit),
+            Err(_) => return ApiError::Busy.into_response(),
+        },
+    };
+    next.run(req).await
 }
 
 /// Serves [`app`] on `listener` until `shutdown` resolves; then stops accepting

@@ -79,6 +79,9 @@ on_both_backends!(
     a_partial_push_refuses_changes_dated_too_far_ahead,
     a_partial_push_still_fails_as_a_whole_for_request_limits,
     pull_pages_of_large_records_stay_within_the_byte_budget,
+    failed_log_ins_are_limited_per_account_from_any_address,
+    behind_a_trusted_proxy_clients_are_told_apart_by_forwarded_for,
+    ipv6_clients_are_limited_by_their_slash_64,
 );
 
 async fn registration_signs_in_and_the_token_works(backend: Backend) {
@@ -1175,4 +1178,234 @@ async fn pull_pages_of_large_records_stay_within_the_byte_budget(backend: Backen
         }
         assert_eq!(seen, pushed, "every record once, in server order");
     }
+}
+
+/// A log-in request from `ip` (the TCP peer), with an optional `X-Forwarded-For`.
+fn log_in_from(
+    ip: std::net::IpAddr,
+    forwarded_for: Option<&str>,
+    email: &str,
+    password: &str,
+) -> Request<Body> {
+    let mut req =
+        Request::post("/api/v1/sessions").header(header::CONTENT_TYPE, "application/json");
+    if let Some(xff) = forwarded_for {
+        req = req.header("x-forwarded-for", xff);
+    }
+    let mut req = req
+        .body(Body::from(
+            json!({"email": email, "password": password}).to_string(),
+        ))
+        .unwrap();
+    req.extensions_mut()
+        .insert(ConnectInfo(std::net::SocketAddr::new(ip, 40000)));
+    req
+}
+
+fn ip(s: &str) -> std::net::IpAddr {
+    s.parse().unwrap()
+}
+
+async fn failed_log_ins_are_limited_per_account_from_any_address(backend: Backend) {
+    let settings = Settings {
+        login_failure_rate: RateLimit {
+            per_minute: 1,
+            burst: 2,
+        },
+        ..test_settings()
+    };
+    let app = TestApp::with_settings(&backend, settings).await;
+    app.register("alice@example.org").await;
+    app.register("bob@example.org").await;
+    // Successful log-ins cost nothing.
+    for n in 0..4 {
+        let req = log_in_from(
+            ip(&format!("192.0.2.{n}")),
+            None,
+            "alice@example.org",
+            PASSWORD,
+        );
+        app.send(req).await.expect::<Session>(StatusCode::OK);
+    }
+    // Two wrong guesses, each from another address: both answered.
+    for n in 10..12 {
+        let req = log_in_from(
+            ip(&format!("192.0.2.{n}")),
+            None,
+            "alice@example.org",
+            "guess",
+        );
+        app.send(req)
+            .await
+            .expect_error(StatusCode::UNAUTHORIZED, "invalid_credentials");
+    }
+    // The third, from yet another address, is refused before the password is checked,
+    // even the right one, with the wait in Retry-After.
+    for password in ["guess", PASSWORD] {
+        let reply = app
+            .send(log_in_from(
+                ip("198.51.100.7"),
+                None,
+                " Alice@Example.org",
+                password,
+            ))
+            .await;
+        let retry_after: u64 = reply.headers[header::RETRY_AFTER]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!((1..=60).contains(&retry_after), "{retry_after}");
+        reply.expect_error(StatusCode::TOO_MANY_REQUESTS, "rate_limited");
+    }
+    // Unknown addresses are limited the same way, so the limit tells nothing.
+    for _ in 0..2 {
+        app.send(log_in_from(
+            ip("192.0.2.1"),
+            None,
+            "nobody@example.org",
+            "guess",
+        ))
+        .await
+        .expect_error(StatusCode::UNAUTHORIZED, "invalid_credentials");
+    }
+    app.send(log_in_from(
+        ip("192.0.2.1"),
+        None,
+        "nobody@example.org",
+        "guess",
+    ))
+    .await
+    .expect_error(StatusCode::TOO_MANY_REQUESTS, "rate_limited");
+    // Other accounts are not affected.
+    app.send(log_in_from(
+        ip("198.51.100.7"),
+        None,
+        "bob@example.org",
+        PASSWORD,
+    ))
+    .await
+    .expect::<Session>(StatusCode::OK);
+}
+
+async fn behind_a_trusted_proxy_clients_are_told_apart_by_forwarded_for(backend: Backend) {
+    let one_each = RateLimit {
+        per_minute: 1,
+        burst: 1,
+    };
+    let proxy = ip("10.0.0.2");
+    // Not configured: X-Forwarded-For is ignored, every client behind the proxy is the
+    // proxy (so a forged header cannot buy a fresh budget).
+    let app = TestApp::with_settings(
+        &backend,
+        Settings {
+            auth_rate: one_each,
+            ..test_settings()
+        },
+    )
+    .await;
+    app.register("alice@example.org").await;
+    let first = app
+        .send(log_in_from(
+            proxy,
+            Some("198.51.100.1"),
+            "alice@example.org",
+            PASSWORD,
+        ))
+        .await;
+    assert_eq!(first.status, StatusCode::OK);
+    app.send(log_in_from(
+        proxy,
+        Some("198.51.100.2"),
+        "alice@example.org",
+        PASSWORD,
+    ))
+    .await
+    .expect_error(StatusCode::TOO_MANY_REQUESTS, "rate_limited");
+
+    // Configured: each client has its own budget, keyed by the right-most untrusted hop.
+    let app = TestApp::with_settings(
+        &backend,
+        Settings {
+            auth_rate: one_each,
+            trusted_proxies: vec!["10.0.0.0/8".parse().unwrap()],
+            ..test_settings()
+        },
+    )
+    .await;
+    app.register_reply("alice@example.org", PASSWORD).await; // from 0.0.0.0
+    for client in ["198.51.100.1", "198.51.100.2"] {
+        app.send(log_in_from(
+            proxy,
+            Some(client),
+            "alice@example.org",
+            PASSWORD,
+        ))
+        .await
+        .expect::<Session>(StatusCode::OK);
+    }
+    app.send(log_in_from(
+        proxy,
+        Some("198.51.100.1"),
+        "alice@example.org",
+        PASSWORD,
+    ))
+    .await
+    .expect_error(StatusCode::TOO_MANY_REQUESTS, "rate_limited");
+    // A forged left-most entry does not help: the hop the proxy saw is what counts.
+    app.send(log_in_from(
+        proxy,
+        Some("203.0.113.99, 198.51.100.1, 10.0.0.3"),
+        "alice@example.org",
+        PASSWORD,
+    ))
+    .await
+    .expect_error(StatusCode::TOO_MANY_REQUESTS, "rate_limited");
+    // An untrusted peer's header is not read.
+    app.send(log_in_from(
+        ip("198.51.100.1"),
+        Some("203.0.113.50"),
+        "alice@example.org",
+        PASSWORD,
+    ))
+    .await
+    .expect_error(StatusCode::TOO_MANY_REQUESTS, "rate_limited");
+}
+
+async fn ipv6_clients_are_limited_by_their_slash_64(backend: Backend) {
+    let settings = Settings {
+        auth_rate: RateLimit {
+            per_minute: 1,
+            burst: 1,
+        },
+        ..test_settings()
+    };
+    let app = TestApp::with_settings(&backend, settings).await;
+    app.register("alice@example.org").await;
+    app.send(log_in_from(
+        ip("2001:db8:1:2::1"),
+        None,
+        "alice@example.org",
+        PASSWORD,
+    ))
+    .await
+    .expect::<Session>(StatusCode::OK);
+    // Another address in the same /64 shares the budget...
+    app.send(log_in_from(
+        ip("2001:db8:1:2:ffff:ffff:ffff:fffe"),
+        None,
+        "alice@example.org",
+        PASSWORD,
+    ))
+    .await
+    .expect_error(StatusCode::TOO_MANY_REQUESTS, "rate_limited");
+    // ...another /64 has its own.
+    app.send(log_in_from(
+        ip("2001:db8:1:3::1"),
+        None,
+        "alice@example.org",
+        PASSWORD,
+    ))
+    .await
+    .expect::<Session>(StatusCode::OK);
 }

@@ -80,12 +80,60 @@ pub enum DbError {
     Sqlx(#[from] sqlx::Error),
 }
 
+/// How to connect: what [`Database::connect_with`] takes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DbOptions {
+    /// PostgreSQL connections this process keeps at most.
+    pub pool_size: u32,
+    /// How long a PostgreSQL statement waits for a row lock before failing (`503`):
+    /// nothing should wait that long, since one account's pushes queue in the server.
+    pub lock_timeout: Duration,
+}
+
+impl Default for DbOptions {
+    fn default() -> Self {
+        DbOptions {
+            pool_size: crate::config::DEFAULT_DB_POOL_SIZE,
+            lock_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
 /// A connected database with an up-to-date schema, and its epoch.
 #[derive(Debug, Clone)]
 pub struct Database {
     pool: Pool,
     /// Read (or stored) at [`Database::connect`]; every sync reply carries it.
     epoch: Arc<str>,
+    /// One account's pushes wait here, one at a time, before they take a connection: so
+    /// a burst of one account's pushes waits in the server, not on pool connections
+    /// held while waiting for the account's row lock, and other accounts go on.
+    pushers: Arc<AccountLocks>,
+}
+
+/// An async mutex per account, made on first use and forgotten when nobody holds or
+/// waits for it.
+#[derive(Debug, Default)]
+struct AccountLocks(std::sync::Mutex<HashMap<UserId, std::sync::Weak<tokio::sync::Mutex<()>>>>);
+
+impl AccountLocks {
+    async fn lock(&self, user: UserId) -> tokio::sync::OwnedMutexGuard<()> {
+        let lock = {
+            let mut locks = self.0.lock().unwrap_or_else(|e| e.into_inner());
+            if locks.len() > 1024 {
+                locks.retain(|_, weak| weak.strong_count() > 0);
+            }
+            match locks.get(&user).and_then(std::sync::Weak::upgrade) {
+                Some(lock) => lock,
+                None => {
+                    let lock = Arc::new(tokio::sync::Mutex::new(()));
+                    locks.insert(user, Arc::downgrade(&lock));
+                    lock
+                }
+            }
+        };
+        lock.lock_owned().await
+    }
 }
 
 /// The connections, of either backend.
@@ -110,6 +158,11 @@ impl Database {
     /// schema up to date and reads the database's epoch, giving it one if it has none yet
     /// (race-free: of several servers starting at once, one stores it and all read it).
     pub async fn connect(url: &str) -> Result<Database, DbError> {
+        Self::connect_with(url, &DbOptions::default()).await
+    }
+
+    /// [`Database::connect`] with these options.
+    pub async fn connect_with(url: &str, options: &DbOptions) -> Result<Database, DbError> {
         let pool = if url.starts_with("sqlite:") {
             let options = SqliteConnectOptions::from_str(url)?
                 .create_if_missing(true)
@@ -130,8 +183,19 @@ impl Database {
                 writer: Arc::new(tokio::sync::Mutex::new(())),
             })
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            let lock_timeout = format!("{}ms", options.lock_timeout.as_millis().max(1));
             let pool = PgPoolOptions::new()
+                .max_connections(options.pool_size.max(1))
                 .acquire_timeout(Duration::from_secs(5))
+                .after_connect(move |conn, _| {
+                    let set = format!("SET lock_timeout = '{lock_timeout}'");
+                    Box::pin(async move {
+                        sqlx::raw_sql(sqlx::AssertSqlSafe(set))
+                            .execute(conn)
+                            .await?;
+                        Ok(())
+                    })
+                })
                 .connect(url)
                 .await?;
             Pool::Postgres(pool)
@@ -141,6 +205,7 @@ impl Database {
         let mut db = Database {
             pool,
             epoch: Arc::from(""),
+            pushers: Arc::default(),
         };
         db.migrate().await?;
         let (fresh, now) = (random_epoch()?, now_ms_i64());
@@ -297,6 +362,7 @@ impl Database {
         } else {
             // Encoding happens before the transaction, so it never holds a lock.
             let batch = PushBatch::new(changes)?;
+            let _turn = self.pushers.lock(user).await;
             match &self.pool {
                 Pool::Sqlite(db) => sqlite::push(db, user, &batch).await?,
                 Pool::Postgres(pool) => postgres::push(pool, user, &batch).await?,

@@ -1,6 +1,9 @@
-//! PostgreSQL's SQL. A push locks its user's row (`SELECT ... FOR UPDATE`) before it
-//! reads anything, so one user's pushes run one at a time while different users' pushes
-//! run side by side; batches travel as arrays expanded by `UNNEST`, so a push is a fixed
+//! PostgreSQL's SQL. A push locks its user's row (`SELECT ... FOR NO KEY UPDATE`) before
+//! it reads anything, so one user's pushes run one at a time while different users'
+//! pushes run side by side (within one process they already queue before taking a
+//! connection; the row lock orders them across processes). `NO KEY`: the lock does not
+//! conflict with the `KEY SHARE` lock a new session's foreign key takes, so pushes never
+//! hold up that user's log-ins. Every connection has a `lock_timeout`; batches travel as arrays expanded by `UNNEST`, so a push is a fixed
 //! number of prepared statements whatever its size. Migrations hold an advisory lock, so
 //! several servers can start on one database at once.
 
@@ -190,10 +193,11 @@ pub(super) async fn push(
         .unzip();
 
     let mut tx = pool.begin().await?;
-    let last_seq: i64 = sqlx::query_scalar("SELECT last_seq FROM users WHERE id = $1 FOR UPDATE")
-        .bind(user)
-        .fetch_one(&mut *tx)
-        .await?;
+    let last_seq: i64 =
+        sqlx::query_scalar("SELECT last_seq FROM users WHERE id = $1 FOR NO KEY UPDATE")
+            .bind(user)
+            .fetch_one(&mut *tx)
+            .await?;
     let held: Vec<(String, String, String)> = sqlx::query_as(
         "SELECT r.collection, r.id, r.hlc
          FROM UNNEST($2::text[], $3::text[]) AS k (collection, id)

@@ -141,6 +141,7 @@ pub fn test_settings() -> Settings {
     Settings {
         user_rate: RateLimit::OFF,
         auth_rate: RateLimit::OFF,
+        login_failure_rate: RateLimit::OFF,
         password_cost: PasswordCost::INSECURE_FOR_TESTS,
         ..Settings::default()
     }
