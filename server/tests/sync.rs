@@ -82,6 +82,8 @@ on_both_backends!(
     failed_log_ins_are_limited_per_account_from_any_address,
     behind_a_trusted_proxy_clients_are_told_apart_by_forwarded_for,
     ipv6_clients_are_limited_by_their_slash_64,
+    one_noisy_account_does_not_starve_the_others,
+    two_instances_on_one_database_serve_one_accounts_devices,
 );
 
 async fn registration_signs_in_and_the_token_works(backend: Backend) {
@@ -1408,4 +1410,115 @@ async fn ipv6_clients_are_limited_by_their_slash_64(backend: Backend) {
     ))
     .await
     .expect::<Session>(StatusCode::OK);
+}
+
+/// 100 pushes of one account at once, on a small pool: they wait their turn in the
+/// server, not on pool connections, so another account's pulls (and log-ins) meanwhile
+/// are all answered, never `503`.
+async fn one_noisy_account_does_not_starve_the_others(backend: Backend) {
+    let settings = Settings {
+        max_in_flight_per_account: 0,
+        ..test_settings()
+    };
+    let options = cairn_server::config::DbOptions {
+        pool_size: 4,
+        ..Default::default()
+    };
+    let app = std::sync::Arc::new(TestApp::with_options(&backend, settings, options).await);
+    let noisy = app.register("noisy@example.org").await;
+    let quiet = app.register("quiet@example.org").await;
+    app.push(&quiet, &[note("q", json!("mine"), now(), "q")])
+        .await;
+    let t = now();
+    let pushes: Vec<_> = (0..100)
+        .map(|p| {
+            let (app, token) = (app.clone(), noisy.clone());
+            tokio::spawn(async move {
+                let changes: Vec<_> = (0..50)
+                    .map(|i| note(&format!("p{p}-{i}"), json!("x".repeat(2000)), t, "d"))
+                    .collect();
+                app.push_reply(&token, &changes).await.status
+            })
+        })
+        .collect();
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let reader = {
+        let (app, done) = (app.clone(), done.clone());
+        tokio::spawn(async move {
+            let mut statuses = Vec::new();
+            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                statuses.push(app.pull_reply(&quiet, "").await.status);
+                statuses.push(app.log_in_reply("quiet@example.org", PASSWORD).await.status);
+            }
+            statuses
+        })
+    };
+    let mut pushed = Vec::new();
+    for push in pushes {
+        pushed.push(push.await.unwrap());
+    }
+    done.store(true, std::sync::atomic::Ordering::Relaxed);
+    let statuses = reader.await.unwrap();
+    assert!(
+        pushed.iter().all(|s| *s == StatusCode::OK),
+        "every push answered: {pushed:?}"
+    );
+    assert!(statuses.len() >= 2);
+    assert!(
+        statuses.iter().all(|s| s.is_success()),
+        "the other account was always answered: {statuses:?}"
+    );
+    assert_eq!(app.pull_all(&noisy).await.len(), 100 * 50);
+}
+
+/// Device A syncs through one server process, device B through another on the same
+/// database: they see each other's changes, conflicts resolve by the merge rule on
+/// whichever instance, and cursors and heads agree (the server keeps no state of its
+/// own beyond the database).
+async fn two_instances_on_one_database_serve_one_accounts_devices(backend: Backend) {
+    let one = TestApp::new(&backend).await;
+    let two = one.second_instance().await;
+    assert_eq!(one.db.epoch(), two.db.epoch(), "one database, one epoch");
+    let a = one.register("alice@example.org").await;
+    let b: Session = two
+        .log_in_reply("alice@example.org", PASSWORD)
+        .await
+        .expect(StatusCode::OK);
+    let b = b.token;
+    let t = now();
+    let from_a: Vec<_> = (0..5)
+        .map(|i| note(&format!("a{i}"), json!(i), t, "deva"))
+        .collect();
+    one.push(&a, &from_a).await;
+    let from_b: Vec<_> = (0..5)
+        .map(|i| note(&format!("b{i}"), json!(i), t, "devb"))
+        .collect();
+    let reply = two.push(&b, &from_b).await;
+    assert_eq!((reply.seq_before, reply.seq_after), (5, 10));
+    // The same record from both, B's newer: B's wins wherever it is pushed.
+    let older = note("shared", json!("a's"), t + 1, "deva");
+    let newer = note("shared", json!("b's"), t + 2, "devb");
+    two.push(&b, std::slice::from_ref(&newer)).await;
+    let lost = one.push(&a, std::slice::from_ref(&older)).await;
+    assert_eq!(lost.superseded, vec![newer.clone()]);
+    // Concurrent pushes through both instances take turns on the account's counter.
+    let (xs, ys) = (
+        [note("x", json!(1), t, "deva")],
+        [note("y", json!(1), t, "devb")],
+    );
+    let (x, y) = tokio::join!(one.push(&a, &xs), two.push(&b, &ys));
+    assert_ne!(x.seq_after, y.seq_after);
+    let through_one = one.pull_all(&a).await;
+    let through_two = two.pull_all(&b).await;
+    assert_eq!(through_one, through_two, "both devices converge");
+    assert_eq!(through_one.len(), 13);
+    assert!(through_one.contains(&newer));
+    let (p1, p2) = (one.pull(&a, 0, 1000).await, two.pull(&b, 0, 1000).await);
+    assert_eq!((p1.cursor, p1.head), (p2.cursor, p2.head));
+    // A session made on one instance ends on both.
+    two.call(Method::DELETE, "/api/v1/sessions/current", Some(&b), None)
+        .await;
+    one.pull_reply(&b, "")
+        .await
+        .expect_error(StatusCode::UNAUTHORIZED, "unauthorized");
 }
