@@ -38,7 +38,8 @@ pub const PREFIX: &str = "/api";
         description = "Accounts, sessions and record sync for Cairn. See docs/sync-protocol.md. \
             Every error is an `ErrorBody`. On every path: an unknown path under `/api` is \
             `404 not_found`; a method a path does not take is `405 method_not_allowed`, with \
-            `Allow` listing the methods it takes.",
+            `Allow` listing the methods it takes; any request may be `503 server_busy` \
+            (with `Retry-After`) when the server answers as many as it takes at once.",
     ),
     components(schemas(ErrorBody, RefusedChange, ServerClock)),
     modifiers(&BearerAuth),

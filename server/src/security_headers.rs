@@ -86,7 +86,7 @@ pub fn inline_script_hashes(html: &str) -> Vec<String> {
             .split(|c: char| c.is_ascii_whitespace())
             .any(|attr| attr == "src" || attr.starts_with("src="));
         if !has_src {
-            let digest = Sha256::digest(html[content_start..end].as_bytes());
+            let digest = Sha256::digest(&html.as_bytes()[content_start..end]);
             hashes.push(format!("sha256-{}", STANDARD.encode(digest)));
         }
         at = end;
@@ -94,12 +94,15 @@ pub fn inline_script_hashes(html: &str) -> Vec<String> {
     hashes
 }
 
+/// A file's modification time and length (`None`: no file).
+type FileStamp = Option<(SystemTime, u64)>;
+
 /// The app's policy, for the `index.html` of one static dir: computed from the file, and
 /// again whenever its modification time or length changes.
 #[derive(Debug)]
 pub struct AppPolicy {
     index: PathBuf,
-    cached: Mutex<Option<(Option<(SystemTime, u64)>, HeaderValue)>>,
+    cached: Mutex<Option<(FileStamp, HeaderValue)>>,
 }
 
 impl AppPolicy {
