@@ -35,7 +35,11 @@ pub const PREFIX: &str = "/api";
 #[openapi(
     info(
         title = "Cairn sync API",
-        description = "Accounts, sessions and record sync for Cairn. See docs/sync-protocol.md.",
+        description = "Accounts, sessions and record sync for Cairn. See docs/sync-protocol.md. \
+            Every error is an `ErrorBody`. On every path: an unknown path under `/api` is \
+            `404 not_found`; a method a path does not take is `405 method_not_allowed`, with \
+            `Allow` listing the methods it takes; any request may be `503 server_busy` \
+            (with `Retry-After`) when the server answers as many as it takes at once.",
     ),
     components(schemas(ErrorBody, RefusedChange, ServerClock)),
     modifiers(&BearerAuth),
@@ -70,10 +74,14 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(pull))
 }
 
-/// The `/api` router (to be nested at [`PREFIX`]).
+/// The `/api` router (to be nested at [`PREFIX`]). An unknown path is `404 not_found`; a
+/// known path with a method it does not take is `405 method_not_allowed`, with axum's
+/// `Allow` header listing the methods it does take.
 pub fn router() -> Router<AppState> {
     let (router, _) = routes().split_for_parts();
-    router.fallback(|| async { ApiError::NotFound })
+    router
+        .fallback(|| async { ApiError::NotFound })
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
 }
 
 /// The OpenAPI description of every route, with paths as served (under [`PREFIX`]).
@@ -141,7 +149,10 @@ async fn register(
 ) -> Result<(StatusCode, Json<Session>), ApiError> {
     let email = normalize_email(&credentials.email);
     check_credentials(&email, &credentials.password).map_err(ApiError::InvalidCredentialsFormat)?;
-    let hash = auth::hash_password(state.settings.password_cost, credentials.password).await?;
+    let hash = {
+        let _turn = hash_turn(&state).await?;
+        auth::hash_password(state.settings.password_cost, credentials.password).await?
+    };
     let user = state
         .db
         .create_user(&email, &hash, now_ms_i64())
@@ -162,7 +173,7 @@ async fn register(
         (status = 200, description = "Signed in", body = Session),
         (status = 400, description = "`bad_request`", body = ErrorBody),
         (status = 401, description = "`invalid_credentials`: the same for an unknown address and a wrong password", body = ErrorBody),
-        (status = 429, description = "`rate_limited` (per client address); see `Retry-After`", body = ErrorBody),
+        (status = 429, description = "`rate_limited` (per client address, or too many failed log-ins for this e-mail address); see `Retry-After`", body = ErrorBody),
     )
 )]
 async fn log_in(
@@ -171,22 +182,39 @@ async fn log_in(
     ApiJson(credentials): ApiJson<Credentials>,
 ) -> Result<Json<Session>, ApiError> {
     let email = normalize_email(&credentials.email);
+    // Failed log-ins are limited per account too: guesses from many addresses count.
+    state.limits.login_failures.peek(email.clone())?;
     let user = state
         .db
         .user_by_email(&email)
         .await
         .map_err(ApiError::Database)?;
     let (id, hash) = user.map_or((None, None), |(id, hash)| (Some(id), Some(hash)));
-    let ok = auth::verify_password(
-        state.settings.password_cost,
-        state.dummy_hash.clone(),
-        hash,
-        credentials.password,
-    )
-    .await?;
-    let user = id.filter(|_| ok).ok_or(ApiError::InvalidCredentials)?;
+    let ok = {
+        let _turn = hash_turn(&state).await?;
+        auth::verify_password(
+            state.settings.password_cost,
+            state.dummy_hash.clone(),
+            hash,
+            credentials.password,
+        )
+        .await?
+    };
+    let Some(user) = id.filter(|_| ok) else {
+        state.limits.login_failures.take(email);
+        return Err(ApiError::InvalidCredentials);
+    };
     tracing::Span::current().record("user_id", user);
     Ok(Json(start_session(&state, user).await?))
+}
+
+/// A turn to compute an Argon2 hash: at most `--max-concurrent-hashes` at once.
+async fn hash_turn(state: &AppState) -> Result<tokio::sync::SemaphorePermit<'_>, ApiError> {
+    state
+        .hashes
+        .acquire()
+        .await
+        .map_err(|e| ApiError::Internal(format!("hash semaphore: {e}")))
 }
 
 async fn start_session(state: &AppState, user: i64) -> Result<Session, ApiError> {

@@ -146,11 +146,13 @@ pub fn token_hash(token: &str) -> [u8; 32] {
 
 /// The signed-in user of a request: a valid, unexpired `Authorization: Bearer` token.
 /// Rejects with `401 unauthorized`, and with `429 rate_limited` when the user is over
-/// the per-user rate limit. Records the user id in the request's log span.
+/// the per-user rate limit or has the most requests in flight it may. Records the user id in the request's log span.
 #[derive(Debug, Clone)]
 pub struct AuthUser {
     pub id: UserId,
     pub token_hash: [u8; 32],
+    /// Counts this request among the account's in flight until the handler is done.
+    _in_flight: Option<Arc<crate::rate_limit::InFlightGuard>>,
 }
 
 impl FromRequestParts<AppState> for AuthUser {
@@ -180,7 +182,12 @@ impl FromRequestParts<AppState> for AuthUser {
             .ok_or(ApiError::Unauthorized)?;
         tracing::Span::current().record("user_id", id);
         state.limits.users.check(id)?;
-        Ok(AuthUser { id, token_hash })
+        let in_flight = state.limits.in_flight_per_account.enter(id)?;
+        Ok(AuthUser {
+            id,
+            token_hash,
+            _in_flight: in_flight.map(Arc::new),
+        })
     }
 }
 

@@ -8,6 +8,8 @@ use clap::builder::BoolishValueParser;
 use clap::{Parser, ValueEnum};
 
 use crate::auth::PasswordCost;
+pub use crate::db::DbOptions;
+pub use crate::rate_limit::Cidr;
 use crate::rate_limit::RateLimit;
 
 /// Days a session token stays valid unless configured otherwise.
@@ -23,6 +25,26 @@ pub const DEFAULT_AUTH_RATE: RateLimit = RateLimit {
     per_minute: 20,
     burst: 10,
 };
+/// Per account (by e-mail address, known or not), failed log-ins: one every 6 s on
+/// average after 10 at once. Guessing a password from many addresses is as slow as from
+/// one; its owner, who knows it, is not kept out once the wrong guesses stop.
+pub const DEFAULT_LOGIN_FAILURE_RATE: RateLimit = RateLimit {
+    per_minute: 10,
+    burst: 10,
+};
+/// API requests being answered at once, over all accounts; more get `503 server_busy`.
+pub const DEFAULT_MAX_IN_FLIGHT: usize = 512;
+/// API requests of one account being answered at once; more get `429 rate_limited`. Each
+/// may hold a push body of up to 4 MiB, or a pull page of up to 4 MiB, while it waits.
+pub const DEFAULT_MAX_IN_FLIGHT_PER_ACCOUNT: usize = 16;
+/// PostgreSQL connections per server process.
+pub const DEFAULT_DB_POOL_SIZE: u32 = 10;
+
+/// Argon2 hashes computed at once (each takes 19 MiB and a core for tens of ms): one per
+/// core; more wait their turn.
+pub fn default_max_concurrent_hashes() -> usize {
+    std::thread::available_parallelism().map_or(2, usize::from)
+}
 
 #[derive(Debug, Clone, Parser)]
 #[command(name = "cairn-server", version, about = "Cairn sync server")]
@@ -61,6 +83,32 @@ pub struct Config {
     /// Registrations and log-ins from one client address in a burst.
     #[arg(long, env = "CAIRN_AUTH_RATE_BURST", default_value_t = DEFAULT_AUTH_RATE.burst)]
     pub auth_rate_burst: u32,
+    /// Failed log-ins a minute for one account (by e-mail address) once its burst is
+    /// spent (0: no limit).
+    #[arg(long, env = "CAIRN_LOGIN_FAILURES_PER_MINUTE", default_value_t = DEFAULT_LOGIN_FAILURE_RATE.per_minute)]
+    pub login_failures_per_minute: u32,
+    /// Failed log-ins one account may have in a burst.
+    #[arg(long, env = "CAIRN_LOGIN_FAILURES_BURST", default_value_t = DEFAULT_LOGIN_FAILURE_RATE.burst)]
+    pub login_failures_burst: u32,
+    /// Reverse proxies whose `X-Forwarded-For` is believed, as CIDR blocks or addresses
+    /// (`10.0.0.0/8`, `::1`), separated by commas or given several times. Without one,
+    /// the client's address is the TCP peer's and `X-Forwarded-For` is ignored.
+    #[arg(long = "trusted-proxy", env = "CAIRN_TRUSTED_PROXIES", value_delimiter = ',', num_args = 1..)]
+    pub trusted_proxies: Vec<Cidr>,
+    /// API requests answered at once over all accounts; more get `503 server_busy`
+    /// (0: no limit).
+    #[arg(long, env = "CAIRN_MAX_IN_FLIGHT", default_value_t = DEFAULT_MAX_IN_FLIGHT)]
+    pub max_in_flight: usize,
+    /// API requests of one account answered at once; more get `429 rate_limited`
+    /// (0: no limit).
+    #[arg(long, env = "CAIRN_MAX_IN_FLIGHT_PER_ACCOUNT", default_value_t = DEFAULT_MAX_IN_FLIGHT_PER_ACCOUNT)]
+    pub max_in_flight_per_account: usize,
+    /// Argon2 password hashes computed at once (default: one per core).
+    #[arg(long, env = "CAIRN_MAX_CONCURRENT_HASHES", default_value_t = default_max_concurrent_hashes())]
+    pub max_concurrent_hashes: usize,
+    /// PostgreSQL connections this process keeps at most.
+    #[arg(long, env = "CAIRN_DB_POOL_SIZE", default_value_t = DEFAULT_DB_POOL_SIZE)]
+    pub db_pool_size: u32,
     /// Give the database a new epoch at start, after restoring it from a backup: every
     /// device then pulls from the start and pushes again everything it holds, so what
     /// the backup lacks comes back. Use it for one start of one server (with every other
@@ -95,7 +143,23 @@ impl Config {
                 per_minute: self.auth_rate_per_minute,
                 burst: self.auth_rate_burst,
             },
+            login_failure_rate: RateLimit {
+                per_minute: self.login_failures_per_minute,
+                burst: self.login_failures_burst,
+            },
+            trusted_proxies: self.trusted_proxies.clone(),
+            max_in_flight: self.max_in_flight,
+            max_in_flight_per_account: self.max_in_flight_per_account,
+            max_concurrent_hashes: self.max_concurrent_hashes.max(1),
             password_cost: PasswordCost::default(),
+        }
+    }
+
+    /// How to connect to the database.
+    pub fn db_options(&self) -> DbOptions {
+        DbOptions {
+            pool_size: self.db_pool_size.max(1),
+            ..DbOptions::default()
         }
     }
 }
@@ -109,6 +173,16 @@ pub struct Settings {
     pub user_rate: RateLimit,
     /// Per client address, on registration and log-in.
     pub auth_rate: RateLimit,
+    /// Per account (e-mail address), on failed log-ins.
+    pub login_failure_rate: RateLimit,
+    /// The reverse proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<Cidr>,
+    /// API requests answered at once (0: no limit).
+    pub max_in_flight: usize,
+    /// API requests of one account answered at once (0: no limit).
+    pub max_in_flight_per_account: usize,
+    /// Argon2 hashes computed at once.
+    pub max_concurrent_hashes: usize,
     /// Argon2id cost of new password hashes.
     pub password_cost: PasswordCost,
 }
@@ -120,6 +194,11 @@ impl Default for Settings {
             session_ttl: Duration::from_secs(u64::from(DEFAULT_SESSION_DAYS) * 24 * 60 * 60),
             user_rate: DEFAULT_USER_RATE,
             auth_rate: DEFAULT_AUTH_RATE,
+            login_failure_rate: DEFAULT_LOGIN_FAILURE_RATE,
+            trusted_proxies: Vec::new(),
+            max_in_flight: DEFAULT_MAX_IN_FLIGHT,
+            max_in_flight_per_account: DEFAULT_MAX_IN_FLIGHT_PER_ACCOUNT,
+            max_concurrent_hashes: default_max_concurrent_hashes(),
             password_cost: PasswordCost::default(),
         }
     }
@@ -138,5 +217,23 @@ mod tests {
         assert!(parse(&["--new-epoch"]).unwrap().new_epoch);
         // A flag: it takes no value (CAIRN_NEW_EPOCH=1 or =true sets it too).
         assert!(parse(&["--new-epoch=no"]).is_err());
+    }
+
+    #[test]
+    fn trusted_proxies_are_cidr_blocks_given_in_a_list_or_one_by_one() {
+        let parse = |args: &[&str]| {
+            Config::try_parse_from(std::iter::once("cairn-server").chain(args.iter().copied()))
+        };
+        assert!(parse(&[]).unwrap().trusted_proxies.is_empty());
+        let config = parse(&[
+            "--trusted-proxy",
+            "10.0.0.0/8,::1",
+            "--trusted-proxy",
+            "192.168.1.7",
+        ])
+        .unwrap();
+        assert_eq!(config.trusted_proxies.len(), 3);
+        assert!(parse(&["--trusted-proxy", "10.0.0.0/33"]).is_err());
+        assert!(parse(&["--trusted-proxy", "example.org"]).is_err());
     }
 }

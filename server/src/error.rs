@@ -19,6 +19,8 @@ use crate::db::DbError;
 pub enum ApiError {
     #[error("no such API endpoint")]
     NotFound,
+    #[error("this API endpoint does not take that method; see the Allow header")]
+    MethodNotAllowed,
     #[error("{0}")]
     BadRequest(String),
     #[error("the request body is larger than the {max} bytes allowed", max = cairn_protocol::limits::MAX_PUSH_BYTES)]
@@ -35,6 +37,8 @@ pub enum ApiError {
     InvalidChange(LimitError),
     #[error("too many requests; try again in {retry_after_secs} s")]
     RateLimited { retry_after_secs: u64 },
+    #[error("the server is busy; try again in a second")]
+    Busy,
     #[error("the database is unavailable")]
     Database(#[source] DbError),
     #[error("internal error")]
@@ -45,6 +49,7 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
             ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Unauthorized | ApiError::InvalidCredentials => StatusCode::UNAUTHORIZED,
@@ -53,6 +58,7 @@ impl ApiError {
             }
             ApiError::EmailTaken => StatusCode::CONFLICT,
             ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Busy => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Database(DbError::Corrupt(_) | DbError::Inconsistent(_))
             | ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             ApiError::Database(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -62,6 +68,7 @@ impl ApiError {
     pub fn code(&self) -> &'static str {
         match self {
             ApiError::NotFound => "not_found",
+            ApiError::MethodNotAllowed => "method_not_allowed",
             ApiError::BadRequest(_) => "bad_request",
             ApiError::PayloadTooLarge => "payload_too_large",
             ApiError::Unauthorized => "unauthorized",
@@ -70,6 +77,7 @@ impl ApiError {
             ApiError::EmailTaken => "email_taken",
             ApiError::InvalidChange(_) => "invalid_change",
             ApiError::RateLimited { .. } => "rate_limited",
+            ApiError::Busy => "server_busy",
             ApiError::Database(DbError::Corrupt(_) | DbError::Inconsistent(_))
             | ApiError::Internal(_) => "internal",
             ApiError::Database(_) => "database_unavailable",
@@ -100,6 +108,11 @@ impl IntoResponse for ApiError {
                 response
                     .headers_mut()
                     .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+            }
+            ApiError::Busy => {
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(1));
             }
             ApiError::Unauthorized => {
                 response

@@ -11,6 +11,8 @@
 //! - [`rate_limit`]: token buckets per account and per client address.
 //! - [`api`]: the `/api` routes and their generated OpenAPI description.
 //! - [`static_files`]: the built app, with the cache policy the service worker relies on.
+//! - [`security_headers`]: the headers every response gets (the app's content security
+//!   policy, with the hashes of `index.html`'s inline scripts; `nosniff`; no framing).
 //!
 //! [`app`] builds the whole router from an [`AppState`]; tests drive it with
 //! `tower::ServiceExt::oneshot` without opening a socket. [`serve`] runs it on a
@@ -22,6 +24,7 @@ pub mod config;
 pub mod db;
 pub mod error;
 pub mod rate_limit;
+pub mod security_headers;
 pub mod static_files;
 
 use std::future::Future;
@@ -40,7 +43,7 @@ use tracing::Span;
 pub use config::{Config, Settings};
 pub use db::Database;
 pub use error::ApiError;
-use rate_limit::{Limiters, RateLimiter};
+use rate_limit::{InFlight, Limiters, RateLimiter};
 
 /// What every request handler can reach.
 #[derive(Clone)]
@@ -52,6 +55,12 @@ pub struct AppState {
     pub(crate) limits: Arc<Limiters>,
     /// Verified against on log-in with an unknown address (made on first use).
     pub(crate) dummy_hash: Arc<OnceLock<String>>,
+    /// The app's content security policy, for the `index.html` being served.
+    pub(crate) app_policy: Arc<security_headers::AppPolicy>,
+    /// API requests being answered (`None`: no limit).
+    pub(crate) in_flight: Option<Arc<tokio::sync::Semaphore>>,
+    /// Argon2 hashes being computed.
+    pub(crate) hashes: Arc<tokio::sync::Semaphore>,
 }
 
 impl AppState {
@@ -59,10 +68,23 @@ impl AppState {
         let limits = Limiters {
             users: RateLimiter::new(settings.user_rate),
             addresses: RateLimiter::new(settings.auth_rate),
+            login_failures: RateLimiter::new(settings.login_failure_rate),
+            in_flight_per_account: InFlight::new(settings.max_in_flight_per_account),
         };
+        let in_flight = (settings.max_in_flight > 0)
+            .then(|| Arc::new(tokio::sync::Semaphore::new(settings.max_in_flight)));
+        let hashes = Arc::new(tokio::sync::Semaphore::new(
+            settings.max_concurrent_hashes.max(1),
+        ));
+        let app_policy = Arc::new(security_headers::AppPolicy::new(
+            static_dir.join("index.html"),
+        ));
         AppState {
             db,
             static_dir,
+            app_policy,
+            in_flight,
+            hashes,
             settings: Arc::new(settings),
             limits: Arc::new(limits),
             dummy_hash: Arc::new(OnceLock::new()),
@@ -81,9 +103,12 @@ impl AppState {
 ///
 /// API requests are logged in a span `request{method, path, user_id}` with one event
 /// per response (status, latency); request bodies are limited to
-/// [`cairn_protocol::limits::MAX_PUSH_BYTES`].
+/// [`cairn_protocol::limits::MAX_PUSH_BYTES`]. Every response gets the
+/// [`security_headers`].
 pub fn app(state: AppState) -> Router {
     let static_dir = state.static_dir.clone();
+    let app_policy = state.app_policy.clone();
+    let in_flight = state.in_flight.clone();
     let api = api::router()
         .layer(DefaultBodyLimit::max(
             cairn_protocol::limits::MAX_PUSH_BYTES,
@@ -114,11 +139,37 @@ pub fn app(state: AppState) -> Router {
                     }
                 })
                 .on_failure(()),
-        );
+        )
+        .layer(axum::middleware::from_fn_with_state(
+            in_flight,
+            limit_in_flight,
+        ));
     Router::new()
         .nest(api::PREFIX, api)
         .with_state(state)
         .fallback_service(static_files::service(&static_dir))
+        .layer(axum::middleware::from_fn_with_state(
+            app_policy,
+            security_headers::add,
+        ))
+}
+
+/// At most `--max-in-flight` API requests answered at once; more are `503 server_busy`
+/// with `Retry-After`, rather than queueing without bound.
+async fn limit_in_flight(
+    axum::extract::State(in_flight): axum::extract::State<Option<Arc<tokio::sync::Semaphore>>>,
+    req: Request<Body>,
+    next: axum::middleware::Next,
+) -> Response<Body> {
+    use axum::response::IntoResponse;
+    let _permit = match &in_flight {
+        None => None,
+        Some(semaphore) => match semaphore.clone().try_acquire_owned() {
+            Ok(permit) => Some(permit),
+            Err(_) => return ApiError::Busy.into_response(),
+        },
+    };
+    next.run(req).await
 }
 
 /// Serves [`app`] on `listener` until `shutdown` resolves; then stops accepting

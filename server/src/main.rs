@@ -40,7 +40,7 @@ async fn run(config: Config) -> Result<(), Box<dyn Error>> {
             config.data_dir.display()
         )
     })?;
-    let mut db = Database::connect(&config.database_url())
+    let mut db = Database::connect_with(&config.database_url(), &config.db_options())
         .await
         .map_err(|e| format!("cannot open the database: {e}"))?;
     if config.new_epoch {

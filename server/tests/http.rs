@@ -310,3 +310,171 @@ async fn the_app_still_starts_on_a_memory_database_with_its_schema() {
     let db = Database::connect("sqlite::memory:").await.unwrap();
     assert_eq!(db.migrate().await.unwrap(), 0, "connect already migrated");
 }
+
+#[tokio::test]
+async fn a_wrong_method_on_an_api_path_is_a_json_405_with_allow() {
+    let app = test_app().await;
+    for (method, path, allow) in [
+        ("PUT", "/api/v1/sync/push", "POST"),
+        ("GET", "/api/v1/sync/push", "POST"),
+        ("OPTIONS", "/api/v1/sync/push", "POST"),
+        ("POST", "/api/v1/sync/pull", "GET,HEAD"),
+        ("DELETE", "/api/v1/accounts", "POST"),
+        ("GET", "/api/v1/sessions/current", "DELETE"),
+        ("POST", "/api/health", "GET,HEAD"),
+    ] {
+        let req = Request::builder()
+            .method(method)
+            .uri(path)
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from("{}"))
+            .unwrap();
+        let res = app.router.clone().oneshot(req).await.unwrap();
+        assert_eq!(
+            res.status(),
+            StatusCode::METHOD_NOT_ALLOWED,
+            "{method} {path}"
+        );
+        assert_eq!(res.headers()[header::ALLOW], allow, "{method} {path}");
+        assert_eq!(
+            res.headers()[header::CONTENT_TYPE],
+            "application/json",
+            "{method} {path}"
+        );
+        let body = res.into_body().collect().await.unwrap().to_bytes();
+        let json: serde_json::Value = serde_json::from_slice(&body)
+            .unwrap_or_else(|e| panic!("{method} {path}: not JSON ({e}): {body:?}"));
+        assert_eq!(json["error"], "method_not_allowed", "{method} {path}");
+        assert!(json["message"].as_str().is_some_and(|m| !m.is_empty()));
+    }
+    // An unknown path is still a 404, whatever the method.
+    let req = Request::builder()
+        .method("PUT")
+        .uri("/api/v1/nope")
+        .body(Body::empty())
+        .unwrap();
+    let res = app.router.clone().oneshot(req).await.unwrap();
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+}
+
+fn header_of<'a>(headers: &'a axum::http::HeaderMap, name: &str) -> &'a str {
+    headers
+        .get(name)
+        .map(|v| v.to_str().unwrap())
+        .unwrap_or_else(|| panic!("no {name} header"))
+}
+
+fn directive<'a>(policy: &'a str, name: &str) -> &'a str {
+    policy
+        .split(';')
+        .map(str::trim)
+        .find(|d| d.split_whitespace().next() == Some(name))
+        .unwrap_or_else(|| panic!("no {name} in {policy}"))
+}
+
+fn sha256_source(script: &str) -> String {
+    use base64::Engine;
+    use sha2::Digest;
+    format!(
+        "'sha256-{}'",
+        base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(script))
+    )
+}
+
+#[tokio::test]
+async fn every_response_has_security_headers_fitting_its_kind() {
+    let app = test_app().await;
+    for path in [
+        "/",
+        "/settings",
+        "/sw.js",
+        &format!("/{HASHED_WASM}"),
+        "/missing-0123456789abcdef.js",
+        "/api/health",
+        "/api/nope",
+        "/api/v1/sync/pull",
+    ] {
+        let (_, headers, _) = get(&app, path).await;
+        assert_eq!(
+            header_of(&headers, "x-content-type-options"),
+            "nosniff",
+            "{path}"
+        );
+        assert_eq!(header_of(&headers, "x-frame-options"), "DENY", "{path}");
+        assert_eq!(
+            header_of(&headers, "referrer-policy"),
+            "no-referrer",
+            "{path}"
+        );
+        let permissions = header_of(&headers, "permissions-policy");
+        assert!(permissions.contains("camera=()"), "{path}: {permissions}");
+        let csp = header_of(&headers, "content-security-policy");
+        assert_eq!(
+            directive(csp, "frame-ancestors"),
+            "frame-ancestors 'none'",
+            "{path}"
+        );
+        if path.starts_with("/api") {
+            assert_eq!(
+                directive(csp, "default-src"),
+                "default-src 'none'",
+                "{path}"
+            );
+            assert_eq!(header_of(&headers, "cache-control"), "no-store", "{path}");
+        } else {
+            let scripts = directive(csp, "script-src");
+            assert!(scripts.contains("'self'") && scripts.contains("'wasm-unsafe-eval'"));
+            assert!(!scripts.contains("unsafe-inline"), "{path}: {scripts}");
+            assert_eq!(directive(csp, "worker-src"), "worker-src 'self'");
+            assert_eq!(directive(csp, "connect-src"), "connect-src 'self'");
+            assert_eq!(directive(csp, "object-src"), "object-src 'none'");
+        }
+    }
+}
+
+/// Trunk's `index.html` bootstraps the wasm with an inline module script: the policy
+/// allows exactly that script by its hash, recomputed when a new build replaces the file.
+#[tokio::test]
+async fn the_app_policy_allows_exactly_the_inline_scripts_of_the_index_being_served() {
+    let app = test_app().await;
+    let (_, headers, _) = get(&app, "/").await;
+    let csp = header_of(&headers, "content-security-policy");
+    assert_eq!(
+        directive(csp, "script-src"),
+        "script-src 'self' 'wasm-unsafe-eval'",
+        "no inline script in this index.html: none allowed"
+    );
+
+    let bootstrap = "\nimport init, * as bindings from '/cairn-0123456789abcdef.js';\n\
+                     const wasm = await init({ module_or_path: '/cairn-0123456789abcdef_bg.wasm' });\n";
+    let index = format!(
+        "<!doctype html><html><head><script type=\"module\">{bootstrap}</script>\
+         <script src=\"/other.js\"></script></head><body></body></html>"
+    );
+    write(app._dist.path(), "index.html", &index);
+    for path in ["/", "/index.html", "/notes/abc", "/sw.js"] {
+        let (status, headers, _) = get(&app, path).await;
+        assert_eq!(status, StatusCode::OK, "{path}");
+        let csp = header_of(&headers, "content-security-policy");
+        assert_eq!(
+            directive(csp, "script-src"),
+            format!(
+                "script-src 'self' 'wasm-unsafe-eval' {}",
+                sha256_source(bootstrap)
+            ),
+            "{path}"
+        );
+    }
+    // A tampered script no longer matches.
+    write(
+        app._dist.path(),
+        "index.html",
+        &index.replace("await init", "await evil_init"),
+    );
+    let (_, headers, _) = get(&app, "/").await;
+    let csp = header_of(&headers, "content-security-policy");
+    assert!(!csp.contains(&sha256_source(bootstrap)), "{csp}");
+    assert!(csp.contains(&sha256_source(
+        &bootstrap.replace("await init", "await evil_init")
+    )));
+}

@@ -78,6 +78,12 @@ on_both_backends!(
     a_partial_push_applies_the_valid_changes_and_refuses_the_others,
     a_partial_push_refuses_changes_dated_too_far_ahead,
     a_partial_push_still_fails_as_a_whole_for_request_limits,
+    pull_pages_of_large_records_stay_within_the_byte_budget,
+    failed_log_ins_are_limited_per_account_from_any_address,
+    behind_a_trusted_proxy_clients_are_told_apart_by_forwarded_for,
+    ipv6_clients_are_limited_by_their_slash_64,
+    one_noisy_account_does_not_starve_the_others,
+    two_instances_on_one_database_serve_one_accounts_devices,
 );
 
 async fn registration_signs_in_and_the_token_works(backend: Backend) {
@@ -1116,4 +1122,403 @@ async fn a_partial_push_still_fails_as_a_whole_for_request_limits(backend: Backe
         .await
         .expect_error(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large");
     assert!(app.pull_all(&token).await.is_empty(), "nothing stored");
+}
+
+/// 42 records of 250 KiB (about 10 MiB) asked for in pages of 1000: each page carries at
+/// most `PULL_PAGE_BYTES` of records, says `more` until the last, and every record
+/// arrives once, in server order, however many devices pull at once.
+async fn pull_pages_of_large_records_stay_within_the_byte_budget(backend: Backend) {
+    use cairn_server::db::PULL_PAGE_BYTES;
+    let app = std::sync::Arc::new(TestApp::new(&backend).await);
+    let token = app.register("alice@example.org").await;
+    let t = now();
+    let mut pushed = Vec::new();
+    for batch in 0..3 {
+        let changes: Vec<_> = (0..14)
+            .map(|i| {
+                let fill = char::from(b'a' + i as u8).to_string().repeat(250 * 1024);
+                note(&format!("b{batch}-{i}"), json!(fill), t, "d")
+            })
+            .collect();
+        app.push(&token, &changes).await;
+        pushed.extend(changes);
+    }
+    let record_bytes = |r: &Record| {
+        serde_json::to_string(&r.value).unwrap().len()
+            + r.collection.len()
+            + r.id.len()
+            + r.hlc.to_string().len()
+    };
+    let pulls: Vec<_> = (0..4)
+        .map(|_| {
+            let (app, token) = (app.clone(), token.clone());
+            tokio::spawn(async move {
+                let (mut since, mut pages) = (0, Vec::new());
+                loop {
+                    let page = app.pull(&token, since, 1000).await;
+                    since = page.cursor;
+                    let more = page.more;
+                    pages.push(page);
+                    if !more {
+                        return pages;
+                    }
+                }
+            })
+        })
+        .collect();
+    for pull in pulls {
+        let pages = pull.await.unwrap();
+        assert!(pages.len() >= 3, "{} pages", pages.len());
+        let mut seen = Vec::new();
+        for (n, page) in pages.iter().enumerate() {
+            let bytes: usize = page.records.iter().map(record_bytes).sum();
+            assert!(bytes <= PULL_PAGE_BYTES, "page {n}: {bytes} bytes");
+            assert!(!page.records.is_empty(), "page {n} is empty");
+            assert_eq!(page.more, n + 1 < pages.len(), "page {n}");
+            assert_eq!(page.head, 42);
+            seen.extend(page.records.iter().cloned());
+        }
+        assert_eq!(seen, pushed, "every record once, in server order");
+    }
+}
+
+/// A log-in request from `ip` (the TCP peer), with an optional `X-Forwarded-For`.
+fn log_in_from(
+    ip: std::net::IpAddr,
+    forwarded_for: Option<&str>,
+    email: &str,
+    password: &str,
+) -> Request<Body> {
+    let mut req =
+        Request::post("/api/v1/sessions").header(header::CONTENT_TYPE, "application/json");
+    if let Some(xff) = forwarded_for {
+        req = req.header("x-forwarded-for", xff);
+    }
+    let mut req = req
+        .body(Body::from(
+            json!({"email": email, "password": password}).to_string(),
+        ))
+        .unwrap();
+    req.extensions_mut()
+        .insert(ConnectInfo(std::net::SocketAddr::new(ip, 40000)));
+    req
+}
+
+fn ip(s: &str) -> std::net::IpAddr {
+    s.parse().unwrap()
+}
+
+async fn failed_log_ins_are_limited_per_account_from_any_address(backend: Backend) {
+    let settings = Settings {
+        login_failure_rate: RateLimit {
+            per_minute: 1,
+            burst: 2,
+        },
+        ..test_settings()
+    };
+    let app = TestApp::with_settings(&backend, settings).await;
+    app.register("alice@example.org").await;
+    app.register("bob@example.org").await;
+    // Successful log-ins cost nothing.
+    for n in 0..4 {
+        let req = log_in_from(
+            ip(&format!("192.0.2.{n}")),
+            None,
+            "alice@example.org",
+            PASSWORD,
+        );
+        app.send(req).await.expect::<Session>(StatusCode::OK);
+    }
+    // Two wrong guesses, each from another address: both answered.
+    for n in 10..12 {
+        let req = log_in_from(
+            ip(&format!("192.0.2.{n}")),
+            None,
+            "alice@example.org",
+            "guess",
+        );
+        app.send(req)
+            .await
+            .expect_error(StatusCode::UNAUTHORIZED, "invalid_credentials");
+    }
+    // The third, from yet another address, is refused before the password is checked,
+    // even the right one, with the wait in Retry-After.
+    for password in ["guess", PASSWORD] {
+        let reply = app
+            .send(log_in_from(
+                ip("198.51.100.7"),
+                None,
+                " Alice@Example.org",
+                password,
+            ))
+            .await;
+        let retry_after: u64 = reply.headers[header::RETRY_AFTER]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!((1..=60).contains(&retry_after), "{retry_after}");
+        reply.expect_error(StatusCode::TOO_MANY_REQUESTS, "rate_limited");
+    }
+    // Unknown addresses are limited the same way, so the limit tells nothing.
+    for _ in 0..2 {
+        app.send(log_in_from(
+            ip("192.0.2.1"),
+            None,
+            "nobody@example.org",
+            "guess",
+        ))
+        .await
+        .expect_error(StatusCode::UNAUTHORIZED, "invalid_credentials");
+    }
+    app.send(log_in_from(
+        ip("192.0.2.1"),
+        None,
+        "nobody@example.org",
+        "guess",
+    ))
+    .await
+    .expect_error(StatusCode::TOO_MANY_REQUESTS, "rate_limited");
+    // Other accounts are not affected.
+    app.send(log_in_from(
+        ip("198.51.100.7"),
+        None,
+        "bob@example.org",
+        PASSWORD,
+    ))
+    .await
+    .expect::<Session>(StatusCode::OK);
+}
+
+async fn behind_a_trusted_proxy_clients_are_told_apart_by_forwarded_for(backend: Backend) {
+    let one_each = RateLimit {
+        per_minute: 1,
+        burst: 1,
+    };
+    let proxy = ip("10.0.0.2");
+    // Not configured: X-Forwarded-For is ignored, every client behind the proxy is the
+    // proxy (so a forged header cannot buy a fresh budget).
+    let app = TestApp::with_settings(
+        &backend,
+        Settings {
+            auth_rate: one_each,
+            ..test_settings()
+        },
+    )
+    .await;
+    app.register("alice@example.org").await;
+    let first = app
+        .send(log_in_from(
+            proxy,
+            Some("198.51.100.1"),
+            "alice@example.org",
+            PASSWORD,
+        ))
+        .await;
+    assert_eq!(first.status, StatusCode::OK);
+    app.send(log_in_from(
+        proxy,
+        Some("198.51.100.2"),
+        "alice@example.org",
+        PASSWORD,
+    ))
+    .await
+    .expect_error(StatusCode::TOO_MANY_REQUESTS, "rate_limited");
+
+    // Configured: each client has its own budget, keyed by the right-most untrusted hop.
+    let app = TestApp::with_settings(
+        &backend,
+        Settings {
+            auth_rate: one_each,
+            trusted_proxies: vec!["10.0.0.0/8".parse().unwrap()],
+            ..test_settings()
+        },
+    )
+    .await;
+    app.register_reply("alice@example.org", PASSWORD).await; // from 0.0.0.0
+    for client in ["198.51.100.1", "198.51.100.2"] {
+        app.send(log_in_from(
+            proxy,
+            Some(client),
+            "alice@example.org",
+            PASSWORD,
+        ))
+        .await
+        .expect::<Session>(StatusCode::OK);
+    }
+    app.send(log_in_from(
+        proxy,
+        Some("198.51.100.1"),
+        "alice@example.org",
+        PASSWORD,
+    ))
+    .await
+    .expect_error(StatusCode::TOO_MANY_REQUESTS, "rate_limited");
+    // A forged left-most entry does not help: the hop the proxy saw is what counts.
+    app.send(log_in_from(
+        proxy,
+        Some("203.0.113.99, 198.51.100.1, 10.0.0.3"),
+        "alice@example.org",
+        PASSWORD,
+    ))
+    .await
+    .expect_error(StatusCode::TOO_MANY_REQUESTS, "rate_limited");
+    // An untrusted peer's header is not read.
+    app.send(log_in_from(
+        ip("198.51.100.1"),
+        Some("203.0.113.50"),
+        "alice@example.org",
+        PASSWORD,
+    ))
+    .await
+    .expect_error(StatusCode::TOO_MANY_REQUESTS, "rate_limited");
+}
+
+async fn ipv6_clients_are_limited_by_their_slash_64(backend: Backend) {
+    let settings = Settings {
+        auth_rate: RateLimit {
+            per_minute: 1,
+            burst: 1,
+        },
+        ..test_settings()
+    };
+    let app = TestApp::with_settings(&backend, settings).await;
+    app.register("alice@example.org").await;
+    app.send(log_in_from(
+        ip("2001:db8:1:2::1"),
+        None,
+        "alice@example.org",
+        PASSWORD,
+    ))
+    .await
+    .expect::<Session>(StatusCode::OK);
+    // Another address in the same /64 shares the budget...
+    app.send(log_in_from(
+        ip("2001:db8:1:2:ffff:ffff:ffff:fffe"),
+        None,
+        "alice@example.org",
+        PASSWORD,
+    ))
+    .await
+    .expect_error(StatusCode::TOO_MANY_REQUESTS, "rate_limited");
+    // ...another /64 has its own.
+    app.send(log_in_from(
+        ip("2001:db8:1:3::1"),
+        None,
+        "alice@example.org",
+        PASSWORD,
+    ))
+    .await
+    .expect::<Session>(StatusCode::OK);
+}
+
+/// 100 pushes of one account at once, on a small pool: they wait their turn in the
+/// server, not on pool connections, so another account's pulls (and log-ins) meanwhile
+/// are all answered, never `503`.
+async fn one_noisy_account_does_not_starve_the_others(backend: Backend) {
+    let settings = Settings {
+        max_in_flight_per_account: 0,
+        ..test_settings()
+    };
+    let options = cairn_server::config::DbOptions {
+        pool_size: 4,
+        ..Default::default()
+    };
+    let app = std::sync::Arc::new(TestApp::with_options(&backend, settings, options).await);
+    let noisy = app.register("noisy@example.org").await;
+    let quiet = app.register("quiet@example.org").await;
+    app.push(&quiet, &[note("q", json!("mine"), now(), "q")])
+        .await;
+    let t = now();
+    let pushes: Vec<_> = (0..100)
+        .map(|p| {
+            let (app, token) = (app.clone(), noisy.clone());
+            tokio::spawn(async move {
+                let changes: Vec<_> = (0..50)
+                    .map(|i| note(&format!("p{p}-{i}"), json!("x".repeat(2000)), t, "d"))
+                    .collect();
+                app.push_reply(&token, &changes).await.status
+            })
+        })
+        .collect();
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let reader = {
+        let (app, done) = (app.clone(), done.clone());
+        tokio::spawn(async move {
+            let mut statuses = Vec::new();
+            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                statuses.push(app.pull_reply(&quiet, "").await.status);
+                statuses.push(app.log_in_reply("quiet@example.org", PASSWORD).await.status);
+            }
+            statuses
+        })
+    };
+    let mut pushed = Vec::new();
+    for push in pushes {
+        pushed.push(push.await.unwrap());
+    }
+    done.store(true, std::sync::atomic::Ordering::Relaxed);
+    let statuses = reader.await.unwrap();
+    assert!(
+        pushed.iter().all(|s| *s == StatusCode::OK),
+        "every push answered: {pushed:?}"
+    );
+    assert!(statuses.len() >= 2);
+    assert!(
+        statuses.iter().all(|s| s.is_success()),
+        "the other account was always answered: {statuses:?}"
+    );
+    assert_eq!(app.pull_all(&noisy).await.len(), 100 * 50);
+}
+
+/// Device A syncs through one server process, device B through another on the same
+/// database: they see each other's changes, conflicts resolve by the merge rule on
+/// whichever instance, and cursors and heads agree (the server keeps no state of its
+/// own beyond the database).
+async fn two_instances_on_one_database_serve_one_accounts_devices(backend: Backend) {
+    let one = TestApp::new(&backend).await;
+    let two = one.second_instance().await;
+    assert_eq!(one.db.epoch(), two.db.epoch(), "one database, one epoch");
+    let a = one.register("alice@example.org").await;
+    let b: Session = two
+        .log_in_reply("alice@example.org", PASSWORD)
+        .await
+        .expect(StatusCode::OK);
+    let b = b.token;
+    let t = now();
+    let from_a: Vec<_> = (0..5)
+        .map(|i| note(&format!("a{i}"), json!(i), t, "deva"))
+        .collect();
+    one.push(&a, &from_a).await;
+    let from_b: Vec<_> = (0..5)
+        .map(|i| note(&format!("b{i}"), json!(i), t, "devb"))
+        .collect();
+    let reply = two.push(&b, &from_b).await;
+    assert_eq!((reply.seq_before, reply.seq_after), (5, 10));
+    // The same record from both, B's newer: B's wins wherever it is pushed.
+    let older = note("shared", json!("a's"), t + 1, "deva");
+    let newer = note("shared", json!("b's"), t + 2, "devb");
+    two.push(&b, std::slice::from_ref(&newer)).await;
+    let lost = one.push(&a, std::slice::from_ref(&older)).await;
+    assert_eq!(lost.superseded, vec![newer.clone()]);
+    // Concurrent pushes through both instances take turns on the account's counter.
+    let (xs, ys) = (
+        [note("x", json!(1), t, "deva")],
+        [note("y", json!(1), t, "devb")],
+    );
+    let (x, y) = tokio::join!(one.push(&a, &xs), two.push(&b, &ys));
+    assert_ne!(x.seq_after, y.seq_after);
+    let through_one = one.pull_all(&a).await;
+    let through_two = two.pull_all(&b).await;
+    assert_eq!(through_one, through_two, "both devices converge");
+    assert_eq!(through_one.len(), 13);
+    assert!(through_one.contains(&newer));
+    let (p1, p2) = (one.pull(&a, 0, 1000).await, two.pull(&b, 0, 1000).await);
+    assert_eq!((p1.cursor, p1.head), (p2.cursor, p2.head));
+    // A session made on one instance ends on both.
+    two.call(Method::DELETE, "/api/v1/sessions/current", Some(&b), None)
+        .await;
+    one.pull_reply(&b, "")
+        .await
+        .expect_error(StatusCode::UNAUTHORIZED, "unauthorized");
 }

@@ -31,6 +31,15 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 /// A user's id (the `users` primary key).
 pub type UserId = i64;
 
+/// At most this many bytes of records (their values, keys and clocks as stored) in one
+/// pull page, and always at least one record: a first sync of large records comes in
+/// pages of a few MiB, and a page's memory on server and device stays bounded. A page
+/// cut by it says `more`, like one cut by its `limit`.
+pub const PULL_PAGE_BYTES: usize = 4 * 1024 * 1024;
+
+/// A record row as the SQL of both dialects returns it.
+pub(crate) type RecordRow = (String, String, String, String, bool, i64);
+
 /// One schema change, in both dialects. Applied in order, each once, in a transaction.
 pub struct Migration {
     pub version: i64,
@@ -71,12 +80,60 @@ pub enum DbError {
     Sqlx(#[from] sqlx::Error),
 }
 
+/// How to connect: what [`Database::connect_with`] takes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DbOptions {
+    /// PostgreSQL connections this process keeps at most.
+    pub pool_size: u32,
+    /// How long a PostgreSQL statement waits for a row lock before failing (`503`):
+    /// nothing should wait that long, since one account's pushes queue in the server.
+    pub lock_timeout: Duration,
+}
+
+impl Default for DbOptions {
+    fn default() -> Self {
+        DbOptions {
+            pool_size: crate::config::DEFAULT_DB_POOL_SIZE,
+            lock_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
 /// A connected database with an up-to-date schema, and its epoch.
 #[derive(Debug, Clone)]
 pub struct Database {
     pool: Pool,
     /// Read (or stored) at [`Database::connect`]; every sync reply carries it.
     epoch: Arc<str>,
+    /// One account's pushes wait here, one at a time, before they take a connection: so
+    /// a burst of one account's pushes waits in the server, not on pool connections
+    /// held while waiting for the account's row lock, and other accounts go on.
+    pushers: Arc<AccountLocks>,
+}
+
+/// An async mutex per account, made on first use and forgotten when nobody holds or
+/// waits for it.
+#[derive(Debug, Default)]
+struct AccountLocks(std::sync::Mutex<HashMap<UserId, std::sync::Weak<tokio::sync::Mutex<()>>>>);
+
+impl AccountLocks {
+    async fn lock(&self, user: UserId) -> tokio::sync::OwnedMutexGuard<()> {
+        let lock = {
+            let mut locks = self.0.lock().unwrap_or_else(|e| e.into_inner());
+            if locks.len() > 1024 {
+                locks.retain(|_, weak| weak.strong_count() > 0);
+            }
+            match locks.get(&user).and_then(std::sync::Weak::upgrade) {
+                Some(lock) => lock,
+                None => {
+                    let lock = Arc::new(tokio::sync::Mutex::new(()));
+                    locks.insert(user, Arc::downgrade(&lock));
+                    lock
+                }
+            }
+        };
+        lock.lock_owned().await
+    }
 }
 
 /// The connections, of either backend.
@@ -101,6 +158,11 @@ impl Database {
     /// schema up to date and reads the database's epoch, giving it one if it has none yet
     /// (race-free: of several servers starting at once, one stores it and all read it).
     pub async fn connect(url: &str) -> Result<Database, DbError> {
+        Self::connect_with(url, &DbOptions::default()).await
+    }
+
+    /// [`Database::connect`] with these options.
+    pub async fn connect_with(url: &str, options: &DbOptions) -> Result<Database, DbError> {
         let pool = if url.starts_with("sqlite:") {
             let options = SqliteConnectOptions::from_str(url)?
                 .create_if_missing(true)
@@ -121,8 +183,19 @@ impl Database {
                 writer: Arc::new(tokio::sync::Mutex::new(())),
             })
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            let lock_timeout = format!("{}ms", options.lock_timeout.as_millis().max(1));
             let pool = PgPoolOptions::new()
+                .max_connections(options.pool_size.max(1))
                 .acquire_timeout(Duration::from_secs(5))
+                .after_connect(move |conn, _| {
+                    let set = format!("SET lock_timeout = '{lock_timeout}'");
+                    Box::pin(async move {
+                        sqlx::raw_sql(sqlx::AssertSqlSafe(set))
+                            .execute(conn)
+                            .await?;
+                        Ok(())
+                    })
+                })
                 .connect(url)
                 .await?;
             Pool::Postgres(pool)
@@ -132,6 +205,7 @@ impl Database {
         let mut db = Database {
             pool,
             epoch: Arc::from(""),
+            pushers: Arc::default(),
         };
         db.migrate().await?;
         let (fresh, now) = (random_epoch()?, now_ms_i64());
@@ -288,6 +362,7 @@ impl Database {
         } else {
             // Encoding happens before the transaction, so it never holds a lock.
             let batch = PushBatch::new(changes)?;
+            let _turn = self.pushers.lock(user).await;
             match &self.pool {
                 Pool::Sqlite(db) => sqlite::push(db, user, &batch).await?,
                 Pool::Postgres(pool) => postgres::push(pool, user, &batch).await?,
@@ -308,20 +383,17 @@ impl Database {
     }
 
     /// `user`'s record versions with a sequence number above `since`, in sequence order,
-    /// at most `limit` of them, with the account's [`Database::head`] read from the same
+    /// at most `limit` of them and at most [`PULL_PAGE_BYTES`] (but at least one), with
+    /// the account's [`Database::head`] read from the same
     /// snapshot (so every row's number is at most the head, and the head is at least every
     /// cursor the server has handed out, unless the database lost versions) and the
     /// [`Database::server_clock`].
     pub async fn pull(&self, user: UserId, since: u64, limit: usize) -> Result<PullPage, DbError> {
         let since_seq = i64::try_from(since).unwrap_or(i64::MAX);
-        // One more than asked, to learn whether more remain.
-        let fetch = i64::try_from(limit).unwrap_or(i64::MAX - 1) + 1;
-        let (head, mut rows) = match &self.pool {
-            Pool::Sqlite(db) => sqlite::pull(db, user, since_seq, fetch).await?,
-            Pool::Postgres(pool) => postgres::pull(pool, user, since_seq, fetch).await?,
+        let (head, rows, more) = match &self.pool {
+            Pool::Sqlite(db) => sqlite::pull(db, user, since_seq, limit).await?,
+            Pool::Postgres(pool) => postgres::pull(pool, user, since_seq, limit).await?,
         };
-        let more = rows.len() > limit;
-        rows.truncate(limit);
         let cursor = rows
             .last()
             .map_or(since, |row| u64::try_from(row.seq).unwrap_or(0));
@@ -337,6 +409,39 @@ impl Database {
             server: self.server_clock(),
         })
     }
+}
+
+/// The SQL limit of a page of at most `limit` records: one more, to learn whether more
+/// remain.
+pub(crate) fn fetch_limit(limit: usize) -> i64 {
+    i64::try_from(limit).unwrap_or(i64::MAX - 1) + 1
+}
+
+/// Reads a page's rows from `rows` (in sequence order, at most `limit + 1` of them), one
+/// at a time, stopping at `limit` records or at the byte budget, whichever comes first,
+/// and whether more remain. Rows past the page are never kept.
+pub(crate) async fn take_page<S>(
+    mut rows: S,
+    limit: usize,
+    budget: usize,
+) -> Result<(Vec<StoredRecord>, bool), DbError>
+where
+    S: futures_util::Stream<Item = Result<RecordRow, sqlx::Error>> + Unpin,
+{
+    use futures_util::TryStreamExt;
+    let (mut page, mut bytes) = (Vec::new(), 0usize);
+    while let Some(row) = rows.try_next().await? {
+        if page.len() >= limit {
+            return Ok((page, true));
+        }
+        let size = row.0.len() + row.1.len() + row.2.len() + row.3.len();
+        if !page.is_empty() && bytes + size > budget {
+            return Ok((page, true));
+        }
+        bytes += size;
+        page.push(StoredRecord::from(row));
+    }
+    Ok((page, false))
 }
 
 /// A new epoch: 128 random bits, lowercase hex (the random source of session tokens).
@@ -416,6 +521,19 @@ pub(crate) struct StoredRecord {
     pub hlc: String,
     pub deleted: bool,
     pub seq: i64,
+}
+
+impl From<RecordRow> for StoredRecord {
+    fn from((collection, id, value, hlc, deleted, seq): RecordRow) -> Self {
+        StoredRecord {
+            collection,
+            id,
+            value,
+            hlc,
+            deleted,
+            seq,
+        }
+    }
 }
 
 impl StoredRecord {

@@ -1,6 +1,9 @@
-//! PostgreSQL's SQL. A push locks its user's row (`SELECT ... FOR UPDATE`) before it
-//! reads anything, so one user's pushes run one at a time while different users' pushes
-//! run side by side; batches travel as arrays expanded by `UNNEST`, so a push is a fixed
+//! PostgreSQL's SQL. A push locks its user's row (`SELECT ... FOR NO KEY UPDATE`) before
+//! it reads anything, so one user's pushes run one at a time while different users'
+//! pushes run side by side (within one process they already queue before taking a
+//! connection; the row lock orders them across processes). `NO KEY`: the lock does not
+//! conflict with the `KEY SHARE` lock a new session's foreign key takes, so pushes never
+//! hold up that user's log-ins. Every connection has a `lock_timeout`; batches travel as arrays expanded by `UNNEST`, so a push is a fixed
 //! number of prepared statements whatever its size. Migrations hold an advisory lock, so
 //! several servers can start on one database at once.
 
@@ -9,7 +12,8 @@ use sqlx::PgPool;
 use cairn_protocol::api::{PushResponse, ServerClock};
 
 use super::{
-    held_clocks, known_version, plan_push, DbError, Migration, PushBatch, StoredRecord, UserId,
+    fetch_limit, held_clocks, known_version, plan_push, take_page, DbError, Migration, PushBatch,
+    RecordRow, StoredRecord, UserId, PULL_PAGE_BYTES,
 };
 
 /// The advisory lock key migrations hold ("cairn" in ASCII).
@@ -189,10 +193,11 @@ pub(super) async fn push(
         .unzip();
 
     let mut tx = pool.begin().await?;
-    let last_seq: i64 = sqlx::query_scalar("SELECT last_seq FROM users WHERE id = $1 FOR UPDATE")
-        .bind(user)
-        .fetch_one(&mut *tx)
-        .await?;
+    let last_seq: i64 =
+        sqlx::query_scalar("SELECT last_seq FROM users WHERE id = $1 FOR NO KEY UPDATE")
+            .bind(user)
+            .fetch_one(&mut *tx)
+            .await?;
     let held: Vec<(String, String, String)> = sqlx::query_as(
         "SELECT r.collection, r.id, r.hlc
          FROM UNNEST($2::text[], $3::text[]) AS k (collection, id)
@@ -280,15 +285,16 @@ pub(super) async fn push(
     })
 }
 
-/// The user's head and the page's rows, from one snapshot (a read-only REPEATABLE READ
+/// The user's head, the page's rows (read one at a time, up to the page's limit and byte
+/// budget: [`take_page`]) and whether more remain, from one snapshot (a read-only REPEATABLE READ
 /// transaction: its snapshot is taken at its first statement and never fails to
 /// serialise): the head is the counter of the very state the rows come from.
 pub(super) async fn pull(
     pool: &PgPool,
     user: UserId,
     since: i64,
-    fetch: i64,
-) -> Result<(i64, Vec<StoredRecord>), DbError> {
+    limit: usize,
+) -> Result<(i64, Vec<StoredRecord>, bool), DbError> {
     let mut tx = pool
         .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         .await?;
@@ -296,7 +302,7 @@ pub(super) async fn pull(
         .bind(user)
         .fetch_optional(&mut *tx)
         .await?;
-    let rows: Vec<(String, String, String, String, bool, i64)> = sqlx::query_as(
+    let rows = sqlx::query_as::<_, RecordRow>(
         "SELECT collection, id, value, hlc, deleted, seq
          FROM records
          WHERE user_id = $1 AND seq > $2
@@ -305,11 +311,11 @@ pub(super) async fn pull(
     )
     .bind(user)
     .bind(since)
-    .bind(fetch)
-    .fetch_all(&mut *tx)
-    .await?;
+    .bind(fetch_limit(limit))
+    .fetch(&mut *tx);
+    let (page, more) = take_page(rows, limit, PULL_PAGE_BYTES).await?;
     tx.commit().await?;
-    Ok((head.unwrap_or(0), rows.into_iter().map(stored).collect()))
+    Ok((head.unwrap_or(0), page, more))
 }
 
 fn stored(

@@ -7,8 +7,8 @@
 use cairn_protocol::api::{PushResponse, ServerClock};
 
 use super::{
-    held_clocks, known_version, plan_push, DbError, Migration, PushBatch, Sqlite, StoredRecord,
-    UserId,
+    fetch_limit, held_clocks, known_version, plan_push, take_page, DbError, Migration, PushBatch,
+    RecordRow, Sqlite, StoredRecord, UserId, PULL_PAGE_BYTES,
 };
 
 /// The stored clocks of a push's keys (`?2`: a JSON array of `[collection, id]`).
@@ -320,28 +320,29 @@ pub(super) async fn push(
     })
 }
 
-/// The user's head and the page's rows. One read transaction, so one snapshot (in WAL
+/// The user's head, the page's rows (read one at a time, up to the page's limit and byte
+/// budget: [`take_page`]) and whether more remain. One read transaction, so one snapshot (in WAL
 /// mode a reader's snapshot starts at its first read): the head is the counter of the
 /// very state the rows come from.
 pub(super) async fn pull(
     db: &Sqlite,
     user: UserId,
     since: i64,
-    fetch: i64,
-) -> Result<(i64, Vec<StoredRecord>), DbError> {
+    limit: usize,
+) -> Result<(i64, Vec<StoredRecord>, bool), DbError> {
     let mut tx = db.pool.begin().await?;
     let head: Option<i64> = sqlx::query_scalar(HEAD)
         .bind(user)
         .fetch_optional(&mut *tx)
         .await?;
-    let rows: Vec<(String, String, String, String, bool, i64)> = sqlx::query_as(PULL)
+    let rows = sqlx::query_as::<_, RecordRow>(PULL)
         .bind(user)
         .bind(since)
-        .bind(fetch)
-        .fetch_all(&mut *tx)
-        .await?;
+        .bind(fetch_limit(limit))
+        .fetch(&mut *tx);
+    let (page, more) = take_page(rows, limit, PULL_PAGE_BYTES).await?;
     tx.commit().await?;
-    Ok((head.unwrap_or(0), rows.into_iter().map(stored).collect()))
+    Ok((head.unwrap_or(0), page, more))
 }
 
 fn stored(

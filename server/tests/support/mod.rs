@@ -19,6 +19,7 @@ use axum::Router;
 use cairn_protocol::api::{PullResponse, PushResponse, ServerClock, Session};
 use cairn_protocol::{DeviceId, Hlc, Record, RecordKey};
 use cairn_server::auth::PasswordCost;
+use cairn_server::config::DbOptions;
 use cairn_server::rate_limit::RateLimit;
 use cairn_server::{app, AppState, Database, Settings};
 use http_body_util::BodyExt;
@@ -141,6 +142,7 @@ pub fn test_settings() -> Settings {
     Settings {
         user_rate: RateLimit::OFF,
         auth_rate: RateLimit::OFF,
+        login_failure_rate: RateLimit::OFF,
         password_cost: PasswordCost::INSECURE_FOR_TESTS,
         ..Settings::default()
     }
@@ -201,8 +203,17 @@ impl TestApp {
     }
 
     pub async fn with_settings(backend: &Backend, settings: Settings) -> TestApp {
+        Self::with_options(backend, settings, DbOptions::default()).await
+    }
+
+    /// A server whose database connection has these options.
+    pub async fn with_options(
+        backend: &Backend,
+        settings: Settings,
+        options: DbOptions,
+    ) -> TestApp {
         let (url, dir) = backend.fresh_database().await;
-        let db = Database::connect(&url).await.unwrap();
+        let db = Database::connect_with(&url, &options).await.unwrap();
         let dist = tempfile::tempdir().unwrap();
         let router = app(AppState::new(
             db.clone(),
@@ -216,6 +227,27 @@ impl TestApp {
             backend: backend.clone(),
             settings,
             _dir: dir,
+            _dist: dist,
+        }
+    }
+
+    /// Another server process on the same database (PostgreSQL; for SQLite, another
+    /// connection pool on the same file): its own pool, limits and queues.
+    pub async fn second_instance(&self) -> TestApp {
+        let db = Database::connect(&self.url).await.unwrap();
+        let dist = tempfile::tempdir().unwrap();
+        let router = app(AppState::new(
+            db.clone(),
+            dist.path().to_owned(),
+            self.settings.clone(),
+        ));
+        TestApp {
+            router,
+            db,
+            url: self.url.clone(),
+            backend: self.backend.clone(),
+            settings: self.settings.clone(),
+            _dir: None,
             _dist: dist,
         }
     }
