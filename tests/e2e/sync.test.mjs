@@ -81,6 +81,15 @@ async function noteOf(page) {
   return page.getByLabel('Note', { exact: true }).inputValue();
 }
 
+/** Goes to Home and hides its getting-started panel (a change in the `ui` collection). */
+async function hideGettingStarted(page) {
+  await page.getByRole('link', { name: 'Home' }).first().click();
+  await page.getByRole('button', { name: 'Customize' }).click();
+  await page.locator('#show-getting-started').uncheck();
+  await page.getByRole('button', { name: 'Done' }).click();
+  await page.locator('#getting-started').waitFor({ state: 'detached' });
+}
+
 async function openSettings(page) {
   await page.getByRole('link', { name: 'Settings' }).click();
   await page.getByRole('heading', { name: 'Sync' }).waitFor();
@@ -130,11 +139,7 @@ test('edits made while the server is down sync when it is back; nothing is lost'
     await writeNote(a.page, 'written in a tunnel');
     await openSettings(a.page);
     await a.page.locator('#sync-pending').getByText(/waiting to sync/).waitFor();
-    await b.page.getByRole('link', { name: 'Home' }).first().click();
-    await b.page.getByRole('button', { name: 'Customize' }).click();
-    await b.page.locator('#show-getting-started').uncheck();
-    await b.page.getByRole('button', { name: 'Done' }).click();
-    await b.page.locator('#getting-started').waitFor({ state: 'detached' });
+    await hideGettingStarted(b.page);
     await openSettings(b.page);
     await b.page.locator('#sync-pending').getByText(/waiting to sync/).waitFor();
 
@@ -247,10 +252,7 @@ test('a device whose clock runs two days ahead: its refused change is set aside,
     await signIn(a.page, email, { newAccount: true });
     await signIn(b.page, email);
     // B hides the getting-started panel, and syncs.
-    await b.page.getByRole('link', { name: 'Home' }).first().click();
-    await b.page.getByRole('button', { name: 'Customize' }).click();
-    await b.page.locator('#show-getting-started').uncheck();
-    await b.page.getByRole('button', { name: 'Done' }).click();
+    await hideGettingStarted(b.page);
     await syncNow(b.page);
 
     await syncNow(a.page);
