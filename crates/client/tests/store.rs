@@ -4,9 +4,8 @@
 use cairn_client::schema::{DATA_VERSION, DB_VERSION};
 use cairn_client::{Durability, Store, StoreError};
 use cairn_protocol::{DeviceId, Hlc, Record};
-use rexie::{ObjectStore, Rexie, TransactionMode};
+use rexie::{ObjectStore, Rexie};
 use serde_json::json;
-use wasm_bindgen::JsValue;
 use wasm_bindgen_test::*;
 
 wasm_bindgen_test_configure!(run_in_browser);
