@@ -351,7 +351,11 @@ export async function runSeed({ browser, seed, ops, faults = faultsFromEnv(), pa
   const switchAccount = async (op) => {
     const device = run.devices[run.devices.length - 1];
     const ctx = await device.anyOpen();
-    const pending = await ctx.call('outbox');
+    // Unsynced at the switch: queued changes, and those set aside (refused by the server).
+    const pending = [
+      ...(await ctx.call('outbox')),
+      ...((await ctx.call('set_aside')) ?? []).map((s) => s.record),
+    ];
     await ctx.call('sign_out');
     const res = await signIn(op, ctx, accounts.B, switchChoice);
     device.switched = { from: device.account, choice: res.switch, op, pending: new Set(pending.map((e) => `${e.collection}/${e.id}@${e.hlc}`)) };
