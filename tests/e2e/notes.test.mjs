@@ -296,7 +296,7 @@ test('a second device signed in to the same account gets the note by sync, with 
     const page = await context.newPage();
     const errors = collectErrors(page);
     await page.goto(`${server.url}/settings`);
-    await page.getByRole('heading', { name: 'Sync' }).waitFor();
+    await page.getByRole('heading', { name: 'Sync', exact: true }).waitFor();
     return { context, page, errors };
   };
   const signIn = async (page, newAccount) => {
@@ -307,7 +307,7 @@ test('a second device signed in to the same account gets the note by sync, with 
   };
   const syncNow = async (page) => {
     await page.getByRole('navigation').getByRole('link', { name: 'Settings', exact: true }).click();
-    await page.getByRole('heading', { name: 'Sync' }).waitFor();
+    await page.getByRole('heading', { name: 'Sync', exact: true }).waitFor();
     const before = Number((await page.locator('#sync-last').getAttribute('data-last-success')) ?? 0);
     await page.locator('#sync-now:not([disabled])').click();
     await page.waitForFunction(

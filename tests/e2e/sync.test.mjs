@@ -50,7 +50,7 @@ async function device(url, { clockAheadMs = 0 } = {}) {
   const page = await context.newPage();
   const errors = collectErrors(page);
   await page.goto(`${url}/settings`);
-  await page.getByRole('heading', { name: 'Sync' }).waitFor();
+  await page.getByRole('heading', { name: 'Sync', exact: true }).waitFor();
   return { context, page, errors };
 }
 
@@ -92,7 +92,7 @@ async function hideGettingStarted(page) {
 
 async function openSettings(page) {
   await page.getByRole('link', { name: 'Settings' }).click();
-  await page.getByRole('heading', { name: 'Sync' }).waitFor();
+  await page.getByRole('heading', { name: 'Sync', exact: true }).waitFor();
 }
 
 function newEmail() {
