@@ -25,7 +25,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
 use crate::cmd::{self, step};
-use crate::toolchain::{self, WASM_TARGET};
+use crate::toolchain;
 use crate::{build, tools, Paths, Result};
 
 pub fn run(paths: &Paths) -> Result {
@@ -37,29 +37,15 @@ pub fn run(paths: &Paths) -> Result {
     tools::ensure_e2e_packages(&e2e)?;
 
     step("Building the store benchmark page");
-    cmd::run(
-        env.apply(&mut Command::new("cargo"))
-            .args(["build", "--release", "--target", WASM_TARGET])
-            .args(["--package", "cairn-client", "--example", "store_bench"])
-            .current_dir(&paths.root),
-    )?;
     let page = paths.target.join("bench/page");
-    std::fs::create_dir_all(&page).map_err(|e| format!("cannot create {}: {e}", page.display()))?;
-    cmd::run(
-        env.apply(&mut Command::new(env.tools_bin.join("wasm-bindgen")))
-            .args(["--target", "web", "--out-dir"])
-            .arg(&page)
-            .arg(
-                paths
-                    .target
-                    .join(WASM_TARGET)
-                    .join("release/examples/store_bench.wasm"),
-            ),
+    build::client_example_page(
+        paths,
+        &env,
+        "store_bench",
+        &e2e.join("bench/page"),
+        &["index.html", "raw_idb.js"],
+        &page,
     )?;
-    for file in ["index.html", "raw_idb.js"] {
-        std::fs::copy(e2e.join("bench/page").join(file), page.join(file))
-            .map_err(|e| format!("cannot copy {file}: {e}"))?;
-    }
 
     let (out, mut results) = open_results(paths)?;
     // What a worker loads to start and answer (its scripts and the start-up wasm), what it

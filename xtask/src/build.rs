@@ -88,6 +88,41 @@ pub fn server(paths: &Paths) -> Result<PathBuf> {
 
 /// Runs wasm-opt over every `.wasm` in dist. Outputs are cached by the input's content,
 /// so an unchanged build costs nothing; entries not used by this build are removed.
+/// Builds `cairn-client`'s example `example` for the browser and puts it, with
+/// wasm-bindgen's `web` glue and the static `files` of `source`, into `page`: a page the
+/// end-to-end driver serves (the store benchmark, the randomized checker).
+pub fn client_example_page(
+    paths: &Paths,
+    env: &WasmEnv,
+    example: &str,
+    source: &Path,
+    files: &[&str],
+    page: &Path,
+) -> Result {
+    cmd::run(
+        env.apply(&mut Command::new("cargo"))
+            .args(["build", "--release", "--target", toolchain::WASM_TARGET])
+            .args(["--package", "cairn-client", "--example", example])
+            .current_dir(&paths.root),
+    )?;
+    std::fs::create_dir_all(page).map_err(|e| format!("cannot create {}: {e}", page.display()))?;
+    let wasm = paths
+        .target
+        .join(toolchain::WASM_TARGET)
+        .join(format!("release/examples/{example}.wasm"));
+    cmd::run(
+        env.apply(&mut Command::new(env.tools_bin.join("wasm-bindgen")))
+            .args(["--target", "web", "--out-dir"])
+            .arg(page)
+            .arg(wasm),
+    )?;
+    for file in files {
+        std::fs::copy(source.join(file), page.join(file))
+            .map_err(|e| format!("cannot copy {file}: {e}"))?;
+    }
+    Ok(())
+}
+
 fn optimise_wasm(paths: &Paths, env: &WasmEnv) -> Result {
     let cache = paths.target.join("cairn-wasm-opt");
     std::fs::create_dir_all(&cache)

@@ -23,7 +23,6 @@ use std::process::{Command, Stdio};
 use std::path::PathBuf;
 
 use crate::cmd::{self, step};
-use crate::toolchain::WASM_TARGET;
 use crate::{build, toolchain, tools, Paths, Result};
 
 /// Crates with tests that run in the browser.
@@ -65,30 +64,15 @@ pub fn soak(paths: &Paths) -> Result {
 /// example `checker`, through wasm-bindgen) and returns its directory.
 pub fn checker_page(paths: &Paths, env: &toolchain::WasmEnv) -> Result<PathBuf> {
     step("Building the client checker's page");
-    cmd::run(
-        env.apply(&mut Command::new("cargo"))
-            .args(["build", "--release", "--target", WASM_TARGET])
-            .args(["--package", "cairn-client", "--example", "checker"])
-            .current_dir(&paths.root),
-    )?;
     let page = paths.target.join("checker/page");
-    std::fs::create_dir_all(&page).map_err(|e| format!("cannot create {}: {e}", page.display()))?;
-    cmd::run(
-        env.apply(&mut Command::new(env.tools_bin.join("wasm-bindgen")))
-            .args(["--target", "web", "--out-dir"])
-            .arg(&page)
-            .arg(
-                paths
-                    .target
-                    .join(WASM_TARGET)
-                    .join("release/examples/checker.wasm"),
-            ),
+    build::client_example_page(
+        paths,
+        env,
+        "checker",
+        &paths.root.join("tests/e2e/checker/page"),
+        &["index.html", "worker.js"],
+        &page,
     )?;
-    let source = paths.root.join("tests/e2e/checker/page");
-    for file in ["index.html", "worker.js"] {
-        std::fs::copy(source.join(file), page.join(file))
-            .map_err(|e| format!("cannot copy {file}: {e}"))?;
-    }
     Ok(page)
 }
 
