@@ -8,6 +8,7 @@
 
 use std::collections::BTreeSet;
 
+use cairn_protocol::backup::LocalChange;
 use cairn_protocol::{merge, reconcile, Hlc, Merge, Reconcile, Record, RecordKey};
 use futures_util::future::{try_join_all, LocalBoxFuture};
 use rexie::TransactionMode;
@@ -17,7 +18,7 @@ use wasm_bindgen::JsValue;
 
 use crate::codec::{from_js, now_ms, string_field, to_js};
 use crate::js_record::{self, conflict_row, JsRecord};
-use crate::schema::{CONFLICTS, META, OUTBOX, RECORDS, SET_ASIDE};
+use crate::schema::{CONFLICTS, META, META_CLOCK, OUTBOX, RECORDS, SET_ASIDE};
 use crate::store::{commit, key_js, Backend, OutboxEntry, Store};
 use crate::sync::StoredConflict;
 use crate::StoreError;
@@ -225,15 +226,19 @@ impl Store {
         queue: bool,
     ) -> Result<Applied<JsRecord>, StoreError> {
         let now = now_ms();
-        {
+        // Every record that may be stored here moves the clock past it, however far
+        // ahead (the server bounds how far): a later local edit of it must win. Past the
+        // device's stored clock too (read in the transaction below), which is then stored.
+        let witness = |stored: Option<Hlc>| -> Result<Hlc, StoreError> {
             let (mut clock, physical) = (self.clock.borrow_mut(), self.now());
+            if let Some(stored) = &stored {
+                clock.catch_up(stored);
+            }
             for record in incoming {
-                // Every record that may be stored here moves the clock past it, however
-                // far ahead (the server bounds how far): a later local edit of it must win.
                 clock.witness(&record.hlc, physical)?;
             }
-        }
-        let clock = self.clock.borrow().last().clone();
+            Ok(clock.last().clone())
+        };
         let entry = |r: &JsRecord| OutboxEntry {
             collection: r.collection.clone(),
             id: r.id.clone(),
@@ -243,6 +248,7 @@ impl Store {
         let mut applied = Applied::default();
         match &self.backend {
             Backend::Memory(_, mem) => {
+                witness(None)?;
                 let mut mem = mem.borrow_mut();
                 for record in acknowledged {
                     if mem
@@ -290,6 +296,8 @@ impl Store {
                 let (records, outbox) = (tx.store(RECORDS)?, tx.store(OUTBOX)?);
                 let (conflicts, meta) = (tx.store(CONFLICTS)?, tx.store(META)?);
                 let set_aside = tx.store(SET_ASIDE)?;
+                let stored = meta.get(JsValue::from_str(META_CLOCK)).await?;
+                let clock = witness(stored.and_then(|raw| from_js::<Hlc>(raw).ok()))?;
 
                 // Every read is issued at once: one round trip per batch, not per record.
                 let acked_entries =
@@ -376,8 +384,8 @@ impl Store {
                     store.put(value, None)
                 }))
                 .await?;
-                // This context's row only (see `Store::commit_local`).
-                meta.put(&to_js(&clock)?, Some(&self.clock_row)).await?;
+                meta.put(&to_js(&clock)?, Some(&JsValue::from_str(META_CLOCK)))
+                    .await?;
                 if let Some((key, cursor)) = cursor {
                     meta.put(&cursor, Some(&key.into())).await?;
                 }
@@ -403,18 +411,8 @@ impl Store {
         value: serde_json::Value,
         replaced: Option<&Record>,
     ) -> Result<Record, StoreError> {
-        let Some(replaced) = replaced else {
-            return self.write(key, value).await;
-        };
-        let hlc = self.clock.borrow_mut().tick(self.now())?;
-        let record = Record::new(key.clone(), value, hlc);
-        let row = conflict_row(
-            &JsRecord::from_record(&record)?,
-            &JsRecord::from_record(replaced)?,
-            now_ms(),
-        )?;
         let mut written = self
-            .commit_local_with(vec![record], &[(key, replaced.hlc.clone(), row)])
+            .commit_local(vec![LocalChange::Put(key, value)], replaced)
             .await?;
         Ok(written.remove(0))
     }

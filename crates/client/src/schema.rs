@@ -41,12 +41,10 @@ pub const SECRETS: &str = "secrets";
 pub const KEYS: &str = "keys";
 
 pub(crate) const META_DEVICE_ID: &str = "device_id";
-/// The clock as stored by versions before 6; read once, then merged into the rows below.
+/// The device's clock: the latest timestamp any of its contexts issued or stored. Every
+/// write reads it and moves past it in the write's own transaction, so it never moves
+/// backwards whichever context (tab, worker) wrote last.
 pub(crate) const META_CLOCK: &str = "clock";
-/// Each context's clock row is `clock:<its clock id>`: every context (tab, worker) writes
-/// only its own, and opening takes the maximum of all, so the stored clock of the device
-/// never moves backwards whichever context wrote last.
-pub(crate) const META_CLOCK_ROW_PREFIX: &str = "clock:";
 /// How far this device's clock is from the sync server's, in ms (server minus local).
 pub(crate) const META_CLOCK_OFFSET: &str = "clock_offset";
 pub(crate) const META_DATA_VERSION: &str = "data_version";

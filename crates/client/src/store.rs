@@ -26,8 +26,8 @@ use crate::codec::{from_js, now_ms, random_u64, string_field, to_js};
 use crate::error::{dom_exception_name, err_text};
 use crate::js_record::JsRecord;
 use crate::schema::{
-    self, META, META_CLOCK, META_CLOCK_OFFSET, META_CLOCK_ROW_PREFIX, META_DATA_VERSION,
-    META_DEVICE_ID, OUTBOX, QUARANTINE, RECORDS, SET_ASIDE,
+    self, META, META_CLOCK, META_CLOCK_OFFSET, META_DATA_VERSION, META_DEVICE_ID, OUTBOX,
+    QUARANTINE, RECORDS, SET_ASIDE,
 };
 use crate::writer::{self, Write, Writer};
 use crate::StoreError;
@@ -72,11 +72,10 @@ pub struct Store {
     pub(crate) backend: Backend,
     /// This context's clock. Its device id is the device's id followed by this
     /// context's own random suffix, so two contexts (tabs, the service worker) never
-    /// issue the same timestamp. Shared with the change subscription, which moves it
-    /// past other contexts' changes.
+    /// issue the same timestamp; every write moves it past the device's stored clock
+    /// inside the write's transaction. Shared with the change subscription, which moves
+    /// it past other contexts' changes as they are announced.
     pub(crate) clock: Rc<RefCell<HlcClock>>,
-    /// The `meta` key of this context's clock row (see [`schema::META_CLOCK_ROW_PREFIX`]).
-    pub(crate) clock_row: JsValue,
     /// How far the sync server's clock is ahead of this device's (ms; negative when
     /// behind), as last learned from a reply: local changes are stamped with the
     /// corrected time, so a device whose clock is wrong is not refused by the server.
@@ -137,7 +136,6 @@ impl Store {
         Ok(Store {
             name: name.to_owned(),
             backend: Backend::Idb(db, writer),
-            clock_row: clock_row_key(clock.device()),
             clock: Rc::new(RefCell::new(clock)),
             clock_offset: Rc::new(Cell::new(offset)),
             broadcaster: Broadcaster::new(name),
@@ -164,7 +162,6 @@ impl Store {
         Ok(Store {
             name: "memory".to_owned(),
             backend: Backend::Memory(reason.into(), RefCell::default()),
-            clock_row: clock_row_key(clock.device()),
             clock: Rc::new(RefCell::new(clock)),
             clock_offset: Rc::new(Cell::new(0)),
             broadcaster: None,
@@ -216,8 +213,8 @@ impl Store {
     /// Learns the sync server's clock from a reply (`server_time_ms`): local changes are
     /// stamped with this device's time corrected by it (when it is off by more than a
     /// couple of seconds), and a device clock that had run beyond what the server accepts
-    /// (see [`HlcClock::restart_if_ahead_of`]) restarts at the server's time. The sync
-    /// engine calls it with every reply.
+    /// is brought back within that limit ([`HlcClock::limit_to`]). The sync engine calls
+    /// it with every reply.
     pub async fn observe_server_time(&self, server_time_ms: u64) -> Result<(), StoreError> {
         if server_time_ms == 0 {
             return Ok(());
@@ -233,26 +230,30 @@ impl Store {
         if (before - offset).abs() > 1_000 {
             self.set_meta(META_CLOCK_OFFSET, Some(&offset)).await?;
         }
-        let restarted = self.clock.borrow_mut().restart_if_ahead_of(server_time_ms);
-        if restarted {
-            self.replace_clock_rows().await?;
-        }
-        Ok(())
+        self.limit_clock(server_time_ms).await
     }
 
-    /// Replaces every context's clock row by this context's (after a restart, so that
-    /// the next start does not take the refused maximum again).
-    async fn replace_clock_rows(&self) -> Result<(), StoreError> {
+    /// Brings the device's clock (stored, and this context's) back within the drift limit
+    /// of `server_time_ms` if it ran beyond it (see [`HlcClock::limit_to`]), in one
+    /// transaction.
+    async fn limit_clock(&self, server_time_ms: u64) -> Result<(), StoreError> {
         let Backend::Idb(db, _) = &self.backend else {
+            self.clock.borrow_mut().limit_to(server_time_ms);
             return Ok(());
         };
         let tx = db.transaction(&[META], TransactionMode::ReadWrite)?;
         let meta = tx.store(META)?;
-        for key in meta.get_all_keys(Some(clock_rows_range()?), None).await? {
-            meta.delete(key).await?;
+        let stored = meta.get(META_CLOCK.into()).await?;
+        let limited = {
+            let mut clock = self.clock.borrow_mut();
+            if let Some(stored) = stored.and_then(|raw| from_js::<Hlc>(raw).ok()) {
+                clock.catch_up(&stored);
+            }
+            clock.limit_to(server_time_ms).then(|| clock.last().clone())
+        };
+        if let Some(last) = limited {
+            meta.put(&to_js(&last)?, Some(&META_CLOCK.into())).await?;
         }
-        let last = self.clock.borrow().last().clone();
-        meta.put(&to_js(&last)?, Some(&self.clock_row)).await?;
         commit(tx).await
     }
 
@@ -287,14 +288,18 @@ impl Store {
         key: RecordKey,
         value: serde_json::Value,
     ) -> Result<Record, StoreError> {
-        let hlc = self.clock.borrow_mut().tick(self.now())?;
-        self.commit_local_one(Record::new(key, value, hlc)).await
+        let mut written = self
+            .commit_local(vec![LocalChange::Put(key, value)], None)
+            .await?;
+        Ok(written.remove(0))
     }
 
     /// Deletes the record at `key` as a local change: a tombstone, queued like a write.
     pub async fn delete(&self, key: RecordKey) -> Result<Record, StoreError> {
-        let hlc = self.clock.borrow_mut().tick(self.now())?;
-        self.commit_local_one(Record::tombstone(key, hlc)).await
+        let mut written = self
+            .commit_local(vec![LocalChange::Delete(key)], None)
+            .await?;
+        Ok(written.remove(0))
     }
 
     /// Writes many values as local changes in ONE transaction: all are stored and queued,
@@ -316,10 +321,32 @@ impl Store {
         &self,
         changes: Vec<LocalChange>,
     ) -> Result<Vec<Record>, StoreError> {
-        let now = self.now();
-        let records = {
-            let mut clock = self.clock.borrow_mut();
-            changes
+        self.commit_local(changes, None).await
+    }
+
+    /// Makes `changes` local changes in one transaction: reads the device's stored clock,
+    /// moves this context's clock past it, stamps each change, and stores the records,
+    /// their outbox entries and the clock. A record set aside before (refused) leaves that
+    /// list: this newer change replaces it. With `replaced` (a version from elsewhere that
+    /// the first change knowingly replaces), that version goes to the conflict log in the
+    /// same transaction.
+    pub(crate) async fn commit_local(
+        &self,
+        changes: Vec<LocalChange>,
+        replaced: Option<&Record>,
+    ) -> Result<Vec<Record>, StoreError> {
+        if changes.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (clock, now) = (self.clock.clone(), self.now());
+        let replaced = replaced.cloned();
+        let replaced_key = replaced.as_ref().map(|r| (r.key(), r.hlc.clone()));
+        let stamp = move |stored: Option<Hlc>| -> Result<StampedWrite, StoreError> {
+            let mut clock = clock.borrow_mut();
+            if let Some(stored) = &stored {
+                clock.catch_up(stored);
+            }
+            let records = changes
                 .into_iter()
                 .map(|change| {
                     let hlc = clock.tick(now)?;
@@ -328,34 +355,20 @@ impl Store {
                         LocalChange::Delete(key) => Record::tombstone(key, hlc),
                     })
                 })
-                .collect::<Result<Vec<_>, StoreError>>()?
-        };
-        self.commit_local(records).await
-    }
-
-    async fn commit_local_one(&self, record: Record) -> Result<Record, StoreError> {
-        let mut records = self.commit_local(vec![record]).await?;
-        Ok(records.remove(0))
-    }
-
-    /// Stores `records`, their outbox entries and the clock in one transaction. A record
-    /// set aside before (refused) leaves that list: this newer change replaces it.
-    pub(crate) async fn commit_local(
-        &self,
-        records: Vec<Record>,
-    ) -> Result<Vec<Record>, StoreError> {
-        self.commit_local_with(records, &[]).await
-    }
-
-    /// [`Store::commit_local`], also putting `conflict_rows` into the conflict log in the
-    /// same transaction.
-    pub(crate) async fn commit_local_with(
-        &self,
-        records: Vec<Record>,
-        conflict_rows: &[(RecordKey, Hlc, JsValue)],
-    ) -> Result<Vec<Record>, StoreError> {
-        let Some(last) = records.last() else {
-            return Ok(records);
+                .collect::<Result<Vec<_>, StoreError>>()?;
+            let conflict = match (&replaced, records.first()) {
+                (Some(loser), Some(winner)) => Some(crate::js_record::conflict_row(
+                    &JsRecord::from_record(winner)?,
+                    &JsRecord::from_record(loser)?,
+                    now_ms(),
+                )?),
+                _ => None,
+            };
+            Ok(StampedWrite {
+                clock: clock.last().clone(),
+                records,
+                conflict,
+            })
         };
         let entry = |record: &Record| OutboxEntry {
             collection: record.collection.clone(),
@@ -365,49 +378,63 @@ impl Store {
         };
         match &self.backend {
             Backend::Memory(_, mem) => {
+                let stamped = stamp(None)?;
                 let mut mem = mem.borrow_mut();
-                for record in &records {
+                for record in &stamped.records {
                     mem.outbox.insert(record.key(), entry(record));
                     mem.set_aside.remove(&record.key());
                     mem.records
                         .insert(record.key(), JsRecord::from_record(record)?);
                 }
-                for (key, lost, row) in conflict_rows {
-                    mem.conflicts
-                        .insert((key.clone(), lost.clone()), row.clone());
+                if let (Some(row), Some(loser)) = (stamped.conflict, replaced_key) {
+                    mem.conflicts.insert(loser, row);
                 }
+                Ok(stamped.records)
             }
             Backend::Idb(_, writer) => {
-                let mut record_rows = Vec::with_capacity(records.len());
-                let mut outbox_rows = Vec::with_capacity(records.len());
-                let mut keys = Vec::with_capacity(records.len());
-                for record in &records {
-                    record_rows.push(to_js(record)?);
-                    outbox_rows.push(to_js(&entry(record))?);
-                    keys.push(key_js(&record.key()));
-                }
-                let conflicts: Vec<JsValue> = conflict_rows
-                    .iter()
-                    .map(|(_, _, row)| row.clone())
-                    .collect();
-                // This context's clock row only: other contexts keep theirs, and opening
-                // takes the maximum, so the device's clock never moves backwards.
-                let clock_js = to_js(&last.hlc)?;
+                let written: Rc<RefCell<Vec<Record>>> = Rc::default();
+                let out = written.clone();
+                let clock_key = JsValue::from_str(META_CLOCK);
                 writer
-                    .write(&Write {
-                        puts: &[
-                            (RECORDS, &record_rows),
-                            (OUTBOX, &outbox_rows),
-                            (schema::CONFLICTS, &conflicts),
-                        ],
-                        keyed: &[(META, &self.clock_row, &clock_js)],
-                        deletes: &[(SET_ASIDE, &keys)],
-                    })
+                    .read_then_write(
+                        &[RECORDS, OUTBOX, schema::CONFLICTS, META, SET_ASIDE],
+                        (META, &clock_key.clone()),
+                        move |stored| {
+                            let stored = stored
+                                .map(|raw| {
+                                    from_js::<Hlc>(raw).map_err(|reason| StoreError::Corrupt {
+                                        collection: META.into(),
+                                        id: META_CLOCK.into(),
+                                        reason,
+                                    })
+                                })
+                                .transpose()?;
+                            let stamped = stamp(stored)?;
+                            let mut write = Write::default();
+                            let (mut records, mut outbox, mut keys) =
+                                (Vec::new(), Vec::new(), Vec::new());
+                            for record in &stamped.records {
+                                records.push(to_js(record)?);
+                                outbox.push(to_js(&entry(record))?);
+                                keys.push(key_js(&record.key()));
+                            }
+                            write.puts.push((RECORDS, records));
+                            write.puts.push((OUTBOX, outbox));
+                            if let Some(row) = stamped.conflict {
+                                write.puts.push((schema::CONFLICTS, vec![row]));
+                            }
+                            write.keyed.push((META, clock_key, to_js(&stamped.clock)?));
+                            write.deletes.push((SET_ASIDE, keys));
+                            *out.borrow_mut() = stamped.records;
+                            Ok(write)
+                        },
+                    )
                     .await?;
+                let records = written.take();
                 self.announce(records_changed(&records));
+                Ok(records)
             }
         }
-        Ok(records)
     }
 
     /// Stores `record` as it is, without queuing it: for records that come from elsewhere
@@ -548,6 +575,15 @@ impl Drop for Store {
     }
 }
 
+/// Local changes stamped inside their write's transaction.
+struct StampedWrite {
+    /// The clock after stamping them, to store.
+    clock: Hlc,
+    records: Vec<Record>,
+    /// The conflict-log row of the version the first change replaced, if any.
+    conflict: Option<JsValue>,
+}
+
 /// What [`Store::announce`] takes, for `records`.
 fn records_changed(records: &[Record]) -> impl ExactSizeIterator<Item = (&str, &str, &Hlc)> {
     records
@@ -647,28 +683,12 @@ fn context_clock_id(device: &DeviceId) -> Result<DeviceId, StoreError> {
     Ok(DeviceId::new(format!("{device}{suffix:08x}"))?)
 }
 
-fn clock_row_key(clock_id: &DeviceId) -> JsValue {
-    JsValue::from_str(&format!("{META_CLOCK_ROW_PREFIX}{clock_id}"))
-}
-
-/// Every clock row of `meta` (and the clock of versions before 6).
-fn clock_rows_range() -> Result<KeyRange, StoreError> {
-    KeyRange::bound(
-        &JsValue::from_str(META_CLOCK),
-        &JsValue::from_str(&format!("{META_CLOCK_ROW_PREFIX}\u{10ffff}")),
-        Some(false),
-        Some(false),
-    )
-    .map_err(|e| StoreError::Storage(e.to_string()))
-}
-
 fn corrected_now(offset_ms: i64) -> u64 {
     (now_ms() as i64).saturating_add(offset_ms).max(0) as u64
 }
 
-/// Loads this device's id (creating it on first open) and makes this context's clock:
-/// past every clock row any context stored, which are merged into this context's row in
-/// the same transaction. Also the stored offset to the server's clock.
+/// Loads this device's id (creating it on first open) and makes this context's clock,
+/// past the device's stored clock. Also the stored offset to the server's clock.
 async fn load_or_create_clock(db: &Rexie) -> Result<(HlcClock, i64), StoreError> {
     let tx = db.transaction(&[META], TransactionMode::ReadWrite)?;
     let meta = tx.store(META)?;
@@ -687,17 +707,8 @@ async fn load_or_create_clock(db: &Rexie) -> Result<(HlcClock, i64), StoreError>
         }
     };
     let mut clock = HlcClock::new(context_clock_id(&device)?);
-    let keys = meta.get_all_keys(Some(clock_rows_range()?), None).await?;
-    for key in &keys {
-        let name = key.as_string().unwrap_or_default();
-        if let Some(raw) = meta.get(key.clone()).await? {
-            clock.catch_up(&from_js::<Hlc>(raw).map_err(|r| corrupt(&name, r))?);
-        }
-        meta.delete(key.clone()).await?;
-    }
-    if !keys.is_empty() {
-        meta.put(&to_js(clock.last())?, Some(&clock_row_key(clock.device())))
-            .await?;
+    if let Some(raw) = meta.get(META_CLOCK.into()).await? {
+        clock.catch_up(&from_js::<Hlc>(raw).map_err(|r| corrupt(META_CLOCK, r))?);
     }
     let offset = match meta.get(META_CLOCK_OFFSET.into()).await? {
         Some(raw) => raw.as_f64().unwrap_or(0.0) as i64,

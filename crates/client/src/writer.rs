@@ -4,9 +4,14 @@
 //! rexie opens, upgrades and reads the database, but cannot serve local writes well: when
 //! a transaction aborts it does not say why (a full disk's QuotaExceededError is only on
 //! `IDBTransaction.error`), and it attaches a handler to every request. Here a whole
-//! write is synchronous `put` calls, an explicit `commit()`, and one promise on the
-//! transaction: all requests are issued before the first await, so a write started by
-//! `pagehide` completes even as the page goes away.
+//! write is one read of the device clock, then — in that read's success callback, still
+//! inside the transaction — synchronous `put` calls built from it and an explicit
+//! `commit()`, and one promise on the transaction: nothing of it waits on the page's event
+//! loop, so a write started by `pagehide` completes even as the page goes away, and no
+//! other context can change the clock between the read and the write.
+
+use std::cell::RefCell;
+use std::rc::Rc;
 
 use js_sys::{Array, Promise};
 use wasm_bindgen::closure::Closure;
@@ -19,10 +24,10 @@ use crate::StoreError;
 /// What one [`Writer::write`] stores: rows by their key path, rows at explicit keys,
 /// and keys to delete, each with its store's name.
 #[derive(Default)]
-pub(crate) struct Write<'a> {
-    pub puts: &'a [(&'a str, &'a [JsValue])],
-    pub keyed: &'a [(&'a str, &'a JsValue, &'a JsValue)],
-    pub deletes: &'a [(&'a str, &'a [JsValue])],
+pub(crate) struct Write {
+    pub puts: Vec<(&'static str, Vec<JsValue>)>,
+    pub keyed: Vec<(&'static str, JsValue, JsValue)>,
+    pub deletes: Vec<(&'static str, Vec<JsValue>)>,
 }
 
 pub(crate) struct Writer {
@@ -55,21 +60,18 @@ impl Writer {
         })
     }
 
-    /// In one transaction: puts every value of `write.puts` into its store, each
-    /// `(store, key, value)` of `write.keyed`, and deletes every key of `write.deletes`
-    /// from its store. Resolves once committed; if it aborts, nothing of it is stored
-    /// and the error says why.
-    pub(crate) async fn write(&self, write: &Write<'_>) -> Result<(), StoreError> {
-        let mut names: Vec<&str> = write
-            .puts
-            .iter()
-            .map(|(store, _)| *store)
-            .chain(write.keyed.iter().map(|(store, _, _)| *store))
-            .chain(write.deletes.iter().map(|(store, _)| *store))
-            .collect();
-        names.sort_unstable();
-        names.dedup();
-        let names: Array = names.into_iter().map(JsValue::from_str).collect();
+    /// In one readwrite transaction over `stores`: reads `key` of `read_store`, calls
+    /// `build` with the value there (if any), then stores what it returns — puts every
+    /// value of `puts` into its store, each `(store, key, value)` of `keyed`, deletes every
+    /// key of `deletes` — and commits. Resolves once committed; if `build` fails or the
+    /// transaction aborts, nothing of it is stored and the error says why.
+    pub(crate) async fn read_then_write(
+        &self,
+        stores: &[&str],
+        (read_store, key): (&str, &JsValue),
+        build: impl FnOnce(Option<JsValue>) -> Result<Write, StoreError> + 'static,
+    ) -> Result<(), StoreError> {
+        let names: Array = stores.iter().map(|s| JsValue::from_str(s)).collect();
         let tx = self
             .db
             .transaction_with_str_sequence_and_mode(&names, IdbTransactionMode::Readwrite)
@@ -78,11 +80,38 @@ impl Writer {
             tx.set_oncomplete(Some(&resolve));
             tx.set_onabort(Some(&reject));
         });
-        if let Err(e) = issue(&tx, write) {
-            let _ = tx.abort();
-            return Err(classify(&e));
+        let read = tx
+            .object_store(read_store)
+            .and_then(|store| store.get(key))
+            .map_err(|e| {
+                let _ = tx.abort();
+                classify(&e)
+            })?;
+        let failed: Rc<RefCell<Option<StoreError>>> = Rc::default();
+        let on_read = {
+            let (tx, read, failed) = (tx.clone(), read.clone(), failed.clone());
+            let mut build = Some(build);
+            Closure::<dyn FnMut()>::new(move || {
+                let Some(build) = build.take() else {
+                    return;
+                };
+                let value = read.result().ok().filter(|v| !v.is_undefined());
+                let outcome =
+                    build(value).and_then(|write| issue(&tx, &write).map_err(|e| classify(&e)));
+                if let Err(e) = outcome {
+                    *failed.borrow_mut() = Some(e);
+                    let _ = tx.abort();
+                }
+            })
+        };
+        read.set_onsuccess(Some(on_read.as_ref().unchecked_ref()));
+        let result = JsFuture::from(done).await;
+        read.set_onsuccess(None);
+        drop(on_read);
+        if let Some(e) = failed.borrow_mut().take() {
+            return Err(e);
         }
-        match JsFuture::from(done).await {
+        match result {
             Ok(_) => Ok(()),
             Err(_) => Err(aborted(&tx)),
         }
@@ -141,17 +170,17 @@ fn factory() -> Result<IdbFactory, StoreError> {
         .ok_or_else(|| StoreError::Unavailable("indexedDB is missing".into()))
 }
 
-fn issue(tx: &IdbTransaction, write: &Write<'_>) -> Result<(), JsValue> {
-    for (store, values) in write.puts {
+fn issue(tx: &IdbTransaction, write: &Write) -> Result<(), JsValue> {
+    for (store, values) in &write.puts {
         let store = tx.object_store(store)?;
         for value in values.iter() {
             store.put(value)?;
         }
     }
-    for (store, key, value) in write.keyed {
+    for (store, key, value) in &write.keyed {
         tx.object_store(store)?.put_with_key(value, key)?;
     }
-    for (store, keys) in write.deletes {
+    for (store, keys) in &write.deletes {
         let store = tx.object_store(store)?;
         for key in keys.iter() {
             store.delete(key)?;

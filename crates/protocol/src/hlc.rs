@@ -273,19 +273,18 @@ impl HlcClock {
         Ok(self.last.clone())
     }
 
-    /// Restarts the clock at `trusted_ms` if it ran more than [`MAX_DRIFT_MS`] ahead of
-    /// it, and says whether it did. `trusted_ms` is a clock the protocol checks against
-    /// (the sync server's): every timestamp beyond that limit is refused, so a clock that
-    /// got there (the device's own clock was set days ahead, then corrected) would
-    /// otherwise issue refused timestamps until real time caught up. No timestamp beyond
-    /// the limit was ever accepted, so nothing accepted orders after the restarted clock
-    /// that it should beat; the clock's device id keeps its timestamps unique.
-    pub fn restart_if_ahead_of(&mut self, trusted_ms: u64) -> bool {
-        let trusted_ms = trusted_ms.min(MAX_WALL_MS);
-        if self.last.wall_ms <= trusted_ms.saturating_add(MAX_DRIFT_MS) {
+    /// Brings the clock back to `trusted_ms + MAX_DRIFT_MS` if it ran beyond that, and
+    /// says whether it did. `trusted_ms` is the clock the protocol checks against (the
+    /// sync server's): every timestamp beyond the limit is refused, so a clock that got
+    /// there (the device's own clock was set days ahead, then corrected) would otherwise
+    /// issue refused timestamps until real time caught up. Every accepted timestamp is
+    /// within the limit, so the limited clock still orders after each of them.
+    pub fn limit_to(&mut self, trusted_ms: u64) -> bool {
+        let limit = trusted_ms.min(MAX_WALL_MS).saturating_add(MAX_DRIFT_MS);
+        if self.last.wall_ms <= limit {
             return false;
         }
-        self.set(trusted_ms, 0);
+        self.set(limit.min(MAX_WALL_MS), 0);
         true
     }
 
@@ -453,19 +452,20 @@ mod tests {
     }
 
     #[test]
-    fn a_clock_far_ahead_of_a_trusted_clock_restarts_at_it_and_only_then() {
+    fn a_clock_beyond_the_drift_of_a_trusted_clock_is_brought_back_to_the_limit() {
         let day = MAX_DRIFT_MS;
         let mut clock = HlcClock::resume(device("a"), &hlc(10 * day, 3, "a"));
         // Physical time far behind never moves the clock back by itself.
         let t = clock.tick(day).unwrap();
         assert_eq!((t.wall_ms(), t.counter()), (10 * day, 4));
         // Within the drift limit of the trusted clock it keeps its lead.
-        assert!(!clock.restart_if_ahead_of(9 * day));
+        assert!(!clock.limit_to(9 * day));
         assert_eq!(clock.last().wall_ms(), 10 * day);
-        // Beyond it, the clock restarts there.
-        assert!(clock.restart_if_ahead_of(8 * day));
+        // Beyond it, the clock comes back to the limit, past anything accepted.
+        assert!(clock.limit_to(8 * day));
         let t = clock.tick(8 * day).unwrap();
-        assert_eq!((t.wall_ms(), t.counter()), (8 * day, 1));
+        assert_eq!((t.wall_ms(), t.counter()), (9 * day, 1));
+        assert!(t > hlc(9 * day, 0, "z"));
     }
 
     #[test]
