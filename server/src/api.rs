@@ -5,7 +5,7 @@
 use std::sync::OnceLock;
 
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::{Json, Router};
 use cairn_protocol::api::{
     Credentials, ErrorBody, PullQuery, PullResponse, PushRequest, PushResponse, RefusedChange,
@@ -23,8 +23,8 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::auth::{self, AuthUser};
-use crate::db::PullPage;
-use crate::error::{ApiJson, ApiQuery};
+use crate::db::{device_label, NewSession, PullPage, SessionSummary};
+use crate::error::{ApiJson, ApiPath, ApiQuery};
 use crate::rate_limit::AddressRateLimited;
 use crate::{now_ms, ApiError, AppState};
 
@@ -45,6 +45,7 @@ pub const PREFIX: &str = "/api";
     modifiers(&BearerAuth),
     tags(
         (name = "accounts", description = "Registration, log-in and log-out"),
+        (name = "sessions", description = "The account's sessions: listing and ending them"),
         (name = "sync", description = "Pushing and pulling records"),
         (name = "meta", description = "Health and this description"),
     )
@@ -68,8 +69,10 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(health))
         .routes(routes!(openapi_json))
         .routes(routes!(register))
-        .routes(routes!(log_in))
+        .routes(routes!(log_in, list_sessions))
         .routes(routes!(log_out))
+        .routes(routes!(end_other_sessions))
+        .routes(routes!(end_session))
         .routes(routes!(push))
         .routes(routes!(pull))
 }
@@ -145,6 +148,7 @@ async fn openapi_json() -> Json<&'static OpenApiDoc> {
 async fn register(
     State(state): State<AppState>,
     _: AddressRateLimited,
+    headers: HeaderMap,
     ApiJson(credentials): ApiJson<Credentials>,
 ) -> Result<(StatusCode, Json<Session>), ApiError> {
     let email = normalize_email(&credentials.email);
@@ -161,7 +165,7 @@ async fn register(
         .ok_or(ApiError::EmailTaken)?;
     tracing::Span::current().record("user_id", user);
     tracing::info!(user_id = user, "account created");
-    let session = start_session(&state, user).await?;
+    let session = start_session(&state, user, &headers).await?;
     Ok((StatusCode::CREATED, Json(session)))
 }
 
@@ -179,6 +183,7 @@ async fn register(
 async fn log_in(
     State(state): State<AppState>,
     _: AddressRateLimited,
+    headers: HeaderMap,
     ApiJson(credentials): ApiJson<Credentials>,
 ) -> Result<Json<Session>, ApiError> {
     let email = normalize_email(&credentials.email);
@@ -205,7 +210,7 @@ async fn log_in(
         return Err(ApiError::InvalidCredentials);
     };
     tracing::Span::current().record("user_id", user);
-    Ok(Json(start_session(&state, user).await?))
+    Ok(Json(start_session(&state, user, &headers).await?))
 }
 
 /// A turn to compute an Argon2 hash: at most `--max-concurrent-hashes` at once.
@@ -217,16 +222,39 @@ async fn hash_turn(state: &AppState) -> Result<tokio::sync::SemaphorePermit<'_>,
         .map_err(|e| ApiError::Internal(format!("hash semaphore: {e}")))
 }
 
-async fn start_session(state: &AppState, user: i64) -> Result<Session, ApiError> {
+/// A new session for `user`, labelled with the request's `User-Agent`. Beyond
+/// `--max-sessions-per-user`, the user's least recently used others end.
+async fn start_session(
+    state: &AppState,
+    user: i64,
+    headers: &HeaderMap,
+) -> Result<Session, ApiError> {
     let (token, hash) = auth::new_token()?;
     let now = now_ms();
     let ttl_ms = u64::try_from(state.settings.session_ttl.as_millis()).unwrap_or(u64::MAX);
     let expires_at = now.saturating_add(ttl_ms);
-    state
+    let device = headers
+        .get(header::USER_AGENT)
+        .and_then(|agent| device_label(&String::from_utf8_lossy(agent.as_bytes())));
+    let (_, ended) = state
         .db
-        .create_session(&hash, user, to_i64(now), to_i64(expires_at))
+        .create_session(&NewSession {
+            token_hash: &hash,
+            user,
+            device: device.as_deref(),
+            now_ms: to_i64(now),
+            expires_at_ms: to_i64(expires_at),
+            max_per_user: state.settings.max_sessions_per_user,
+        })
         .await
         .map_err(ApiError::Database)?;
+    if ended > 0 {
+        tracing::debug!(
+            user_id = user,
+            ended,
+            "least recently used sessions ended: too many"
+        );
+    }
     Ok(Session { token, expires_at })
 }
 
@@ -247,6 +275,128 @@ async fn log_out(State(state): State<AppState>, user: AuthUser) -> Result<Status
         .await
         .map_err(ApiError::Database)?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// One of the account's sessions, as `GET /api/v1/sessions` lists it. Times are ms
+/// since the Unix epoch.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct SessionInfo {
+    /// The session's public id (not its token): names it in
+    /// `DELETE /api/v1/sessions/{id}`.
+    #[schema(example = "3f2a9c0e5b7d41e8a6c4b2d0f1e3a5c7")]
+    pub id: String,
+    /// The `User-Agent` it signed in with, shortened (at most 160 characters); `null`
+    /// if there was none.
+    #[schema(example = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0")]
+    pub device: Option<String>,
+    #[schema(example = 1_700_000_000_000u64)]
+    pub created_at: u64,
+    /// When a request last used it, to the minute: it moves at most once a minute.
+    #[schema(example = 1_700_000_600_000u64)]
+    pub last_used_at: u64,
+    #[schema(example = 1_702_592_000_000u64)]
+    pub expires_at: u64,
+    /// Whether this is the session of the token the list was asked with.
+    pub current: bool,
+}
+
+impl From<SessionSummary> for SessionInfo {
+    fn from(s: SessionSummary) -> Self {
+        let ms = |t: i64| u64::try_from(t).unwrap_or(0);
+        SessionInfo {
+            id: s.id,
+            device: s.device,
+            created_at: ms(s.created_at),
+            last_used_at: ms(s.last_used_at),
+            expires_at: ms(s.expires_at),
+            current: s.current,
+        }
+    }
+}
+
+/// What `DELETE /api/v1/sessions/others` ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct EndedSessions {
+    /// How many sessions ended.
+    pub ended: u64,
+}
+
+/// The account's unexpired sessions, most recently used first.
+#[utoipa::path(
+    get, path = "/v1/sessions", tag = "sessions",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The account's sessions, the one asking marked `current`", body = Vec<SessionInfo>),
+        (status = 401, description = "`unauthorized`", body = ErrorBody),
+        (status = 429, description = "`rate_limited`; see `Retry-After`", body = ErrorBody),
+        (status = 503, description = "`database_unavailable`", body = ErrorBody),
+    )
+)]
+async fn list_sessions(
+    State(state): State<AppState>,
+    user: AuthUser,
+) -> Result<Json<Vec<SessionInfo>>, ApiError> {
+    let sessions = state
+        .db
+        .list_sessions(user.id, &user.token_hash, now_ms_i64())
+        .await
+        .map_err(ApiError::Database)?;
+    Ok(Json(sessions.into_iter().map(SessionInfo::from).collect()))
+}
+
+/// Signs out everywhere else: every session of the account but this one ends.
+#[utoipa::path(
+    delete, path = "/v1/sessions/others", tag = "sessions",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The other sessions ended; how many", body = EndedSessions),
+        (status = 401, description = "`unauthorized`", body = ErrorBody),
+        (status = 429, description = "`rate_limited`; see `Retry-After`", body = ErrorBody),
+        (status = 503, description = "`database_unavailable`", body = ErrorBody),
+    )
+)]
+async fn end_other_sessions(
+    State(state): State<AppState>,
+    user: AuthUser,
+) -> Result<Json<EndedSessions>, ApiError> {
+    let ended = state
+        .db
+        .end_other_sessions(user.id, &user.token_hash)
+        .await
+        .map_err(ApiError::Database)?;
+    tracing::info!(user_id = user.id, ended, "other sessions ended");
+    Ok(Json(EndedSessions { ended }))
+}
+
+/// Ends one of the account's sessions, by its public id (the current one too: that is
+/// signing out).
+#[utoipa::path(
+    delete, path = "/v1/sessions/{id}", tag = "sessions",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "The session's public id, from `GET /api/v1/sessions`")),
+    responses(
+        (status = 204, description = "The session ended"),
+        (status = 401, description = "`unauthorized`", body = ErrorBody),
+        (status = 404, description = "`not_found`: the account has no session with this id (it ended, or it is not this account's)", body = ErrorBody),
+        (status = 429, description = "`rate_limited`; see `Retry-After`", body = ErrorBody),
+        (status = 503, description = "`database_unavailable`", body = ErrorBody),
+    )
+)]
+async fn end_session(
+    State(state): State<AppState>,
+    user: AuthUser,
+    ApiPath(id): ApiPath<String>,
+) -> Result<StatusCode, ApiError> {
+    let ended = state
+        .db
+        .end_session(user.id, &id)
+        .await
+        .map_err(ApiError::Database)?;
+    if ended {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::SessionNotFound)
+    }
 }
 
 /// Merges changes into the account's records: per record the higher clock wins; the

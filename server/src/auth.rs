@@ -145,7 +145,8 @@ pub fn token_hash(token: &str) -> [u8; 32] {
 }
 
 /// The signed-in user of a request: a valid, unexpired `Authorization: Bearer` token.
-/// Rejects with `401 unauthorized`, and with `429 rate_limited` when the user is over
+/// Marks the session used now if its `last_used_at` is older than
+/// [`crate::Settings::session_touch_interval`] (a minute). Rejects with `401 unauthorized`, and with `429 rate_limited` when the user is over
 /// the per-user rate limit or has the most requests in flight it may. Records the user id in the request's log span.
 #[derive(Debug, Clone)]
 pub struct AuthUser {
@@ -171,12 +172,12 @@ impl FromRequestParts<AppState> for AuthUser {
             .filter(|t| !t.is_empty())
             .ok_or(ApiError::Unauthorized)?;
         let token_hash = token_hash(token);
+        let now = i64::try_from(crate::now_ms()).unwrap_or(i64::MAX);
+        let touch =
+            i64::try_from(state.settings.session_touch_interval.as_millis()).unwrap_or(i64::MAX);
         let id = state
             .db
-            .session_user(
-                &token_hash,
-                i64::try_from(crate::now_ms()).unwrap_or(i64::MAX),
-            )
+            .session_user(&token_hash, now, now.saturating_sub(touch))
             .await
             .map_err(ApiError::Database)?
             .ok_or(ApiError::Unauthorized)?;

@@ -14,6 +14,12 @@ use crate::rate_limit::RateLimit;
 
 /// Days a session token stays valid unless configured otherwise.
 pub const DEFAULT_SESSION_DAYS: u32 = 30;
+/// Sessions one account may have; signing in once more ends its least recently used.
+pub const DEFAULT_MAX_SESSIONS_PER_USER: usize = 50;
+/// Seconds between two purges of expired sessions.
+pub const DEFAULT_SESSION_PURGE_SECS: u64 = 5 * 60;
+/// A session's `last_used_at` is written at most this often.
+pub const SESSION_TOUCH_INTERVAL: Duration = Duration::from_secs(60);
 /// Per account: 10 requests a second on average, 120 at once (a first sync of a large
 /// account pushes and pulls in quick succession).
 pub const DEFAULT_USER_RATE: RateLimit = RateLimit {
@@ -71,6 +77,14 @@ pub struct Config {
     /// Days a session token stays valid.
     #[arg(long, env = "CAIRN_SESSION_DAYS", default_value_t = DEFAULT_SESSION_DAYS)]
     pub session_days: u32,
+    /// Sessions one account may have at once; signing in once more ends its least
+    /// recently used others (0: no limit).
+    #[arg(long, env = "CAIRN_MAX_SESSIONS_PER_USER", default_value_t = DEFAULT_MAX_SESSIONS_PER_USER)]
+    pub max_sessions_per_user: usize,
+    /// Seconds between two purges of expired sessions (0: never purged; expired
+    /// sessions still stop working, and a user's are deleted when that user signs in).
+    #[arg(long, env = "CAIRN_SESSION_PURGE_SECS", default_value_t = DEFAULT_SESSION_PURGE_SECS)]
+    pub session_purge_secs: u64,
     /// Requests a minute one account may make on average (0: no limit).
     #[arg(long, env = "CAIRN_USER_RATE_PER_MINUTE", default_value_t = DEFAULT_USER_RATE.per_minute)]
     pub user_rate_per_minute: u32,
@@ -135,6 +149,9 @@ impl Config {
     pub fn settings(&self) -> Settings {
         Settings {
             session_ttl: Duration::from_secs(u64::from(self.session_days) * 24 * 60 * 60),
+            max_sessions_per_user: self.max_sessions_per_user,
+            session_purge_interval: Duration::from_secs(self.session_purge_secs),
+            session_touch_interval: SESSION_TOUCH_INTERVAL,
             user_rate: RateLimit {
                 per_minute: self.user_rate_per_minute,
                 burst: self.user_rate_burst,
@@ -169,6 +186,13 @@ impl Config {
 pub struct Settings {
     /// How long a session token stays valid.
     pub session_ttl: Duration,
+    /// Sessions one account may have at once (0: no limit).
+    pub max_sessions_per_user: usize,
+    /// How often [`crate::serve`] deletes expired sessions (zero: never).
+    pub session_purge_interval: Duration,
+    /// A session's `last_used_at` is written at most this often (zero: on every
+    /// request).
+    pub session_touch_interval: Duration,
     /// Per account, on every authenticated request.
     pub user_rate: RateLimit,
     /// Per client address, on registration and log-in.
@@ -192,6 +216,9 @@ impl Default for Settings {
     fn default() -> Self {
         Settings {
             session_ttl: Duration::from_secs(u64::from(DEFAULT_SESSION_DAYS) * 24 * 60 * 60),
+            max_sessions_per_user: DEFAULT_MAX_SESSIONS_PER_USER,
+            session_purge_interval: Duration::from_secs(DEFAULT_SESSION_PURGE_SECS),
+            session_touch_interval: SESSION_TOUCH_INTERVAL,
             user_rate: DEFAULT_USER_RATE,
             auth_rate: DEFAULT_AUTH_RATE,
             login_failure_rate: DEFAULT_LOGIN_FAILURE_RATE,

@@ -2,10 +2,10 @@
 //! `{"error": "<code>", "message": "<text>"}` ([`ErrorBody`]); internal details go to the
 //! log, never to the client.
 //!
-//! [`ApiJson`] and [`ApiQuery`] are axum's `Json` and `Query` extractors with their
+//! [`ApiJson`], [`ApiQuery`] and [`ApiPath`] are axum's `Json`, `Query` and `Path` extractors with their
 //! rejections turned into these errors (`400 bad_request`, `413 payload_too_large`).
 
-use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -19,6 +19,8 @@ use crate::db::DbError;
 pub enum ApiError {
     #[error("no such API endpoint")]
     NotFound,
+    #[error("this account has no session with that id")]
+    SessionNotFound,
     #[error("this API endpoint does not take that method; see the Allow header")]
     MethodNotAllowed,
     #[error("{0}")]
@@ -48,7 +50,7 @@ pub enum ApiError {
 impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
-            ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::NotFound | ApiError::SessionNotFound => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
@@ -67,7 +69,7 @@ impl ApiError {
 
     pub fn code(&self) -> &'static str {
         match self {
-            ApiError::NotFound => "not_found",
+            ApiError::NotFound | ApiError::SessionNotFound => "not_found",
             ApiError::MethodNotAllowed => "method_not_allowed",
             ApiError::BadRequest(_) => "bad_request",
             ApiError::PayloadTooLarge => "payload_too_large",
@@ -141,6 +143,12 @@ impl From<QueryRejection> for ApiError {
     }
 }
 
+impl From<PathRejection> for ApiError {
+    fn from(rejection: PathRejection) -> Self {
+        ApiError::BadRequest(rejection.body_text())
+    }
+}
+
 /// A JSON request body; malformed → `400 bad_request`, too large → `413`.
 #[derive(Debug, FromRequest)]
 #[from_request(via(axum::Json), rejection(ApiError))]
@@ -150,3 +158,8 @@ pub struct ApiJson<T>(pub T);
 #[derive(Debug, FromRequestParts)]
 #[from_request(via(axum::extract::Query), rejection(ApiError))]
 pub struct ApiQuery<T>(pub T);
+
+/// Path parameters; malformed → `400 bad_request`.
+#[derive(Debug, FromRequestParts)]
+#[from_request(via(axum::extract::Path), rejection(ApiError))]
+pub struct ApiPath<T>(pub T);

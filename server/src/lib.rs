@@ -16,7 +16,8 @@
 //!
 //! [`app`] builds the whole router from an [`AppState`]; tests drive it with
 //! `tower::ServiceExt::oneshot` without opening a socket. [`serve`] runs it on a
-//! listener until a shutdown signal, finishing the requests in flight.
+//! listener until a shutdown signal, finishing the requests in flight, and purges
+//! expired sessions on a timer meanwhile.
 
 pub mod api;
 pub mod auth;
@@ -173,18 +174,52 @@ async fn limit_in_flight(
 }
 
 /// Serves [`app`] on `listener` until `shutdown` resolves; then stops accepting
-/// connections, lets the requests in flight finish, and returns.
+/// connections, lets the requests in flight finish, and returns. Meanwhile expired
+/// sessions are purged every [`Settings::session_purge_interval`] ([`purge_sessions`]).
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(
+    let purge = AbortOnDrop(tokio::spawn(purge_sessions(
+        state.db.clone(),
+        state.settings.session_purge_interval,
+    )));
+    let served = axum::serve(
         listener,
         app(state).into_make_service_with_connect_info::<SocketAddr>(),
     )
     .with_graceful_shutdown(shutdown)
-    .await
+    .await;
+    drop(purge);
+    served
+}
+
+/// Deletes expired sessions at once and then every `interval`, for ever (a zero
+/// interval: never). A failure is logged and the next round tries again.
+pub async fn purge_sessions(db: Database, interval: Duration) {
+    if interval.is_zero() {
+        return;
+    }
+    let mut ticks = tokio::time::interval(interval);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        let now = i64::try_from(now_ms()).unwrap_or(i64::MAX);
+        match db.purge_expired_sessions(now).await {
+            Ok(deleted) => tracing::debug!(deleted, "expired sessions purged"),
+            Err(error) => tracing::warn!(%error, "cannot purge expired sessions"),
+        }
+    }
+}
+
+/// Stops a background task when dropped (also when the future holding it is).
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// Milliseconds since the Unix epoch.

@@ -211,8 +211,11 @@ async fn the_openapi_description_lists_every_route_and_each_answers() {
     routes.sort();
     let expected = [
         ("DELETE", "/api/v1/sessions/current"),
+        ("DELETE", "/api/v1/sessions/others"),
+        ("DELETE", "/api/v1/sessions/{id}"),
         ("GET", "/api/health"),
         ("GET", "/api/v1/openapi.json"),
+        ("GET", "/api/v1/sessions"),
         ("GET", "/api/v1/sync/pull"),
         ("POST", "/api/v1/accounts"),
         ("POST", "/api/v1/sessions"),
@@ -225,6 +228,7 @@ async fn the_openapi_description_lists_every_route_and_each_answers() {
     );
     // Every documented route is served (whatever it answers without credentials).
     for (method, path) in &routes {
+        let path = path.replace("{id}", "0123456789abcdef0123456789abcdef");
         let req = Request::builder()
             .method(method.as_str())
             .uri(path.as_str())
@@ -251,6 +255,8 @@ async fn the_openapi_description_lists_every_route_and_each_answers() {
         "Hlc",
         "RefusedChange",
         "ServerClock",
+        "SessionInfo",
+        "EndedSessions",
     ] {
         assert!(schemas.get(name).is_some(), "schema {name} missing");
     }

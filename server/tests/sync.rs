@@ -13,6 +13,8 @@ use cairn_protocol::limits::{
     MAX_CHANGES_PER_PUSH, MAX_PULL_LIMIT, MAX_PUSH_BYTES, MAX_RECORD_BYTES,
 };
 use cairn_protocol::{Record, RecordKey};
+use cairn_server::api::{EndedSessions, SessionInfo};
+use cairn_server::db::{NewSession, Pool};
 use cairn_server::rate_limit::RateLimit;
 use cairn_server::{Database, Settings};
 use serde_json::json;
@@ -84,6 +86,15 @@ on_both_backends!(
     ipv6_clients_are_limited_by_their_slash_64,
     one_noisy_account_does_not_starve_the_others,
     two_instances_on_one_database_serve_one_accounts_devices,
+    sessions_are_listed_with_the_current_one_marked,
+    last_used_at_moves_when_a_session_is_used,
+    last_used_at_is_written_at_most_once_a_minute,
+    ending_the_other_sessions_keeps_only_the_current_one,
+    one_session_ends_by_its_id_and_only_the_accounts_own,
+    sessions_beyond_the_cap_end_least_recently_used_first,
+    expired_sessions_are_purged_in_batches,
+    the_server_purges_expired_sessions_on_a_timer,
+    sessions_from_before_the_session_list_are_listed,
 );
 
 async fn registration_signs_in_and_the_token_works(backend: Backend) {
@@ -1418,6 +1429,9 @@ async fn ipv6_clients_are_limited_by_their_slash_64(backend: Backend) {
 async fn one_noisy_account_does_not_starve_the_others(backend: Backend) {
     let settings = Settings {
         max_in_flight_per_account: 0,
+        // The quiet account signs in hundreds of times while it pulls with its first
+        // token, which the cap on sessions would end.
+        max_sessions_per_user: 0,
         ..test_settings()
     };
     let options = cairn_server::config::DbOptions {
@@ -1521,4 +1535,441 @@ async fn two_instances_on_one_database_serve_one_accounts_devices(backend: Backe
     one.pull_reply(&b, "")
         .await
         .expect_error(StatusCode::UNAUTHORIZED, "unauthorized");
+}
+
+/// Signs in to `email` (registered already) with this `User-Agent`; the token.
+async fn log_in_with_agent(app: &TestApp, email: &str, agent: Option<&str>) -> String {
+    let body = json!({"email": email, "password": PASSWORD});
+    let mut req =
+        Request::post("/api/v1/sessions").header(header::CONTENT_TYPE, "application/json");
+    if let Some(agent) = agent {
+        req = req.header(header::USER_AGENT, agent);
+    }
+    let session: Session = app
+        .send(req.body(Body::from(body.to_string())).unwrap())
+        .await
+        .expect(StatusCode::OK);
+    session.token
+}
+
+async fn list_sessions(app: &TestApp, token: &str) -> Vec<SessionInfo> {
+    app.call(Method::GET, "/api/v1/sessions", Some(token), None)
+        .await
+        .expect(StatusCode::OK)
+}
+
+async fn end_other_sessions(app: &TestApp, token: &str) -> u64 {
+    let ended: EndedSessions = app
+        .call(Method::DELETE, "/api/v1/sessions/others", Some(token), None)
+        .await
+        .expect(StatusCode::OK);
+    ended.ended
+}
+
+#[track_caller]
+fn assert_signed_out(reply: support::Reply) {
+    reply.expect_error(StatusCode::UNAUTHORIZED, "unauthorized");
+}
+
+async fn sessions_are_listed_with_the_current_one_marked(backend: Backend) {
+    let app = TestApp::new(&backend).await;
+    let before = now();
+    let first = app.register("alice@example.org").await;
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    let firefox = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0";
+    let second = log_in_with_agent(&app, "alice@example.org", Some(firefox)).await;
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    let long = format!("Agent\t{}", "x".repeat(500));
+    let third = log_in_with_agent(&app, "alice@example.org", Some(&long)).await;
+    let bob = app.register("bob@example.org").await;
+
+    // The exact shape, field by field.
+    let raw = app
+        .call(Method::GET, "/api/v1/sessions", Some(&second), None)
+        .await;
+    assert_eq!(raw.status, StatusCode::OK);
+    let entry = raw.json.as_array().unwrap()[0].as_object().unwrap();
+    let mut keys: Vec<_> = entry.keys().map(String::as_str).collect();
+    keys.sort_unstable();
+    assert_eq!(
+        keys,
+        [
+            "created_at",
+            "current",
+            "device",
+            "expires_at",
+            "id",
+            "last_used_at"
+        ]
+    );
+
+    let list = list_sessions(&app, &second).await;
+    assert_eq!(list.len(), 3, "{list:?}");
+    // Most recently used first: here, the newest first.
+    assert_eq!(
+        list.iter().map(|s| s.device.as_deref()).collect::<Vec<_>>(),
+        [
+            Some(format!("Agent {}", "x".repeat(154)).as_str()),
+            Some(firefox),
+            None
+        ]
+    );
+    assert_eq!(
+        list.iter().map(|s| s.current).collect::<Vec<_>>(),
+        [false, true, false]
+    );
+    assert!(list
+        .windows(2)
+        .all(|w| w[0].last_used_at >= w[1].last_used_at));
+    let thirty_days = 30 * 24 * 60 * 60 * 1000;
+    for s in &list {
+        assert!((before..=now()).contains(&s.created_at), "{s:?}");
+        assert_eq!(s.last_used_at, s.created_at, "not used since: {s:?}");
+        assert_eq!(s.expires_at, s.created_at + thirty_days);
+        // A public id: neither a token nor a token's hash.
+        assert_eq!(s.id.len(), 32, "{s:?}");
+        assert!(s.id.bytes().all(|c| c.is_ascii_hexdigit()));
+        for token in [&first, &second, &third] {
+            assert_ne!(&s.id, token);
+            assert!(!token.contains(&s.id));
+        }
+    }
+    let mut ids: Vec<_> = list.iter().map(|s| s.id.clone()).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 3, "ids are distinct");
+    // Each token sees the same sessions, itself marked current.
+    let from_first = list_sessions(&app, &first).await;
+    assert_eq!(
+        from_first.iter().map(|s| s.current).collect::<Vec<_>>(),
+        [false, false, true]
+    );
+    // Only the account's own.
+    let bobs = list_sessions(&app, &bob).await;
+    assert_eq!(bobs.len(), 1);
+    assert!(bobs[0].current);
+    assert!(!ids.contains(&bobs[0].id));
+    assert_signed_out(
+        app.call(Method::GET, "/api/v1/sessions", Some("nope"), None)
+            .await,
+    );
+}
+
+async fn last_used_at_moves_when_a_session_is_used(backend: Backend) {
+    let settings = Settings {
+        session_touch_interval: Duration::ZERO,
+        ..test_settings()
+    };
+    let app = TestApp::with_settings(&backend, settings).await;
+    let older = app.register("alice@example.org").await;
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    let newer = log_in_with_agent(&app, "alice@example.org", Some("newer")).await;
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    let before_use = now();
+    app.pull(&older, 0, 1).await;
+    // Listing uses the session too; `newer` was used only at sign-in.
+    let list = list_sessions(&app, &newer).await;
+    let (first, second) = (&list[0], &list[1]);
+    assert!(first.current, "the list itself just used it: {list:?}");
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    let list = list_sessions(&app, &older).await;
+    assert!(list[0].current, "{list:?}");
+    assert_eq!(list[1].id, first.id);
+    assert!(list[0].last_used_at > list[0].created_at, "{list:?}");
+    assert!(list[0].last_used_at >= before_use);
+    assert!(list[0].last_used_at > second.last_used_at, "moved again");
+    assert!(list[0].last_used_at <= now());
+}
+
+async fn last_used_at_is_written_at_most_once_a_minute(backend: Backend) {
+    let app = TestApp::new(&backend).await;
+    let token = app.register("alice@example.org").await;
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    for _ in 0..3 {
+        app.pull(&token, 0, 1).await;
+    }
+    let list = list_sessions(&app, &token).await;
+    assert_eq!(list[0].last_used_at, list[0].created_at, "{list:?}");
+}
+
+async fn ending_the_other_sessions_keeps_only_the_current_one(backend: Backend) {
+    let app = TestApp::new(&backend).await;
+    let keep = app.register("alice@example.org").await;
+    let others = [
+        log_in_with_agent(&app, "alice@example.org", Some("phone")).await,
+        log_in_with_agent(&app, "alice@example.org", None).await,
+    ];
+    let bob = app.register("bob@example.org").await;
+    assert_eq!(end_other_sessions(&app, &keep).await, 2);
+    for token in &others {
+        assert_signed_out(app.pull_reply(token, "").await);
+        assert_signed_out(
+            app.call(Method::GET, "/api/v1/sessions", Some(token), None)
+                .await,
+        );
+    }
+    app.pull(&keep, 0, 1).await;
+    let list = list_sessions(&app, &keep).await;
+    assert_eq!(list.len(), 1);
+    assert!(list[0].current);
+    // Nothing more to end; another account's sessions were never touched.
+    assert_eq!(end_other_sessions(&app, &keep).await, 0);
+    app.pull(&bob, 0, 1).await;
+    assert_eq!(list_sessions(&app, &bob).await.len(), 1);
+    assert_signed_out(
+        app.call(Method::DELETE, "/api/v1/sessions/others", None, None)
+            .await,
+    );
+}
+
+async fn one_session_ends_by_its_id_and_only_the_accounts_own(backend: Backend) {
+    let app = TestApp::new(&backend).await;
+    let alice = app.register("alice@example.org").await;
+    let laptop = log_in_with_agent(&app, "alice@example.org", Some("laptop")).await;
+    let bob = app.register("bob@example.org").await;
+    let end = |token: &str, id: &str| {
+        let (token, path) = (token.to_owned(), format!("/api/v1/sessions/{id}"));
+        let app = &app;
+        async move { app.call(Method::DELETE, &path, Some(&token), None).await }
+    };
+    // Another account's session id cannot be ended: it is not found for this account.
+    let bobs = list_sessions(&app, &bob).await[0].id.clone();
+    end(&alice, &bobs)
+        .await
+        .expect_error(StatusCode::NOT_FOUND, "not_found");
+    app.pull(&bob, 0, 1).await;
+    assert_eq!(list_sessions(&app, &bob).await.len(), 1);
+    end(&alice, "0123456789abcdef0123456789abcdef")
+        .await
+        .expect_error(StatusCode::NOT_FOUND, "not_found");
+    end(&alice, "%FF")
+        .await
+        .expect_error(StatusCode::BAD_REQUEST, "bad_request");
+
+    let list = list_sessions(&app, &alice).await;
+    let laptops = list.iter().find(|s| !s.current).unwrap().id.clone();
+    let reply = end(&alice, &laptops).await;
+    assert_eq!(reply.status, StatusCode::NO_CONTENT, "{}", reply.json);
+    assert_signed_out(app.pull_reply(&laptop, "").await);
+    app.pull(&alice, 0, 1).await;
+    end(&alice, &laptops)
+        .await
+        .expect_error(StatusCode::NOT_FOUND, "not_found");
+    // Its own current session too: that is signing out.
+    let own = list_sessions(&app, &alice).await[0].id.clone();
+    assert_eq!(end(&alice, &own).await.status, StatusCode::NO_CONTENT);
+    assert_signed_out(app.pull_reply(&alice, "").await);
+    assert_signed_out(end(&alice, &own).await);
+    app.pull(&bob, 0, 1).await;
+}
+
+async fn sessions_beyond_the_cap_end_least_recently_used_first(backend: Backend) {
+    let settings = Settings {
+        max_sessions_per_user: 3,
+        session_touch_interval: Duration::ZERO,
+        ..test_settings()
+    };
+    let app = TestApp::with_settings(&backend, settings).await;
+    let bob = app.register("bob@example.org").await;
+    let mut tokens = vec![app.register("alice@example.org").await];
+    for _ in 0..2 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        tokens.push(log_in_with_agent(&app, "alice@example.org", None).await);
+    }
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    // The oldest is used again: the second becomes the least recently used.
+    app.pull(&tokens[0], 0, 1).await;
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    let fourth = log_in_with_agent(&app, "alice@example.org", None).await;
+    assert_signed_out(app.pull_reply(&tokens[1], "").await);
+    for token in [&tokens[0], &tokens[2], &fourth] {
+        app.pull(token, 0, 1).await;
+    }
+    assert_eq!(list_sessions(&app, &fourth).await.len(), 3);
+    // The cap is per account.
+    app.pull(&bob, 0, 1).await;
+    // A new session is never the one ended, however recently the others were used.
+    for token in [&tokens[0], &tokens[2], &fourth] {
+        app.pull(token, 0, 1).await;
+    }
+    let fifth = log_in_with_agent(&app, "alice@example.org", None).await;
+    app.pull(&fifth, 0, 1).await;
+    assert_eq!(list_sessions(&app, &fifth).await.len(), 3);
+}
+
+/// The sessions table's rows, of every user.
+async fn session_rows(db: &Database) -> i64 {
+    match db.pool() {
+        Pool::Sqlite(sqlite) => sqlx::query_scalar("SELECT count(*) FROM sessions")
+            .fetch_one(&sqlite.pool)
+            .await
+            .unwrap(),
+        Pool::Postgres(pool) => sqlx::query_scalar("SELECT count(*) FROM sessions")
+            .fetch_one(pool)
+            .await
+            .unwrap(),
+    }
+}
+
+/// Stores `count` sessions of `email`'s account, expired at `expired_at`.
+async fn add_expired_sessions(app: &TestApp, email: &str, count: usize, expired_at: i64) {
+    let (user, _) = app.db.user_by_email(email).await.unwrap().unwrap();
+    for i in 0..count {
+        let token = format!("{email} {i}");
+        let hash = cairn_server::auth::token_hash(&token);
+        app.db
+            .create_session(&NewSession {
+                token_hash: &hash,
+                user,
+                device: None,
+                now_ms: 1,
+                expires_at_ms: expired_at,
+                max_per_user: 0,
+            })
+            .await
+            .unwrap();
+    }
+}
+
+async fn expired_sessions_are_purged_in_batches(backend: Backend) {
+    let app = TestApp::new(&backend).await;
+    let alice = app.register("alice@example.org").await;
+    let bob = app.register("bob@example.org").await;
+    let t = i64::try_from(now()).unwrap();
+    let many = usize::try_from(cairn_server::db::PURGE_BATCH).unwrap() + 7;
+    add_expired_sessions(&app, "alice@example.org", many, t - 1).await;
+    add_expired_sessions(&app, "bob@example.org", 3, t).await;
+    assert_eq!(session_rows(&app.db).await, 2 + many as i64 + 3);
+    // Expired at `now` counts as expired, as it does for a request.
+    assert_eq!(
+        app.db.purge_expired_sessions(t).await.unwrap(),
+        many as u64 + 3
+    );
+    assert_eq!(session_rows(&app.db).await, 2);
+    assert_eq!(app.db.purge_expired_sessions(t).await.unwrap(), 0);
+    app.pull(&alice, 0, 1).await;
+    app.pull(&bob, 0, 1).await;
+}
+
+async fn the_server_purges_expired_sessions_on_a_timer(backend: Backend) {
+    let app = TestApp::new(&backend).await;
+    let alice = app.register("alice@example.org").await;
+    add_expired_sessions(&app, "alice@example.org", 3, 2).await;
+    assert_eq!(session_rows(&app.db).await, 4);
+    let settings = Settings {
+        session_purge_interval: Duration::from_millis(20),
+        ..test_settings()
+    };
+    let dist = tempfile::tempdir().unwrap();
+    let state = cairn_server::AppState::new(app.db.clone(), dist.path().to_owned(), settings);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(cairn_server::serve(listener, state, async {
+        let _ = stopped.await;
+    }));
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while session_rows(&app.db).await != 1 {
+        assert!(std::time::Instant::now() < deadline, "not purged");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // Expired ones made later go at a later round.
+    add_expired_sessions(&app, "alice@example.org", 2, 3).await;
+    while session_rows(&app.db).await != 1 {
+        assert!(std::time::Instant::now() < deadline, "not purged again");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    stop.send(()).unwrap();
+    server.await.unwrap().unwrap();
+    app.pull(&alice, 0, 1).await;
+}
+
+async fn sessions_from_before_the_session_list_are_listed(backend: Backend) {
+    // A database at schema 2 with a session in it, as a server of before made it.
+    let (url, _dir) = backend.fresh_database().await;
+    let v2 = &cairn_server::db::MIGRATIONS[..2];
+    let token = "a token from before";
+    let hash = cairn_server::auth::token_hash(token);
+    let t = i64::try_from(now()).unwrap();
+    let (user, expires) = (1i64, t + 60_000);
+    match &backend {
+        Backend::Sqlite => {
+            let options = url.parse::<sqlx::sqlite::SqliteConnectOptions>().unwrap();
+            let pool = sqlx::SqlitePool::connect_with(options.create_if_missing(true))
+                .await
+                .unwrap();
+            sqlx::raw_sql(
+                "CREATE TABLE cairn_migrations (
+                     version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)",
+            )
+            .execute(&pool)
+            .await
+            .unwrap();
+            for m in v2 {
+                sqlx::raw_sql(m.sqlite).execute(&pool).await.unwrap();
+                sqlx::query("INSERT INTO cairn_migrations VALUES (?1, ?2, 0)")
+                    .bind(m.version)
+                    .bind(m.name)
+                    .execute(&pool)
+                    .await
+                    .unwrap();
+            }
+            sqlx::query("INSERT INTO users (id, email, password_hash, created_at) VALUES (?1, 'alice@example.org', 'x', ?2)")
+                .bind(user).bind(t).execute(&pool).await.unwrap();
+            sqlx::query("INSERT INTO sessions VALUES (?1, ?2, ?3, ?4)")
+                .bind(&hash[..])
+                .bind(user)
+                .bind(t - 5)
+                .bind(expires)
+                .execute(&pool)
+                .await
+                .unwrap();
+            pool.close().await;
+        }
+        Backend::Postgres(_) => {
+            let pool = sqlx::PgPool::connect(&url).await.unwrap();
+            sqlx::raw_sql(
+                "CREATE TABLE cairn_migrations (
+                     version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)",
+            )
+            .execute(&pool)
+            .await
+            .unwrap();
+            for m in v2 {
+                sqlx::raw_sql(m.postgres).execute(&pool).await.unwrap();
+                sqlx::query("INSERT INTO cairn_migrations VALUES ($1, $2, 0)")
+                    .bind(m.version)
+                    .bind(m.name)
+                    .execute(&pool)
+                    .await
+                    .unwrap();
+            }
+            sqlx::query("INSERT INTO users (email, password_hash, created_at) OVERRIDING SYSTEM VALUE VALUES ('alice@example.org', 'x', $1)")
+                .bind(t).execute(&pool).await.unwrap();
+            sqlx::query("INSERT INTO sessions VALUES ($1, $2, $3, $4)")
+                .bind(&hash[..])
+                .bind(user)
+                .bind(t - 5)
+                .bind(expires)
+                .execute(&pool)
+                .await
+                .unwrap();
+            pool.close().await;
+        }
+    }
+    let db = Database::connect(&url).await.unwrap();
+    let list = db.list_sessions(user, &hash, t).await.unwrap();
+    assert_eq!(list.len(), 1, "{list:?}");
+    let s = &list[0];
+    assert_eq!(s.id.len(), 32, "{s:?}");
+    assert!(
+        s.id.bytes().all(|c| matches!(c, b'0'..=b'9' | b'a'..=b'f')),
+        "{s:?}"
+    );
+    assert_eq!(
+        (s.created_at, s.last_used_at, s.expires_at),
+        (t - 5, t - 5, expires)
+    );
+    assert_eq!((s.device.as_deref(), s.current), (None, true));
+    assert_eq!(db.session_user(&hash, t, t).await.unwrap(), Some(user));
+    db.close().await;
 }

@@ -62,7 +62,77 @@ pub const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../../migrations/sqlite/0002_database_epoch.sql"),
         postgres: include_str!("../../migrations/postgres/0002_database_epoch.sql"),
     },
+    Migration {
+        version: 3,
+        name: "session_list",
+        sqlite: include_str!("../../migrations/sqlite/0003_session_list.sql"),
+        postgres: include_str!("../../migrations/postgres/0003_session_list.sql"),
+    },
 ];
+
+/// Expired sessions deleted per statement by [`Database::purge_expired_sessions`], so
+/// that a large purge never holds SQLite's write lock for long.
+pub const PURGE_BATCH: i64 = 1000;
+
+/// A new session, as [`Database::create_session`] stores it.
+#[derive(Debug, Clone)]
+pub struct NewSession<'a> {
+    /// SHA-256 of the token.
+    pub token_hash: &'a [u8],
+    pub user: UserId,
+    /// A short label of the device (see [`device_label`]).
+    pub device: Option<&'a str>,
+    pub now_ms: i64,
+    pub expires_at_ms: i64,
+    /// The most sessions the user may have (0: no limit): beyond it, the user's least
+    /// recently used others end.
+    pub max_per_user: usize,
+}
+
+/// One of a user's sessions, as a list shows it: never its token or the token's hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionSummary {
+    /// The session's public id: 128 random bits, lowercase hex.
+    pub id: String,
+    pub device: Option<String>,
+    pub created_at: i64,
+    pub last_used_at: i64,
+    pub expires_at: i64,
+    /// Whether it is the session of the token the list was asked with.
+    pub current: bool,
+}
+
+/// A row of a session list as both dialects return it.
+pub(crate) type SessionRow = (String, Option<String>, i64, i64, i64, bool);
+
+impl From<SessionRow> for SessionSummary {
+    fn from((id, device, created_at, last_used_at, expires_at, current): SessionRow) -> Self {
+        SessionSummary {
+            id,
+            device,
+            created_at,
+            last_used_at,
+            expires_at,
+            current,
+        }
+    }
+}
+
+/// The longest device label kept, in characters.
+pub const MAX_DEVICE_CHARS: usize = 160;
+
+/// A device label from what a client sent (its `User-Agent`): control characters
+/// dropped, runs of white space made one space, at most [`MAX_DEVICE_CHARS`] characters;
+/// `None` if nothing is left.
+pub fn device_label(raw: &str) -> Option<String> {
+    let words: Vec<&str> = raw
+        .split(|c: char| c.is_whitespace() || c.is_control())
+        .filter(|word| !word.is_empty())
+        .collect();
+    let label: String = words.join(" ").chars().take(MAX_DEVICE_CHARS).collect();
+    let label = label.trim_end();
+    (!label.is_empty()).then(|| label.to_owned())
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
@@ -74,7 +144,7 @@ pub enum DbError {
     Corrupt(String),
     #[error("the push's writes did not match what it read: {0}")]
     Inconsistent(String),
-    #[error("no random numbers for the database epoch: {0}")]
+    #[error("no random numbers for a new id: {0}")]
     Random(String),
     #[error(transparent)]
     Sqlx(#[from] sqlx::Error),
@@ -208,7 +278,7 @@ impl Database {
             pushers: Arc::default(),
         };
         db.migrate().await?;
-        let (fresh, now) = (random_epoch()?, now_ms_i64());
+        let (fresh, now) = (random_id()?, now_ms_i64());
         let epoch = match &db.pool {
             Pool::Sqlite(sqlite) => sqlite::epoch(sqlite, &fresh, now).await?,
             Pool::Postgres(pool) => postgres::epoch(pool, &fresh, now).await?,
@@ -232,7 +302,7 @@ impl Database {
     /// over, pushing back what the restored copy lacks. Servers already running on the
     /// same database keep answering with the epoch they read until they restart.
     pub async fn renew_epoch(&mut self) -> Result<String, DbError> {
-        let (fresh, now) = (random_epoch()?, now_ms_i64());
+        let (fresh, now) = (random_id()?, now_ms_i64());
         match &self.pool {
             Pool::Sqlite(db) => sqlite::set_epoch(db, &fresh, now).await?,
             Pool::Postgres(pool) => postgres::set_epoch(pool, &fresh, now).await?,
@@ -304,33 +374,92 @@ impl Database {
         }
     }
 
-    /// Stores a session (the token's hash) and deletes the user's expired ones.
-    pub async fn create_session(
-        &self,
-        token_hash: &[u8],
-        user: UserId,
-        now_ms: i64,
-        expires_at_ms: i64,
-    ) -> Result<(), DbError> {
-        match &self.pool {
-            Pool::Sqlite(db) => {
-                sqlite::create_session(db, token_hash, user, now_ms, expires_at_ms).await
-            }
-            Pool::Postgres(pool) => {
-                postgres::create_session(pool, token_hash, user, now_ms, expires_at_ms).await
-            }
-        }
+    /// Stores a session (the token's hash, a new public id, last used now), deletes the
+    /// user's expired ones and, beyond `max_per_user`, the user's least recently used
+    /// others, in one transaction. Returns the public id and how many sessions the cap
+    /// ended. (On PostgreSQL, log-ins of one user at the same moment may each keep the
+    /// other's session, so the cap can be passed by those for a while.)
+    pub async fn create_session(&self, session: &NewSession<'_>) -> Result<(String, u64), DbError> {
+        let public_id = random_id()?;
+        let ended = match &self.pool {
+            Pool::Sqlite(db) => sqlite::create_session(db, session, &public_id).await?,
+            Pool::Postgres(pool) => postgres::create_session(pool, session, &public_id).await?,
+        };
+        Ok((public_id, ended))
     }
 
-    /// The user of an unexpired session.
+    /// The user of an unexpired session. Its `last_used_at` becomes `now_ms` if it is
+    /// `touch_if_before_ms` or earlier (compared in SQL, so only one of several requests
+    /// at once writes): a session in use is written at most once per interval, not on
+    /// every request.
     pub async fn session_user(
         &self,
         token_hash: &[u8],
         now_ms: i64,
+        touch_if_before_ms: i64,
     ) -> Result<Option<UserId>, DbError> {
         match &self.pool {
-            Pool::Sqlite(db) => sqlite::session_user(db, token_hash, now_ms).await,
-            Pool::Postgres(pool) => postgres::session_user(pool, token_hash, now_ms).await,
+            Pool::Sqlite(db) => {
+                sqlite::session_user(db, token_hash, now_ms, touch_if_before_ms).await
+            }
+            Pool::Postgres(pool) => {
+                postgres::session_user(pool, token_hash, now_ms, touch_if_before_ms).await
+            }
+        }
+    }
+
+    /// `user`'s unexpired sessions, most recently used first; `current` marks the one of
+    /// `current_token_hash`.
+    pub async fn list_sessions(
+        &self,
+        user: UserId,
+        current_token_hash: &[u8],
+        now_ms: i64,
+    ) -> Result<Vec<SessionSummary>, DbError> {
+        let rows = match &self.pool {
+            Pool::Sqlite(db) => sqlite::list_sessions(db, user, current_token_hash, now_ms).await?,
+            Pool::Postgres(pool) => {
+                postgres::list_sessions(pool, user, current_token_hash, now_ms).await?
+            }
+        };
+        Ok(rows.into_iter().map(SessionSummary::from).collect())
+    }
+
+    /// Ends every session of `user` but the one of `keep_token_hash`; how many ended.
+    pub async fn end_other_sessions(
+        &self,
+        user: UserId,
+        keep_token_hash: &[u8],
+    ) -> Result<u64, DbError> {
+        match &self.pool {
+            Pool::Sqlite(db) => sqlite::end_other_sessions(db, user, keep_token_hash).await,
+            Pool::Postgres(pool) => postgres::end_other_sessions(pool, user, keep_token_hash).await,
+        }
+    }
+
+    /// Ends `user`'s session with this public id; whether `user` had one.
+    pub async fn end_session(&self, user: UserId, public_id: &str) -> Result<bool, DbError> {
+        match &self.pool {
+            Pool::Sqlite(db) => sqlite::end_session(db, user, public_id).await,
+            Pool::Postgres(pool) => postgres::end_session(pool, user, public_id).await,
+        }
+    }
+
+    /// Deletes every session expired at `now_ms` (of all users), [`PURGE_BATCH`] at a
+    /// time; how many were deleted.
+    pub async fn purge_expired_sessions(&self, now_ms: i64) -> Result<u64, DbError> {
+        let mut total = 0;
+        loop {
+            let deleted = match &self.pool {
+                Pool::Sqlite(db) => sqlite::purge_expired_sessions(db, now_ms, PURGE_BATCH).await?,
+                Pool::Postgres(pool) => {
+                    postgres::purge_expired_sessions(pool, now_ms, PURGE_BATCH).await?
+                }
+            };
+            total += deleted;
+            if deleted < PURGE_BATCH as u64 {
+                return Ok(total);
+            }
         }
     }
 
@@ -444,8 +573,9 @@ where
     Ok((page, false))
 }
 
-/// A new epoch: 128 random bits, lowercase hex (the random source of session tokens).
-fn random_epoch() -> Result<String, DbError> {
+/// A new epoch or public session id: 128 random bits, lowercase hex (the random source
+/// of session tokens).
+fn random_id() -> Result<String, DbError> {
     let mut bytes = [0u8; 16];
     getrandom::fill(&mut bytes).map_err(|e| DbError::Random(e.to_string()))?;
     Ok(bytes
@@ -769,7 +899,7 @@ mod tests {
             more: true,
             head: 12,
             server: ServerClock {
-                epoch: random_epoch().unwrap(),
+                epoch: random_id().unwrap(),
                 server_time_ms: 1_700_000_000_123,
             },
         };
@@ -805,8 +935,23 @@ mod tests {
     }
 
     #[test]
+    fn device_labels_are_one_line_and_short() {
+        assert_eq!(
+            device_label("  Mozilla/5.0 (X11;\tLinux)\r\n  Firefox/128.0 ").as_deref(),
+            Some("Mozilla/5.0 (X11; Linux) Firefox/128.0")
+        );
+        assert_eq!(device_label(" \t\u{7}"), None);
+        assert_eq!(device_label(""), None);
+        let long = device_label(&"é".repeat(500)).unwrap();
+        assert_eq!(long.chars().count(), MAX_DEVICE_CHARS);
+        // Never ends in the space between two words.
+        let cut = device_label(&format!("{} b", "a".repeat(MAX_DEVICE_CHARS - 1))).unwrap();
+        assert_eq!(cut, "a".repeat(MAX_DEVICE_CHARS - 1));
+    }
+
+    #[test]
     fn epochs_are_128_random_bits_in_lowercase_hex() {
-        let (a, b) = (random_epoch().unwrap(), random_epoch().unwrap());
+        let (a, b) = (random_id().unwrap(), random_id().unwrap());
         assert_eq!(a.len(), 32);
         assert!(
             a.bytes().all(|c| matches!(c, b'0'..=b'9' | b'a'..=b'f')),

@@ -7,8 +7,8 @@
 use cairn_protocol::api::{PushResponse, ServerClock};
 
 use super::{
-    fetch_limit, held_clocks, known_version, plan_push, take_page, DbError, Migration, PushBatch,
-    RecordRow, Sqlite, StoredRecord, UserId, PULL_PAGE_BYTES,
+    fetch_limit, held_clocks, known_version, plan_push, take_page, DbError, Migration, NewSession,
+    PushBatch, RecordRow, SessionRow, Sqlite, StoredRecord, UserId, PULL_PAGE_BYTES,
 };
 
 /// The stored clocks of a push's keys (`?2`: a JSON array of `[collection, id]`).
@@ -162,49 +162,148 @@ pub(super) async fn user_by_email(
 
 pub(super) async fn create_session(
     db: &Sqlite,
-    token_hash: &[u8],
-    user: UserId,
-    now_ms: i64,
-    expires_at_ms: i64,
-) -> Result<(), DbError> {
+    session: &NewSession<'_>,
+    public_id: &str,
+) -> Result<u64, DbError> {
     // One writer at a time, queued here rather than in SQLite's busy handler.
     let _turn = db.writer.lock().await;
-    let pool = &db.pool;
-    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    let mut tx = db.pool.begin_with("BEGIN IMMEDIATE").await?;
     sqlx::query("DELETE FROM sessions WHERE user_id = ?1 AND expires_at <= ?2")
-        .bind(user)
-        .bind(now_ms)
+        .bind(session.user)
+        .bind(session.now_ms)
         .execute(&mut *tx)
         .await?;
     sqlx::query(
-        "INSERT INTO sessions (token_hash, user_id, created_at, expires_at)
-         VALUES (?1, ?2, ?3, ?4)",
+        "INSERT INTO sessions
+             (token_hash, user_id, created_at, expires_at, public_id, device, last_used_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?3)",
     )
-    .bind(token_hash)
-    .bind(user)
-    .bind(now_ms)
-    .bind(expires_at_ms)
+    .bind(session.token_hash)
+    .bind(session.user)
+    .bind(session.now_ms)
+    .bind(session.expires_at_ms)
+    .bind(public_id)
+    .bind(session.device)
     .execute(&mut *tx)
     .await?;
+    let ended = match i64::try_from(session.max_per_user) {
+        Ok(0) | Err(_) => 0,
+        // The new one stays, and the most recently used others up to the cap.
+        Ok(max) => sqlx::query(
+            "DELETE FROM sessions WHERE user_id = ?1 AND token_hash IN (
+                     SELECT token_hash FROM sessions
+                     WHERE user_id = ?1 AND token_hash <> ?2
+                     ORDER BY last_used_at DESC, created_at DESC
+                     LIMIT -1 OFFSET ?3)",
+        )
+        .bind(session.user)
+        .bind(session.token_hash)
+        .bind(max - 1)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected(),
+    };
     tx.commit().await?;
-    Ok(())
+    Ok(ended)
 }
 
 pub(super) async fn session_user(
     db: &Sqlite,
     token_hash: &[u8],
     now_ms: i64,
+    touch_if_before_ms: i64,
 ) -> Result<Option<UserId>, DbError> {
-    let pool = &db.pool;
-    Ok(
-        sqlx::query_scalar(
-            "SELECT user_id FROM sessions WHERE token_hash = ?1 AND expires_at > ?2",
+    let found: Option<(UserId, i64)> = sqlx::query_as(
+        "SELECT user_id, last_used_at FROM sessions WHERE token_hash = ?1 AND expires_at > ?2",
+    )
+    .bind(token_hash)
+    .bind(now_ms)
+    .fetch_optional(&db.pool)
+    .await?;
+    let Some((user, last_used_at)) = found else {
+        return Ok(None);
+    };
+    if last_used_at <= touch_if_before_ms {
+        // One writer at a time, queued here rather than in SQLite's busy handler.
+        let _turn = db.writer.lock().await;
+        sqlx::query(
+            "UPDATE sessions SET last_used_at = ?2
+             WHERE token_hash = ?1 AND last_used_at <= ?3",
         )
         .bind(token_hash)
         .bind(now_ms)
-        .fetch_optional(pool)
-        .await?,
+        .bind(touch_if_before_ms)
+        .execute(&db.pool)
+        .await?;
+    }
+    Ok(Some(user))
+}
+
+pub(super) async fn list_sessions(
+    db: &Sqlite,
+    user: UserId,
+    current_token_hash: &[u8],
+    now_ms: i64,
+) -> Result<Vec<SessionRow>, DbError> {
+    Ok(sqlx::query_as(
+        "SELECT public_id, device, created_at, last_used_at, expires_at, token_hash = ?2
+         FROM sessions
+         WHERE user_id = ?1 AND expires_at > ?3
+         ORDER BY last_used_at DESC, created_at DESC, public_id",
     )
+    .bind(user)
+    .bind(current_token_hash)
+    .bind(now_ms)
+    .fetch_all(&db.pool)
+    .await?)
+}
+
+pub(super) async fn end_other_sessions(
+    db: &Sqlite,
+    user: UserId,
+    keep_token_hash: &[u8],
+) -> Result<u64, DbError> {
+    // One writer at a time, queued here rather than in SQLite's busy handler.
+    let _turn = db.writer.lock().await;
+    let done = sqlx::query("DELETE FROM sessions WHERE user_id = ?1 AND token_hash <> ?2")
+        .bind(user)
+        .bind(keep_token_hash)
+        .execute(&db.pool)
+        .await?;
+    Ok(done.rows_affected())
+}
+
+pub(super) async fn end_session(
+    db: &Sqlite,
+    user: UserId,
+    public_id: &str,
+) -> Result<bool, DbError> {
+    // One writer at a time, queued here rather than in SQLite's busy handler.
+    let _turn = db.writer.lock().await;
+    let done = sqlx::query("DELETE FROM sessions WHERE user_id = ?1 AND public_id = ?2")
+        .bind(user)
+        .bind(public_id)
+        .execute(&db.pool)
+        .await?;
+    Ok(done.rows_affected() > 0)
+}
+
+pub(super) async fn purge_expired_sessions(
+    db: &Sqlite,
+    now_ms: i64,
+    batch: i64,
+) -> Result<u64, DbError> {
+    // One writer at a time, queued here rather than in SQLite's busy handler.
+    let _turn = db.writer.lock().await;
+    let done = sqlx::query(
+        "DELETE FROM sessions WHERE token_hash IN (
+             SELECT token_hash FROM sessions WHERE expires_at <= ?1 LIMIT ?2)",
+    )
+    .bind(now_ms)
+    .bind(batch)
+    .execute(&db.pool)
+    .await?;
+    Ok(done.rows_affected())
 }
 
 pub(super) async fn delete_session(db: &Sqlite, token_hash: &[u8]) -> Result<bool, DbError> {
