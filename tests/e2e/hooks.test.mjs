@@ -140,6 +140,15 @@ function instrument() {
     if (this.name === 'records') window.__events.push('put records');
     return put.apply(this, args);
   };
+  // A local write begins by reading the device clock in its own transaction (the one
+  // that also holds the outbox); its puts follow in that read's callback.
+  const get = IDBObjectStore.prototype.get;
+  IDBObjectStore.prototype.get = function (...args) {
+    if (this.name === 'meta' && args[0] === 'clock' && this.transaction.objectStoreNames.contains('outbox')) {
+      window.__events.push('write begins');
+    }
+    return get.apply(this, args);
+  };
   window.__statuses = [];
   new MutationObserver(() => {
     const text = document.querySelector('.save-status')?.textContent;
@@ -157,7 +166,7 @@ test('many edits are written once, with the status going Unsaved → Saving → 
   await page.getByLabel('Note', { exact: true }).pressSequentially('twenty keystrokes...');
   await page.getByText(/^Saved at/).waitFor();
 
-  assert.deepEqual(await page.evaluate(() => window.__events), ['put records']);
+  assert.deepEqual(await page.evaluate(() => window.__events), ['write begins', 'put records']);
   const statuses = (await page.evaluate(() => window.__statuses)).filter(Boolean).map((s) => s.replace(/ at .*/, ''));
   assert.deepEqual(statuses, ['Unsaved changes', 'Saving…', 'Saved']);
   assert.equal(await storedValue(page, 'notes', 'scratchpad'), 'twenty keystrokes...');
@@ -188,13 +197,15 @@ test('Ctrl+S saves at once instead of opening the save dialog', TIMEOUT, async (
   await page.keyboard.press('Control+s');
   await page.getByText(/^Saved at/).waitFor();
 
-  // The write is issued while the key press itself is being handled (before the next
-  // listener of the same event), not a debounce delay later.
-  assert.deepEqual(await page.evaluate(() => window.__events), [
-    'put records',
-    'save key down',
-    'save key up, default prevented: true',
-  ]);
+  // The write begins while the key press itself is being handled (before the next
+  // listener of the same event), not a debounce delay later; its records follow in the
+  // same transaction.
+  const events = await page.evaluate(() => window.__events);
+  assert.deepEqual(events.slice(0, 2), ['write begins', 'save key down']);
+  assert.deepEqual(
+    events.filter((e) => e !== 'write begins' && e !== 'save key down').sort(),
+    ['put records', 'save key up, default prevented: true'],
+  );
   await context.close();
 });
 
