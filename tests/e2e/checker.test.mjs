@@ -5,7 +5,7 @@ import { after, before, test } from 'node:test';
 import { launchBrowser } from './support.mjs';
 import { describeFailure, faultsFromEnv, regressions, runSeed, seedsFromEnv } from './checker/run.mjs';
 
-const OPS = Number(process.env.CHECKER_OPS ?? 150);
+const OPS = Number(process.env.CHECKER_OPS ?? 100);
 const SEEDS = 2;
 
 let browser;
