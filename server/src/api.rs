@@ -8,8 +8,8 @@ use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::{Json, Router};
 use cairn_protocol::api::{
-    Credentials, ErrorBody, PullQuery, PullResponse, PushRequest, PushResponse, RefusedChange,
-    ServerClock, Session,
+    Credentials, EndedSessions, ErrorBody, PullQuery, PullResponse, PushRequest, PushResponse,
+    RefusedChange, ServerClock, Session, SessionInfo,
 };
 use cairn_protocol::limits::{
     check_credentials, check_push, check_record, normalize_email, pull_limit,
@@ -277,29 +277,6 @@ async fn log_out(State(state): State<AppState>, user: AuthUser) -> Result<Status
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// One of the account's sessions, as `GET /api/v1/sessions` lists it. Times are ms
-/// since the Unix epoch.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-pub struct SessionInfo {
-    /// The session's public id (not its token): names it in
-    /// `DELETE /api/v1/sessions/{id}`.
-    #[schema(example = "3f2a9c0e5b7d41e8a6c4b2d0f1e3a5c7")]
-    pub id: String,
-    /// The `User-Agent` it signed in with, shortened (at most 160 characters); `null`
-    /// if there was none.
-    #[schema(example = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0")]
-    pub device: Option<String>,
-    #[schema(example = 1_700_000_000_000u64)]
-    pub created_at: u64,
-    /// When a request last used it, to the minute: it moves at most once a minute.
-    #[schema(example = 1_700_000_600_000u64)]
-    pub last_used_at: u64,
-    #[schema(example = 1_702_592_000_000u64)]
-    pub expires_at: u64,
-    /// Whether this is the session of the token the list was asked with.
-    pub current: bool,
-}
-
 impl From<SessionSummary> for SessionInfo {
     fn from(s: SessionSummary) -> Self {
         let ms = |t: i64| u64::try_from(t).unwrap_or(0);
@@ -312,13 +289,6 @@ impl From<SessionSummary> for SessionInfo {
             current: s.current,
         }
     }
-}
-
-/// What `DELETE /api/v1/sessions/others` ended.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-pub struct EndedSessions {
-    /// How many sessions ended.
-    pub ended: u64,
 }
 
 /// The account's unexpired sessions, most recently used first.

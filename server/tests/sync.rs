@@ -8,12 +8,12 @@ use std::time::Duration;
 use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::http::{header, Method, Request, StatusCode};
+use cairn_protocol::api::{EndedSessions, SessionInfo};
 use cairn_protocol::api::{PushResponse, RefusedChange, Session};
 use cairn_protocol::limits::{
     MAX_CHANGES_PER_PUSH, MAX_PULL_LIMIT, MAX_PUSH_BYTES, MAX_RECORD_BYTES,
 };
 use cairn_protocol::{Record, RecordKey};
-use cairn_server::api::{EndedSessions, SessionInfo};
 use cairn_server::db::{NewSession, Pool};
 use cairn_server::rate_limit::RateLimit;
 use cairn_server::{Database, Settings};

@@ -1,6 +1,6 @@
 use yew::prelude::*;
 
-use crate::components::{AccountForm, ConflictLog, SetAsideList};
+use crate::components::{AccountForm, ConflictLog, SessionList, SetAsideList};
 use crate::hooks::use_sync;
 
 /// The sync section of Settings: the account, sync status, "Sync now", and the conflict log.
@@ -48,6 +48,7 @@ pub fn SyncPanel() -> Html {
                 <button id="sync-now" onclick={sync_now} disabled={view.syncing}>{ "Sync now" }</button>
                 <button id="sign-out" onclick={sign_out}>{ "Sign out" }</button>
             </div>
+            <SessionList />
             <SetAsideList />
             <ConflictLog />
         </section>

@@ -23,6 +23,8 @@ mod use_waiver;
 
 /// What the hooks hand to views about sync, as `cairn-client` defines it.
 pub use cairn_client::{AccountSwitch, SetAside};
+/// One of the account's sessions, as the server lists it.
+pub use cairn_protocol::api::SessionInfo;
 pub use persistence::{use_persistence, Persistence, Registration, HYDRATED_COLLECTIONS};
 pub use use_appearance::{use_appearance, Appearance, AppearanceSettings, TextSize, Theme};
 pub use use_backup::{

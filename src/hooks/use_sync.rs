@@ -12,6 +12,7 @@ use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 use cairn_client::{AccountSwitch, SetAside, StoredConflict, Sync, SyncError, SyncStatus};
+use cairn_protocol::api::SessionInfo;
 use yew::platform::spawn_local;
 use yew::prelude::*;
 
@@ -35,6 +36,8 @@ pub struct SyncView {
     pub excluded: Vec<String>,
     /// Local changes the server refused, kept out of sync with the reason, oldest first.
     pub set_aside: Vec<SetAside>,
+    /// The account's sessions, once asked for ([`SyncController::load_sessions`]).
+    pub sessions: Option<Result<Vec<SessionInfo>, String>>,
 }
 
 /// Why signing in did not happen.
@@ -196,6 +199,31 @@ impl SyncController {
             )),
             Err(err) => Err(SignInProblem::Failed(err.to_string())),
         }
+    }
+
+    /// Asks the server for the account's sessions (for the Settings list).
+    pub fn load_sessions(self: &Rc<Self>) {
+        let this = self.clone();
+        spawn_local(async move {
+            let sessions = this.sync().sessions().await.map_err(|e| match e {
+                SyncError::Offline => "You are offline: the list needs the server.".to_owned(),
+                other => other.to_string(),
+            });
+            this.set_view(|view| view.sessions = Some(sessions));
+        });
+    }
+
+    /// Ends every other session of the account (other devices must sign in again), then
+    /// lists what is left.
+    pub fn end_other_sessions(self: &Rc<Self>) {
+        let this = self.clone();
+        spawn_local(async move {
+            if let Err(err) = this.sync().end_other_sessions().await {
+                this.set_view(|view| view.sessions = Some(Err(err.to_string())));
+                return;
+            }
+            this.load_sessions();
+        });
     }
 
     /// Tries a set-aside change again (stamped anew and queued), then syncs.

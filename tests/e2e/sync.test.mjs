@@ -400,6 +400,37 @@ test('a change that arrives while an edit waits to be saved is kept in the confl
   }
 });
 
+test('"sign out everywhere else" ends the other devices\' sessions, and only those', { timeout: 90_000 }, async () => {
+  const server = await startServer();
+  const email = newEmail();
+  const a = await device(server.url);
+  const b = await device(server.url);
+  try {
+    await signIn(a.page, email, { newAccount: true });
+    await signIn(b.page, email);
+    await a.page.reload();
+    await a.page.getByRole('heading', { name: 'Sync', exact: true }).waitFor();
+    const sessions = a.page.locator('#session-list .session');
+    await sessions.nth(1).waitFor();
+    assert.equal(await sessions.count(), 2);
+    assert.equal(await a.page.locator('#session-list .session.current').count(), 1);
+
+    await a.page.locator('#end-other-sessions').click();
+    await a.page.locator('#session-list .session').nth(1).waitFor({ state: 'detached' });
+    assert.equal(await a.page.locator('#session-list .session.current').count(), 1);
+
+    // B's next round is refused: B shows the signed-out state, its data still there.
+    await b.page.locator('#sync-now').click();
+    await b.page.getByRole('button', { name: 'Sign in' }).waitFor();
+    await syncNow(a.page);
+    assert.deepEqual([...a.errors], []);
+  } finally {
+    await a.context.close();
+    await b.context.close();
+    await server.stop();
+  }
+});
+
 /** Runs `action` and waits until a sync round has succeeded after it. */
 async function syncedAfter(page, action) {
   const before = Number((await page.locator('#sync-last').getAttribute('data-last-success')) ?? 0);

@@ -25,7 +25,7 @@
 //! After every round the result is stored (`meta`) and announced on the BroadcastChannel
 //! `cairn-sync:<db>`, so every open page shows current status whoever ran the round.
 
-use cairn_protocol::api::{Credentials, ErrorBody, Session};
+use cairn_protocol::api::{Credentials, EndedSessions, ErrorBody, Session, SessionInfo};
 use cairn_protocol::limits::{self, MAX_CHANGES_PER_PUSH, MAX_PULL_LIMIT, MAX_PUSH_BYTES};
 use cairn_protocol::{Conflict, Hlc, RecordKey};
 use futures_util::future::LocalBoxFuture;
@@ -332,6 +332,29 @@ impl<'a> Sync<'a> {
             .await?;
         announce(self.store, None);
         Ok(())
+    }
+
+    /// The signed-in account's sessions (this device's marked `current`), most recently
+    /// used first.
+    pub async fn sessions(&self) -> Result<Vec<SessionInfo>, SyncError> {
+        let session = self.session().await?.ok_or(SyncError::SignedOut)?;
+        self.call("GET", "/api/v1/sessions", Some(&session.token), None)
+            .await
+    }
+
+    /// Ends every session of the signed-in account but this device's (a lost phone, a
+    /// borrowed computer); returns how many ended.
+    pub async fn end_other_sessions(&self) -> Result<u64, SyncError> {
+        let session = self.session().await?.ok_or(SyncError::SignedOut)?;
+        let ended: EndedSessions = self
+            .call(
+                "DELETE",
+                "/api/v1/sessions/others",
+                Some(&session.token),
+                None,
+            )
+            .await?;
+        Ok(ended.ended)
     }
 
     /// The collections this device keeps to itself: their changes are neither pushed nor

@@ -147,3 +147,41 @@ pub struct ErrorBody {
     pub error: String,
     pub message: String,
 }
+
+/// One of the account's sessions, as `GET /api/v1/sessions` lists it. Times are ms
+/// since the Unix epoch.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionInfo {
+    /// The session's public id (not its token): names it in
+    /// `DELETE /api/v1/sessions/{id}`.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(example = "3f2a9c0e5b7d41e8a6c4b2d0f1e3a5c7")
+    )]
+    pub id: String,
+    /// The `User-Agent` it signed in with, shortened (at most 160 characters); `null`
+    /// if there was none.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(example = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0")
+    )]
+    pub device: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(example = 1_700_000_000_000u64))]
+    pub created_at: u64,
+    /// When a request last used it, to the minute: it moves at most once a minute.
+    #[cfg_attr(feature = "openapi", schema(example = 1_700_000_600_000u64))]
+    pub last_used_at: u64,
+    #[cfg_attr(feature = "openapi", schema(example = 1_702_592_000_000u64))]
+    pub expires_at: u64,
+    /// Whether this is the session of the token the list was asked with.
+    pub current: bool,
+}
+
+/// What `DELETE /api/v1/sessions/others` ended.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EndedSessions {
+    /// How many sessions ended.
+    pub ended: u64,
+}
