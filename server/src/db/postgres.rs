@@ -341,7 +341,7 @@ pub(super) async fn push(
             .iter()
             .map(|k| (k.collection.as_str(), k.id.as_str()))
             .unzip();
-        let rows: Vec<(String, String, String, String, bool, i64)> = sqlx::query_as(
+        let rows: Vec<RecordRow> = sqlx::query_as(
             "SELECT r.collection, r.id, r.value, r.hlc, r.deleted, r.seq
              FROM UNNEST($2::text[], $3::text[]) WITH ORDINALITY AS k (collection, id, n)
              JOIN records AS r
@@ -354,7 +354,7 @@ pub(super) async fn push(
         .fetch_all(&mut *tx)
         .await?;
         rows.into_iter()
-            .map(stored)
+            .map(StoredRecord::from)
             .map(StoredRecord::into_record)
             .collect::<Result<_, _>>()?
     };
@@ -401,17 +401,4 @@ pub(super) async fn pull(
     let (page, more) = take_page(rows, limit, PULL_PAGE_BYTES).await?;
     tx.commit().await?;
     Ok((head.unwrap_or(0), page, more))
-}
-
-fn stored(
-    (collection, id, value, hlc, deleted, seq): (String, String, String, String, bool, i64),
-) -> StoredRecord {
-    StoredRecord {
-        collection,
-        id,
-        value,
-        hlc,
-        deleted,
-        seq,
-    }
 }

@@ -397,13 +397,13 @@ pub(super) async fn push(
                 .collect::<Vec<_>>(),
         )
         .map_err(|e| DbError::Corrupt(e.to_string()))?;
-        let rows: Vec<(String, String, String, String, bool, i64)> = sqlx::query_as(WINNERS)
+        let rows: Vec<RecordRow> = sqlx::query_as(WINNERS)
             .bind(user)
             .bind(&lost_json)
             .fetch_all(&mut *tx)
             .await?;
         rows.into_iter()
-            .map(stored)
+            .map(StoredRecord::from)
             .map(StoredRecord::into_record)
             .collect::<Result<_, _>>()?
     };
@@ -442,19 +442,6 @@ pub(super) async fn pull(
     let (page, more) = take_page(rows, limit, PULL_PAGE_BYTES).await?;
     tx.commit().await?;
     Ok((head.unwrap_or(0), page, more))
-}
-
-fn stored(
-    (collection, id, value, hlc, deleted, seq): (String, String, String, String, bool, i64),
-) -> StoredRecord {
-    StoredRecord {
-        collection,
-        id,
-        value,
-        hlc,
-        deleted,
-        seq,
-    }
 }
 
 #[cfg(test)]
