@@ -544,11 +544,6 @@ impl<'a> Sync<'a> {
         Ok(())
     }
 
-    /// Corrects this device's clock by the server's, from a reply's `server_time_ms`.
-    async fn learn_server_time(&self, server_time_ms: u64) -> Result<(), StoreError> {
-        self.store.observe_server_time(server_time_ms).await
-    }
-
     /// Pushes `changes` (each with its JSON) as one request from the device `device_id`
     /// (as JSON), then acknowledges them.
     async fn push_batch(
@@ -572,7 +567,7 @@ impl<'a> Sync<'a> {
                 Some(body),
             )
             .await?;
-        self.learn_server_time(reply.server_time_ms).await?;
+        self.store.observe_server_time(reply.server_time_ms).await?;
         // Nothing else was stored between our cursor and this push (in the same server
         // database): skip our own echo.
         let position: Option<PullPosition> = self.store.meta(META_PULL_POSITION).await?;
@@ -637,7 +632,7 @@ impl<'a> Sync<'a> {
         loop {
             let path = format!("/api/v1/sync/pull?since={cursor}&limit={MAX_PULL_LIMIT}");
             let mut page: PullPage = self.call("GET", &path, Some(&session.token), None).await?;
-            self.learn_server_time(page.server_time_ms).await?;
+            self.store.observe_server_time(page.server_time_ms).await?;
             // A server that predates epochs sends none; one whose epoch is new to this
             // device's cursor (or a cursor it never reached) lost what the cursor counts.
             let new_epoch = !page.epoch.is_empty() && !epoch.is_empty() && page.epoch != epoch;
