@@ -22,6 +22,7 @@
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use cairn_protocol::api::Change;
 use cairn_protocol::{DeviceId, Hlc, Record, RecordKey};
 use http_body_util::{BodyExt, Full};
 use hyper::{Method, Request, StatusCode};
@@ -315,7 +316,15 @@ fn batch(prefix: &str) -> Vec<Record> {
 }
 
 fn push_body(changes: &[Record]) -> Bytes {
-    Bytes::from(serde_json::to_vec(&json!({"device_id": "bench", "changes": changes})).unwrap())
+    // Each change re-sends its version as it is (its own base): merged by clock alone.
+    let changes: Vec<Change> = changes
+        .iter()
+        .map(|r| Change::new(r.clone(), Some(r.hlc.clone())))
+        .collect();
+    Bytes::from(
+        serde_json::to_vec(&json!({"protocol": 2, "device_id": "bench", "changes": changes}))
+            .unwrap(),
+    )
 }
 
 async fn sign_up(client: &HttpClient, url: &str, email: &str) -> String {

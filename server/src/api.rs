@@ -8,13 +8,13 @@ use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::{Json, Router};
 use cairn_protocol::api::{
-    Credentials, EndedSessions, ErrorBody, PullQuery, PullResponse, PushRequest, PushResponse,
-    RefusedChange, ServerClock, Session, SessionInfo,
+    Change, Credentials, EndedSessions, ErrorBody, PullQuery, PullResponse, PushRequest,
+    PushResponse, RefusedChange, ServerClock, Session, SessionInfo, PUSH_PROTOCOL,
 };
 use cairn_protocol::limits::{
     check_credentials, check_push, check_record, normalize_email, pull_limit,
 };
-use cairn_protocol::{LimitError, Record};
+use cairn_protocol::{Hlc, LimitError, Record};
 use serde::{Deserialize, Serialize};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::OpenApi as OpenApiDoc;
@@ -41,7 +41,7 @@ pub const PREFIX: &str = "/api";
             `Allow` listing the methods it takes; any request may be `503 server_busy` \
             (with `Retry-After`) when the server answers as many as it takes at once.",
     ),
-    components(schemas(ErrorBody, RefusedChange, ServerClock)),
+    components(schemas(Change, ErrorBody, RefusedChange, ServerClock)),
     modifiers(&BearerAuth),
     tags(
         (name = "accounts", description = "Registration, log-in and log-out"),
@@ -369,9 +369,11 @@ async fn end_session(
     }
 }
 
-/// Merges changes into the account's records: per record the higher clock wins; the
-/// whole push is one transaction and retrying it changes nothing. A `partial` push has
-/// each change that breaks a per-record limit answered in `refused` instead of failing.
+/// Merges changes into the account's records: a change is stored only over the version
+/// it was made from (its `base`); any other is answered with the version the server holds,
+/// in `superseded`, for the device to combine with its change. The whole push is one
+/// transaction and retrying it changes nothing. A `partial` push has each change that
+/// breaks a per-record limit answered in `refused` instead of failing.
 #[utoipa::path(
     post, path = "/v1/sync/push", tag = "sync",
     security(("bearer" = [])),
@@ -380,6 +382,7 @@ async fn end_session(
         (status = 200, description = "Merged; what was applied, the winners of what was not, and (for a `partial` push) the changes refused", body = PushResponse),
         (status = 400, description = "`bad_request`", body = ErrorBody),
         (status = 401, description = "`unauthorized`", body = ErrorBody),
+        (status = 409, description = "`outdated_client`: the body is not sync protocol 2 (`protocol`); nothing was stored", body = ErrorBody),
         (status = 413, description = "`payload_too_large`: over 4 MiB", body = ErrorBody),
         (status = 422, description = "`invalid_change`: too many changes, or (unless the push is `partial`) a change breaks a limit; nothing was stored", body = ErrorBody),
         (status = 429, description = "`rate_limited`; see `Retry-After`", body = ErrorBody),
@@ -392,22 +395,28 @@ async fn push(
     ApiJson(request): ApiJson<PushRequest>,
 ) -> Result<Json<PushResponse>, ApiError> {
     let PushRequest {
+        protocol,
         device_id,
         changes,
         partial,
     } = request;
+    if protocol < PUSH_PROTOCOL {
+        return Err(ApiError::OutdatedClient(protocol));
+    }
+    let (changes, bases): (Vec<Record>, Vec<Option<Hlc>>) =
+        changes.into_iter().map(Change::into_parts).unzip();
     let (count, now) = (changes.len(), now_ms());
-    let (changes, refused) = match check_push(&changes, now) {
-        Ok(()) => (changes, Vec::new()),
+    let (changes, bases, refused) = match check_push(&changes, now) {
+        Ok(()) => (changes, bases, Vec::new()),
         // Only per-record limits can be answered per record.
         Err(err) if partial && !matches!(err, LimitError::TooManyChanges { .. }) => {
-            sort_out(changes, now)
+            sort_out(changes, bases, now)
         }
         Err(err) => return Err(ApiError::InvalidChange(err)),
     };
     let mut reply = state
         .db
-        .push(user.id, &changes)
+        .push(user.id, &changes, &bases)
         .await
         .map_err(ApiError::Database)?;
     reply.refused = refused;
@@ -423,15 +432,23 @@ async fn push(
     Ok(Json(reply))
 }
 
-/// Splits a partial push into the changes within every per-record limit and the others,
-/// each answered with the limit it breaks. A refused change is named as it was sent,
-/// however malformed its collection or id, so the device can tell which it was.
-fn sort_out(changes: Vec<Record>, now_ms: u64) -> (Vec<Record>, Vec<RefusedChange>) {
-    let mut valid = Vec::with_capacity(changes.len());
+/// Splits a partial push into the changes within every per-record limit (with their
+/// bases) and the others, each answered with the limit it breaks. A refused change is
+/// named as it was sent, however malformed its collection or id, so the device can tell
+/// which it was.
+fn sort_out(
+    changes: Vec<Record>,
+    bases: Vec<Option<Hlc>>,
+    now_ms: u64,
+) -> (Vec<Record>, Vec<Option<Hlc>>, Vec<RefusedChange>) {
+    let mut valid = (Vec::with_capacity(changes.len()), Vec::new());
     let mut refused = Vec::new();
-    for change in changes {
+    for (change, base) in changes.into_iter().zip(bases) {
         match check_record(&change, now_ms) {
-            Ok(()) => valid.push(change),
+            Ok(()) => {
+                valid.0.push(change);
+                valid.1.push(base);
+            }
             Err(err) => refused.push(RefusedChange {
                 message: err.to_string(),
                 error: ApiError::InvalidChange(err).code().to_owned(),
@@ -441,7 +458,7 @@ fn sort_out(changes: Vec<Record>, now_ms: u64) -> (Vec<Record>, Vec<RefusedChang
             }),
         }
     }
-    (valid, refused)
+    (valid.0, valid.1, refused)
 }
 
 /// The account's records changed after `since`, in server order, with the account's head.

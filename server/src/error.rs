@@ -37,6 +37,12 @@ pub enum ApiError {
     EmailTaken,
     #[error("{0}")]
     InvalidChange(LimitError),
+    #[error(
+        "this app pushes with sync protocol {0}, and the server takes {current}: reload the \
+         app to update it (changes not yet synced stay on the device)",
+        current = cairn_protocol::api::PUSH_PROTOCOL
+    )]
+    OutdatedClient(u32),
     #[error("too many requests; try again in {retry_after_secs} s")]
     RateLimited { retry_after_secs: u64 },
     #[error("the server is busy; try again in a second")]
@@ -58,7 +64,7 @@ impl ApiError {
             ApiError::InvalidCredentialsFormat(_) | ApiError::InvalidChange(_) => {
                 StatusCode::UNPROCESSABLE_ENTITY
             }
-            ApiError::EmailTaken => StatusCode::CONFLICT,
+            ApiError::EmailTaken | ApiError::OutdatedClient(_) => StatusCode::CONFLICT,
             ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Busy => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Database(DbError::Corrupt(_) | DbError::Inconsistent(_))
@@ -78,6 +84,7 @@ impl ApiError {
             ApiError::InvalidCredentialsFormat(_) => "invalid_credentials_format",
             ApiError::EmailTaken => "email_taken",
             ApiError::InvalidChange(_) => "invalid_change",
+            ApiError::OutdatedClient(_) => "outdated_client",
             ApiError::RateLimited { .. } => "rate_limited",
             ApiError::Busy => "server_busy",
             ApiError::Database(DbError::Corrupt(_) | DbError::Inconsistent(_))

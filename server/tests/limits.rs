@@ -146,7 +146,7 @@ async fn over_its_in_flight_limit_an_account_is_429_and_others_go_on() {
         )
         .await,
     );
-    let push = r#"{"device_id": "d", "changes": []}"#;
+    let push = r#"{"protocol": 2, "device_id": "d", "changes": []}"#;
     let conn = held(server.addr, "/api/v1/sync/push", Some(&alice), push.len()).await;
     let refused = request(server.addr, "GET", "/api/v1/sync/pull", Some(&alice), "").await;
     assert!(refused.starts_with("HTTP/1.1 429"), "{refused}");

@@ -58,6 +58,8 @@ on_both_backends!(
     retried_pushes_change_nothing,
     newer_versions_win_and_losers_get_the_winner,
     tombstones_follow_the_merge_rule,
+    a_change_made_from_a_replaced_version_is_handed_back_not_stored,
+    pushes_without_a_protocol_version_are_refused_and_store_nothing,
     a_key_pushed_twice_in_one_push_keeps_the_newer,
     accounts_are_isolated,
     an_invalid_change_stores_nothing,
@@ -481,7 +483,8 @@ async fn oversized_bodies_are_413(backend: Backend) {
     let changes: Vec<_> = (0..17)
         .map(|i| note(&format!("n{i}"), json!("x".repeat(255 * 1024)), t, "a"))
         .collect();
-    let body = serde_json::to_vec(&json!({"device_id": "d", "changes": changes})).unwrap();
+    let body =
+        serde_json::to_vec(&json!({"protocol": 2, "device_id": "d", "changes": changes})).unwrap();
     assert!(body.len() > MAX_PUSH_BYTES);
     let req = Request::post("/api/v1/sync/push")
         .header(header::AUTHORIZATION, format!("Bearer {token}"))
@@ -506,16 +509,19 @@ async fn malformed_requests_are_400(backend: Backend) {
     };
     for req in [
         post("{not json", "application/json"),
-        post(r#"{"device_id": "d"}"#, "application/json"),
+        post(r#"{"protocol": 2, "device_id": "d"}"#, "application/json"),
         post(
-            r#"{"device_id": "NOT VALID", "changes": []}"#,
+            r#"{"protocol": 2, "device_id": "NOT VALID", "changes": []}"#,
             "application/json",
         ),
         post(
-            r#"{"device_id": "d", "changes": [{"collection": "notes", "id": "n", "value": 1, "hlc": "yesterday"}]}"#,
+            r#"{"protocol": 2, "device_id": "d", "changes": [{"collection": "notes", "id": "n", "value": 1, "hlc": "yesterday"}]}"#,
             "application/json",
         ),
-        post(r#"{"device_id": "d", "changes": []}"#, "text/plain"),
+        post(
+            r#"{"protocol": 2, "device_id": "d", "changes": []}"#,
+            "text/plain",
+        ),
     ] {
         app.send(req)
             .await
@@ -995,7 +1001,7 @@ async fn a_partial_push_applies_the_valid_changes_and_refuses_the_others(backend
         .expect_error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_change");
     assert!(message.contains("notes/big"), "{message}");
     assert!(app.pull_all(&token).await.is_empty(), "nothing stored");
-    let body = json!({"device_id": "d", "changes": changes, "partial": false});
+    let body = json!({"protocol": 2, "device_id": "d", "changes": changes, "partial": false});
     app.call(Method::POST, "/api/v1/sync/push", Some(&token), Some(&body))
         .await
         .expect_error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_change");
@@ -1972,4 +1978,88 @@ async fn sessions_from_before_the_session_list_are_listed(backend: Backend) {
     assert_eq!((s.device.as_deref(), s.current), (None, true));
     assert_eq!(db.session_user(&hash, t, t).await.unwrap(), Some(user));
     db.close().await;
+}
+
+/// Device A renames a note; device B, which never saw the rename, edits the version A
+/// replaced. B's change has the newer clock, but the server keeps A's rename and hands it
+/// back to B (to merge), instead of letting B overwrite it.
+async fn a_change_made_from_a_replaced_version_is_handed_back_not_stored(backend: Backend) {
+    let app = TestApp::new(&backend).await;
+    let token = app.register("alice@example.org").await;
+    let t = now();
+    let original = note("n1", json!({"title": "Shopping"}), t, "deva");
+    let created: PushResponse = app
+        .push_based_reply(&token, &[(original.clone(), None)])
+        .await
+        .expect(StatusCode::OK);
+    assert_eq!(created.applied, 1);
+    let renamed = note(
+        "n1",
+        json!({"title": "Shopping for Saturday"}),
+        t + 1,
+        "deva",
+    );
+    let reply: PushResponse = app
+        .push_based_reply(&token, &[(renamed.clone(), Some(original.hlc.clone()))])
+        .await
+        .expect(StatusCode::OK);
+    assert_eq!(reply.applied, 1);
+
+    let stale = note(
+        "n1",
+        json!({"title": "Shopping", "body": "eggs"}),
+        t + 5,
+        "devb",
+    );
+    let created_elsewhere = note("n2", json!("mine"), t + 5, "devb");
+    let reply: PushResponse = app
+        .push_based_reply(
+            &token,
+            &[
+                (stale.clone(), Some(original.hlc.clone())),
+                // A record created on two devices: B's has no base, A's is held.
+                (created_elsewhere, None),
+            ],
+        )
+        .await
+        .expect(StatusCode::OK);
+    assert_eq!((reply.applied, reply.duplicates), (1, 0));
+    assert_eq!(reply.superseded, vec![renamed.clone()]);
+    assert_eq!(reply.seq_after, reply.seq_before + 1);
+
+    // Made from the held version, it is stored; sent again, it is a duplicate.
+    let merged = note(
+        "n1",
+        json!({"title": "Shopping for Saturday", "body": "eggs"}),
+        t + 6,
+        "devb",
+    );
+    for (applied, duplicates) in [(1, 0), (0, 1)] {
+        let reply: PushResponse = app
+            .push_based_reply(&token, &[(merged.clone(), Some(renamed.hlc.clone()))])
+            .await
+            .expect(StatusCode::OK);
+        assert_eq!((reply.applied, reply.duplicates), (applied, duplicates));
+        assert!(reply.superseded.is_empty());
+    }
+    let page = app.pull(&token, 0, 100).await;
+    let n1: Vec<_> = page.records.iter().filter(|r| r.id == "n1").collect();
+    assert_eq!(n1, [&merged]);
+}
+
+async fn pushes_without_a_protocol_version_are_refused_and_store_nothing(backend: Backend) {
+    let app = TestApp::new(&backend).await;
+    let token = app.register("alice@example.org").await;
+    let change = note("n1", json!("v1 client"), now(), "dev1");
+    for body in [
+        json!({"device_id": "dev1", "changes": [change]}),
+        json!({"protocol": 1, "device_id": "dev1", "changes": [change], "partial": true}),
+    ] {
+        let reply = app
+            .call(Method::POST, "/api/v1/sync/push", Some(&token), Some(&body))
+            .await;
+        let message = reply.expect_error(StatusCode::CONFLICT, "outdated_client");
+        assert!(message.contains("reload the app"), "{message}");
+    }
+    assert!(app.pull(&token, 0, 100).await.records.is_empty());
 }

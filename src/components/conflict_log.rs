@@ -1,9 +1,11 @@
+use cairn_protocol::ConflictKind;
 use yew::prelude::*;
 
 use crate::components::sync_panel::time_of;
 use crate::hooks::{use_persistence, use_sync};
 
-/// Local changes that lost to a change made on another device, each restorable.
+/// Versions made without knowing each other: those merged automatically, and those where
+/// one replaced the other, each restorable.
 #[function_component]
 pub fn ConflictLog() -> Html {
     let sync = use_sync();
@@ -32,26 +34,48 @@ pub fn ConflictLog() -> Html {
                 }
             }
         };
+        let merged = c.kind == ConflictKind::Merged;
+        let (class, title, lost_label, restore_label) = if merged {
+            (
+                "conflict merged",
+                "Merged automatically",
+                "This device's version before the merge",
+                "Restore the version from before the merge",
+            )
+        } else {
+            (
+                "conflict overwritten",
+                "Needs your attention",
+                "Replaced version (not kept)",
+                "Restore this version",
+            )
+        };
+        let explained = if merged {
+            "Changes made here and elsewhere were combined into the current version; nothing was lost."
+        } else {
+            "The same part was changed in both versions: the newer change was kept."
+        };
         html! {
-            <li class="conflict" key={format!("{}/{}/{}", stored.collection, stored.id, stored.lost_hlc)}>
+            <li class={class} key={format!("{}/{}/{}", stored.collection, stored.id, stored.lost_hlc)}>
                 <p>
+                    <strong class="conflict-kind">{ title }</strong>{ " · " }
                     <strong>{ format!("{} / {}", stored.collection, stored.id) }</strong>
                     { format!(" — changed on {}; noticed {}", device_name(c.winner.hlc.device().as_str(), &this_device), time_of(c.detected_at_ms)) }
                 </p>
                 <p class="lost-meta">
                     { format!(
-                        "The replaced version was written {} on {}.",
+                        "{explained} The other version was written {} on {}.",
                         time_of(c.loser.hlc.wall_ms()),
                         device_name(c.loser.hlc.device().as_str(), &this_device),
                     ) }
                 </p>
                 <dl>
-                    <dt>{ "Replaced version (not kept)" }</dt>
+                    <dt>{ lost_label }</dt>
                     <dd class="lost-value">{ shown(&c.loser) }</dd>
                     <dt>{ "Current version" }</dt>
                     <dd class="current-value">{ shown(&c.winner) }</dd>
                 </dl>
-                <button class="restore" onclick={restore}>{ "Restore this version" }</button>{ " " }
+                <button class="restore" onclick={restore}>{ restore_label }</button>{ " " }
                 <button class="dismiss" onclick={dismiss}>{ "Dismiss" }</button>
             </li>
         }
@@ -59,7 +83,7 @@ pub fn ConflictLog() -> Html {
     html! {
         <section aria-labelledby="conflicts-title">
             <h3 id="conflicts-title">{ format!("Conflicts ({})", conflicts.len()) }</h3>
-            <p>{ "Each of these versions was replaced by a change made without knowing it — on another device, or here while you were typing. Restore one to make it current again." }</p>
+            <p>{ "Each entry is a change made without knowing another — on another device, or here while you were typing. Where both changed different parts, they were merged; where they changed the same part, the newer change was kept. Restore a version to make it current again." }</p>
             <ul id="conflict-log">{ for items }</ul>
         </section>
     }

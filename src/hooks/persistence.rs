@@ -7,13 +7,23 @@ use std::collections::HashMap;
 use std::rc::{Rc, Weak};
 
 use cairn_client::{Quarantined, Store, StoreError, Subscription};
-use cairn_protocol::{Record, RecordKey};
+use cairn_protocol::{MergeRule, MergeRules, Record, RecordKey};
 use yew::platform::spawn_local;
 use yew::prelude::*;
 
 /// Collections small enough to load in full before the first render, so views of them
 /// never show defaults first. Larger ones (notes, conversations) load on demand.
 pub const HYDRATED_COLLECTIONS: &[&str] = &["prefs", "ui", "waivers", "progress"];
+
+/// How the app's collections combine concurrent edits ([`cairn_protocol::three_way`]):
+/// notes and preferences merge field by field (a note's text line by line; its
+/// `updated_at` takes the newer edit's); the others (waivers, progress, ui) keep the
+/// newer version whole, the other one going to the conflict log.
+pub fn merge_rules() -> MergeRules {
+    MergeRules::new()
+        .with("notes", MergeRule::three_way(["updated_at"]))
+        .with("prefs", MergeRule::three_way::<&str>([]))
+}
 
 /// Shared by [`PersistenceProvider`](crate::components::PersistenceProvider) through
 /// context; hooks reach it with [`use_persistence`].
@@ -52,6 +62,7 @@ impl Persistence {
         on_blocked: impl FnOnce() + 'static,
     ) -> Result<Persistence, StoreError> {
         let store = Store::open_or_memory(name, on_blocked).await?;
+        store.set_merge_rules(merge_rules()).await?;
         let mut hydrated = HashMap::new();
         let mut quarantined = Vec::new();
         for collection in HYDRATED_COLLECTIONS {

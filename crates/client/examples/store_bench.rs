@@ -8,7 +8,7 @@
 //! for the end-to-end sync benchmark.
 
 use cairn_client::{Store, Sync};
-use cairn_protocol::api::PushRequest;
+use cairn_protocol::api::{Change, PushRequest, PUSH_PROTOCOL};
 use cairn_protocol::{DeviceId, HlcClock, Record, RecordKey};
 use serde_json::json;
 use wasm_bindgen::prelude::*;
@@ -145,8 +145,13 @@ pub fn push_payloads(n: u32, batch: u32) -> Result<Vec<String>, JsValue> {
         .chunks(batch as usize)
         .map(|changes| {
             serde_json::to_string(&PushRequest {
+                protocol: PUSH_PROTOCOL,
                 device_id: device.clone(),
-                changes: changes.to_vec(),
+                // New records: made from nothing.
+                changes: changes
+                    .iter()
+                    .map(|r| Change::new(r.clone(), None))
+                    .collect(),
                 partial: false,
             })
             .map_err(js_err)

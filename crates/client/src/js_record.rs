@@ -11,7 +11,7 @@
 //! the wasm tests check that they agree.
 
 use cairn_protocol::limits::{self, RecordFacts};
-use cairn_protocol::{Hlc, Record, RecordKey, Versioned};
+use cairn_protocol::{ConflictKind, Hlc, Record, RecordKey, Versioned};
 use serde::{Deserialize, Serialize};
 use wasm_bindgen::JsValue;
 
@@ -69,9 +69,10 @@ impl JsRecord {
         })
     }
 
-    /// The record as the JSON of a push, once it passed every per-record limit; else
-    /// why it cannot be pushed.
-    pub(crate) fn to_push_json(&self, now_ms: u64) -> Result<String, String> {
+    /// The record as the JSON of a pushed change made from the version with clock `base`
+    /// (the shape of [`cairn_protocol::api::Change`]), once it passed every per-record
+    /// limit; else why it cannot be pushed.
+    pub(crate) fn to_push_json(&self, base: Option<&Hlc>, now_ms: u64) -> Result<String, String> {
         let unencodable = || "its value cannot be encoded as JSON".to_owned();
         let value_json = stringify(&self.value).ok_or_else(unencodable)?;
         limits::check_record_facts(
@@ -86,8 +87,13 @@ impl JsRecord {
             now_ms,
         )
         .map_err(|e| e.to_string())?;
+        let base = match base {
+            Some(hlc) => JsValue::from_str(&hlc.to_string()),
+            None => JsValue::NULL,
+        };
         to_js(self)
             .ok()
+            .filter(|row| js_sys::Reflect::set(row, &"base".into(), &base).unwrap_or(false))
             .and_then(|row| stringify(&row))
             .ok_or_else(unencodable)
     }
@@ -158,13 +164,16 @@ pub(crate) struct ConflictVersions<'a> {
     pub winner: &'a JsRecord,
     pub loser: &'a JsRecord,
     pub detected_at_ms: u64,
+    pub kind: ConflictKind,
 }
 
-/// The stored row of a conflict: `winner` replaced `loser`, an unpushed local change.
+/// The stored row of a conflict: `winner` replaced `loser` (overwrote it, or merged it in,
+/// as `kind` says).
 pub(crate) fn conflict_row(
     winner: &JsRecord,
     loser: &JsRecord,
     detected_at_ms: u64,
+    kind: ConflictKind,
 ) -> Result<JsValue, StoreError> {
     to_js(&ConflictRow {
         collection: &loser.collection,
@@ -174,6 +183,7 @@ pub(crate) fn conflict_row(
             winner,
             loser,
             detected_at_ms,
+            kind,
         },
     })
 }
@@ -270,8 +280,12 @@ mod tests {
     fn push_json_is_the_record_as_the_server_reads_it() {
         let original = record("n1", json!({"title": "a \"quoted\" é"}), 7);
         let js = JsRecord::from_record(&original).unwrap();
-        let json = js.to_push_json(7).unwrap();
+        let json = js.to_push_json(None, 7).unwrap();
         assert_eq!(serde_json::from_str::<Record>(&json).unwrap(), original);
+        let base = record("n1", json!(1), 3).hlc;
+        let change: cairn_protocol::api::Change =
+            serde_json::from_str(&js.to_push_json(Some(&base), 7).unwrap()).unwrap();
+        assert_eq!(change.into_parts(), (original.clone(), Some(base)));
     }
 
     #[wasm_bindgen_test]
@@ -279,18 +293,18 @@ mod tests {
         let too_big = record("n1", json!("x".repeat(limits::MAX_RECORD_BYTES)), 7);
         let err = JsRecord::from_record(&too_big)
             .unwrap()
-            .to_push_json(7)
+            .to_push_json(None, 7)
             .unwrap_err();
         assert!(err.contains("more than"), "{err}");
 
         let mut tombstone = JsRecord::from_record(&record("n1", json!(1), 7)).unwrap();
         tombstone.deleted = true;
-        assert!(tombstone.to_push_json(7).is_err());
+        assert!(tombstone.to_push_json(None, 7).is_err());
 
         let from_the_future = record("n1", json!(1), 10 * cairn_protocol::hlc::MAX_DRIFT_MS);
         let js = JsRecord::from_record(&from_the_future).unwrap();
-        assert!(js.to_push_json(0).is_err());
-        assert!(js.to_push_json(from_the_future.hlc.wall_ms()).is_ok());
+        assert!(js.to_push_json(None, 0).is_err());
+        assert!(js.to_push_json(None, from_the_future.hlc.wall_ms()).is_ok());
     }
 
     #[wasm_bindgen_test]
@@ -303,6 +317,7 @@ mod tests {
             &JsRecord::from_record(&theirs).unwrap(),
             &JsRecord::from_record(&mine).unwrap(),
             42,
+            ConflictKind::Merged,
         )
         .unwrap();
         assert_eq!(
@@ -315,6 +330,7 @@ mod tests {
                     winner: theirs,
                     loser: mine,
                     detected_at_ms: 42,
+                    kind: ConflictKind::Merged,
                 },
             }
         );

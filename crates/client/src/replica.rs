@@ -6,10 +6,13 @@
 //! Both backends (IndexedDB and memory) share the decision logic in
 //! [`cairn_protocol::reconcile`]; only the reading and writing differ.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use cairn_protocol::backup::LocalChange;
-use cairn_protocol::{merge, reconcile, Hlc, Merge, Reconcile, Record, RecordKey};
+use cairn_protocol::three_way::{resolve, Logged, Resolution, Side, Version};
+use cairn_protocol::{
+    merge, reconcile, ConflictKind, Hlc, Merge, Pending, Reconcile, Record, RecordKey,
+};
 use futures_util::future::{try_join_all, LocalBoxFuture};
 use rexie::TransactionMode;
 use serde::de::DeserializeOwned;
@@ -19,7 +22,7 @@ use wasm_bindgen::JsValue;
 use crate::codec::{from_js, now_ms, string_field, to_js};
 use crate::js_record::{self, conflict_row, JsRecord};
 use crate::schema::{CONFLICTS, META, META_CLOCK, OUTBOX, RECORDS, SET_ASIDE};
-use crate::store::{commit, key_js, Backend, OutboxEntry, Store};
+use crate::store::{commit, key_js, Backend, MadeFrom, OutboxEntry, Store};
 use crate::sync::StoredConflict;
 use crate::StoreError;
 
@@ -28,8 +31,11 @@ use crate::StoreError;
 pub struct Applied<R = Record> {
     /// Records now current that were not before (to show).
     pub changed: Vec<R>,
-    /// Local changes that lost and went to the conflict log.
+    /// Entries added to the conflict log: versions that lost, and merges.
     pub conflicts: usize,
+    /// New local changes made by combining a pending change with a concurrent version:
+    /// they wait to be pushed.
+    pub rebased: usize,
 }
 
 impl<R> Default for Applied<R> {
@@ -37,6 +43,7 @@ impl<R> Default for Applied<R> {
         Applied {
             changed: Vec::new(),
             conflicts: 0,
+            rebased: 0,
         }
     }
 }
@@ -46,6 +53,7 @@ impl Applied<JsRecord> {
         Ok(Applied {
             changed: js_record::decode_all(&self.changed)?,
             conflicts: self.conflicts,
+            rebased: self.rebased,
         })
     }
 }
@@ -112,43 +120,43 @@ impl Store {
         }
     }
 
-    /// The current records for `entries` (outbox entries), in order, read in one
-    /// transaction. An entry whose record is gone is skipped.
+    /// The current records for `entries` (outbox entries), in order, each with the base
+    /// to push it with ([`OutboxEntry::push_base`]), read in one transaction. An entry
+    /// whose record is gone is skipped.
     pub(crate) async fn records_for(
         &self,
         entries: &[OutboxEntry],
-    ) -> Result<Vec<JsRecord>, StoreError> {
-        let keys: Vec<RecordKey> = entries
-            .iter()
-            .map(|e| RecordKey::new(e.collection.clone(), e.id.clone()))
-            .collect();
-        match &self.backend {
+    ) -> Result<Vec<(JsRecord, Option<Hlc>)>, StoreError> {
+        let keys: Vec<RecordKey> = entries.iter().map(OutboxEntry::key).collect();
+        let rows: Vec<Option<JsRecord>> = match &self.backend {
             Backend::Memory(_, mem) => {
                 let mem = mem.borrow();
-                Ok(keys
-                    .iter()
-                    .filter_map(|k| mem.records.get(k).cloned())
-                    .collect())
+                keys.iter().map(|k| mem.records.get(k).cloned()).collect()
             }
             Backend::Idb(db, _) => {
                 let tx = db.transaction(&[RECORDS], TransactionMode::ReadOnly)?;
                 let store = tx.store(RECORDS)?;
                 let raws = try_join_all(keys.iter().map(|k| store.get(key_js(k)))).await?;
-                let mut records = Vec::with_capacity(raws.len());
-                for (key, raw) in keys.iter().zip(raws) {
-                    if let Some(raw) = raw {
-                        records.push(from_js::<JsRecord>(raw).map_err(|reason| {
-                            StoreError::Corrupt {
+                keys.iter()
+                    .zip(raws)
+                    .map(|(key, raw)| {
+                        raw.map(|raw| {
+                            from_js::<JsRecord>(raw).map_err(|reason| StoreError::Corrupt {
                                 collection: key.collection.clone(),
                                 id: key.id.clone(),
                                 reason,
-                            }
-                        })?);
-                    }
-                }
-                Ok(records)
+                            })
+                        })
+                        .transpose()
+                    })
+                    .collect::<Result<_, _>>()?
             }
-        }
+        };
+        Ok(rows
+            .into_iter()
+            .zip(entries)
+            .filter_map(|(row, entry)| Some((row?, entry.push_base().cloned())))
+            .collect())
     }
 
     /// After a push of `pushed`: drops from the outbox each pushed change that the server took (or
@@ -225,11 +233,10 @@ impl Store {
         cursor: Option<(&'static str, JsValue)>,
         queue: bool,
     ) -> Result<Applied<JsRecord>, StoreError> {
-        let now = now_ms();
         // Every record that may be stored here moves the clock past it, however far
         // ahead (the server bounds how far): a later local edit of it must win. Past the
         // device's stored clock too (read in the transaction below), which is then stored.
-        let witness = |stored: Option<Hlc>| -> Result<Hlc, StoreError> {
+        let witness = |stored: Option<Hlc>| -> Result<(), StoreError> {
             let (mut clock, physical) = (self.clock.borrow_mut(), self.now());
             if let Some(stored) = &stored {
                 clock.catch_up(stored);
@@ -237,13 +244,7 @@ impl Store {
             for record in incoming {
                 clock.witness(&record.hlc, physical)?;
             }
-            Ok(clock.last().clone())
-        };
-        let entry = |r: &JsRecord| OutboxEntry {
-            collection: r.collection.clone(),
-            id: r.id.clone(),
-            hlc: r.hlc.clone(),
-            queued_at_ms: now,
+            Ok(())
         };
         let mut applied = Applied::default();
         match &self.backend {
@@ -251,37 +252,48 @@ impl Store {
                 witness(None)?;
                 let mut mem = mem.borrow_mut();
                 for record in acknowledged {
-                    if mem
-                        .outbox
-                        .get(&record.key())
-                        .is_some_and(|e| e.hlc == record.hlc)
-                    {
-                        mem.outbox.remove(&record.key());
+                    let key = record.key();
+                    let unchanged = mem.outbox.get(&key).map(|e| e.hlc == record.hlc);
+                    match (unchanged, mem.outbox.get_mut(&key)) {
+                        (Some(true), _) => {
+                            mem.outbox.remove(&key);
+                        }
+                        // Changed again meanwhile: that change was made after this one.
+                        (_, Some(entry)) => made_after(entry, record),
+                        _ => {}
                     }
                 }
                 for record in incoming {
                     let key = record.key();
-                    if !mem.records.contains_key(&key) {
-                        // An entry without its record has nothing to push.
-                        mem.outbox.remove(&key);
+                    let step = self.step(
+                        mem.records.get(&key),
+                        mem.outbox.get(&key),
+                        mem.set_aside.contains_key(&key),
+                        record,
+                        queue,
+                        &mut applied,
+                    )?;
+                    if let Some(row) = step.conflict {
+                        let lost = from_js::<StoredConflict>(row.clone())
+                            .map(|c| c.lost_hlc)
+                            .unwrap_or_else(|_| record.hlc.clone());
+                        mem.conflicts.insert((key.clone(), lost), row);
                     }
-                    let pending = mem.outbox.contains_key(&key) || mem.set_aside.contains_key(&key);
-                    match reconcile(mem.records.get(&key), pending, record) {
-                        Reconcile::Apply => {}
-                        Reconcile::ApplyOverPending { loser } => {
-                            let row = conflict_row(record, &loser, now)?;
-                            mem.conflicts.insert((key.clone(), loser.hlc), row);
+                    match step.entry {
+                        EntryStep::Keep => {}
+                        EntryStep::Drop => {
                             mem.outbox.remove(&key);
-                            mem.set_aside.remove(&key);
-                            applied.conflicts += 1;
                         }
-                        Reconcile::KeepPending | Reconcile::Ignore => continue,
+                        EntryStep::Put(entry) => {
+                            mem.outbox.insert(key.clone(), entry);
+                        }
                     }
-                    if queue {
-                        mem.outbox.insert(key.clone(), entry(record));
+                    if step.clear_aside {
+                        mem.set_aside.remove(&key);
                     }
-                    mem.records.insert(key, record.clone());
-                    applied.changed.push(record.clone());
+                    if let Some(stored) = step.record {
+                        mem.records.insert(key, stored);
+                    }
                 }
                 if let Some((key, cursor)) = cursor {
                     mem.meta.insert(key, cursor);
@@ -297,85 +309,116 @@ impl Store {
                 let (conflicts, meta) = (tx.store(CONFLICTS)?, tx.store(META)?);
                 let set_aside = tx.store(SET_ASIDE)?;
                 let stored = meta.get(JsValue::from_str(META_CLOCK)).await?;
-                let clock = witness(stored.and_then(|raw| from_js::<Hlc>(raw).ok()))?;
+                witness(stored.and_then(|raw| from_js::<Hlc>(raw).ok()))?;
 
                 // Every read is issued at once: one round trip per batch, not per record.
                 let acked_entries =
                     try_join_all(acknowledged.iter().map(|r| outbox.get(key_js(&r.key())))).await?;
-                let mut removals = Vec::new();
-                let mut removed = BTreeSet::new();
+                let (mut deletes, mut rebased) = (Vec::new(), Vec::new());
+                // What the outbox holds for a key now, as far as this batch changed it.
+                let mut entries: BTreeMap<RecordKey, Option<OutboxEntry>> = BTreeMap::new();
                 for (record, entry) in acknowledged.iter().zip(acked_entries) {
-                    let entry = entry.and_then(|e| from_js::<OutboxEntry>(e).ok());
-                    if entry.is_some_and(|e| e.hlc == record.hlc) {
-                        removals.push(outbox.delete(key_js(&record.key())));
-                        removed.insert(record.key());
+                    let Some(mut entry) = entry.and_then(|e| from_js::<OutboxEntry>(e).ok()) else {
+                        continue;
+                    };
+                    if entry.hlc == record.hlc {
+                        deletes.push(outbox.delete(key_js(&record.key())));
+                        entries.insert(record.key(), None);
+                    } else {
+                        // Changed again meanwhile: that change was made after this one.
+                        made_after(&mut entry, record);
+                        rebased.push(to_js(&entry)?);
+                        entries.insert(record.key(), Some(entry));
                     }
                 }
-                try_join_all(removals).await?;
+                futures_util::future::try_join(
+                    try_join_all(deletes),
+                    try_join_all(rebased.iter().map(|row| outbox.put(row, None))),
+                )
+                .await?;
 
                 let keys: Vec<JsValue> = incoming.iter().map(|r| key_js(&r.key())).collect();
                 let (locals, pendings, asides) = futures_util::future::try_join3(
                     try_join_all(keys.iter().map(|k| records.get(k.clone()))),
-                    try_join_all(keys.iter().map(|k| outbox.key_exists(k.clone()))),
+                    try_join_all(keys.iter().map(|k| outbox.get(k.clone()))),
                     try_join_all(keys.iter().map(|k| set_aside.key_exists(k.clone()))),
                 )
                 .await?;
-                let mut writes = Vec::new();
-                // Later records of the same key in one batch see earlier ones.
-                let mut seen: std::collections::BTreeMap<RecordKey, (Option<JsRecord>, bool)> =
-                    Default::default();
+                let (mut puts, mut outbox_deletes, mut aside_deletes) =
+                    (Vec::new(), Vec::new(), Vec::new());
+                // Later records of the same key in one batch see what earlier ones did.
+                let mut seen: BTreeMap<RecordKey, (Option<JsRecord>, bool)> = BTreeMap::new();
                 for (((record, local), pending), aside) in
                     incoming.iter().zip(locals).zip(pendings).zip(asides)
                 {
                     let key = record.key();
-                    if local.is_none() && pending && !seen.contains_key(&key) {
-                        // An entry without its record (left by an older version) has
-                        // nothing to push: drop it rather than push whatever comes next.
-                        outbox.delete(key_js(&key)).await?;
-                        removed.insert(key.clone());
-                    }
-                    // A set-aside change is a local change too: it must not be lost silently.
-                    let pending = pending || aside;
+                    let entry = match entries.get(&key) {
+                        Some(entry) => entry.clone(),
+                        None => pending.and_then(|raw| from_js::<OutboxEntry>(raw).ok()),
+                    };
                     // Fast path: a version this device already has (its own change coming
-                    // back, a retried pull) or an older one is decided on the stored clock
-                    // alone, without decoding the stored record.
+                    // back, a retried pull), or an older one with nothing pending, is
+                    // decided on the stored clock alone, without decoding the stored row.
                     if !seen.contains_key(&key) {
                         let held = local
                             .as_ref()
                             .and_then(|raw| string_field(raw, "hlc"))
                             .and_then(|hlc| hlc.parse::<Hlc>().ok());
-                        if held.is_some() && merge(held.as_ref(), &record.hlc) != Merge::Take {
-                            continue;
+                        let idle = entry.is_none() && !aside;
+                        match merge(held.as_ref(), &record.hlc) {
+                            Merge::Duplicate => continue,
+                            Merge::Keep if idle => continue,
+                            _ => {}
                         }
                     }
-                    let (local, pending) = seen.remove(&key).unwrap_or_else(|| {
-                        let local = local.and_then(|raw| from_js::<JsRecord>(raw).ok());
-                        (local, pending && !removed.contains(&key))
+                    let (local, aside) = seen.remove(&key).unwrap_or_else(|| {
+                        (local.and_then(|raw| from_js::<JsRecord>(raw).ok()), aside)
                     });
-                    let still_pending = match reconcile(local.as_ref(), pending, record) {
-                        Reconcile::Apply => pending,
-                        Reconcile::ApplyOverPending { loser } => {
-                            writes.push((CONFLICTS, conflict_row(record, &loser, now)?));
-                            if !queue {
-                                outbox.delete(key_js(&key)).await?;
-                            }
-                            set_aside.delete(key_js(&key)).await?;
-                            applied.conflicts += 1;
-                            false
-                        }
-                        Reconcile::KeepPending | Reconcile::Ignore => {
-                            seen.insert(key, (local, pending));
-                            continue;
-                        }
-                    };
-                    writes.push((RECORDS, to_js(record)?));
-                    if queue {
-                        writes.push((OUTBOX, to_js(&entry(record))?));
+                    let step = self.step(
+                        local.as_ref(),
+                        entry.as_ref(),
+                        aside,
+                        record,
+                        queue,
+                        &mut applied,
+                    )?;
+                    if let Some(row) = step.conflict {
+                        puts.push((CONFLICTS, row));
                     }
-                    applied.changed.push(record.clone());
-                    seen.insert(key, (Some(record.clone()), queue || still_pending));
+                    match step.entry {
+                        EntryStep::Keep => {}
+                        EntryStep::Drop => {
+                            if entry.is_some() {
+                                outbox_deletes.push(key_js(&key));
+                            }
+                            entries.insert(key.clone(), None);
+                        }
+                        EntryStep::Put(entry) => {
+                            puts.push((OUTBOX, to_js(&entry)?));
+                            entries.insert(key.clone(), Some(entry));
+                        }
+                    }
+                    let aside = aside && !step.clear_aside;
+                    if step.clear_aside {
+                        aside_deletes.push(key_js(&key));
+                    }
+                    let local = match step.record {
+                        Some(stored) => {
+                            puts.push((RECORDS, to_js(&stored)?));
+                            Some(stored)
+                        }
+                        None => local,
+                    };
+                    seen.insert(key, (local, aside));
                 }
-                try_join_all(writes.iter().map(|(store, value)| {
+                try_join_all(
+                    outbox_deletes
+                        .into_iter()
+                        .map(|k| outbox.delete(k))
+                        .chain(aside_deletes.into_iter().map(|k| set_aside.delete(k))),
+                )
+                .await?;
+                try_join_all(puts.iter().map(|(store, value)| {
                     let store = match *store {
                         RECORDS => &records,
                         OUTBOX => &outbox,
@@ -384,6 +427,8 @@ impl Store {
                     store.put(value, None)
                 }))
                 .await?;
+                // After any change made here from a concurrent pair.
+                let clock = self.clock.borrow().last().clone();
                 meta.put(&to_js(&clock)?, Some(&JsValue::from_str(META_CLOCK)))
                     .await?;
                 if let Some((key, cursor)) = cursor {
@@ -399,6 +444,129 @@ impl Store {
                 .map(|r| (r.collection.as_str(), r.id.as_str(), &r.hlc)),
         );
         Ok(applied)
+    }
+
+    /// What applying `incoming` does, given the device's version `local`, its outbox
+    /// `entry` and whether a change of it is set aside (`aside`); `queue` queues a
+    /// version taken for sync (as it is). Counts what it shows and logs in `applied`.
+    fn step(
+        &self,
+        local: Option<&JsRecord>,
+        entry: Option<&OutboxEntry>,
+        aside: bool,
+        incoming: &JsRecord,
+        queue: bool,
+        applied: &mut Applied<JsRecord>,
+    ) -> Result<Step, StoreError> {
+        let pending = match entry {
+            Some(entry) => entry.pending(),
+            // A set-aside change is a local change too: it must not be lost silently.
+            None if aside => Pending::Replay,
+            None => Pending::No,
+        };
+        let own = self.is_own_clock(&incoming.hlc);
+        let taken = |entry: EntryStep, conflict: Option<JsValue>, applied: &mut Applied<_>| {
+            applied.changed.push(incoming.clone());
+            Step {
+                record: Some(incoming.clone()),
+                entry: if queue {
+                    EntryStep::Put(OutboxEntry::replay(incoming))
+                } else {
+                    entry
+                },
+                conflict,
+                clear_aside: aside,
+            }
+        };
+        Ok(match reconcile(local, pending, incoming, own) {
+            Reconcile::Apply => {
+                // An entry without its record (left by an older version) has nothing to
+                // push: drop it rather than push whatever comes next.
+                let entry = match (entry, local) {
+                    (Some(_), None) => EntryStep::Drop,
+                    _ => EntryStep::Keep,
+                };
+                taken(entry, None, applied)
+            }
+            Reconcile::ApplyOverPending { loser } => {
+                applied.conflicts += 1;
+                let row = conflict_row(incoming, &loser, now_ms(), ConflictKind::Overwritten)?;
+                taken(EntryStep::Drop, Some(row), applied)
+            }
+            Reconcile::KeepPending | Reconcile::Ignore => Step::default(),
+            Reconcile::Advance => {
+                let mut entry = entry.expect("an advanced change is pending").clone();
+                made_after(&mut entry, incoming);
+                Step {
+                    entry: EntryStep::Put(entry),
+                    ..Step::default()
+                }
+            }
+            Reconcile::Concurrent { local } => {
+                let entry = entry.expect("a concurrent change is pending");
+                let mut step = self.resolve_concurrent(&local, entry, incoming, applied)?;
+                if queue && step.entry == EntryStep::Drop {
+                    step.entry = EntryStep::Put(OutboxEntry::replay(incoming));
+                }
+                step
+            }
+        })
+    }
+
+    /// Combines the pending change `local` (of outbox `entry`) with `incoming`, made
+    /// without knowing it, by the collection's merge rule: either `incoming` stands, or
+    /// the result becomes a new local change made from `incoming`, so that it reaches
+    /// every replica. What either side loses, and what was merged, is logged.
+    fn resolve_concurrent(
+        &self,
+        local: &JsRecord,
+        entry: &OutboxEntry,
+        incoming: &JsRecord,
+        applied: &mut Applied<JsRecord>,
+    ) -> Result<Step, StoreError> {
+        let (mine, theirs) = (local.decode()?, incoming.decode()?);
+        let base = entry.base.as_ref().map(JsRecord::decode).transpose()?;
+        let resolution = resolve(
+            self.merge_rules.borrow().rule(&local.collection),
+            base.as_ref().map(Version::from),
+            Version::from(&mine),
+            Version::from(&theirs),
+        );
+        let now = now_ms();
+        let (stored, outbox, logged) = match resolution {
+            Resolution::TakeIncoming { logged } => (incoming.clone(), EntryStep::Drop, logged),
+            Resolution::Rebase { value, logged } => {
+                let hlc = self.clock.borrow_mut().tick(self.now())?;
+                let key = local.key();
+                let record = match value {
+                    Some(value) => Record::new(key.clone(), value, hlc),
+                    None => Record::tombstone(key.clone(), hlc),
+                };
+                let record = JsRecord::from_record(&record)?;
+                let entry =
+                    OutboxEntry::made_from(&key, &record.hlc, MadeFrom::Version(incoming.clone()));
+                applied.rebased += 1;
+                (record, EntryStep::Put(entry), logged)
+            }
+        };
+        let conflict = match logged {
+            Some(Logged { version, kind }) => {
+                applied.conflicts += 1;
+                let loser = match version {
+                    Side::Local => local,
+                    Side::Incoming => incoming,
+                };
+                Some(conflict_row(&stored, loser, now, kind)?)
+            }
+            None => None,
+        };
+        applied.changed.push(stored.clone());
+        Ok(Step {
+            record: Some(stored),
+            entry: outbox,
+            conflict,
+            clear_aside: false,
+        })
     }
 
     /// Writes `value` at `key` as a local change (like [`Store::write`]) that knowingly
@@ -423,6 +591,7 @@ impl Store {
             &JsRecord::from_record(winner)?,
             &JsRecord::from_record(loser)?,
             now_ms(),
+            ConflictKind::Overwritten,
         )?;
         match &self.backend {
             Backend::Memory(_, mem) => {
@@ -491,14 +660,10 @@ impl Store {
 
     /// Queues every stored record for pushing (one transaction): after signing in to an
     /// account this device has not synced with, so that account gets this device's data.
+    /// Each is re-sent as it is (a replay, merged by clock alone): the server lost it,
+    /// or never had it.
     pub(crate) async fn queue_everything(&self) -> Result<usize, StoreError> {
-        let now = now_ms();
-        let entry = |r: &JsRecord| OutboxEntry {
-            collection: r.collection.clone(),
-            id: r.id.clone(),
-            hlc: r.hlc.clone(),
-            queued_at_ms: now,
-        };
+        let entry = OutboxEntry::replay;
         match &self.backend {
             Backend::Memory(_, mem) => {
                 let mut mem = mem.borrow_mut();
@@ -524,6 +689,34 @@ impl Store {
             }
         }
     }
+}
+
+/// What applying one incoming record does to the device's rows.
+#[derive(Default)]
+struct Step {
+    /// The version to store, if it changes.
+    record: Option<JsRecord>,
+    entry: EntryStep,
+    /// A conflict-log row to add.
+    conflict: Option<JsValue>,
+    /// The record's set-aside change leaves that list.
+    clear_aside: bool,
+}
+
+/// What happens to a record's outbox entry.
+#[derive(Debug, Default, PartialEq)]
+enum EntryStep {
+    #[default]
+    Keep,
+    Drop,
+    Put(OutboxEntry),
+}
+
+/// Records in `entry` that its change was made after `version` (this device's own, now
+/// on the server): `version` becomes its base.
+fn made_after(entry: &mut OutboxEntry, version: &JsRecord) {
+    entry.base = Some(version.clone());
+    entry.created = false;
 }
 
 impl StoredConflict {

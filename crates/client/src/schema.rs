@@ -56,6 +56,9 @@ pub(crate) const META_PULL_POSITION: &str = "pull_position";
 pub(crate) const META_SYNC_EXCLUDED: &str = "sync_excluded";
 /// How the last sync went ([`crate::sync::LastSync`]).
 pub(crate) const META_LAST_SYNC: &str = "last_sync";
+/// How each collection combines concurrent versions, as the app set it
+/// ([`crate::Store::set_merge_rules`]), so the service worker merges as the page does.
+pub(crate) const META_MERGE_RULES: &str = "merge_rules";
 
 /// The IndexedDB version this build opens.
 pub const DB_VERSION: u32 = 6;

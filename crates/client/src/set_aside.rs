@@ -16,7 +16,7 @@ use wasm_bindgen::JsValue;
 use crate::codec::{from_js, now_ms, to_js};
 use crate::js_record::JsRecord;
 use crate::schema::{OUTBOX, SET_ASIDE};
-use crate::store::{commit, key_js, Backend, OutboxEntry, Store};
+use crate::store::{commit, key_js, Backend, MadeFrom, OutboxEntry, Store};
 use crate::StoreError;
 
 /// A local change taken out of sync, and why.
@@ -30,7 +30,9 @@ pub struct SetAside {
     pub set_aside_at_ms: u64,
 }
 
-/// The stored row: keyed by `[collection, id]` like `records`.
+/// The stored row: keyed by `[collection, id]` like `records`. `base` and `created` are
+/// those of the change's outbox entry ([`OutboxEntry`]), so that editing the record again
+/// makes the new change from the same version.
 #[derive(Serialize, Deserialize)]
 struct Row<R> {
     collection: String,
@@ -38,6 +40,28 @@ struct Row<R> {
     record: R,
     reason: String,
     set_aside_at_ms: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    base: Option<JsRecord>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    created: bool,
+}
+
+/// What the set-aside change of the stored row `raw` was made from.
+pub(crate) fn made_from(raw: &JsValue) -> MadeFrom {
+    #[derive(Deserialize)]
+    struct Base {
+        #[serde(default)]
+        base: Option<JsRecord>,
+        #[serde(default)]
+        created: bool,
+    }
+    match from_js::<Base>(raw.clone()) {
+        Ok(Base {
+            base: Some(base), ..
+        }) => MadeFrom::Version(base),
+        Ok(Base { created: true, .. }) => MadeFrom::Nothing,
+        _ => MadeFrom::AsItIs,
+    }
 }
 
 impl Store {
@@ -77,13 +101,15 @@ impl Store {
         refused: &[(JsRecord, String)],
     ) -> Result<usize, StoreError> {
         let now = now_ms();
-        let row = |record: &JsRecord, reason: &str| {
+        let row = |record: &JsRecord, reason: &str, entry: OutboxEntry| {
             to_js(&Row {
                 collection: record.collection.clone(),
                 id: record.id.clone(),
                 record,
                 reason: reason.to_owned(),
                 set_aside_at_ms: now,
+                base: entry.base,
+                created: entry.created,
             })
         };
         match &self.backend {
@@ -93,8 +119,8 @@ impl Store {
                 for (record, reason) in refused {
                     let key = record.key();
                     if mem.outbox.get(&key).is_some_and(|e| e.hlc == record.hlc) {
-                        mem.outbox.remove(&key);
-                        mem.set_aside.insert(key, row(record, reason)?);
+                        let entry = mem.outbox.remove(&key).expect("the entry just found");
+                        mem.set_aside.insert(key, row(record, reason, entry)?);
                         moved += 1;
                     }
                 }
@@ -108,9 +134,9 @@ impl Store {
                     let key = key_js(&record.key());
                     let entry = outbox.get(key.clone()).await?;
                     let current = entry.and_then(|e| from_js::<OutboxEntry>(e).ok());
-                    if current.is_some_and(|e| e.hlc == record.hlc) {
+                    if let Some(entry) = current.filter(|e| e.hlc == record.hlc) {
                         outbox.delete(key).await?;
-                        set_aside.put(&row(record, reason)?, None).await?;
+                        set_aside.put(&row(record, reason, entry)?, None).await?;
                         moved += 1;
                     }
                 }

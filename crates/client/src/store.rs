@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 use std::rc::Rc;
 
 use cairn_protocol::backup::LocalChange;
-use cairn_protocol::{DeviceId, Hlc, HlcClock, Record, RecordKey};
+use cairn_protocol::{DeviceId, Hlc, HlcClock, MergeRules, Pending, Record, RecordKey};
 use rexie::{KeyRange, Rexie, Transaction, TransactionMode};
 use serde::{Deserialize, Serialize};
 use wasm_bindgen::JsValue;
@@ -32,13 +32,105 @@ use crate::schema::{
 use crate::writer::{self, Write, Writer};
 use crate::StoreError;
 
-/// A local change waiting to be pushed: which record, and the clock of its latest change.
+/// A local change waiting to be pushed: which record, the clock of its latest change, and
+/// the version it was made from.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OutboxEntry {
     pub collection: String,
     pub id: String,
     pub hlc: Hlc,
     pub queued_at_ms: u64,
+    /// The version the change was made from — one from elsewhere, or this device's own
+    /// once pushed — kept until the change is pushed: the server stores the change only
+    /// over it, and a concurrent version is merged against it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base: Option<JsRecord>,
+    /// The record was created on this device (there is no base). An entry with neither
+    /// `base` nor `created` re-sends a version as it is (a replay, merged by clock alone):
+    /// after the server lost it, from a restored backup, or queued before bases were kept.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub created: bool,
+}
+
+impl OutboxEntry {
+    /// The entry of a local change `hlc` of `key`, made from `base`.
+    pub(crate) fn made_from(key: &RecordKey, hlc: &Hlc, base: MadeFrom) -> Self {
+        let (base, created) = match base {
+            MadeFrom::Version(base) => (Some(base), false),
+            MadeFrom::Nothing => (None, true),
+            MadeFrom::AsItIs => (None, false),
+        };
+        OutboxEntry {
+            collection: key.collection.clone(),
+            id: key.id.clone(),
+            hlc: hlc.clone(),
+            queued_at_ms: now_ms(),
+            base,
+            created,
+        }
+    }
+
+    /// The entry re-sending `record` as it is.
+    pub(crate) fn replay(record: &JsRecord) -> Self {
+        Self::made_from(&record.key(), &record.hlc, MadeFrom::AsItIs)
+    }
+
+    pub(crate) fn key(&self) -> RecordKey {
+        RecordKey::new(self.collection.clone(), self.id.clone())
+    }
+
+    /// What the change was made from.
+    pub(crate) fn made_from_what(&self) -> MadeFrom {
+        match (&self.base, self.created) {
+            (Some(base), _) => MadeFrom::Version(base.clone()),
+            (None, true) => MadeFrom::Nothing,
+            (None, false) => MadeFrom::AsItIs,
+        }
+    }
+
+    /// How the merge rule sees this pending change.
+    pub(crate) fn pending(&self) -> Pending<'_> {
+        match (&self.base, self.created) {
+            (Some(base), _) => Pending::Change {
+                base: Some(&base.hlc),
+            },
+            (None, true) => Pending::Change { base: None },
+            (None, false) => Pending::Replay,
+        }
+    }
+
+    /// The base to push with ([`cairn_protocol::api::Change::base`]).
+    pub(crate) fn push_base(&self) -> Option<&Hlc> {
+        match (&self.base, self.created) {
+            (Some(base), _) => Some(&base.hlc),
+            (None, true) => None,
+            (None, false) => Some(&self.hlc),
+        }
+    }
+}
+
+/// What a local change was made from.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum MadeFrom {
+    /// This version.
+    Version(JsRecord),
+    /// Nothing: the record is new.
+    Nothing,
+    /// The change re-sends a version as it is.
+    AsItIs,
+}
+
+impl MadeFrom {
+    /// The base of a new local change over what the device holds of its record: the
+    /// pending change's base if one is pending (in the outbox, or set aside), else the
+    /// version held (from elsewhere, or pushed), else nothing.
+    pub(crate) fn for_change(pending: Option<MadeFrom>, held: Option<JsRecord>) -> MadeFrom {
+        match (pending, held) {
+            (Some(pending), _) => pending,
+            (None, Some(held)) => MadeFrom::Version(held),
+            (None, None) => MadeFrom::Nothing,
+        }
+    }
 }
 
 /// A stored record that could not be decoded; it was moved out of the way, kept as it was.
@@ -81,6 +173,8 @@ pub struct Store {
     /// corrected time, so a device whose clock is wrong is not refused by the server.
     pub(crate) clock_offset: Rc<Cell<i64>>,
     pub(crate) broadcaster: Option<Broadcaster>,
+    /// How each collection combines concurrent versions ([`Store::set_merge_rules`]).
+    pub(crate) merge_rules: RefCell<MergeRules>,
 }
 
 pub(crate) enum Backend {
@@ -133,13 +227,18 @@ impl Store {
         migrate(&db).await?;
         let (clock, offset) = load_or_create_clock(&db).await?;
         let writer = Writer::open(name).await?;
-        Ok(Store {
+        let store = Store {
             name: name.to_owned(),
             backend: Backend::Idb(db, writer),
             clock: Rc::new(RefCell::new(clock)),
             clock_offset: Rc::new(Cell::new(offset)),
             broadcaster: Broadcaster::new(name),
-        })
+            merge_rules: RefCell::default(),
+        };
+        if let Some(rules) = store.meta(schema::META_MERGE_RULES).await? {
+            *store.merge_rules.borrow_mut() = rules;
+        }
+        Ok(store)
     }
 
     /// [`Store::open_reporting_blocked`], falling back to a memory store when IndexedDB is
@@ -165,12 +264,31 @@ impl Store {
             clock: Rc::new(RefCell::new(clock)),
             clock_offset: Rc::new(Cell::new(0)),
             broadcaster: None,
+            merge_rules: RefCell::default(),
         })
     }
 
     /// Deletes the database `name`.
     pub async fn delete_database(name: &str) -> Result<(), StoreError> {
         Rexie::delete(name).await.map_err(Into::into)
+    }
+
+    /// Sets how each collection combines a local change with a concurrent version from
+    /// elsewhere ([`cairn_protocol::three_way`]); collections not named are
+    /// last-writer-wins. The rules are kept in the database, so every context that opens
+    /// it later (the service worker's sync) merges the same way.
+    pub async fn set_merge_rules(&self, rules: MergeRules) -> Result<(), StoreError> {
+        if *self.merge_rules.borrow() != rules {
+            self.set_meta(schema::META_MERGE_RULES, Some(&rules))
+                .await?;
+            *self.merge_rules.borrow_mut() = rules;
+        }
+        Ok(())
+    }
+
+    /// The rules [`Store::set_merge_rules`] set.
+    pub fn merge_rules(&self) -> MergeRules {
+        self.merge_rules.borrow().clone()
     }
 
     /// The database name (`"memory"` for a memory store).
@@ -338,6 +456,7 @@ impl Store {
         if changes.is_empty() {
             return Ok(Vec::new());
         }
+        let keys: Vec<RecordKey> = changes.iter().map(LocalChange::key).collect();
         let (clock, now) = (self.clock.clone(), self.now());
         let replaced = replaced.cloned();
         let replaced_key = replaced.as_ref().map(|r| (r.key(), r.hlc.clone()));
@@ -361,6 +480,7 @@ impl Store {
                     &JsRecord::from_record(winner)?,
                     &JsRecord::from_record(loser)?,
                     now_ms(),
+                    cairn_protocol::ConflictKind::Overwritten,
                 )?),
                 _ => None,
             };
@@ -370,18 +490,43 @@ impl Store {
                 conflict,
             })
         };
-        let entry = |record: &Record| OutboxEntry {
-            collection: record.collection.clone(),
-            id: record.id.clone(),
-            hlc: record.hlc.clone(),
-            queued_at_ms: now_ms(),
+        // Each change is made from what its record was when the transaction read it; a
+        // record changed twice in one commit keeps the base of its first change.
+        let bases = |keys: &[RecordKey],
+                     read: &mut dyn FnMut(usize) -> Result<MadeFrom, StoreError>|
+         -> Result<Vec<MadeFrom>, StoreError> {
+            let mut first: BTreeMap<&RecordKey, MadeFrom> = BTreeMap::new();
+            let mut out = Vec::with_capacity(keys.len());
+            for (i, key) in keys.iter().enumerate() {
+                let base = match first.get(key) {
+                    Some(base) => base.clone(),
+                    None => read(i)?,
+                };
+                first.entry(key).or_insert_with(|| base.clone());
+                out.push(base);
+            }
+            Ok(out)
         };
         match &self.backend {
             Backend::Memory(_, mem) => {
+                let made_from = {
+                    let mem = mem.borrow();
+                    bases(&keys, &mut |i| {
+                        let key = &keys[i];
+                        let pending = match mem.outbox.get(key) {
+                            Some(entry) => Some(entry.made_from_what()),
+                            None => mem.set_aside.get(key).map(crate::set_aside::made_from),
+                        };
+                        Ok(MadeFrom::for_change(pending, mem.records.get(key).cloned()))
+                    })?
+                };
                 let stamped = stamp(None)?;
                 let mut mem = mem.borrow_mut();
-                for record in &stamped.records {
-                    mem.outbox.insert(record.key(), entry(record));
+                for (record, base) in stamped.records.iter().zip(made_from) {
+                    mem.outbox.insert(
+                        record.key(),
+                        OutboxEntry::made_from(&record.key(), &record.hlc, base),
+                    );
                     mem.set_aside.remove(&record.key());
                     mem.records
                         .insert(record.key(), JsRecord::from_record(record)?);
@@ -395,12 +540,25 @@ impl Store {
                 let written: Rc<RefCell<Vec<Record>>> = Rc::default();
                 let out = written.clone();
                 let clock_key = JsValue::from_str(META_CLOCK);
+                // The clock, then for each change its outbox entry, record and set-aside row.
+                let mut reads = vec![(META, clock_key.clone())];
+                for key in &keys {
+                    let k = key_js(key);
+                    reads.extend([(OUTBOX, k.clone()), (RECORDS, k.clone()), (SET_ASIDE, k)]);
+                }
                 writer
                     .read_then_write(
                         &[RECORDS, OUTBOX, schema::CONFLICTS, META, SET_ASIDE],
-                        (META, &clock_key.clone()),
-                        move |stored| {
-                            let stored = stored
+                        &reads,
+                        move |mut values| {
+                            let corrupt =
+                                |store: &str, key: &RecordKey, reason| StoreError::Corrupt {
+                                    collection: key.collection.clone(),
+                                    id: format!("{} ({store})", key.id),
+                                    reason,
+                                };
+                            let stored = values[0]
+                                .take()
                                 .map(|raw| {
                                     from_js::<Hlc>(raw).map_err(|reason| StoreError::Corrupt {
                                         collection: META.into(),
@@ -409,14 +567,37 @@ impl Store {
                                     })
                                 })
                                 .transpose()?;
+                            let made_from = bases(&keys, &mut |i| {
+                                let key = &keys[i];
+                                let [entry, held, aside] =
+                                    [1, 2, 3].map(|j| values[3 * i + j].take());
+                                let pending = match (entry, aside) {
+                                    (Some(raw), _) => Some(
+                                        from_js::<OutboxEntry>(raw)
+                                            .map_err(|r| corrupt(OUTBOX, key, r))?
+                                            .made_from_what(),
+                                    ),
+                                    (None, Some(raw)) => Some(crate::set_aside::made_from(&raw)),
+                                    (None, None) => None,
+                                };
+                                // A held record that does not decode is the quarantine's to
+                                // handle; the change is then made from nothing known.
+                                let held = held.and_then(|raw| from_js::<JsRecord>(raw).ok());
+                                Ok(MadeFrom::for_change(pending, held))
+                            })?;
                             let stamped = stamp(stored)?;
                             let mut write = Write::default();
                             let (mut records, mut outbox, mut keys) =
                                 (Vec::new(), Vec::new(), Vec::new());
-                            for record in &stamped.records {
+                            for (record, base) in stamped.records.iter().zip(made_from) {
+                                let key = record.key();
                                 records.push(to_js(record)?);
-                                outbox.push(to_js(&entry(record))?);
-                                keys.push(key_js(&record.key()));
+                                outbox.push(to_js(&OutboxEntry::made_from(
+                                    &key,
+                                    &record.hlc,
+                                    base,
+                                ))?);
+                                keys.push(key_js(&key));
                             }
                             write.puts.push((RECORDS, records));
                             write.puts.push((OUTBOX, outbox));
@@ -652,12 +833,7 @@ async fn run_migration(to: u32, tx: &Transaction) -> Result<(), StoreError> {
             let (records, outbox) = (tx.store(RECORDS)?, tx.store(OUTBOX)?);
             for raw in records.get_all(None, None).await? {
                 if let Ok(record) = from_js::<JsRecord>(raw) {
-                    let entry = OutboxEntry {
-                        collection: record.collection,
-                        id: record.id,
-                        hlc: record.hlc,
-                        queued_at_ms: now_ms(),
-                    };
+                    let entry = OutboxEntry::replay(&record);
                     outbox.put(&to_js(&entry)?, None).await?;
                 }
             }

@@ -25,7 +25,9 @@
 //! After every round the result is stored (`meta`) and announced on the BroadcastChannel
 //! `cairn-sync:<db>`, so every open page shows current status whoever ran the round.
 
-use cairn_protocol::api::{Credentials, EndedSessions, ErrorBody, Session, SessionInfo};
+use cairn_protocol::api::{
+    Credentials, EndedSessions, ErrorBody, Session, SessionInfo, PUSH_PROTOCOL,
+};
 use cairn_protocol::limits::{self, MAX_CHANGES_PER_PUSH, MAX_PULL_LIMIT, MAX_PUSH_BYTES};
 use cairn_protocol::{Conflict, Hlc, RecordKey};
 use futures_util::future::LocalBoxFuture;
@@ -94,6 +96,9 @@ pub struct StoredConflict {
     pub conflict: Conflict,
 }
 
+/// How many times one round pushes again what it merged.
+const MERGE_PASSES: usize = 3;
+
 /// Everything the app shows about sync.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct SyncStatus {
@@ -113,8 +118,11 @@ pub struct SyncStatus {
 pub struct SyncReport {
     pub pushed: usize,
     pub pulled: usize,
-    /// Local changes that lost and went to the conflict log.
+    /// Entries added to the conflict log: local changes that lost, and merges.
     pub conflicts: usize,
+    /// New local changes made by combining a pending change with a version made
+    /// elsewhere without knowing it ([`cairn_protocol::three_way`]); the round pushes them.
+    pub merged: usize,
     /// Records that changed here (to show; [`JsRecord::decode`] reads their values).
     pub changed: Vec<JsRecord>,
     /// Local changes set aside this round (refused by the server, or breaking a protocol
@@ -471,6 +479,17 @@ impl<'a> Sync<'a> {
                 self.push_all(&session, &mut report).await?;
                 self.pull_all(&session, &mut report).await?;
             }
+            // What this round merged goes out in it too. Each pass can meet a newer
+            // concurrent version (merged again); past a few, the next round goes on.
+            let mut sent = 0;
+            for _ in 0..MERGE_PASSES {
+                if report.merged == sent {
+                    break;
+                }
+                sent = report.merged;
+                self.push_all(&session, &mut report).await?;
+                self.pull_all(&session, &mut report).await?;
+            }
             pushed
         }
         .await;
@@ -501,8 +520,8 @@ impl<'a> Sync<'a> {
             let mut batch = Vec::with_capacity(chunk.len());
             let mut bytes = 0;
             let mut refused = Vec::new();
-            for record in self.store.records_for(chunk).await? {
-                let json = match record.to_push_json(now) {
+            for (record, base) in self.store.records_for(chunk).await? {
+                let json = match record.to_push_json(base.as_ref(), now) {
                     Ok(json) => json,
                     Err(reason) => {
                         refused.push((record, reason));
@@ -556,7 +575,7 @@ impl<'a> Sync<'a> {
         let (changes, jsons): (Vec<JsRecord>, Vec<String>) = changes.into_iter().unzip();
         // The shape of `cairn_protocol::api::PushRequest`.
         let body = format!(
-            r#"{{"device_id":{device_id},"partial":true,"changes":[{}]}}"#,
+            r#"{{"protocol":{PUSH_PROTOCOL},"device_id":{device_id},"partial":true,"changes":[{}]}}"#,
             jsons.join(",")
         );
         let reply: PushReply = self
@@ -597,6 +616,7 @@ impl<'a> Sync<'a> {
             .await?;
         report.pushed += taken.len() - reply.superseded.len().min(taken.len());
         report.conflicts += applied.conflicts;
+        report.merged += applied.rebased;
         report.changed.extend(applied.changed);
         let refused = refused
             .into_iter()
@@ -658,6 +678,7 @@ impl<'a> Sync<'a> {
                 .await?;
             report.pulled += page.records.len();
             report.conflicts += applied.conflicts;
+            report.merged += applied.rebased;
             report.changed.extend(applied.changed);
             if !page.more || page.cursor == cursor {
                 return Ok(restarted);

@@ -4,7 +4,8 @@
 //! rexie opens, upgrades and reads the database, but cannot serve local writes well: when
 //! a transaction aborts it does not say why (a full disk's QuotaExceededError is only on
 //! `IDBTransaction.error`), and it attaches a handler to every request. Here a whole
-//! write is one read of the device clock, then — in that read's success callback, still
+//! write is one batch of reads (the device clock, the rows it replaces), then — in the
+//! last read's success callback, still
 //! inside the transaction — synchronous `put` calls built from it and an explicit
 //! `commit()`, and one promise on the transaction: nothing of it waits on the page's event
 //! loop, so a write started by `pagehide` completes even as the page goes away, and no
@@ -17,7 +18,9 @@ use js_sys::{Array, Promise};
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{IdbDatabase, IdbFactory, IdbOpenDbRequest, IdbTransaction, IdbTransactionMode};
+use web_sys::{
+    IdbDatabase, IdbFactory, IdbOpenDbRequest, IdbRequest, IdbTransaction, IdbTransactionMode,
+};
 
 use crate::StoreError;
 
@@ -60,16 +63,21 @@ impl Writer {
         })
     }
 
-    /// In one readwrite transaction over `stores`: reads `key` of `read_store`, calls
-    /// `build` with the value there (if any), then stores what it returns — puts every
-    /// value of `puts` into its store, each `(store, key, value)` of `keyed`, deletes every
-    /// key of `deletes` — and commits. Resolves once committed; if `build` fails or the
-    /// transaction aborts, nothing of it is stored and the error says why.
+    /// In one readwrite transaction over `stores`: reads each `(store, key)` of `reads`,
+    /// calls `build` with the values there (`None` where a key holds nothing), then stores
+    /// what it returns — puts every value of `puts` into its store, each
+    /// `(store, key, value)` of `keyed`, deletes every key of `deletes` — and commits.
+    /// Resolves once committed; if `build` fails or the transaction aborts, nothing of it
+    /// is stored and the error says why.
+    ///
+    /// The reads are issued together; requests of one transaction complete in the order
+    /// they were made, so when the last one succeeds every result is there, and `build`
+    /// runs in that success callback.
     pub(crate) async fn read_then_write(
         &self,
         stores: &[&str],
-        (read_store, key): (&str, &JsValue),
-        build: impl FnOnce(Option<JsValue>) -> Result<Write, StoreError> + 'static,
+        reads: &[(&str, JsValue)],
+        build: impl FnOnce(Vec<Option<JsValue>>) -> Result<Write, StoreError> + 'static,
     ) -> Result<(), StoreError> {
         let names: Array = stores.iter().map(|s| JsValue::from_str(s)).collect();
         let tx = self
@@ -80,33 +88,41 @@ impl Writer {
             tx.set_oncomplete(Some(&resolve));
             tx.set_onabort(Some(&reject));
         });
-        let read = tx
-            .object_store(read_store)
-            .and_then(|store| store.get(key))
+        let requests = reads
+            .iter()
+            .map(|(store, key)| tx.object_store(store).and_then(|store| store.get(key)))
+            .collect::<Result<Vec<IdbRequest>, JsValue>>()
             .map_err(|e| {
                 let _ = tx.abort();
                 classify(&e)
             })?;
+        let Some(last) = requests.last().cloned() else {
+            let _ = tx.abort();
+            return Err(StoreError::Storage("a write reads at least one key".into()));
+        };
         let failed: Rc<RefCell<Option<StoreError>>> = Rc::default();
         let on_read = {
-            let (tx, read, failed) = (tx.clone(), read.clone(), failed.clone());
-            let mut build = Some(build);
+            let (tx, failed) = (tx.clone(), failed.clone());
+            let mut build = Some((build, requests));
             Closure::<dyn FnMut()>::new(move || {
-                let Some(build) = build.take() else {
+                let Some((build, requests)) = build.take() else {
                     return;
                 };
-                let value = read.result().ok().filter(|v| !v.is_undefined());
+                let values = requests
+                    .iter()
+                    .map(|r| r.result().ok().filter(|v| !v.is_undefined()))
+                    .collect();
                 let outcome =
-                    build(value).and_then(|write| issue(&tx, &write).map_err(|e| classify(&e)));
+                    build(values).and_then(|write| issue(&tx, &write).map_err(|e| classify(&e)));
                 if let Err(e) = outcome {
                     *failed.borrow_mut() = Some(e);
                     let _ = tx.abort();
                 }
             })
         };
-        read.set_onsuccess(Some(on_read.as_ref().unchecked_ref()));
+        last.set_onsuccess(Some(on_read.as_ref().unchecked_ref()));
         let result = JsFuture::from(done).await;
-        read.set_onsuccess(None);
+        last.set_onsuccess(None);
         drop(on_read);
         if let Some(e) = failed.borrow_mut().take() {
             return Err(e);

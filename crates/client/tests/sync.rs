@@ -94,19 +94,30 @@ async fn a_losing_pending_change_goes_to_the_conflict_log_and_can_be_restored() 
 }
 
 #[wasm_bindgen_test]
-async fn a_newer_pending_change_survives_an_older_remote_one() {
+async fn a_pending_change_beats_an_older_concurrent_version_which_is_logged() {
     let store = fresh("sync-keep").await;
     let mine = store
         .write(RecordKey::new("notes", "a"), json!("mine"))
         .await
         .unwrap();
-    let applied = store
-        .apply_remote(&[remote("a", json!("old"), 1)])
-        .await
-        .unwrap();
-    assert_eq!(applied, Default::default());
-    assert_eq!(store.get(&mine.key()).await.unwrap(), Some(mine.clone()));
-    assert_eq!(store.outbox().await.unwrap().len(), 1);
+    // Made elsewhere without knowing "mine" (its clock is older, but it reached the
+    // server first): "mine" wins by clock, as a new change made from it, and it is logged.
+    let old = remote("a", json!("old"), 1);
+    let applied = store.apply_remote(&[old.clone()]).await.unwrap();
+    assert_eq!((applied.conflicts, applied.rebased), (1, 1));
+    let current = store.get(&mine.key()).await.unwrap().unwrap();
+    assert_eq!(current.value, json!("mine"));
+    assert!(current.hlc > mine.hlc);
+    let outbox = store.outbox().await.unwrap();
+    assert_eq!(outbox.len(), 1);
+    assert_eq!(outbox[0].hlc, current.hlc);
+    assert_eq!(outbox[0].base.as_ref().unwrap().hlc, old.hlc);
+    let conflicts = store.conflicts().await.unwrap();
+    assert_eq!(conflicts.len(), 1);
+    assert_eq!(conflicts[0].conflict.loser, old);
+    // The same version again changes nothing: it is the new change's base now.
+    let again = store.apply_remote(&[old]).await.unwrap();
+    assert_eq!(again, Default::default());
 }
 
 #[wasm_bindgen_test]

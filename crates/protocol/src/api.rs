@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::hlc::DeviceId;
+use crate::hlc::{DeviceId, Hlc};
 use crate::record::Record;
 
 /// `POST /api/v1/accounts` and `POST /api/v1/sessions`.
@@ -35,20 +35,74 @@ pub struct Session {
     pub expires_at: u64,
 }
 
+/// The version of the push body this crate speaks: 2 adds each change's
+/// [`Change::base`]. The server refuses older pushes (`409 outdated_client`).
+pub const PUSH_PROTOCOL: u32 = 2;
+
 /// `POST /api/v1/sync/push`.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PushRequest {
+    /// [`PUSH_PROTOCOL`]; a body without it is version 1.
+    #[serde(default = "protocol_v1")]
+    pub protocol: u32,
     /// The pushing device.
     pub device_id: DeviceId,
-    /// At most [`crate::limits::MAX_CHANGES_PER_PUSH`] records.
-    pub changes: Vec<Record>,
+    /// At most [`crate::limits::MAX_CHANGES_PER_PUSH`] changes.
+    pub changes: Vec<Change>,
     /// Whether the device takes a partial push: when true, a change that breaks a
     /// per-record limit (too large, dated too far ahead, …) is answered in
     /// [`PushResponse::refused`] and the others are applied. When false (clients that
     /// predate it), one such change refuses the whole push with `422 invalid_change`.
     #[serde(default)]
     pub partial: bool,
+}
+
+fn protocol_v1() -> u32 {
+    1
+}
+
+/// One change of a push: the new version of a record, and the version it was made from.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Change {
+    pub collection: String,
+    pub id: String,
+    pub value: serde_json::Value,
+    pub hlc: Hlc,
+    #[serde(default)]
+    pub deleted: bool,
+    /// The clock of the version this change was made from: `null` for a record the device
+    /// created; the change's own clock to re-send a version as it is (merged by clock
+    /// alone). The server stores the change only over that version ([`crate::admit`]).
+    #[serde(default)]
+    pub base: Option<Hlc>,
+}
+
+impl Change {
+    /// `record`, made from the version with clock `base`.
+    pub fn new(record: Record, base: Option<Hlc>) -> Self {
+        Change {
+            collection: record.collection,
+            id: record.id,
+            value: record.value,
+            hlc: record.hlc,
+            deleted: record.deleted,
+            base,
+        }
+    }
+
+    /// The record this change writes, and its base.
+    pub fn into_parts(self) -> (Record, Option<Hlc>) {
+        let record = Record {
+            collection: self.collection,
+            id: self.id,
+            value: self.value,
+            hlc: self.hlc,
+            deleted: self.deleted,
+        };
+        (record, self.base)
+    }
 }
 
 /// The reply to a push. The push is applied atomically: either this reply, or an error
@@ -60,8 +114,9 @@ pub struct PushResponse {
     pub applied: u32,
     /// How many were already there (the same clock): a retried push.
     pub duplicates: u32,
-    /// For each change not taken because the server holds a newer version: that newer
-    /// version (the winner).
+    /// For each change not taken — because it was made from another version than the one
+    /// the server holds (a concurrent edit), or the server holds a newer one — the version
+    /// the server holds, once per record.
     pub superseded: Vec<Record>,
     /// The account's pull cursor before this push and after it: the versions this push
     /// stored took the positions `seq_before + 1 ..= seq_after`. A client whose cursor was

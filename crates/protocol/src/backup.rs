@@ -711,6 +711,15 @@ pub enum LocalChange {
     Delete(RecordKey),
 }
 
+impl LocalChange {
+    /// The record it changes.
+    pub fn key(&self) -> RecordKey {
+        match self {
+            LocalChange::Put(key, _) | LocalChange::Delete(key) => key.clone(),
+        }
+    }
+}
+
 /// The local changes a replace import makes, in order.
 pub fn replace_changes(plan: &Plan) -> Vec<LocalChange> {
     plan.writes()

@@ -8,7 +8,10 @@
 //! - [`hlc`]: the hybrid logical clock that orders every change ([`Hlc`], [`HlcClock`]).
 //! - [`record`]: the unit of storage and sync ([`Record`]).
 //! - [`merge`]: the merge rule ([`merge()`]), how a device reconciles incoming records
-//!   with unpushed local changes ([`reconcile`]), and the [`Conflict`] it logs.
+//!   with unpushed local changes ([`reconcile`]), the server's check that a change was made
+//!   from the version it holds ([`admit`]), and the [`Conflict`] a device logs.
+//! - [`three_way`]: how a device combines concurrent versions of a record, by each
+//!   collection's [`MergeRule`].
 //! - [`limits`]: every input limit and its check, shared by server and client.
 //! - [`api`]: the JSON bodies of the HTTP API.
 //! - [`backup`]: the backup file (JSON or YAML): validation, migration of older versions,
@@ -20,9 +23,11 @@ pub mod hlc;
 pub mod limits;
 pub mod merge;
 pub mod record;
+pub mod three_way;
 
 pub use backup::{Backup, BackupError, FileFormat, ImportMode, Plan, Validated};
 pub use hlc::{DeviceId, Hlc, HlcClock, HlcError};
 pub use limits::LimitError;
-pub use merge::{merge, reconcile, Conflict, Merge, Reconcile, Versioned};
+pub use merge::{admit, merge, reconcile, Admit, Conflict, Merge, Pending, Reconcile, Versioned};
 pub use record::{Record, RecordKey};
+pub use three_way::{ConflictKind, MergeRule, MergeRules};

@@ -1,15 +1,19 @@
 //! Property tests of the merge rule as the whole system uses it: devices that edit while
 //! apart, push and pull through a server in any interleaving, converge to one state, and
-//! a change is only ever lost to a higher-clock change of the same record (and then, if it
-//! was a device's unpushed change, it is in that device's conflict log).
+//! no edit disappears without being merged into the final value, knowingly replaced, or
+//! logged. The server stores a change only over the version it was made from
+//! ([`cairn_protocol::admit`]); devices merge what it hands back
+//! ([`cairn_protocol::three_way`]).
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use cairn_protocol::three_way::{resolve, Resolution, Side, Version};
 use cairn_protocol::{
-    merge, reconcile, DeviceId, Hlc, HlcClock, Merge, Reconcile, Record, RecordKey,
+    admit, merge, reconcile, Admit, ConflictKind, DeviceId, Hlc, HlcClock, Merge, MergeRule,
+    MergeRules, Pending, Reconcile, Record, RecordKey,
 };
 use proptest::prelude::*;
-use serde_json::json;
+use serde_json::{json, Value};
 
 type State = BTreeMap<RecordKey, Record>;
 
@@ -83,17 +87,41 @@ proptest! {
     }
 }
 
-/// A device as the client implements it: a local state, an outbox of unpushed changes,
-/// a pull cursor and a conflict log.
+/// An outbox entry as the client keeps it: the change's clock and the version it was made
+/// from (`None` with `created` for a record made on the device).
+#[derive(Debug, Clone)]
+struct Entry {
+    hlc: Hlc,
+    base: Option<Record>,
+    created: bool,
+}
+
+impl Entry {
+    fn pending(&self) -> Pending<'_> {
+        Pending::Change {
+            base: self.base.as_ref().map(|b| &b.hlc),
+        }
+    }
+
+    fn push_base(&self) -> Option<Hlc> {
+        self.base.as_ref().map(|b| b.hlc.clone())
+    }
+}
+
+/// A device as the client implements it: a local state, an outbox of unpushed changes with
+/// their bases, a pull cursor and a conflict log.
 struct Device {
     clock: HlcClock,
     state: State,
-    outbox: BTreeSet<RecordKey>,
+    outbox: BTreeMap<RecordKey, Entry>,
     cursor: usize,
-    conflicts: Vec<(Record, Record)>,
+    /// `(winner, loser, kind)`.
+    log: Vec<(Record, Record, ConflictKind)>,
+    rules: MergeRules,
 }
 
-/// The server: one state and the log of stored versions in server order.
+/// The server: one version per record, the log of stored versions in server order, and
+/// the rule that stores a change only over the version it was made from.
 #[derive(Default)]
 struct Server {
     state: State,
@@ -101,21 +129,46 @@ struct Server {
 }
 
 impl Server {
-    /// Returns the winners of the changes it did not take.
-    fn push(&mut self, changes: &[Record]) -> Vec<Record> {
-        let mut superseded = Vec::new();
-        for c in changes {
-            match merge(self.state.get(&c.key()).map(|r| &r.hlc), &c.hlc) {
-                Merge::Take => {
+    /// Admits each change; returns the held version of each one it did not take.
+    fn push(&mut self, changes: &[(Record, Option<Hlc>)]) -> Vec<Record> {
+        let mut superseded: Vec<Record> = Vec::new();
+        for (c, base) in changes {
+            let held = self.state.get(&c.key());
+            match admit(held.map(|r| &r.hlc), &c.hlc, base.as_ref()) {
+                Admit::Take => {
                     self.state.insert(c.key(), c.clone());
                     self.log.push(c.clone());
                 }
-                Merge::Duplicate => {}
-                Merge::Keep => superseded.push(self.state[&c.key()].clone()),
+                Admit::Duplicate => {}
+                Admit::Superseded | Admit::Stale => {
+                    let held = self.state[&c.key()].clone();
+                    if !superseded.iter().any(|s| s.key() == held.key()) {
+                        superseded.push(held);
+                    }
+                }
             }
         }
         superseded
     }
+}
+
+fn key_of(key: usize) -> RecordKey {
+    // Records 0..3 are notes (merged three-way), 3 is a preference (last writer wins).
+    if key < 3 {
+        RecordKey::new("notes", format!("n{key}"))
+    } else {
+        RecordKey::new("prefs", "theme")
+    }
+}
+
+/// What a user does to a record.
+#[derive(Debug, Clone, Copy)]
+enum Edit {
+    /// Adds a line of its own to the body (notes), or sets the value (the preference).
+    Add,
+    /// Sets the title, replacing the one this device shows.
+    Title,
+    Delete,
 }
 
 impl Device {
@@ -123,52 +176,156 @@ impl Device {
         Self {
             clock: HlcClock::new(DeviceId::new(format!("d{n}")).unwrap()),
             state: State::new(),
-            outbox: BTreeSet::new(),
+            outbox: BTreeMap::new(),
             cursor: 0,
-            conflicts: Vec::new(),
+            log: Vec::new(),
+            rules: MergeRules::new().with("notes", MergeRule::three_way(["updated_at"])),
         }
     }
 
-    fn edit(&mut self, key: usize, now: u64, delete: bool) -> Record {
+    /// Makes `edit` with the unique `token`; returns the tokens it knowingly replaced
+    /// (what this device showed of the record and the edit removes).
+    fn edit(&mut self, key: usize, edit: Edit, token: &str, now: u64) -> Vec<String> {
         let hlc = self.clock.tick(now).unwrap();
-        let key = RecordKey::new("notes", format!("n{key}"));
-        let record = if delete {
-            Record::tombstone(key.clone(), hlc)
-        } else {
-            let by = self.clock.device().to_string();
-            Record::new(key.clone(), json!({"by": by, "at": now}), hlc)
+        let key = key_of(key);
+        let current = self
+            .state
+            .get(&key)
+            .filter(|r| !r.deleted)
+            .map(|r| r.value.clone());
+        let mut replaced = Vec::new();
+        let record = match edit {
+            Edit::Delete => {
+                replaced.extend(current.as_ref().map(tokens_in).unwrap_or_default());
+                Record::tombstone(key.clone(), hlc.clone())
+            }
+            _ if key.collection == "prefs" => {
+                replaced.extend(current.as_ref().map(tokens_in).unwrap_or_default());
+                Record::new(key.clone(), json!({ "value": token }), hlc.clone())
+            }
+            Edit::Add | Edit::Title => {
+                let mut value = current.unwrap_or_else(|| json!({}));
+                let object = value.as_object_mut().unwrap();
+                object.insert("updated_at".into(), json!(now));
+                if let Edit::Add = edit {
+                    let body = object.get("body").and_then(Value::as_str).unwrap_or("");
+                    let body = format!("{body}{token}\n");
+                    object.insert("body".into(), json!(body));
+                } else {
+                    if let Some(old) = object.get("title") {
+                        replaced.extend(tokens_in(old));
+                    }
+                    object.insert("title".into(), json!(token));
+                }
+                Record::new(key.clone(), value, hlc.clone())
+            }
         };
-        self.state.insert(key.clone(), record.clone());
-        self.outbox.insert(key);
-        record
+        let entry = match self.outbox.get(&key) {
+            Some(pending) => Entry {
+                hlc,
+                ..pending.clone()
+            },
+            None => Entry {
+                hlc,
+                base: self.state.get(&key).cloned(),
+                created: !self.state.contains_key(&key),
+            },
+        };
+        self.state.insert(key.clone(), record);
+        self.outbox.insert(key, entry);
+        replaced
     }
 
     fn receive(&mut self, incoming: &Record, now: u64) {
         self.clock.observe(&incoming.hlc, now).unwrap();
         let key = incoming.key();
-        let pending = self.outbox.contains(&key);
-        match reconcile(self.state.get(&key), pending, incoming) {
+        let own = incoming.hlc.device() == self.clock.device();
+        let entry = self.outbox.get(&key).cloned();
+        let pending = entry.as_ref().map_or(Pending::No, Entry::pending);
+        match reconcile(self.state.get(&key), pending, incoming, own) {
             Reconcile::Apply => {
                 self.state.insert(key, incoming.clone());
             }
-            Reconcile::ApplyOverPending { loser } => {
-                self.conflicts.push((incoming.clone(), loser));
-                self.outbox.remove(&key);
-                self.state.insert(key, incoming.clone());
-            }
+            Reconcile::ApplyOverPending { .. } => unreachable!("no replays here"),
             Reconcile::KeepPending | Reconcile::Ignore => {}
+            Reconcile::Advance => {
+                let entry = self.outbox.get_mut(&key).unwrap();
+                entry.base = Some(incoming.clone());
+                entry.created = false;
+            }
+            Reconcile::Concurrent { local } => {
+                let entry = entry.unwrap();
+                let resolution = resolve(
+                    self.rules.rule(&key.collection),
+                    entry.base.as_ref().map(Version::from),
+                    Version::from(&local),
+                    Version::from(incoming),
+                );
+                let (stored, logged) = match resolution {
+                    Resolution::TakeIncoming { logged } => {
+                        self.outbox.remove(&key);
+                        (incoming.clone(), logged)
+                    }
+                    Resolution::Rebase { value, logged } => {
+                        let hlc = self.clock.tick(now).unwrap();
+                        let record = match value {
+                            Some(v) => Record::new(key.clone(), v, hlc.clone()),
+                            None => Record::tombstone(key.clone(), hlc.clone()),
+                        };
+                        let base = Some(incoming.clone());
+                        self.outbox.insert(
+                            key.clone(),
+                            Entry {
+                                hlc,
+                                base,
+                                created: false,
+                            },
+                        );
+                        (record, logged)
+                    }
+                };
+                if let Some(logged) = logged {
+                    let loser = match logged.version {
+                        Side::Local => local.clone(),
+                        Side::Incoming => incoming.clone(),
+                    };
+                    self.log.push((stored.clone(), loser, logged.kind));
+                }
+                self.state.insert(key, stored);
+            }
         }
     }
 
-    /// Pushes the whole outbox. A superseded change is still this device's version when
-    /// the reply arrives, so it is reconciled as pending: it lands in the conflict log.
-    fn push(&mut self, server: &mut Server, now: u64) {
-        let batch: Vec<Record> = self.outbox.iter().map(|k| self.state[k].clone()).collect();
+    /// Pushes the whole outbox. With `lost`, the server applies the push but the reply
+    /// never arrives. Taken changes leave the outbox, unless changed again meanwhile (the
+    /// newer change is then made from them); the versions handed back are received as
+    /// concurrent with what is still pending.
+    fn push(&mut self, server: &mut Server, now: u64, lost: bool) {
+        let batch: Vec<(Record, Option<Hlc>)> = self
+            .outbox
+            .iter()
+            .map(|(k, e)| (self.state[k].clone(), e.push_base()))
+            .collect();
         let superseded = server.push(&batch);
-        let lost: BTreeSet<RecordKey> = superseded.iter().map(Record::key).collect();
-        self.outbox.retain(|k| lost.contains(k));
-        for winner in &superseded {
-            self.receive(winner, now);
+        if lost {
+            return;
+        }
+        let handed_back: BTreeSet<RecordKey> = superseded.iter().map(Record::key).collect();
+        for (change, _) in &batch {
+            let key = change.key();
+            if handed_back.contains(&key) {
+                continue;
+            }
+            if self.outbox[&key].hlc == change.hlc {
+                self.outbox.remove(&key);
+            } else {
+                let entry = self.outbox.get_mut(&key).unwrap();
+                entry.base = Some(change.clone());
+                entry.created = false;
+            }
+        }
+        for held in &superseded {
+            self.receive(held, now);
         }
     }
 
@@ -181,15 +338,29 @@ impl Device {
     }
 }
 
+/// The tokens (`t<n>x`) written into a value.
+fn tokens_in(value: &Value) -> Vec<String> {
+    let text = value.to_string();
+    text.match_indices('t')
+        .filter_map(|(i, _)| {
+            let rest = &text[i + 1..];
+            let digits = rest.chars().take_while(char::is_ascii_digit).count();
+            (digits > 0 && rest[digits..].starts_with('x'))
+                .then(|| text[i..i + digits + 2].to_owned())
+        })
+        .collect()
+}
+
 #[derive(Debug, Clone)]
 enum Step {
     Edit {
         device: usize,
         key: usize,
-        delete: bool,
+        edit: Edit,
     },
     Push {
         device: usize,
+        lost: bool,
     },
     Pull {
         device: usize,
@@ -200,70 +371,85 @@ enum Step {
 }
 
 fn step() -> impl Strategy<Value = Step> {
+    let edit = prop_oneof![5 => Just(Edit::Add), 2 => Just(Edit::Title), 1 => Just(Edit::Delete)];
     prop_oneof![
-        4 => (0usize..3, 0usize..4, prop::bool::weighted(0.2))
-            .prop_map(|(device, key, delete)| Step::Edit { device, key, delete }),
-        2 => (0usize..3).prop_map(|device| Step::Push { device }),
+        5 => (0usize..3, 0usize..4, edit)
+            .prop_map(|(device, key, edit)| Step::Edit { device, key, edit }),
+        2 => (0usize..3, prop::bool::weighted(0.15))
+            .prop_map(|(device, lost)| Step::Push { device, lost }),
         2 => (0usize..3).prop_map(|device| Step::Pull { device }),
         1 => (0u64..3).prop_map(|ms| Step::Tick { ms }),
     ]
 }
 
 proptest! {
-    /// Three devices edit, push and pull in a random interleaving, with clocks that stand
-    /// still or move, so equal wall times are common. After everyone syncs, all devices
-    /// equal the server; each record holds the highest-clock edit ever made to it (so an
-    /// edit is only lost to a higher-clock edit of the same record); and every edit that
-    /// was overwritten while still unpushed is in its device's conflict log, beside a
-    /// winner with a higher clock.
+    /// Three devices edit, push and pull in a random interleaving (some push replies
+    /// lost), with clocks that stand still or move. The server stores a change only over
+    /// the version it was made from; devices merge what it hands back. After everyone
+    /// syncs: all devices equal the server, nothing is pending, and every edit ever made
+    /// is in the final value, or was knowingly replaced (by an edit made on a device
+    /// that showed it), or is in a conflict log as a version that lost.
     #[test]
-    fn devices_converge_and_lose_nothing_silently(steps in prop::collection::vec(step(), 1..80)) {
+    fn devices_converge_and_no_edit_vanishes_unmerged_and_unlogged(
+        steps in prop::collection::vec(step(), 1..100),
+    ) {
         let mut server = Server::default();
         let mut devices: Vec<Device> = (0..3).map(Device::new).collect();
         let mut now = 1_000u64;
-        let mut edits = Vec::new();
+        let mut made: Vec<(RecordKey, String)> = Vec::new();
+        let mut replaced: BTreeSet<String> = BTreeSet::new();
         for step in steps {
             match step {
-                Step::Edit { device, key, delete } => {
-                    edits.push(devices[device].edit(key, now, delete))
+                Step::Edit { device, key, edit } => {
+                    let token = format!("t{}x", made.len());
+                    replaced.extend(devices[device].edit(key, edit, &token, now));
+                    if !matches!(edit, Edit::Delete) {
+                        made.push((key_of(key), token));
+                    }
                 }
-                Step::Push { device } => devices[device].push(&mut server, now),
+                Step::Push { device, lost } => devices[device].push(&mut server, now, lost),
                 Step::Pull { device } => devices[device].pull(&server, now),
                 Step::Tick { ms } => now += ms,
             }
         }
-        for _ in 0..2 {
+        // Everyone syncs in turn until nothing is pending.
+        for _ in 0..10 {
             for d in &mut devices {
-                d.push(&mut server, now);
+                d.push(&mut server, now, false);
                 d.pull(&server, now);
             }
+            if devices.iter().all(|d| d.outbox.is_empty()) {
+                break;
+            }
         }
-        prop_assert_eq!(&server.state, &expected(&edits));
+        for d in &mut devices {
+            d.pull(&server, now);
+        }
         for d in &devices {
+            prop_assert!(d.outbox.is_empty(), "still pending: {:?}", d.outbox);
             prop_assert_eq!(&d.state, &server.state);
-            prop_assert!(d.outbox.is_empty());
-            for (winner, loser) in &d.conflicts {
-                prop_assert!(winner.hlc > loser.hlc);
-                prop_assert_eq!(winner.key(), loser.key());
-                prop_assert_eq!(loser.hlc.device(), d.clock.device());
-            }
         }
-        // Every edit that never reached the server (its device replaced it only by
-        // receiving a newer remote version) is in that device's conflict log.
-        let on_server: BTreeSet<String> = server.log.iter().map(|r| r.hlc.to_string()).collect();
-        for edit in &edits {
-            if on_server.contains(&edit.hlc.to_string()) {
-                continue;
-            }
-            let device = &devices[edit.hlc.device().as_str()[1..].parse::<usize>().unwrap()];
-            let overwritten_locally = edits.iter().any(|e| {
-                e.key() == edit.key() && e.hlc.device() == edit.hlc.device() && e.hlc > edit.hlc
+        for (key, token) in &made {
+            let kept = server
+                .state
+                .get(key)
+                .is_some_and(|r| tokens_in(&r.value).contains(token));
+            let logged = devices.iter().any(|d| {
+                d.log
+                    .iter()
+                    .any(|(_, loser, _)| tokens_in(&loser.value).contains(token))
             });
-            let logged = device.conflicts.iter().any(|(_, loser)| loser == edit);
             prop_assert!(
-                overwritten_locally || logged,
-                "edit {:?} never reached the server and is not in the conflict log", edit
+                kept || replaced.contains(token) || logged,
+                "edit {} of {:?} vanished: final {:?}", token, key, server.state.get(key)
             );
+        }
+        // A merge that lost nothing is logged as merged; the log names versions of the
+        // record it is about.
+        for d in &devices {
+            for (winner, loser, _) in &d.log {
+                prop_assert_eq!(winner.key(), loser.key());
+            }
         }
     }
 }

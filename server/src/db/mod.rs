@@ -3,7 +3,7 @@
 //!
 //! This module (with [`sqlite`] and [`postgres`], one per dialect) is the only place that
 //! knows SQL. Handlers call the typed functions of [`Database`]; the merge decisions of a
-//! push are made here in Rust by [`plan_push`] with `cairn_protocol::merge`, the same rule
+//! push are made here in Rust by [`plan_push`] with `cairn_protocol::admit`, the same rule
 //! every device applies, and each dialect only reads and writes rows.
 //!
 //! Schema changes are the numbered files in `server/migrations/{sqlite,postgres}/`,
@@ -24,7 +24,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use cairn_protocol::api::{PullResponse, PushResponse, ServerClock};
-use cairn_protocol::{merge, Hlc, Merge, Record, RecordKey};
+use cairn_protocol::{admit, Admit, Hlc, Record, RecordKey};
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
 
@@ -476,7 +476,14 @@ impl Database {
     /// time and take increasing sequence numbers. The reply carries the
     /// [`Database::server_clock`]; an empty push stores nothing and answers the account's
     /// current sequence number as both `seq_before` and `seq_after`.
-    pub async fn push(&self, user: UserId, changes: &[Record]) -> Result<PushResponse, DbError> {
+    /// Each change is stored only over the version it was made from, `bases[i]`
+    /// ([`cairn_protocol::admit`]).
+    pub async fn push(
+        &self,
+        user: UserId,
+        changes: &[Record],
+        bases: &[Option<Hlc>],
+    ) -> Result<PushResponse, DbError> {
         let mut reply = if changes.is_empty() {
             let seq = self.head(user).await?;
             PushResponse {
@@ -490,7 +497,7 @@ impl Database {
             }
         } else {
             // Encoding happens before the transaction, so it never holds a lock.
-            let batch = PushBatch::new(changes)?;
+            let batch = PushBatch::new(changes, bases)?;
             let _turn = self.pushers.lock(user).await;
             match &self.pool {
                 Pool::Sqlite(db) => sqlite::push(db, user, &batch).await?,
@@ -735,12 +742,21 @@ pub(crate) struct PushPlan {
 /// distinct keys in first-seen order.
 pub(crate) struct PushBatch<'a> {
     pub changes: &'a [Record],
+    /// The clock of the version each change was made from.
+    pub bases: &'a [Option<Hlc>],
     pub values: Vec<String>,
     pub keys: Vec<RecordKey>,
 }
 
 impl<'a> PushBatch<'a> {
-    pub fn new(changes: &'a [Record]) -> Result<Self, DbError> {
+    pub fn new(changes: &'a [Record], bases: &'a [Option<Hlc>]) -> Result<Self, DbError> {
+        if bases.len() != changes.len() {
+            return Err(DbError::Inconsistent(format!(
+                "{} changes with {} bases",
+                changes.len(),
+                bases.len()
+            )));
+        }
         let values = changes
             .iter()
             .map(|c| serde_json::to_string(&c.value))
@@ -754,16 +770,17 @@ impl<'a> PushBatch<'a> {
             .collect();
         Ok(PushBatch {
             changes,
+            bases,
             values,
             keys,
         })
     }
 }
 
-/// Applies the merge rule to each change in turn, as if the changes arrived one after the
-/// other: `held` has the stored clock of every pushed key the user already has. A key
-/// pushed twice in one request is written once, with the newer version; a change that
-/// loses to an earlier one of the same request is reported like any loser.
+/// Admits each change in turn ([`admit`]), as if the changes arrived one after the other:
+/// `held` has the stored clock of every pushed key the user already has. A key pushed
+/// twice in one request is written once, with the later version taken; a change that is
+/// not taken (stale, or older than what is held) is reported with the held version.
 pub(crate) fn plan_push(
     batch: &PushBatch<'_>,
     mut held: HashMap<RecordKey, Hlc>,
@@ -775,10 +792,10 @@ pub(crate) fn plan_push(
     };
     // Index into `plan.writes` of the version to store for a key, if any.
     let mut written: HashMap<RecordKey, usize> = HashMap::new();
-    for (change, value) in batch.changes.iter().zip(&batch.values) {
+    for ((change, value), base) in batch.changes.iter().zip(&batch.values).zip(batch.bases) {
         let key = change.key();
-        match merge(held.get(&key), &change.hlc) {
-            Merge::Take => {
+        match admit(held.get(&key), &change.hlc, base.as_ref()) {
+            Admit::Take => {
                 plan.applied += 1;
                 let write = Write {
                     collection: change.collection.clone(),
@@ -797,8 +814,8 @@ pub(crate) fn plan_push(
                 }
                 held.insert(key, change.hlc.clone());
             }
-            Merge::Duplicate => plan.duplicates += 1,
-            Merge::Keep => {
+            Admit::Duplicate => plan.duplicates += 1,
+            Admit::Superseded | Admit::Stale => {
                 if !plan.lost.contains(&key) {
                     plan.lost.push(key);
                 }
@@ -836,8 +853,10 @@ mod tests {
     use cairn_protocol::DeviceId;
     use serde_json::json;
 
+    /// A batch of replays (each change its own base): merged by clock alone.
     fn batch(changes: &[Record]) -> PushBatch<'_> {
-        PushBatch::new(changes).unwrap()
+        let bases = changes.iter().map(|c| Some(c.hlc.clone())).collect();
+        PushBatch::new(changes, Vec::leak(bases)).unwrap()
     }
 
     fn rec(id: &str, wall: u64, value: i64) -> Record {
@@ -972,5 +991,28 @@ mod tests {
         assert_eq!(plan.writes[0].value, "3");
         assert_eq!(plan.writes[0].seq, 1);
         assert_eq!(plan.lost, [RecordKey::new("notes", "a")]);
+    }
+
+    #[test]
+    fn a_change_made_from_another_version_than_the_held_one_is_stale() {
+        let held_a = rec("a", 5, 0).hlc;
+        let held = HashMap::from([
+            (RecordKey::new("notes", "a"), held_a.clone()),
+            (RecordKey::new("notes", "b"), rec("b", 5, 0).hlc),
+        ]);
+        let changes = [rec("a", 7, 1), rec("b", 9, 1), rec("c", 1, 1)];
+        let bases = [Some(held_a), Some(rec("b", 3, 0).hlc), None];
+        let plan = plan_push(&PushBatch::new(&changes, &bases).unwrap(), held, 0);
+        // "b" has the newer clock but was made from a version the server replaced.
+        assert_eq!(plan.applied, 2);
+        assert_eq!(
+            plan.writes
+                .iter()
+                .map(|w| w.id.as_str())
+                .collect::<Vec<_>>(),
+            ["a", "c"]
+        );
+        assert_eq!(plan.lost, [RecordKey::new("notes", "b")]);
+        assert!(PushBatch::new(&changes, &bases[..1]).is_err());
     }
 }

@@ -16,7 +16,7 @@ use std::sync::Once;
 use axum::body::Body;
 use axum::http::{header, HeaderMap, Method, Request, StatusCode};
 use axum::Router;
-use cairn_protocol::api::{PullResponse, PushResponse, ServerClock, Session};
+use cairn_protocol::api::{Change, PullResponse, PushResponse, ServerClock, Session};
 use cairn_protocol::{DeviceId, Hlc, Record, RecordKey};
 use cairn_server::auth::PasswordCost;
 use cairn_server::config::DbOptions;
@@ -412,14 +412,25 @@ impl TestApp {
     }
 
     pub async fn push_reply(&self, token: &str, changes: &[Record]) -> Reply {
-        let body = json!({"device_id": "dev1", "changes": changes});
+        let body = json!({"protocol": 2, "device_id": "dev1", "changes": replays(changes)});
         self.call(Method::POST, "/api/v1/sync/push", Some(token), Some(&body))
             .await
     }
 
     /// A push with `"partial": true`.
     pub async fn push_partial_reply(&self, token: &str, changes: &[Record]) -> Reply {
-        let body = json!({"device_id": "dev1", "changes": changes, "partial": true});
+        let body = json!({"protocol": 2, "device_id": "dev1", "changes": replays(changes), "partial": true});
+        self.call(Method::POST, "/api/v1/sync/push", Some(token), Some(&body))
+            .await
+    }
+
+    /// A push of `changes`, each made from the version with its clock `base`.
+    pub async fn push_based_reply(&self, token: &str, changes: &[(Record, Option<Hlc>)]) -> Reply {
+        let changes: Vec<Change> = changes
+            .iter()
+            .map(|(record, base)| Change::new(record.clone(), base.clone()))
+            .collect();
+        let body = json!({"protocol": 2, "device_id": "dev1", "changes": changes, "partial": true});
         self.call(Method::POST, "/api/v1/sync/push", Some(token), Some(&body))
             .await
     }
@@ -494,4 +505,13 @@ pub fn hlc(wall_ms: u64, device: &str) -> Hlc {
 /// A record in `notes` written at `wall_ms` by `device`.
 pub fn note(id: &str, value: Value, wall_ms: u64, device: &str) -> Record {
     Record::new(RecordKey::new("notes", id), value, hlc(wall_ms, device))
+}
+
+/// `records` as changes that re-send each version as it is (each its own base): merged by
+/// clock alone, as the tests written for the clock rule expect.
+pub fn replays(records: &[Record]) -> Vec<Change> {
+    records
+        .iter()
+        .map(|r| Change::new(r.clone(), Some(r.hlc.clone())))
+        .collect()
 }
