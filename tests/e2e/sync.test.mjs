@@ -440,3 +440,176 @@ async function syncedAfter(page, action) {
     before,
   );
 }
+
+// --- concurrent edits of one note -----------------------------------------------------
+
+/** Opens Notes (in-app navigation) and presses "New note"; types `title` and `body`. */
+async function newNote(page, title, body) {
+  await page.getByRole('navigation').getByRole('link', { name: 'Notes', exact: true }).click();
+  await page.getByRole('button', { name: 'New note' }).click();
+  await page.waitForURL(/\/notes\/[0-9a-f]{16}$/);
+  const id = new URL(page.url()).pathname.split('/').pop();
+  await page.locator('#note-title:not([disabled])').waitFor();
+  await page.getByLabel('Title', { exact: true }).fill(title);
+  await page.getByLabel('Text', { exact: true }).fill(body);
+  await waitForStored(page, 'notes', id, (v) => v?.title === title && v?.body === body);
+  return id;
+}
+
+/** Opens the note `id` from the notes list (in-app navigation, so it works offline). */
+async function openNote(page, id) {
+  await page.getByRole('navigation').getByRole('link', { name: 'Notes', exact: true }).click();
+  await page.locator(`[data-note-id="${id}"] a`).click();
+  await page.locator('#note-title:not([disabled])').waitFor();
+}
+
+/** The note `id` as the editor shows it. */
+async function shownNote(page, id) {
+  await openNote(page, id);
+  return {
+    title: await page.getByLabel('Title', { exact: true }).inputValue(),
+    body: await page.getByLabel('Text', { exact: true }).inputValue(),
+  };
+}
+
+/** Opens the note `id` and replaces its `label` field ("Title" or "Text") with `text`. */
+async function editNote(page, id, label, text) {
+  await openNote(page, id);
+  await page.getByLabel(label, { exact: true }).fill(text);
+  const field = label === 'Title' ? 'title' : 'body';
+  await waitForStored(page, 'notes', id, (v) => v?.[field] === text);
+}
+
+/** Two devices signed in to one new account, both holding the note `title`/`body`. */
+async function twoDevicesWithNote(server, title, body) {
+  const email = newEmail();
+  const a = await device(server.url);
+  const b = await device(server.url);
+  await signIn(a.page, email, { newAccount: true });
+  await signIn(b.page, email);
+  const id = await newNote(a.page, title, body);
+  await syncNow(a.page);
+  await syncNow(b.page);
+  assert.deepEqual(await shownNote(b.page, id), { title, body });
+  return { a, b, id };
+}
+
+/** Errors other than the failed requests of a device that is offline. */
+const unexpected = (errors) => errors.filter((e) => !/Failed to load resource: net::ERR_/.test(e));
+
+const conflictEntries = (page, kind) => page.locator(`#conflict-log .conflict.${kind}`);
+
+test('a rename synced from A and a text edit made offline on B both survive', { timeout: 120_000 }, async () => {
+  const server = await startServer();
+  const { a, b, id } = await twoDevicesWithNote(server, 'Shopping', 'milk');
+  try {
+    await b.context.setOffline(true);
+    await editNote(a.page, id, 'Title', 'Shopping for Saturday');
+    await syncNow(a.page);
+    await a.page.locator('#sync-pending').getByText('All changes synced').waitFor();
+
+    // B never saw the rename; its edit has the newer clock.
+    await editNote(b.page, id, 'Text', 'milk\neggs');
+    await openSettings(b.page);
+    await syncedAfter(b.page, () => b.context.setOffline(false));
+    await b.page.locator('#sync-pending').getByText('All changes synced').waitFor();
+    await syncNow(a.page);
+
+    const both = { title: 'Shopping for Saturday', body: 'milk\neggs' };
+    assert.deepEqual(await shownNote(a.page, id), both);
+    assert.deepEqual(await shownNote(b.page, id), both);
+    // B, which merged, says so; nothing needs anyone's attention.
+    await openSettings(b.page);
+    await conflictEntries(b.page, 'merged').getByText('Merged automatically').waitFor();
+    for (const { page } of [a, b]) {
+      assert.equal(await conflictEntries(page, 'overwritten').count(), 0);
+    }
+    assert.deepEqual(unexpected([...a.errors, ...b.errors]), []);
+  } finally {
+    await a.context.close();
+    await b.context.close();
+    await server.stop();
+  }
+});
+
+test('edits of different paragraphs made apart both survive; of the same paragraph, one wins and the other is restorable', { timeout: 150_000 }, async () => {
+  const server = await startServer();
+  const { a, b, id } = await twoDevicesWithNote(server, 'Plan', 'one\n\ntwo\n\nthree');
+  try {
+    await a.context.setOffline(true);
+    await b.context.setOffline(true);
+    await editNote(a.page, id, 'Text', 'ONE\n\ntwo\n\nthree');
+    await editNote(b.page, id, 'Text', 'one\n\ntwo\n\nTHREE');
+    for (const { page, context } of [a, b]) {
+      await openSettings(page);
+      await syncedAfter(page, () => context.setOffline(false));
+    }
+    await syncNow(a.page);
+    for (const { page } of [a, b]) {
+      assert.deepEqual(await shownNote(page, id), { title: 'Plan', body: 'ONE\n\ntwo\n\nTHREE' });
+    }
+
+    // Now both change the first paragraph: B's change is the newer one and wins.
+    await a.context.setOffline(true);
+    await b.context.setOffline(true);
+    await editNote(a.page, id, 'Text', 'first, by A\n\ntwo\n\nTHREE');
+    await editNote(b.page, id, 'Text', 'first, by B\n\ntwo\n\nTHREE');
+    // B comes back first; A, coming back second, merges.
+    for (const { page, context } of [b, a]) {
+      await openSettings(page);
+      await syncedAfter(page, () => context.setOffline(false));
+    }
+    await syncNow(b.page);
+    for (const { page } of [a, b]) {
+      assert.equal((await shownNote(page, id)).body, 'first, by B\n\ntwo\n\nTHREE');
+    }
+    // A kept its version in its log, for the user.
+    await openSettings(a.page);
+    const entry = conflictEntries(a.page, 'overwritten');
+    await entry.getByText('Needs your attention').waitFor();
+    assert.match(await entry.locator('.lost-value').textContent(), /first, by A/);
+    await entry.getByRole('button', { name: 'Restore this version' }).click();
+    await conflictEntries(a.page, 'overwritten').waitFor({ state: 'detached' });
+    await syncNow(a.page);
+    await syncNow(b.page);
+    for (const { page } of [a, b]) {
+      assert.equal((await shownNote(page, id)).body, 'first, by A\n\ntwo\n\nTHREE');
+    }
+    assert.deepEqual(unexpected([...a.errors, ...b.errors]), []);
+  } finally {
+    await a.context.close();
+    await b.context.close();
+    await server.stop();
+  }
+});
+
+test('a delete synced from A against an edit made offline on B: the edit is kept, the delete is in the log', { timeout: 120_000 }, async () => {
+  const server = await startServer();
+  const { a, b, id } = await twoDevicesWithNote(server, 'Keys', 'under the mat');
+  try {
+    await b.context.setOffline(true);
+    await openNote(a.page, id);
+    await a.page.getByRole('button', { name: 'Delete note' }).click();
+    await a.page.waitForURL(/\/notes$/);
+    await waitForStored(a.page, 'notes', id, (v) => v === null);
+    await syncNow(a.page);
+
+    await editNote(b.page, id, 'Text', 'in the drawer');
+    await openSettings(b.page);
+    await syncedAfter(b.page, () => b.context.setOffline(false));
+    await syncNow(a.page);
+
+    for (const { page } of [a, b]) {
+      assert.deepEqual(await shownNote(page, id), { title: 'Keys', body: 'in the drawer' });
+    }
+    await openSettings(b.page);
+    const entry = conflictEntries(b.page, 'overwritten');
+    await entry.getByText('Needs your attention').waitFor();
+    assert.equal(await entry.locator('.lost-value').textContent(), '(deleted)');
+    assert.deepEqual(unexpected([...a.errors, ...b.errors]), []);
+  } finally {
+    await a.context.close();
+    await b.context.close();
+    await server.stop();
+  }
+});

@@ -148,7 +148,22 @@ pub async fn write(collection: String, id: String, value_json: String) -> Result
         .write(RecordKey::new(collection, id), value)
         .await
         .map_err(js_err)?;
-    Ok(text(record_json(&record)))
+    with_base(&store, &record).await
+}
+
+/// `record` (just written) as JSON with `base`: the clock of the version its change was
+/// made from, as its outbox entry says, or `null` (a record created here, or a replay).
+/// The driver reads it to tell a version replaced knowingly from one lost.
+async fn with_base(store: &Store, record: &Record) -> Result<String, JsValue> {
+    let entry =
+        store.outbox().await.map_err(js_err)?.into_iter().find(|e| {
+            e.collection == record.collection && e.id == record.id && e.hlc == record.hlc
+        });
+    let mut json = record_json(record);
+    json["base"] = entry
+        .and_then(|e| e.base)
+        .map_or(Value::Null, |base| json!(base.hlc.to_string()));
+    Ok(text(json))
 }
 
 /// Deletes `collection`/`id` (a tombstone); answers the stored record. (Not named
@@ -160,7 +175,7 @@ pub async fn delete_record(collection: String, id: String) -> Result<String, JsV
         .delete(RecordKey::new(collection, id))
         .await
         .map_err(js_err)?;
-    Ok(text(record_json(&record)))
+    with_base(&store, &record).await
 }
 
 /// One sync round: `{ok, pushed, pulled, conflicts, refused}` or `{ok: false, error,

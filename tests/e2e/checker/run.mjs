@@ -9,10 +9,10 @@
 // worker's sync module opens its own store). Then everything quiesces (true clocks, sync
 // rounds until nothing moves) and the invariants are checked:
 //   (a) every device of an account shows the same records with the same clocks;
-//   (b) every acknowledged write is the converged value (same clock and value), or beaten
-//       by a higher clock, or in its device's conflict log (or set-aside list), or —
-//       refused for a clock beyond the drift limit — replaced by its device's next write
-//       to the record (the user's later edit, or retrying it);
+//   (b) no acknowledged write vanishes unmerged and unlogged: each is the converged value
+//       (same clock and value, or its value written anew by a merge), or in a device's
+//       conflict log (or its set-aside list), or replaced knowingly — by its device's next
+//       write to the record, or by a change made from it (its base);
 //   (c) on each device, acknowledged writes to one key have strictly increasing clocks
 //       in the order they were acknowledged (across that device's contexts) — except
 //       after a write stamped beyond the drift limit, which the server refuses and
@@ -545,7 +545,7 @@ function checkInvariants(run, accounts, violate) {
     }
   }
 
-  // (b) every acknowledged write is converged, beaten by a higher clock, or logged as lost.
+  // (b) every acknowledged write is converged, logged, set aside or knowingly replaced.
   const converged = (account) => groups.get(account)?.[0]?.state ?? new Map();
   for (const device of run.devices) {
     for (const ack of device.acks) {
@@ -564,20 +564,34 @@ function checkInvariants(run, accounts, violate) {
         }
         continue;
       }
-      if (current && current.hlc > ack.hlc) continue;
-      if (device.conflicts.some((c) => keyOf(c.loser) === keyOf(ack) && c.loser.hlc === ack.hlc)) continue;
+      // Carried into the converged version: a device that merged it with a concurrent
+      // version wrote its value anew, with a new clock.
+      if (current && canon(current.value) === canon(ack.value) && current.deleted === ack.deleted) continue;
+      // In a conflict log: the device that met it and a concurrent version kept one
+      // and logged the other (that device may be another than the one that wrote it).
+      if (run.devices.some((d) => d.conflicts.some((c) => keyOf(c.loser) === keyOf(ack) && c.loser.hlc === ack.hlc))) continue;
       if (device.setAside.some((s) => keyOf(s.record) === keyOf(ack) && s.record.hlc === ack.hlc)) continue;
-      // Refused for its clock, then replaced on its own device by a later edit of the
-      // same record (or by retrying it): what the user typed next is what counts.
+      // Replaced knowingly: its own device wrote the record again after it, or a change
+      // somewhere was made from it (or from the copy of it a merge wrote anew).
       const index = device.acks.indexOf(ack);
-      if (ack.beyondDrift && device.acks.slice(index + 1).some((a) => keyOf(a) === keyOf(ack))) continue;
-      violate('b', `${ack.ctx} was acknowledged ${short(ack)} (op #${ack.op}, skew ${ack.skew} ms) under ${ack.account}; ${account} converged on ${short(current)}, and ${device.name} logged no conflict for it`);
+      if (device.acks.slice(index + 1).some((a) => keyOf(a) === keyOf(ack))) continue;
+      const copies = new Set([ack.hlc]);
+      for (const d of run.devices) {
+        for (const c of d.conflicts) {
+          if (keyOf(c.winner) === keyOf(ack) && canon(c.winner.value) === canon(ack.value)) copies.add(c.winner.hlc);
+        }
+      }
+      if (allAcks.some((x) => keyOf(x) === keyOf(ack) && copies.has(x.base))) continue;
+      violate('b', `${ack.ctx} was acknowledged ${short(ack)} (op #${ack.op}, skew ${ack.skew} ms) under ${ack.account}; ${account} converged on ${short(current)}: not merged into it, not replaced by a change made from it, and in no conflict log`);
     }
   }
   // ... and every converged record is one somebody wrote.
   for (const [account, devices] of groups) {
     for (const r of devices[0].state.values()) {
-      const ack = ackByClock.get(r.hlc);
+      // By its clock, or (a merge wrote it anew) by its value.
+      const ack =
+        ackByClock.get(r.hlc) ??
+        allAcks.find((a) => keyOf(a) === keyOf(r) && canon(a.value) === canon(r.value) && a.deleted === r.deleted);
       if (!ack || canon(ack.value) !== canon(r.value) || keyOf(ack) !== keyOf(r)) {
         violate('b', `${account} converged on ${short(r)}, which no context was acknowledged (${ack ? `that clock was ${short(ack)}` : 'unknown clock'})`);
       }
