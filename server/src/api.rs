@@ -155,7 +155,12 @@ async fn register(
     check_credentials(&email, &credentials.password).map_err(ApiError::InvalidCredentialsFormat)?;
     let hash = {
         let _turn = hash_turn(&state).await?;
-        auth::hash_password(state.settings.password_cost, credentials.password).await?
+        auth::hash_password(
+            state.settings.password_cost,
+            state.hashing.clone(),
+            credentials.password,
+        )
+        .await?
     };
     let user = state
         .db
@@ -199,6 +204,7 @@ async fn log_in(
         let _turn = hash_turn(&state).await?;
         auth::verify_password(
             state.settings.password_cost,
+            state.hashing.clone(),
             state.dummy_hash.clone(),
             hash,
             credentials.password,

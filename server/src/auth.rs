@@ -8,6 +8,7 @@
 //! - Log-in with an unknown e-mail address still verifies a password against a dummy hash
 //!   of the same cost, so the answer's timing does not tell whether the address exists.
 
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
@@ -60,9 +61,54 @@ impl PasswordCost {
     }
 }
 
-/// Hashes `password` (PHC string format, with a random salt), off the async workers.
-pub async fn hash_password(cost: PasswordCost, password: String) -> Result<String, ApiError> {
+/// Argon2 hashes being computed for requests, counted where they run (on the blocking
+/// pool): how many now, the most at once, and how many so far. What
+/// `--max-concurrent-hashes` bounds; tests read it through [`crate::AppState::hashing`].
+#[derive(Debug, Default)]
+pub struct HashGauge {
+    now: AtomicUsize,
+    peak: AtomicUsize,
+    total: AtomicU64,
+}
+
+impl HashGauge {
+    /// The most hashes that were computed at once.
+    pub fn peak(&self) -> usize {
+        self.peak.load(Ordering::SeqCst)
+    }
+
+    /// Hashes computed (or being computed) so far.
+    pub fn total(&self) -> u64 {
+        self.total.load(Ordering::SeqCst)
+    }
+
+    /// Counts one hash from now until the returned guard is dropped.
+    fn enter(self: Arc<Self>) -> HashCounted {
+        let now = self.now.fetch_add(1, Ordering::SeqCst) + 1;
+        self.peak.fetch_max(now, Ordering::SeqCst);
+        self.total.fetch_add(1, Ordering::SeqCst);
+        HashCounted(self)
+    }
+}
+
+/// One hash being computed, counted in its [`HashGauge`].
+struct HashCounted(Arc<HashGauge>);
+
+impl Drop for HashCounted {
+    fn drop(&mut self) {
+        self.0.now.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Hashes `password` (PHC string format, with a random salt), off the async workers,
+/// counted in `gauge`.
+pub async fn hash_password(
+    cost: PasswordCost,
+    gauge: Arc<HashGauge>,
+    password: String,
+) -> Result<String, ApiError> {
     blocking(move || {
+        let _counted = gauge.enter();
         let mut salt = [0u8; 16];
         getrandom::fill(&mut salt).map_err(|e| ApiError::Internal(format!("getrandom: {e}")))?;
         let salt =
@@ -75,15 +121,18 @@ pub async fn hash_password(cost: PasswordCost, password: String) -> Result<Strin
     .await
 }
 
-/// Whether `password` matches `hash`, off the async workers. `None` as the hash verifies
-/// against a dummy hash of the same cost and answers false, taking the same time.
+/// Whether `password` matches `hash`, off the async workers, counted in `gauge`. `None`
+/// as the hash verifies against a dummy hash of the same cost and answers false, taking
+/// the same time.
 pub async fn verify_password(
     cost: PasswordCost,
+    gauge: Arc<HashGauge>,
     dummy: Arc<OnceLock<String>>,
     hash: Option<String>,
     password: String,
 ) -> Result<bool, ApiError> {
     blocking(move || {
+        let _counted = gauge.enter();
         let known = hash.is_some();
         let hash = match hash {
             Some(hash) => hash,
@@ -208,14 +257,19 @@ mod tests {
     async fn passwords_verify_and_unknown_users_never_do() {
         let dummy = Arc::new(OnceLock::new());
         let cost = PasswordCost::INSECURE_FOR_TESTS;
-        let hash = hash_password(cost, "correct horse".into()).await.unwrap();
+        let gauge = Arc::new(HashGauge::default());
+        let hash = hash_password(cost, gauge.clone(), "correct horse".into())
+            .await
+            .unwrap();
         assert!(hash.starts_with("$argon2id$"));
         let verify = |h: Option<&str>, p: &str| {
-            verify_password(cost, dummy.clone(), h.map(str::to_owned), p.to_owned())
+            let (gauge, dummy) = (gauge.clone(), dummy.clone());
+            verify_password(cost, gauge, dummy, h.map(str::to_owned), p.to_owned())
         };
         assert!(verify(Some(&hash), "correct horse").await.unwrap());
         assert!(!verify(Some(&hash), "wrong horse").await.unwrap());
         assert!(!verify(None, "not anyone's password").await.unwrap());
         assert!(dummy.get().is_some());
+        assert_eq!((gauge.total(), gauge.peak()), (4, 1));
     }
 }

@@ -60,8 +60,10 @@ pub struct AppState {
     pub(crate) app_policy: Arc<security_headers::AppPolicy>,
     /// API requests being answered (`None`: no limit).
     pub(crate) in_flight: Option<Arc<tokio::sync::Semaphore>>,
-    /// Argon2 hashes being computed.
+    /// Turns to compute an Argon2 hash (`--max-concurrent-hashes`).
     pub(crate) hashes: Arc<tokio::sync::Semaphore>,
+    /// Argon2 hashes being computed, counted where they run.
+    pub(crate) hashing: Arc<auth::HashGauge>,
 }
 
 impl AppState {
@@ -86,10 +88,16 @@ impl AppState {
             app_policy,
             in_flight,
             hashes,
+            hashing: Arc::default(),
             settings: Arc::new(settings),
             limits: Arc::new(limits),
             dummy_hash: Arc::new(OnceLock::new()),
         }
+    }
+
+    /// The Argon2 hashes computed for requests: the most at once, and how many.
+    pub fn hashing(&self) -> &auth::HashGauge {
+        &self.hashing
     }
 
     /// Work worth doing before the first request: the dummy password hash that log-ins

@@ -5,6 +5,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use cairn_server::auth::PasswordCost;
 use cairn_server::{serve, AppState, Database, Settings};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -13,6 +14,7 @@ mod support;
 
 struct Server {
     addr: SocketAddr,
+    state: AppState,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     _dir: tempfile::TempDir,
 }
@@ -33,11 +35,12 @@ async fn start(settings: Settings) -> Server {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(serve(listener, state, async {
+    tokio::spawn(serve(listener, state.clone(), async {
         let _ = stopped.await;
     }));
     Server {
         addr,
+        state,
         stop: Some(stop),
         _dir: dir,
     }
@@ -160,4 +163,56 @@ async fn over_its_in_flight_limit_an_account_is_429_and_others_go_on() {
     assert!(finish(conn, push).await.starts_with("HTTP/1.1 200"));
     let again = request(server.addr, "GET", "/api/v1/sync/pull", Some(&alice), "").await;
     assert!(again.starts_with("HTTP/1.1 200"), "{again}");
+}
+
+/// However many registrations and log-ins arrive at once, at most
+/// `max_concurrent_hashes` Argon2 hashes are computed at a time (counted where they run,
+/// on the blocking pool, which would run them all at once); the others wait their turn,
+/// and every one is answered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn argon2_hashes_wait_for_one_of_max_concurrent_hashes_slots() {
+    let server = start(Settings {
+        max_concurrent_hashes: 2,
+        // Costly enough that hashes started together overlap.
+        password_cost: PasswordCost {
+            memory_kib: 1024,
+            iterations: 2,
+            parallelism: 1,
+        },
+        ..support::test_settings()
+    })
+    .await;
+    let addr = server.addr;
+    let alice = credentials("alice@example.org");
+    let created = request(addr, "POST", "/api/v1/accounts", None, &alice).await;
+    assert!(created.starts_with("HTTP/1.1 201"), "{created}");
+    let wrong = serde_json::json!({"email": "alice@example.org", "password": "not the password"})
+        .to_string();
+    let requests: Vec<_> = (0..24)
+        .map(|i| {
+            let (path, body, expected) = match i % 3 {
+                0 => ("/api/v1/sessions", alice.clone(), "HTTP/1.1 200"),
+                1 => ("/api/v1/sessions", wrong.clone(), "HTTP/1.1 401"),
+                _ => (
+                    "/api/v1/accounts",
+                    credentials(&format!("user{i}@example.org")),
+                    "HTTP/1.1 201",
+                ),
+            };
+            tokio::spawn(async move {
+                let response = request(addr, "POST", path, None, &body).await;
+                assert!(response.starts_with(expected), "{path}: {response}");
+            })
+        })
+        .collect();
+    for answered in requests {
+        answered.await.unwrap();
+    }
+    let hashing = server.state.hashing();
+    assert_eq!(hashing.total(), 25, "one hash per registration and log-in");
+    assert!(
+        (1..=2).contains(&hashing.peak()),
+        "at most 2 hashes at once, not {}",
+        hashing.peak()
+    );
 }

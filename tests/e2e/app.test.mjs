@@ -83,3 +83,19 @@ test('an unknown route shows a not-found page, not an error', TIMEOUT, async () 
   await page.getByRole('heading', { name: 'Page not found' }).waitFor();
   await context.close();
 });
+
+test('a content security policy violation fails the test that caused it', TIMEOUT, async () => {
+  const context = await env.browser.newContext();
+  const page = await context.newPage();
+  await page.goto(env.server.url);
+  await page.getByRole('heading', { name: 'Home', exact: true }).waitFor();
+  // An injected inline script, which the app's policy refuses.
+  await page.evaluate(() => {
+    const script = document.createElement('script');
+    script.textContent = 'window.injected = true';
+    document.body.append(script);
+  });
+  await page.waitForFunction(() => window.__cairnCspViolations.length > 0);
+  assert.equal(await page.evaluate(() => window.injected), undefined, 'the script did not run');
+  await assert.rejects(context.close(), /content security policy violations[\s\S]*"directive": "script-src-elem"/);
+});

@@ -20,7 +20,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { after, before, test } from 'node:test';
 import { chromium } from 'playwright-core';
-import { CHROMIUM_ARGS, collectErrors, startServer } from './support.mjs';
+import { CHROMIUM_ARGS, assertNoCspViolations, collectErrors, startServer, watchCsp } from './support.mjs';
 
 const TIMEOUT = { timeout: 240_000 };
 const SAVED = /^Saved \d{2}:\d{2}$/;
@@ -79,9 +79,10 @@ async function launch() {
   });
   const browser = await chromium.connectOverCDP(endpoint);
   const [context] = browser.contexts();
+  const csp = await watchCsp(context);
   const page = context.pages()[0] ?? (await context.newPage());
   groups.push(child.pid);
-  running = { child, browser, page, errors: collectErrors(page) };
+  running = { child, browser, page, errors: collectErrors(page), csp };
   return running;
 }
 
@@ -124,7 +125,7 @@ async function groupGone(pgid, { zombies = false } = {}) {
  * processes) at once, and resolves once the browser process has exited and no process
  * of its group is alive. None of them holds a file or lock of the profile any more.
  */
-async function kill({ child, browser }) {
+async function kill({ child, browser, csp }) {
   running = undefined;
   const disconnected = new Promise((resolve) => browser.once('disconnected', resolve));
   const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve(signal)));
@@ -132,6 +133,7 @@ async function kill({ child, browser }) {
   assert.equal(await exited, 'SIGKILL');
   await disconnected;
   await groupGone(child.pid);
+  assertNoCspViolations(csp);
 }
 
 // --- the notes pages --------------------------------------------------------------------

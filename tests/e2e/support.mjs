@@ -68,9 +68,87 @@ export const CHROMIUM_ARGS = [
   '--no-first-run',
 ];
 
-/** Launches headless Chromium. Each `browser.newContext()` is an isolated profile. */
-export function launchBrowser() {
-  return chromium.launch({ executablePath: required('CHROMIUM'), args: CHROMIUM_ARGS });
+/**
+ * Launches headless Chromium. Each `browser.newContext()` is an isolated profile, whose
+ * pages are watched for content security policy violations ([watchCsp]); closing the
+ * browser throws if any context it still had saw one.
+ */
+export async function launchBrowser() {
+  const browser = await chromium.launch({ executablePath: required('CHROMIUM'), args: CHROMIUM_ARGS });
+  const watched = [];
+  const newContext = browser.newContext.bind(browser);
+  browser.newContext = async (...args) => {
+    const context = await newContext(...args);
+    watched.push(await watchCsp(context));
+    return context;
+  };
+  const close = browser.close.bind(browser);
+  browser.close = async (...args) => {
+    await close(...args);
+    for (const violations of watched) assertNoCspViolations(violations);
+  };
+  return browser;
+}
+
+/**
+ * Watches every page of `context` for content security policy violations: an init
+ * script listens for `securitypolicyviolation` (before any of the page's own scripts
+ * run) and hands each to the test through a binding; `context.close()` then throws if
+ * there was any, so the test that caused it fails. Returns the list it fills. Only
+ * pages are watched: a worker's violations do not reach a document.
+ */
+export async function watchCsp(context) {
+  const violations = [];
+  violations.reported = false;
+  await context.exposeBinding('__cairnCspViolation', ({ page }, violation) => {
+    violations.push({ page: page?.url(), ...violation });
+  });
+  await context.addInitScript(() => {
+    window.__cairnCspViolations = [];
+    document.addEventListener(
+      'securitypolicyviolation',
+      (e) => {
+        const violation = {
+          directive: e.effectiveDirective,
+          blocked: e.blockedURI,
+          source: `${e.sourceFile}:${e.lineNumber}:${e.columnNumber}`,
+          sample: e.sample,
+          disposition: e.disposition,
+        };
+        window.__cairnCspViolations.push(violation);
+        window.__cairnCspViolation(violation);
+      },
+      true,
+    );
+  });
+  const close = context.close.bind(context);
+  context.close = async (...args) => {
+    // Let each page run a task first, so a violation just reported reaches us.
+    await Promise.all(
+      context.pages().map((page) =>
+        page
+          .evaluate(
+            () =>
+              new Promise((resolve) => {
+                const channel = new MessageChannel();
+                channel.port1.onmessage = resolve;
+                channel.port2.postMessage(null);
+              }),
+          )
+          .catch(() => {}),
+      ),
+    );
+    await close(...args);
+    assertNoCspViolations(violations);
+  };
+  return violations;
+}
+
+/** Throws (once) if `violations` (from [watchCsp]) holds any. */
+export function assertNoCspViolations(violations) {
+  if (violations.length === 0 || violations.reported) return;
+  violations.reported = true;
+  throw new Error(`content security policy violations:\n${JSON.stringify(violations, null, 2)}`);
 }
 
 /** Why a small disk cannot be had here (a test's `skip`), or false: mounting a tmpfs needs root. */
@@ -87,12 +165,16 @@ export async function launchPersistent({ megabytes } = {}) {
     executablePath: required('CHROMIUM'),
     args: CHROMIUM_ARGS,
   });
+  await watchCsp(context);
   return {
     context,
     async close() {
-      await context.close();
-      if (megabytes) execFileSync('umount', [dir]);
-      rmSync(dir, { recursive: true, force: true });
+      try {
+        await context.close();
+      } finally {
+        if (megabytes) execFileSync('umount', [dir]);
+        rmSync(dir, { recursive: true, force: true });
+      }
     },
   };
 }

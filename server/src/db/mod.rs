@@ -158,6 +158,8 @@ pub struct DbOptions {
     /// How long a PostgreSQL statement waits for a row lock before failing (`503`):
     /// nothing should wait that long, since one account's pushes queue in the server.
     pub lock_timeout: Duration,
+    /// How long a request waits for a pool connection before failing (`503`).
+    pub acquire_timeout: Duration,
 }
 
 impl Default for DbOptions {
@@ -165,6 +167,7 @@ impl Default for DbOptions {
         DbOptions {
             pool_size: crate::config::DEFAULT_DB_POOL_SIZE,
             lock_timeout: Duration::from_secs(5),
+            acquire_timeout: Duration::from_secs(5),
         }
     }
 }
@@ -256,7 +259,7 @@ impl Database {
             let lock_timeout = format!("{}ms", options.lock_timeout.as_millis().max(1));
             let pool = PgPoolOptions::new()
                 .max_connections(options.pool_size.max(1))
-                .acquire_timeout(Duration::from_secs(5))
+                .acquire_timeout(options.acquire_timeout)
                 .after_connect(move |conn, _| {
                     let set = format!("SET lock_timeout = '{lock_timeout}'");
                     Box::pin(async move {
