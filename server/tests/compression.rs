@@ -94,7 +94,7 @@ async fn get(
     (status, headers, body)
 }
 
-fn header<'a>(headers: &'a HeaderMap, name: header::HeaderName) -> &'a str {
+fn header(headers: &HeaderMap, name: header::HeaderName) -> &str {
     headers
         .get(&name)
         .map(|v| v.to_str().unwrap())
