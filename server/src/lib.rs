@@ -10,7 +10,8 @@
 //! - [`auth`]: Argon2id passwords, session tokens, the [`auth::AuthUser`] extractor.
 //! - [`rate_limit`]: token buckets per account and per client address.
 //! - [`api`]: the `/api` routes and their generated OpenAPI description.
-//! - [`static_files`]: the built app, with the cache policy the service worker relies on.
+//! - [`static_files`]: the built app, with the cache policy the service worker relies on,
+//!   each file as its precompressed brotli or gzip copy where the browser takes one.
 //! - [`security_headers`]: the headers every response gets (the app's content security
 //!   policy, with the hashes of `index.html`'s inline scripts; `nosniff`; no framing).
 //!
@@ -38,6 +39,8 @@ use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, OriginalUri};
 use axum::http::{Request, Response};
 use axum::Router;
+use tower_http::compression::predicate::{Predicate, SizeAbove};
+use tower_http::compression::CompressionLayer;
 use tower_http::trace::TraceLayer;
 use tracing::Span;
 
@@ -112,8 +115,8 @@ impl AppState {
 ///
 /// API requests are logged in a span `request{method, path, user_id}` with one event
 /// per response (status, latency); request bodies are limited to
-/// [`cairn_protocol::limits::MAX_PUSH_BYTES`]. Every response gets the
-/// [`security_headers`].
+/// [`cairn_protocol::limits::MAX_PUSH_BYTES`]; JSON responses are compressed as
+/// [`api_compression`] says. Every response gets the [`security_headers`].
 pub fn app(state: AppState) -> Router {
     let static_dir = state.static_dir.clone();
     let app_policy = state.app_policy.clone();
@@ -152,7 +155,8 @@ pub fn app(state: AppState) -> Router {
         .layer(axum::middleware::from_fn_with_state(
             in_flight,
             limit_in_flight,
-        ));
+        ))
+        .layer(api_compression());
     Router::new()
         .nest(api::PREFIX, api)
         .with_state(state)
@@ -161,6 +165,34 @@ pub fn app(state: AppState) -> Router {
             app_policy,
             security_headers::add,
         ))
+}
+
+/// API responses smaller than this are sent as they are: compressing them saves less
+/// than a packet.
+pub const API_COMPRESSION_MIN_BYTES: u64 = 1024;
+
+/// Brotli or gzip (by `Accept-Encoding`, at their fast default levels) for API responses
+/// of at least [`API_COMPRESSION_MIN_BYTES`] whose body is one JSON document
+/// (`application/json`): the pull pages and the OpenAPI description. Nothing else is
+/// compressed, so a streaming response (server-sent events, NDJSON), whose chunks a
+/// compressor would hold back, never is. (Compressing responses next to secrets is not
+/// a BREACH oracle here: requests authenticate with a bearer header, not a cookie, so
+/// another site cannot make a signed-in request and watch its size.)
+pub fn api_compression() -> CompressionLayer<impl Predicate> {
+    let is_json = |_: axum::http::StatusCode,
+                   _: axum::http::Version,
+                   headers: &axum::http::HeaderMap,
+                   _: &axum::http::Extensions| {
+        headers
+            .get(axum::http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .is_some_and(|mime| mime.trim().eq_ignore_ascii_case("application/json"))
+    };
+    CompressionLayer::new()
+        .no_deflate()
+        .no_zstd()
+        .compress_when(SizeAbove::new(API_COMPRESSION_MIN_BYTES).and(is_json))
 }
 
 /// At most `--max-in-flight` API requests answered at once; more are `503 server_busy`

@@ -1,6 +1,12 @@
 //! Serving the built app.
 //!
-//! - Files under the static dir are served as they are.
+//! - Files under the static dir are served as they are, or as their precompressed copy
+//!   (`name.br`, `name.gz`, made by `cargo xtask build`) when the request's
+//!   `Accept-Encoding` takes it: with `Content-Encoding`, the original's `Content-Type`,
+//!   and `Vary: Accept-Encoding` on every response that could have been encoded. No
+//!   compression happens per request; a file without copies goes as it is. The copies
+//!   must come from the same build as the files (a file edited in place needs its copies
+//!   made again or removed, or browsers get the old content).
 //! - A path with no file extension that matches no file gets `index.html`, so client-side
 //!   routes such as `/settings` work on reload. A missing path *with* an extension is a
 //!   404: a missing script must fail loudly, not come back as HTML.
@@ -34,17 +40,23 @@ pub fn service(
        + Send
        + Sync
        + 'static {
-    let index = ServeFile::new(dir.join("index.html"));
-    let files = ServeDir::new(dir);
+    let index = ServeFile::new(dir.join("index.html"))
+        .precompressed_br()
+        .precompressed_gzip();
+    let files = ServeDir::new(dir).precompressed_br().precompressed_gzip();
     service_fn(move |req: Request<Body>| {
         let index = index.clone();
         let files = files.clone();
         async move {
             let path = req.uri().path().to_owned();
+            let accept_encoding = req.headers().get(header::ACCEPT_ENCODING).cloned();
             let response = files.oneshot(req).await.map(IntoResponse::into_response);
             let mut response = match response {
                 Ok(res) if res.status() == StatusCode::NOT_FOUND && !has_extension(&path) => {
-                    let req = Request::get("/index.html").body(Body::empty()).unwrap();
+                    let mut req = Request::get("/index.html").body(Body::empty()).unwrap();
+                    if let Some(value) = accept_encoding {
+                        req.headers_mut().insert(header::ACCEPT_ENCODING, value);
+                    }
                     index.oneshot(req).await.map(IntoResponse::into_response)
                 }
                 other => other,

@@ -21,9 +21,14 @@ function makeVersion2(dir) {
   writeFileSync(index, readFileSync(index, 'utf8').replace('<title>Cairn</title>', '<title>Cairn</title><meta name="cairn-test-build" content="2">'));
   const sw = join(dir, 'sw.js');
   const script = readFileSync(sw, 'utf8');
-  const updated = script.replace(/"version":"[0-9a-f]+"/, '"version":"0000000000000002"');
+  // The manifest as the build minified it (`version:"…"`) or not (`"version":"…"`).
+  const updated = script.replace(/("?version"?):"[0-9a-f]+"/, '$1:"0000000000000002"');
   assert.notEqual(updated, script, 'sw.js has a precache version');
   writeFileSync(sw, updated);
+  // The build's compressed copies are of version 1: without them the server sends these.
+  for (const file of [index, sw]) {
+    for (const suffix of ['br', 'gz']) rmSync(`${file}.${suffix}`, { force: true });
+  }
 }
 
 test('a new version is offered, applied with one reload, and the old cache is removed', { timeout: 90_000 }, async () => {

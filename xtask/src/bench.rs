@@ -4,7 +4,8 @@
 //! - `size`: the app's and the worker's wasm, raw and gzipped;
 //! - `store`: bulk write and read-all of 10,000 records and 1,000 sequential writes,
 //!   the store (`crates/client/examples/store_bench.rs`) against raw IndexedDB
-//!   (`tests/e2e/bench/page/raw_idb.js`) in the same headless Chromium;
+//!   (`tests/e2e/bench/page/raw_idb.js`) and Dexie (`dexie_bench.js`) in the same
+//!   headless Chromium;
 //! - `app`: time to the first render of persisted state with 10,000 notes stored,
 //!   against an empty database;
 //! - `sw`: a navigation's first byte with the worker woken from stopped, running, and
@@ -13,7 +14,10 @@
 //!   sync module (`size`/`sw_sync_module`) and both (`size`/`sw_all`);
 //! - `sync`: end to end, 10,000 changes made on device A reach device B through the
 //!   server (A's round, then B's), on SQLite and on a throwaway PostgreSQL, against the
-//!   same pushes and pulls as bare `fetch` calls without storage;
+//!   same pushes and pulls as bare `fetch` calls without storage, and against PouchDB
+//!   in the page replicating the same documents through express-pouchdb;
+//! - `size`/`app_wasm_transfer`: the app's wasm as a fresh browser receives it, checked
+//!   to be its brotli copy (and a gzip-only client's, its gzip copy);
 //! - `server`: the sync server (release build) under 1, 10 and 100 concurrent clients on
 //!   SQLite and on a throwaway PostgreSQL: push and pull throughput and latency, against
 //!   the same rows written and read straight through sqlx, and `GET /api/health`
@@ -43,9 +47,16 @@ pub fn run(paths: &Paths) -> Result {
         &env,
         "store_bench",
         &e2e.join("bench/page"),
-        &["index.html", "raw_idb.js"],
+        &[
+            "index.html",
+            "raw_idb.js",
+            "dexie_bench.js",
+            "pouch.html",
+            "pouch_bench.js",
+        ],
         &page,
     )?;
+    peer_libraries(&env, &e2e, &page)?;
 
     let (out, mut results) = open_results(paths)?;
     // What a worker loads to start and answer (its scripts and the start-up wasm), what it
@@ -53,7 +64,7 @@ pub fn run(paths: &Paths) -> Result {
     let gz = |files: &[&str]| -> Result<u64> {
         files
             .iter()
-            .map(|f| build::gzip_size(&paths.dist.join(f)))
+            .map(|f| build::served_size(&paths.dist.join(f), "gz"))
             .sum()
     };
     let startup_gz = gz(&["sw.js", "sw_wasm.js", "sw_sync.js", "sw_wasm_bg.wasm"])?;
@@ -89,7 +100,11 @@ pub fn run(paths: &Paths) -> Result {
         } else {
             "app_wasm"
         };
-        for (metric, value) in [("bytes", size.bytes), ("bytes_gz", size.gzip_bytes)] {
+        for (metric, value) in [
+            ("bytes", size.bytes),
+            ("bytes_gz", size.gzip_bytes),
+            ("bytes_br", size.brotli_bytes),
+        ] {
             writeln!(
                 results,
                 r#"{{"bench":"size","case":"{case}","impl":"cairn","metric":"{metric}","value":{value},"runs":1}}"#
@@ -117,6 +132,24 @@ pub fn run(paths: &Paths) -> Result {
     server_benches(paths, &server, &mut results)?;
     eprintln!("\nresults appended to {}", out.display());
     Ok(())
+}
+
+/// The JS peers' libraries, from the npm packages pinned in `tests/e2e/package.json`,
+/// into the benchmark page: Dexie's ES module as it ships, and pouchdb-browser bundled
+/// with its dependencies into one ES module by esbuild (it ships as modules importing
+/// other packages by name, which a page cannot resolve).
+fn peer_libraries(env: &toolchain::WasmEnv, e2e: &Path, page: &Path) -> Result {
+    let modules = e2e.join("node_modules");
+    std::fs::copy(modules.join("dexie/dist/dexie.mjs"), page.join("dexie.mjs"))
+        .map_err(|e| format!("cannot copy Dexie: {e}"))?;
+    cmd::run(
+        Command::new(&env.esbuild)
+            .arg(modules.join("pouchdb-browser/lib/index.es.js"))
+            .args(["--bundle", "--format=esm", "--platform=browser", "--minify"])
+            .args(["--log-level=warning", "--define:global=globalThis"])
+            .arg(format!("--outfile={}", page.join("pouchdb.mjs").display()))
+            .current_dir(e2e),
+    )
 }
 
 fn open_results(paths: &Paths) -> Result<(PathBuf, File)> {

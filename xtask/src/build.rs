@@ -1,11 +1,13 @@
 //! Building: the app and its service worker with trunk, wasm-opt over trunk's output,
-//! and the server binary.
+//! esbuild minifying the JavaScript, brotli and gzip copies of every compressible file
+//! ([`crate::compress`]), and the server binary.
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use crate::cmd::{self, step};
+use crate::compress;
 use crate::toolchain::{self, WasmEnv};
 use crate::{Paths, Result};
 
@@ -28,6 +30,7 @@ pub struct WasmSize {
     pub file: String,
     pub bytes: u64,
     pub gzip_bytes: u64,
+    pub brotli_bytes: u64,
 }
 
 /// `cargo xtask run`: set up, build everything, then become the server.
@@ -56,14 +59,24 @@ pub fn app(paths: &Paths, env: &WasmEnv) -> Result<Vec<WasmSize>> {
     )?;
     optimise_wasm(paths, env)?;
     rename_sync_glue_global(&paths.dist)?;
+    // The loader last: the precache manifest written into it holds the hashes of the
+    // other files as served (minified), and minifying drops its placeholder comment.
+    let scripts = js_files(&paths.dist)?;
+    let (loader, others): (Vec<_>, Vec<_>) = scripts.into_iter().partition(|f| f.ends_with(LOADER));
+    minify_js(env, &paths.dist, &others)?;
     write_precache_manifest(&paths.dist)?;
+    minify_js(env, &paths.dist, &loader)?;
+    step("Precompressing the build (brotli and gzip)");
+    let copies = compress::precompress(&paths.dist)?;
+    eprintln!("  {copies} compressed copies written");
     let sizes = wasm_sizes(&paths.dist)?;
     for s in &sizes {
         eprintln!(
-            "  {:<34} {:>8.1} KiB, {:>7.1} KiB gzipped",
+            "  {:<34} {:>8.1} KiB, {:>7.1} KiB gzipped, {:>7.1} KiB brotli",
             s.file,
             s.bytes as f64 / 1024.0,
-            s.gzip_bytes as f64 / 1024.0
+            s.gzip_bytes as f64 / 1024.0,
+            s.brotli_bytes as f64 / 1024.0
         );
     }
     Ok(sizes)
@@ -159,6 +172,55 @@ fn optimise_wasm(paths: &Paths, env: &WasmEnv) -> Result {
     Ok(())
 }
 
+/// The worker's loader, in dist.
+const LOADER: &str = "sw.js";
+
+/// Scripts loaded as classic scripts (the worker's loader and its `importScripts`ed
+/// no-modules glues): their top-level names are globals, which esbuild then keeps.
+/// Every other script of the build is an ES module (the app's wasm-bindgen glue).
+const CLASSIC_SCRIPTS: &[&str] = &[LOADER, "sw_wasm.js", "sw_sync.js"];
+
+/// Every `.js` file below `dist`.
+fn js_files(dist: &Path) -> Result<Vec<PathBuf>> {
+    let mut urls = Vec::new();
+    list_files(dist, "", &mut urls)?;
+    urls.sort();
+    Ok(urls
+        .iter()
+        .filter(|url| url.ends_with(".js"))
+        .map(|url| dist.join(&url[1..]))
+        .collect())
+}
+
+/// Minifies each script in place with esbuild (whitespace, syntax and local names; ES
+/// modules also their top-level names, which no other script can see).
+fn minify_js(env: &WasmEnv, dist: &Path, scripts: &[PathBuf]) -> Result {
+    for script in scripts {
+        let before = std::fs::metadata(script).map_err(|e| e.to_string())?.len();
+        let name = script
+            .strip_prefix(dist)
+            .unwrap_or(script)
+            .to_string_lossy();
+        let mut esbuild = Command::new(&env.esbuild);
+        esbuild
+            .arg(script)
+            .args(["--minify", "--charset=utf8", "--log-level=warning"])
+            .arg("--allow-overwrite")
+            .arg(format!("--outfile={}", script.display()));
+        if !CLASSIC_SCRIPTS.contains(&name.as_ref()) {
+            esbuild.arg("--format=esm");
+        }
+        cmd::run(&mut esbuild)?;
+        let after = std::fs::metadata(script).map_err(|e| e.to_string())?.len();
+        eprintln!(
+            "  minified {name}: {:.1} → {:.1} KiB",
+            before as f64 / 1024.0,
+            after as f64 / 1024.0
+        );
+    }
+    Ok(())
+}
+
 /// The global the worker's sync glue (`sw_sync.js`) declares, and the one it must declare.
 const SYNC_GLUE_GLOBAL: (&str, &str) = ("let wasm_bindgen = ", "let cairn_sync = ");
 
@@ -241,7 +303,7 @@ fn write_precache_manifest(dist: &Path) -> Result {
     std::fs::write(&sw, filled).map_err(|e| format!("cannot write {}: {e}", sw.display()))
 }
 
-/// Every file below `dir`, as URL paths (`/a/b.png`) under `prefix`.
+/// Every file below `dir` except compressed copies, as URL paths (`/a/b.png`) under `prefix`.
 fn list_files(dir: &Path, prefix: &str, out: &mut Vec<String>) -> Result {
     for entry in
         std::fs::read_dir(dir).map_err(|e| format!("cannot read {}: {e}", dir.display()))?
@@ -251,7 +313,8 @@ fn list_files(dir: &Path, prefix: &str, out: &mut Vec<String>) -> Result {
         let path = entry.path();
         if path.is_dir() {
             list_files(&path, &format!("{prefix}/{name}"), out)?;
-        } else {
+        } else if !compress::is_compressed_copy(&name) {
+            // A compressed copy is another encoding of a listed file, not a file.
             out.push(format!("{prefix}/{name}"));
         }
     }
@@ -265,24 +328,26 @@ fn wasm_sizes(dist: &Path) -> Result<Vec<WasmSize>> {
             Ok(WasmSize {
                 file: file.file_name().unwrap().to_string_lossy().into_owned(),
                 bytes: std::fs::metadata(&file).map_err(|e| e.to_string())?.len(),
-                gzip_bytes: gzip_size(&file)?,
+                gzip_bytes: served_size(&file, "gz")?,
+                brotli_bytes: served_size(&file, "br")?,
             })
         })
         .collect()
 }
 
-/// The size of `file` compressed with `gzip -9`.
-pub fn gzip_size(file: &Path) -> Result<u64> {
-    let gzip = Command::new("gzip")
-        .args(["-9", "-c"])
-        .arg(file)
-        .stderr(Stdio::inherit())
-        .output()
-        .map_err(|e| format!("cannot run gzip: {e}"))?;
-    if !gzip.status.success() {
-        return Err(format!("gzip {} failed", file.display()));
-    }
-    Ok(gzip.stdout.len() as u64)
+/// The bytes the server sends for `file` to a browser accepting the encoding `suffix`
+/// (`gz`, `br`): its precompressed copy's, or its own where it has none.
+pub fn served_size(file: &Path, suffix: &str) -> Result<u64> {
+    let mut copy = file.as_os_str().to_owned();
+    copy.push(format!(".{suffix}"));
+    let served = if Path::new(&copy).is_file() {
+        Path::new(&copy)
+    } else {
+        file
+    };
+    std::fs::metadata(served)
+        .map(|m| m.len())
+        .map_err(|e| format!("cannot read {}: {e}", served.display()))
 }
 
 fn wasm_files(dist: &Path) -> Result<Vec<PathBuf>> {

@@ -12,7 +12,8 @@
 //! # Layout
 //! - [`tools`]: pinned versions of every external tool, and their installation.
 //! - [`toolchain`]: how to build wasm on this machine (rustup target or Debian fallback).
-//! - [`build`]: trunk + wasm-opt, and the server binary.
+//! - [`build`]: trunk + wasm-opt + esbuild, and the server binary.
+//! - [`compress`]: the brotli and gzip copies of the built files.
 //! - [`test`]: the test suites and the summary.
 //! - [`bench`]: the benchmarks.
 //! - [`cmd`]: running commands with clear failures.
@@ -20,6 +21,7 @@
 mod bench;
 mod build;
 mod cmd;
+mod compress;
 mod test;
 mod toolchain;
 mod tools;

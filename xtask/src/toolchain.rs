@@ -23,6 +23,8 @@ pub struct WasmEnv {
     /// Variables to set on every wasm `cargo`/`trunk` command.
     pub vars: Vec<(OsString, OsString)>,
     pub wasm_opt: PathBuf,
+    /// esbuild, minifying the JavaScript of the build.
+    pub esbuild: PathBuf,
     pub tools_bin: PathBuf,
 }
 
@@ -50,9 +52,11 @@ pub fn prepare(paths: &Paths) -> Result<WasmEnv> {
     }
     tools::ensure_cargo_tools(paths)?;
     let wasm_opt = tools::ensure_binaryen(paths)?;
+    let esbuild = tools::ensure_esbuild(paths)?;
     Ok(WasmEnv {
         vars,
         wasm_opt,
+        esbuild,
         tools_bin: paths.tools.join("bin"),
     })
 }

@@ -1,7 +1,7 @@
 //! Every external tool Cairn builds or tests with: the pinned versions (this is the one
 //! place they are written down) and how each is installed when missing.
 //!
-//! Cargo-installed tools and binaryen go to the tools dir (see [`crate::Paths`]), outside
+//! Cargo-installed tools, binaryen and esbuild go to the tools dir (see [`crate::Paths`]), outside
 //! the clone; system packages come from Debian's apt when running as root on Debian.
 
 use std::ffi::OsString;
@@ -16,12 +16,16 @@ use crate::{Paths, Result};
 pub const TRUNK: &str = "0.21.14";
 /// binaryen (wasm-opt), from npm: Debian's binaryen is too old for today's wasm features.
 pub const BINARYEN: &str = "132.0.0";
+/// esbuild, from npm: minifies the wasm-bindgen glue and the worker's loader. One native
+/// binary with no JavaScript dependencies (its platform package is pinned by esbuild
+/// itself), so this one version pins everything it runs.
+pub const ESBUILD: &str = "0.28.2";
 /// Debian packages for building wasm where no rustup wasm target is installed:
 /// Debian's Rust with its standard library source (built for wasm with build-std).
 pub const APT_WASM_FALLBACK: &[&str] = &["rustc-web", "cargo-web", "rust-web-src", "lld-19"];
 /// Debian packages for the browser tests.
 pub const APT_BROWSER: &[&str] = &["chromium", "chromium-driver"];
-/// Debian packages for Node.js (binaryen and the end-to-end tests run on it).
+/// Debian packages for Node.js (binaryen, esbuild and the end-to-end tests run on it).
 pub const APT_NODE: &[&str] = &["nodejs", "npm"];
 // wasm-bindgen-cli has no constant: it must equal the wasm-bindgen crate version, which
 // is pinned with `=` in the workspace Cargo.toml and read from Cargo.lock.
@@ -100,29 +104,44 @@ fn ensure_cargo_tool(
 
 /// Installs binaryen into the tools dir unless there, and returns the `wasm-opt` script.
 pub fn ensure_binaryen(paths: &Paths) -> Result<PathBuf> {
+    ensure_npm_tool(paths, "binaryen", BINARYEN, "bin/wasm-opt", "wasm-opt")
+}
+
+/// Installs esbuild into the tools dir unless there, and returns its binary.
+pub fn ensure_esbuild(paths: &Paths) -> Result<PathBuf> {
+    ensure_npm_tool(paths, "esbuild", ESBUILD, "bin/esbuild", "the JS minifier")
+}
+
+/// Installs the npm package `name@version` into its own folder of the tools dir unless
+/// there, and returns the path of its file `file`.
+fn ensure_npm_tool(
+    paths: &Paths,
+    name: &str,
+    version: &str,
+    file: &str,
+    what: &str,
+) -> Result<PathBuf> {
     ensure_node()?;
-    let prefix = paths.tools.join(format!("binaryen-{BINARYEN}"));
-    let wasm_opt = prefix.join("node_modules/binaryen/bin/wasm-opt");
-    if wasm_opt.is_file() {
-        return Ok(wasm_opt);
+    let prefix = paths.tools.join(format!("{name}-{version}"));
+    let path = prefix.join("node_modules").join(name).join(file);
+    if path.is_file() {
+        return Ok(path);
     }
-    step(&format!(
-        "Installing binaryen {BINARYEN} (wasm-opt) from npm"
-    ));
+    step(&format!("Installing {name} {version} ({what}) from npm"));
     std::fs::create_dir_all(&prefix)
         .map_err(|e| format!("cannot create {}: {e}", prefix.display()))?;
     cmd::run(
         Command::new("npm")
             .args(["install", "--no-audit", "--no-fund", "--prefix"])
             .arg(&prefix)
-            .arg(format!("binaryen@{BINARYEN}")),
+            .arg(format!("{name}@{version}")),
     )?;
-    if wasm_opt.is_file() {
-        Ok(wasm_opt)
+    if path.is_file() {
+        Ok(path)
     } else {
         Err(format!(
-            "binaryen installed but {} is missing",
-            wasm_opt.display()
+            "{name} installed but {} is missing",
+            path.display()
         ))
     }
 }

@@ -4,11 +4,16 @@
 //   {"bench","case","impl","metric","value","runs"}
 //
 // Environment: CAIRN_SERVER_BIN, CAIRN_DIST (the app), CAIRN_BENCH_PAGE (the store
-// benchmark page), CHROMIUM, CAIRN_BENCH_OUT.
-import { appendFileSync, cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+// benchmark page, with the JS peers: Dexie, and PouchDB bundled), CHROMIUM,
+// CAIRN_BENCH_OUT.
+import { appendFileSync, cpSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { launchBrowser, startServer } from '../support.mjs';
+
+const require = createRequire(import.meta.url);
 
 const RUNS = 5;
 const N = 10_000;
@@ -36,15 +41,20 @@ async function storeBenchmarks(browser) {
     await page.goto(`${server.url}/index.html`);
     await page.waitForFunction(() => document.body.dataset.ready === 'true');
 
-    const bulk = { cairn: [], raw: [], rawOutbox: [] };
-    const read = { cairn: [], raw: [] };
+    // Cairn, raw IndexedDB and Dexie (a JS peer), each on its own database.
+    const impls = ['cairn', 'raw', 'dexie'];
+    const bulk = { cairn: [], raw: [], rawOutbox: [], dexie: [] };
+    const read = { cairn: [], raw: [], dexie: [] };
     for (let run = 0; run < RUNS; run++) {
-      // Alternate which goes first, so neither always runs on a warmer browser.
-      const order = run % 2 ? ['raw', 'cairn'] : ['cairn', 'raw'];
+      // Rotate which goes first, so none always runs on a warmer browser.
+      const order = impls.map((_, i) => impls[(i + run) % impls.length]);
       for (const impl of order) {
         bulk[impl].push(
           await page.evaluate(
-            ([impl, n]) => (impl === 'cairn' ? bench.cairn.bulk_write('bench-cairn', n) : bench.raw.bulkWrite('bench-raw', n)),
+            ([impl, n]) =>
+              impl === 'cairn'
+                ? bench.cairn.bulk_write('bench-cairn', n)
+                : bench[impl].bulkWrite(`bench-${impl}`, n),
             [impl, N],
           ),
         );
@@ -53,14 +63,14 @@ async function storeBenchmarks(browser) {
         }
         read[impl].push(
           await page.evaluate(
-            ([impl, n]) => (impl === 'cairn' ? bench.cairn.read_all('bench-cairn', n) : bench.raw.readAll('bench-raw', n)),
+            ([impl, n]) =>
+              impl === 'cairn' ? bench.cairn.read_all('bench-cairn', n) : bench[impl].readAll(`bench-${impl}`, n),
             [impl, N],
           ),
         );
       }
     }
-    for (const impl of ['cairn', 'raw-idb']) {
-      const key = impl === 'cairn' ? 'cairn' : 'raw';
+    for (const [impl, key] of [['cairn', 'cairn'], ['raw-idb', 'raw'], ['dexie', 'dexie']]) {
       record('store', 'bulk_write_10k', impl, 'median_ms', median(bulk[key]), RUNS);
       record('store', 'read_all_10k', impl, 'median_ms', median(read[key]), RUNS);
     }
@@ -68,7 +78,8 @@ async function storeBenchmarks(browser) {
 
     const cairnTimes = await page.evaluate((n) => bench.cairn.sequential_writes('bench-cairn-seq', n), SEQUENTIAL);
     const rawTimes = await page.evaluate((n) => bench.raw.sequentialWrites('bench-raw-seq', n), SEQUENTIAL);
-    for (const [impl, times] of [['cairn', Array.from(cairnTimes)], ['raw-idb', rawTimes]]) {
+    const dexieTimes = await page.evaluate((n) => bench.dexie.sequentialWrites('bench-dexie-seq', n), SEQUENTIAL);
+    for (const [impl, times] of [['cairn', Array.from(cairnTimes)], ['raw-idb', rawTimes], ['dexie', dexieTimes]]) {
       record('store', 'single_write_1k', impl, 'median_ms', median(times), times.length);
       record('store', 'single_write_1k', impl, 'p95_ms', p95(times), times.length);
     }
@@ -161,9 +172,12 @@ function buildLoadingSyncAtStartUp(dist) {
   cpSync(dist, dir, { recursive: true });
   const loader = join(dir, 'sw.js');
   const script = readFileSync(loader, 'utf8');
-  const answer = '    shell().then(\n      () => wasm_bindgen.on_fetch(request, CACHE),';
-  if (!script.includes(answer)) throw new Error('sw.js changed: update the bench baseline');
-  writeFileSync(loader, script.replace(answer, answer.replace('shell()', 'Promise.all([shell(), syncModule()])')));
+  // The fetch handler's `shell().then(() => wasm_bindgen.on_fetch(`, minified or not.
+  const answer = /shell\(\)(\s*\.then\(\s*\(\)\s*=>\s*wasm_bindgen\.on_fetch\()/;
+  if (!answer.test(script)) throw new Error('sw.js changed: update the bench baseline');
+  writeFileSync(loader, script.replace(answer, 'Promise.all([shell(),syncModule()])$1'));
+  // Its compressed copies are of the original: without them the server sends this one.
+  for (const suffix of ['br', 'gz']) rmSync(`${loader}.${suffix}`, { force: true });
   return dir;
 }
 
@@ -318,9 +332,139 @@ async function syncBenchmark(browser, database, serverArgs) {
   }
 }
 
+/**
+ * express-pouchdb (PouchDB's CouchDB-style HTTP server, on LevelDB files in a temp dir)
+ * at `/db` on 127.0.0.1, in this process, with the benchmark page beside it (same origin).
+ */
+async function startPouchServer(pageDir) {
+  const express = require('express');
+  const expressPouchDB = require('express-pouchdb');
+  const PouchDB = require('pouchdb-node');
+  const data = mkdtempSync(join(tmpdir(), 'cairn-bench-pouchdb-'));
+  const Pouch = PouchDB.defaults({ prefix: `${data}/` });
+  const app = express();
+  app.use(
+    '/db',
+    expressPouchDB(Pouch, {
+      mode: 'minimumForPouchDB',
+      inMemoryConfig: true,
+      logPath: join(data, 'log.txt'),
+    }),
+  );
+  app.use(express.static(pageDir));
+  const server = await new Promise((resolve, reject) => {
+    const s = app.listen(0, '127.0.0.1', () => resolve(s));
+    s.on('error', reject);
+  });
+  return {
+    url: `http://127.0.0.1:${server.address().port}`,
+    async stop() {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+      rmSync(data, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * The JS peer of the sync case: device A (a fresh context) holds SYNC_N documents in
+ * PouchDB and replicates them to express-pouchdb; then device B (another fresh context,
+ * empty) replicates them from it. Batches as Cairn's: 500 up, 1,000 down.
+ */
+async function pouchSyncBenchmark(browser) {
+  const server = await startPouchServer(process.env.CAIRN_BENCH_PAGE);
+  try {
+    const times = { total: [], push: [], pull: [] };
+    for (let run = 0; run < SYNC_RUNS; run++) {
+      const remote = `bench-${run}-${Date.now()}`;
+      const [a, b] = [await pouchPage(browser, server.url), await pouchPage(browser, server.url)];
+      await a.page.evaluate((args) => bench.pouch.fill(...args), ['pouch-a', SYNC_N]);
+      const [pushMs, pushed] = await a.page.evaluate((args) => bench.pouch.replicate(...args), ['pouch-a', remote, 'to', 500]);
+      const [pullMs, pulled, held] = await b.page.evaluate((args) => bench.pouch.replicate(...args), ['pouch-b', remote, 'from', 1000]);
+      if (pushed !== SYNC_N || pulled !== SYNC_N || held !== SYNC_N) {
+        throw new Error(`PouchDB pushed ${pushed}, pulled ${pulled}, B holds ${held}; expected ${SYNC_N}`);
+      }
+      times.push.push(pushMs);
+      times.pull.push(pullMs);
+      times.total.push(pushMs + pullMs);
+      await a.context.close();
+      await b.context.close();
+    }
+    const kase = 'sync_10k_a_to_b_sqlite';
+    record('sync', kase, 'pouchdb', 'median_ms', median(times.total), SYNC_RUNS);
+    record('sync', kase, 'pouchdb-push', 'median_ms', median(times.push), SYNC_RUNS);
+    record('sync', kase, 'pouchdb-pull', 'median_ms', median(times.pull), SYNC_RUNS);
+  } finally {
+    await server.stop();
+  }
+}
+
+async function pouchPage(browser, url) {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  await page.goto(`${url}/pouch.html`);
+  await page.waitForFunction(() => document.body.dataset.ready === 'true');
+  return { context, page };
+}
+
+/** The body bytes the server sends for `path` with `Accept-Encoding: encoding`, undecoded. */
+function transferred(url, path, encoding) {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(`${url}${path}`, { headers: { 'accept-encoding': encoding } }, (res) => {
+      let bytes = 0;
+      res.on('data', (chunk) => (bytes += chunk.length));
+      res.on('end', () => resolve([res.headers['content-encoding'] ?? '', bytes]));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/**
+ * The app's wasm as it travels: what a fresh browser context receives (Resource Timing's
+ * encoded body size) must be the brotli copy's size, and a gzip-only client's the gzip
+ * copy's: the server sends the precompressed files, not the raw wasm.
+ */
+async function transferSizeCheck(browser) {
+  const dist = process.env.CAIRN_DIST;
+  const wasm = readdirSync(dist).find((f) => /^cairn-[0-9a-f]{16}_bg\.wasm$/.test(f));
+  if (!wasm) throw new Error(`no app wasm in ${dist}`);
+  const size = (f) => statSync(join(dist, f)).size;
+  const server = await startServer();
+  try {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    await page.goto(server.url);
+    await page.locator('#scratchpad').waitFor();
+    const timing = await page.evaluate(
+      (name) => performance.getEntriesByType('resource').find((e) => e.name.endsWith(`/${name}`))?.toJSON(),
+      wasm,
+    );
+    await context.close();
+    if (!timing) throw new Error(`the page did not load ${wasm}`);
+    const [gzipEncoding, gzipBytes] = await transferred(server.url, `/${wasm}`, 'gzip');
+    const checks = [
+      ['browser (brotli)', timing.encodedBodySize, size(`${wasm}.br`)],
+      ['decoded', timing.decodedBodySize, size(wasm)],
+      [`gzip-only client (${gzipEncoding})`, gzipBytes, size(`${wasm}.gz`)],
+    ];
+    for (const [what, got, expected] of checks) {
+      if (got !== expected) throw new Error(`app wasm, ${what}: ${got} bytes transferred, expected ${expected}`);
+    }
+    record('size', 'app_wasm_transfer', 'cairn-br', 'bytes', timing.encodedBodySize, 1);
+    record('size', 'app_wasm_transfer', 'cairn-gzip', 'bytes', gzipBytes, 1);
+    record('size', 'app_wasm_transfer', 'uncompressed', 'bytes', timing.decodedBodySize, 1);
+  } finally {
+    await server.stop();
+  }
+}
+
 const browser = await launchBrowser();
 try {
+  await transferSizeCheck(browser);
   await syncBenchmark(browser, 'sqlite', []);
+  await pouchSyncBenchmark(browser);
   if (process.env.CAIRN_BENCH_POSTGRES_URL) {
     await syncBenchmark(browser, 'postgres', ['--database-url', process.env.CAIRN_BENCH_POSTGRES_URL]);
   } else {
