@@ -13,6 +13,7 @@ use std::rc::Rc;
 
 use cairn_client::sync::AccountSwitch;
 use cairn_client::{Store, Subscription, Sync, SyncError};
+use cairn_protocol::backup::LocalChange;
 use cairn_protocol::{Record, RecordKey};
 use serde_json::{json, Value};
 use wasm_bindgen::prelude::*;
@@ -144,25 +145,24 @@ pub async fn account() -> Result<String, JsValue> {
 pub async fn write(collection: String, id: String, value_json: String) -> Result<String, JsValue> {
     let store = store()?;
     let value: Value = serde_json::from_str(&value_json).map_err(js_err)?;
-    let record = store
-        .write(RecordKey::new(collection, id), value)
-        .await
-        .map_err(js_err)?;
-    with_base(&store, &record).await
+    made_from(
+        &store,
+        LocalChange::Put(RecordKey::new(collection, id), value),
+    )
+    .await
 }
 
-/// `record` (just written) as JSON with `base`: the clock of the version its change was
-/// made from, as its outbox entry says, or `null` (a record created here, or a replay).
-/// The driver reads it to tell a version replaced knowingly from one lost.
-async fn with_base(store: &Store, record: &Record) -> Result<String, JsValue> {
-    let entry =
-        store.outbox().await.map_err(js_err)?.into_iter().find(|e| {
-            e.collection == record.collection && e.id == record.id && e.hlc == record.hlc
-        });
-    let mut json = record_json(record);
-    json["base"] = entry
-        .and_then(|e| e.base)
-        .map_or(Value::Null, |base| json!(base.hlc.to_string()));
+/// Makes `change` and answers the stored record as JSON with `base`: the clock of the
+/// version its change was made from (`null`: a record created here). The driver reads it
+/// to tell a version replaced knowingly from one lost.
+async fn made_from(store: &Store, change: LocalChange) -> Result<String, JsValue> {
+    let mut written = store
+        .commit_changes_made_from(vec![change])
+        .await
+        .map_err(js_err)?;
+    let (record, base) = written.remove(0);
+    let mut json = record_json(&record);
+    json["base"] = base.map_or(Value::Null, |base| json!(base.to_string()));
     Ok(text(json))
 }
 
@@ -171,11 +171,7 @@ async fn with_base(store: &Store, record: &Record) -> Result<String, JsValue> {
 #[wasm_bindgen]
 pub async fn delete_record(collection: String, id: String) -> Result<String, JsValue> {
     let store = store()?;
-    let record = store
-        .delete(RecordKey::new(collection, id))
-        .await
-        .map_err(js_err)?;
-    with_base(&store, &record).await
+    made_from(&store, LocalChange::Delete(RecordKey::new(collection, id))).await
 }
 
 /// One sync round: `{ok, pushed, pulled, conflicts, refused}` or `{ok: false, error,
@@ -183,7 +179,8 @@ pub async fn delete_record(collection: String, id: String) -> Result<String, JsV
 #[wasm_bindgen]
 pub async fn sync_once() -> Result<String, JsValue> {
     let store = store()?;
-    Ok(text(match Sync::new(&store, "").sync_once().await {
+    let outcome = Sync::new(&store, "").sync_once().await;
+    Ok(text(match outcome {
         Ok(report) => json!({
             "ok": true,
             "pushed": report.pushed,

@@ -31,8 +31,10 @@ use crate::StoreError;
 pub struct Applied<R = Record> {
     /// Records now current that were not before (to show).
     pub changed: Vec<R>,
-    /// Entries added to the conflict log: versions that lost, and merges.
+    /// Versions that lost (overwritten) and went to the conflict log.
     pub conflicts: usize,
+    /// Pending changes merged with a concurrent version, nothing lost (logged as merged).
+    pub merges: usize,
     /// New local changes made by combining a pending change with a concurrent version:
     /// they wait to be pushed.
     pub rebased: usize,
@@ -43,6 +45,7 @@ impl<R> Default for Applied<R> {
         Applied {
             changed: Vec::new(),
             conflicts: 0,
+            merges: 0,
             rebased: 0,
         }
     }
@@ -53,6 +56,7 @@ impl Applied<JsRecord> {
         Ok(Applied {
             changed: js_record::decode_all(&self.changed)?,
             conflicts: self.conflicts,
+            merges: self.merges,
             rebased: self.rebased,
         })
     }
@@ -551,7 +555,10 @@ impl Store {
         };
         let conflict = match logged {
             Some(Logged { version, kind }) => {
-                applied.conflicts += 1;
+                match kind {
+                    ConflictKind::Merged => applied.merges += 1,
+                    ConflictKind::Overwritten => applied.conflicts += 1,
+                }
                 let loser = match version {
                     Side::Local => local,
                     Side::Incoming => incoming,

@@ -442,17 +442,36 @@ impl Store {
         self.commit_local(changes, None).await
     }
 
+    /// [`Store::commit_changes`], answering with each change the clock of the version it
+    /// was made from, as it will be pushed ([`cairn_protocol::api::Change::base`]): for
+    /// tools and tests that follow which version replaced which.
+    pub async fn commit_changes_made_from(
+        &self,
+        changes: Vec<LocalChange>,
+    ) -> Result<Vec<(Record, Option<Hlc>)>, StoreError> {
+        self.commit_local_made_from(changes, None).await
+    }
+
+    pub(crate) async fn commit_local(
+        &self,
+        changes: Vec<LocalChange>,
+        replaced: Option<&Record>,
+    ) -> Result<Vec<Record>, StoreError> {
+        let written = self.commit_local_made_from(changes, replaced).await?;
+        Ok(written.into_iter().map(|(record, _)| record).collect())
+    }
+
     /// Makes `changes` local changes in one transaction: reads the device's stored clock,
     /// moves this context's clock past it, stamps each change, and stores the records,
     /// their outbox entries and the clock. A record set aside before (refused) leaves that
     /// list: this newer change replaces it. With `replaced` (a version from elsewhere that
     /// the first change knowingly replaces), that version goes to the conflict log in the
     /// same transaction.
-    pub(crate) async fn commit_local(
+    async fn commit_local_made_from(
         &self,
         changes: Vec<LocalChange>,
         replaced: Option<&Record>,
-    ) -> Result<Vec<Record>, StoreError> {
+    ) -> Result<Vec<(Record, Option<Hlc>)>, StoreError> {
         if changes.is_empty() {
             return Ok(Vec::new());
         }
@@ -522,22 +541,23 @@ impl Store {
                 };
                 let stamped = stamp(None)?;
                 let mut mem = mem.borrow_mut();
-                for (record, base) in stamped.records.iter().zip(made_from) {
-                    mem.outbox.insert(
-                        record.key(),
-                        OutboxEntry::made_from(&record.key(), &record.hlc, base),
-                    );
+                let mut written = Vec::with_capacity(stamped.records.len());
+                for (record, base) in stamped.records.into_iter().zip(made_from) {
+                    let entry = OutboxEntry::made_from(&record.key(), &record.hlc, base);
+                    let base = entry.push_base().cloned();
+                    mem.outbox.insert(record.key(), entry);
                     mem.set_aside.remove(&record.key());
                     mem.records
-                        .insert(record.key(), JsRecord::from_record(record)?);
+                        .insert(record.key(), JsRecord::from_record(&record)?);
+                    written.push((record, base));
                 }
                 if let (Some(row), Some(loser)) = (stamped.conflict, replaced_key) {
                     mem.conflicts.insert(loser, row);
                 }
-                Ok(stamped.records)
+                Ok(written)
             }
             Backend::Idb(_, writer) => {
-                let written: Rc<RefCell<Vec<Record>>> = Rc::default();
+                let written: Rc<RefCell<Vec<(Record, Option<Hlc>)>>> = Rc::default();
                 let out = written.clone();
                 let clock_key = JsValue::from_str(META_CLOCK);
                 // The clock, then for each change its outbox entry, record and set-aside row.
@@ -589,14 +609,13 @@ impl Store {
                             let mut write = Write::default();
                             let (mut records, mut outbox, mut keys) =
                                 (Vec::new(), Vec::new(), Vec::new());
+                            let mut bases = Vec::with_capacity(made_from.len());
                             for (record, base) in stamped.records.iter().zip(made_from) {
                                 let key = record.key();
                                 records.push(to_js(record)?);
-                                outbox.push(to_js(&OutboxEntry::made_from(
-                                    &key,
-                                    &record.hlc,
-                                    base,
-                                ))?);
+                                let entry = OutboxEntry::made_from(&key, &record.hlc, base);
+                                bases.push(entry.push_base().cloned());
+                                outbox.push(to_js(&entry)?);
                                 keys.push(key_js(&key));
                             }
                             write.puts.push((RECORDS, records));
@@ -606,14 +625,15 @@ impl Store {
                             }
                             write.keyed.push((META, clock_key, to_js(&stamped.clock)?));
                             write.deletes.push((SET_ASIDE, keys));
-                            *out.borrow_mut() = stamped.records;
+                            *out.borrow_mut() = stamped.records.into_iter().zip(bases).collect();
                             Ok(write)
                         },
                     )
                     .await?;
-                let records = written.take();
+                let written = written.take();
+                let records: Vec<Record> = written.iter().map(|(r, _)| r.clone()).collect();
                 self.announce(records_changed(&records));
-                Ok(records)
+                Ok(written)
             }
         }
     }

@@ -95,7 +95,10 @@ async fn a_rename_elsewhere_and_an_edit_here_both_survive() {
         now() - 30_000,
     );
     let applied = store.apply_remote(&[renamed.clone()]).await.unwrap();
-    assert_eq!((applied.conflicts, applied.rebased), (1, 1));
+    assert_eq!(
+        (applied.conflicts, applied.merges, applied.rebased),
+        (0, 1, 1)
+    );
     let merged = store.get(&key).await.unwrap().unwrap();
     assert_eq!(
         merged.value,

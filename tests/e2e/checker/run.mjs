@@ -567,20 +567,24 @@ function checkInvariants(run, accounts, violate) {
       // Carried into the converged version: a device that merged it with a concurrent
       // version wrote its value anew, with a new clock.
       if (current && canon(current.value) === canon(ack.value) && current.deleted === ack.deleted) continue;
-      // In a conflict log: the device that met it and a concurrent version kept one
-      // and logged the other (that device may be another than the one that wrote it).
-      if (run.devices.some((d) => d.conflicts.some((c) => keyOf(c.loser) === keyOf(ack) && c.loser.hlc === ack.hlc))) continue;
+      // Its copies: the versions a merge wrote anew with its value (each a conflict's winner).
+      const copies = new Set([ack.hlc]);
+      for (const d of run.devices) {
+        for (const c of d.conflicts) {
+          if (keyOf(c.winner) === keyOf(ack) && !ack.deleted && canon(c.winner.value) === canon(ack.value)) copies.add(c.winner.hlc);
+        }
+      }
+      // In a conflict log, itself or a copy: the device that met it and a concurrent
+      // version kept one and logged the other (maybe another device than its own).
+      // (A copy's clock may be known only to a log gone since, with an account switch,
+      // so a written value, unique per write, counts as well.)
+      const isCopy = (r) => copies.has(r.hlc) || (!ack.deleted && !r.deleted && canon(r.value) === canon(ack.value));
+      if (run.devices.some((d) => d.conflicts.some((c) => keyOf(c.loser) === keyOf(ack) && isCopy(c.loser)))) continue;
       if (device.setAside.some((s) => keyOf(s.record) === keyOf(ack) && s.record.hlc === ack.hlc)) continue;
       // Replaced knowingly: its own device wrote the record again after it, or a change
       // somewhere was made from it (or from the copy of it a merge wrote anew).
       const index = device.acks.indexOf(ack);
       if (device.acks.slice(index + 1).some((a) => keyOf(a) === keyOf(ack))) continue;
-      const copies = new Set([ack.hlc]);
-      for (const d of run.devices) {
-        for (const c of d.conflicts) {
-          if (keyOf(c.winner) === keyOf(ack) && canon(c.winner.value) === canon(ack.value)) copies.add(c.winner.hlc);
-        }
-      }
       if (allAcks.some((x) => keyOf(x) === keyOf(ack) && copies.has(x.base))) continue;
       violate('b', `${ack.ctx} was acknowledged ${short(ack)} (op #${ack.op}, skew ${ack.skew} ms) under ${ack.account}; ${account} converged on ${short(current)}: not merged into it, not replaced by a change made from it, and in no conflict log`);
     }
