@@ -40,6 +40,16 @@ pub fn SyncPanel() -> Html {
                 <li id="sync-online">{ if status.online { "Online" } else { "Offline: changes wait on this device" } }</li>
                 <li id="sync-pending">{ pending_text(status.pending, status.set_aside) }</li>
                 <li id="sync-last" data-last-success={status.last_success_ms.map(|ms| ms.to_string())}>{ if view.syncing { "Syncing…".to_owned() } else { last } }</li>
+                if view.live {
+                    <li id="sync-live">{ "Live: changes made on other devices show here as they are made" }</li>
+                }
+                if let Some(progress) = view.progress.filter(|p| p.total > p.pulled) {
+                    <li id="sync-progress">
+                        <label for="sync-progress-bar">{ format!("Receiving {} of {} changes", grouped(progress.pulled), grouped(progress.total)) }</label>
+                        { " " }
+                        <progress id="sync-progress-bar" max={progress.total.to_string()} value={progress.pulled.to_string()}></progress>
+                    </li>
+                }
                 if let Some(error) = &status.last_error {
                     <li id="sync-error" role="alert" class="error">{ format!("Last sync failed: {error}") }</li>
                 }
@@ -53,6 +63,19 @@ pub fn SyncPanel() -> Html {
             <ConflictLog />
         </section>
     }
+}
+
+/// `n` with thousands separated: "12,000".
+fn grouped(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// "All changes synced", or what is not.

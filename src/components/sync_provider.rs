@@ -9,9 +9,12 @@ use crate::hooks::{use_persistence, SyncContext, SyncController, SyncView};
 use crate::service_worker::request_background_sync;
 
 /// How long after a local change the page syncs it (changes typed in a burst go together).
-const AFTER_WRITE_MS: u32 = 2_000;
-/// How often the page syncs while visible, to pick up other devices' changes.
+const AFTER_WRITE_MS: u32 = 300;
+/// How often the page syncs while visible, as the fallback of the change stream.
 const EVERY_MS: u32 = 60_000;
+/// A test setting (in `localStorage`): the periodic round's interval in ms, so a test can
+/// tell a change that arrived live from one the timer fetched.
+const EVERY_MS_SETTING: &str = "cairn.sync_every_ms";
 
 #[derive(Properties, PartialEq)]
 pub struct SyncProviderProps {
@@ -19,8 +22,10 @@ pub struct SyncProviderProps {
 }
 
 /// Provides [`SyncContext`] and runs sync rounds when they are due: at start, on
-/// `online`, when the page becomes visible, every minute while visible, and shortly after
-/// each local change (which also registers a Background Sync for the service worker).
+/// `online`, when the page becomes visible, when the server's change stream (held while
+/// the page is visible) says another device pushed, every minute while visible, and
+/// shortly after each local change (which also registers a Background Sync for the
+/// service worker).
 /// Must sit inside `PersistenceProvider`.
 #[function_component]
 pub fn SyncProvider(props: &SyncProviderProps) -> Html {
@@ -53,21 +58,47 @@ pub fn SyncProvider(props: &SyncProviderProps) -> Html {
     }
 }
 
-/// Everything that starts a round; dropping it stops them.
+/// Everything that starts a round; dropping it stops them (and closes the stream).
 struct Triggers {
     _listeners: Vec<EventListener>,
     _interval: Interval,
     _notices: Option<SyncNotices>,
     _local_writes: crate::hooks::Registration,
+    controller: Rc<SyncController>,
+}
+
+impl Drop for Triggers {
+    fn drop(&mut self) {
+        self.controller.stop_live();
+    }
+}
+
+/// The periodic round's interval: [`EVERY_MS`], unless the test setting says otherwise.
+fn every_ms() -> u32 {
+    gloo::utils::window()
+        .local_storage()
+        .ok()
+        .flatten()
+        .and_then(|storage| storage.get_item(EVERY_MS_SETTING).ok().flatten())
+        .and_then(|ms| ms.parse().ok())
+        .unwrap_or(EVERY_MS)
 }
 
 fn triggers(persistence: &crate::hooks::Persistence, controller: Rc<SyncController>) -> Triggers {
     let (window, document) = (gloo::utils::window(), gloo::utils::document());
     controller.refresh();
     controller.sync_now();
+    if is_visible() {
+        controller.go_live();
+    }
     let on_online = {
         let c = controller.clone();
-        EventListener::new(&window, "online", move |_| c.sync_now())
+        EventListener::new(&window, "online", move |_| {
+            c.sync_now();
+            if is_visible() {
+                c.go_live();
+            }
+        })
     };
     let on_offline = {
         let c = controller.clone();
@@ -78,12 +109,15 @@ fn triggers(persistence: &crate::hooks::Persistence, controller: Rc<SyncControll
         EventListener::new(&document, "visibilitychange", move |_| {
             if is_visible() {
                 c.sync_now();
+                c.go_live();
+            } else {
+                c.stop_live();
             }
         })
     };
     let interval = {
         let c = controller.clone();
-        Interval::new(EVERY_MS, move || {
+        Interval::new(every_ms(), move || {
             if is_visible() {
                 c.sync_now();
             }
@@ -95,7 +129,9 @@ fn triggers(persistence: &crate::hooks::Persistence, controller: Rc<SyncControll
         SyncNotices::subscribe(persistence.store(), move || c.refresh())
     };
     let pending_round = Rc::new(std::cell::RefCell::new(None::<Timeout>));
+    let writes_controller = controller.clone();
     let local_writes = persistence.on_local_write(Callback::from(move |_| {
+        let controller = &writes_controller;
         request_background_sync();
         controller.refresh();
         let c = controller.clone();
@@ -107,6 +143,7 @@ fn triggers(persistence: &crate::hooks::Persistence, controller: Rc<SyncControll
         _interval: interval,
         _notices: notices,
         _local_writes: local_writes,
+        controller,
     }
 }
 

@@ -3,15 +3,19 @@
 //!
 //! [`SyncProvider`](crate::components::SyncProvider) owns one [`SyncController`] and puts
 //! it, with the current [`SyncView`], in context; [`use_sync`] reads it. A round runs:
-//! at start, when the browser comes back online, when the page becomes visible, every
-//! minute while visible, and two seconds after a local change. Each local change also
+//! at start, when the browser comes back online, when the page becomes visible, when the
+//! server's change stream (held while the page is visible) names a cursor beyond this
+//! device's, every minute while visible, and a moment after a local change. Each local change also
 //! registers a Background Sync, so the service worker pushes it even if the page closes
 //! first (where the browser supports it).
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
-use cairn_client::{AccountSwitch, SetAside, StoredConflict, Sync, SyncError, SyncStatus};
+use cairn_client::live::LiveEvent;
+use cairn_client::{
+    AccountSwitch, Backoff, PullProgress, SetAside, StoredConflict, Sync, SyncError, SyncStatus,
+};
 use cairn_protocol::api::SessionInfo;
 use yew::platform::spawn_local;
 use yew::prelude::*;
@@ -38,6 +42,10 @@ pub struct SyncView {
     pub set_aside: Vec<SetAside>,
     /// The account's sessions, once asked for ([`SyncController::load_sessions`]).
     pub sessions: Option<Result<Vec<SessionInfo>, String>>,
+    /// The server's change stream is open: other devices' changes show as they are made.
+    pub live: bool,
+    /// How far the running round's pull is, once the server said.
+    pub progress: Option<PullProgress>,
 }
 
 /// Why signing in did not happen.
@@ -71,6 +79,8 @@ pub struct SyncController {
     running: Cell<bool>,
     /// Another round was asked for while one ran.
     again: Cell<bool>,
+    /// Ends the change stream's connection loop ([`SyncController::go_live`]).
+    live: RefCell<Option<web_sys::AbortController>>,
 }
 
 impl SyncController {
@@ -81,6 +91,7 @@ impl SyncController {
             view: RefCell::default(),
             running: Cell::new(false),
             again: Cell::new(false),
+            live: RefCell::default(),
         })
     }
 
@@ -133,13 +144,18 @@ impl SyncController {
         spawn_local(async move {
             loop {
                 this.again.set(false);
-                match this.sync().sync_with_retries(ATTEMPTS).await {
+                let sync = this.sync().with_progress({
+                    let this = this.clone();
+                    move |progress| this.set_view(|view| view.progress = Some(progress))
+                });
+                match sync.sync_with_retries(ATTEMPTS).await {
                     Ok(report) => {
                         // A record that does not decode is left for its collection's
                         // next load, which quarantines it.
                         for record in report.changed.iter().filter_map(|r| r.decode().ok()) {
                             this.persistence.changed(record);
                         }
+                        // Merges lost nothing; only versions that lost are worth a notice.
                         if report.conflicts > 0 {
                             notify(
                                 &this.persistence,
@@ -156,9 +172,84 @@ impl SyncController {
                 }
             }
             this.running.set(false);
-            this.set_view(|view| view.syncing = false);
+            this.set_view(|view| {
+                view.syncing = false;
+                view.progress = None;
+            });
             this.refresh();
         });
+    }
+
+    /// Holds the server's change stream open (unless it already is) until
+    /// [`SyncController::stop_live`]: each cursor beyond this device's starts a round.
+    /// A dropped connection is opened again with backoff; signing out ends the loop (a
+    /// sign-in starts it again).
+    pub fn go_live(self: &Rc<Self>) {
+        if self.live.borrow().is_some() {
+            return;
+        }
+        let Ok(abort) = web_sys::AbortController::new() else {
+            return;
+        };
+        let signal = abort.signal();
+        *self.live.borrow_mut() = Some(abort);
+        let this = self.clone();
+        spawn_local(async move {
+            let mut backoff = Backoff::new(1_000, 30_000);
+            let heard = Rc::new(Cell::new(false));
+            loop {
+                heard.set(false);
+                let on_event = {
+                    let (this, heard) = (this.clone(), heard.clone());
+                    move |event: LiveEvent| {
+                        if !heard.replace(true) {
+                            // (Re)connected: catch up both ways on what happened while
+                            // the stream was closed.
+                            this.set_view(|view| view.live = true);
+                            this.sync_now();
+                            return;
+                        }
+                        let this = this.clone();
+                        spawn_local(async move {
+                            if this.sync().is_behind(&event).await.unwrap_or(true) {
+                                this.sync_now();
+                            }
+                        });
+                    }
+                };
+                let ended = this.sync().listen(&signal, on_event).await;
+                this.set_view(|view| view.live = false);
+                if signal.aborted()
+                    || matches!(ended, Err(SyncError::SignedOut | SyncError::Unauthorized))
+                {
+                    break;
+                }
+                if heard.get() {
+                    backoff = Backoff::new(1_000, 30_000);
+                }
+                if let Err(err) = &ended {
+                    gloo::console::debug!(format!("Change stream: {err}"));
+                }
+                let jitter = (js_sys::Math::random() * 1_000.0) as u64;
+                cairn_client::global::sleep_ms(backoff.next_delay_ms(jitter as f64 / 1_000.0))
+                    .await;
+                if signal.aborted() {
+                    break;
+                }
+            }
+            // Ended by itself (signed out): a later `go_live` opens it again.
+            if !signal.aborted() {
+                this.live.borrow_mut().take();
+            }
+        });
+    }
+
+    /// Closes the change stream (the page is hidden, or the provider goes away).
+    pub fn stop_live(&self) {
+        if let Some(abort) = self.live.borrow_mut().take() {
+            abort.abort();
+        }
+        self.set_view(|view| view.live = false);
     }
 
     /// Signs in (or, with `new_account`, registers and signs in), then syncs. When this
@@ -189,6 +280,7 @@ impl SyncController {
             Ok(_) => {
                 self.refresh();
                 self.sync_now();
+                self.go_live();
                 Ok(())
             }
             Err(SyncError::DataOfAnotherAccount { account }) => {

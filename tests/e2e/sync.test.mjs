@@ -28,8 +28,12 @@ after(async () => {
  * A new device (isolated context) with the app open on its Settings page. Notifications
  * the app shows are recorded in `window.__notified`.
  */
-async function device(url, { clockAheadMs = 0 } = {}) {
+async function device(url, { clockAheadMs = 0, periodicMs } = {}) {
   const context = await browser.newContext({ permissions: ['notifications'] });
+  if (periodicMs) {
+    // The app's test setting for its periodic round (see `sync_provider.rs`).
+    await context.addInitScript((ms) => localStorage.setItem('cairn.sync_every_ms', String(ms)), periodicMs);
+  }
   if (clockAheadMs) {
     // This device's clock is wrong by `clockAheadMs` (pages only; the worker's is right).
     await context.addInitScript((ahead) => {
@@ -611,5 +615,46 @@ test('a delete synced from A against an edit made offline on B: the edit is kept
     await a.context.close();
     await b.context.close();
     await server.stop();
+  }
+});
+
+// --- live sync ----------------------------------------------------------------------------
+
+test('an edit on A shows on B live, without a reload, focus change or timer; after a server restart B catches up', { timeout: 120_000 }, async () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'cairn-e2e-live-'));
+  let server = await startServer({ dataDir });
+  const email = newEmail();
+  // The periodic round is an hour away: only the change stream can bring the edit.
+  const a = await device(server.url, { periodicMs: 3_600_000 });
+  const b = await device(server.url, { periodicMs: 3_600_000 });
+  const scratchpadOf = (page, text) =>
+    page.waitForFunction((text) => document.querySelector('#scratchpad')?.value === text, text);
+  try {
+    await signIn(a.page, email, { newAccount: true });
+    await signIn(b.page, email);
+    for (const { page } of [a, b]) await page.locator('#sync-live').waitFor();
+    await b.page.getByRole('link', { name: 'Home' }).first().click();
+    await noteLoaded(b.page);
+
+    await writeNote(a.page, 'seen live');
+    await scratchpadOf(b.page, 'seen live');
+
+    // The server goes away and comes back: both streams reconnect by themselves, and
+    // what A wrote meanwhile reaches B.
+    await server.stop();
+    await writeNote(a.page, 'written while the server was down');
+    server = await startServer({ dataDir, port: server.port });
+    await scratchpadOf(b.page, 'written while the server was down');
+    await openSettings(b.page);
+    await b.page.locator('#sync-live').waitFor();
+    assert.deepEqual(
+      [...a.errors, ...b.errors].filter((e) => !/Failed to load resource|net::ERR_/.test(e)),
+      [],
+    );
+  } finally {
+    await a.context.close();
+    await b.context.close();
+    await server.stop();
+    rmSync(dataDir, { recursive: true, force: true });
   }
 });

@@ -139,6 +139,9 @@ pub(crate) struct PullPage {
     pub records: Vec<JsRecord>,
     pub cursor: u64,
     pub more: bool,
+    /// How many versions remain after this page (0 from servers that predate it).
+    #[serde(default)]
+    pub remaining: u64,
     #[serde(default)]
     pub head: u64,
     #[serde(default)]

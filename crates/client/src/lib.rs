@@ -21,6 +21,8 @@
 //!   sync path moves records in without decoding them, and the wire shapes it reads.
 //! - [`backup`]: export, import (merge or replace, in batches with progress) and clearing
 //!   collections; the file format and the dry run are in `cairn_protocol::backup`.
+//! - [`live`]: the server's stream of the account's cursor ([`live::LiveEvent`]), so a
+//!   device hears of other devices' pushes as they commit.
 //! - [`set_aside`]: local changes the server refused, kept out of sync with the reason
 //!   ([`SetAside`]), to retry or dismiss.
 //! - [`snapshots`]: local snapshots of all data (list, take, restore, delete).
@@ -37,6 +39,7 @@ mod codec;
 pub mod error;
 pub mod global;
 pub mod js_record;
+pub mod live;
 mod replica;
 pub mod schema;
 pub mod secrets;
@@ -58,7 +61,7 @@ pub use set_aside::SetAside;
 pub use snapshots::SnapshotInfo;
 pub use store::{Durability, Loaded, OutboxEntry, Quarantined, Store};
 pub use sync::{
-    AccountSwitch, Backoff, StoredConflict, StoredSession, Sync, SyncError, SyncNotices,
-    SyncReport, SyncStatus,
+    AccountSwitch, Backoff, PullProgress, StoredConflict, StoredSession, Sync, SyncError,
+    SyncNotices, SyncReport, SyncStatus,
 };
 pub use usage::{CollectionUsage, Estimate, Usage};

@@ -118,7 +118,7 @@ pub struct SyncStatus {
 pub struct SyncReport {
     pub pushed: usize,
     pub pulled: usize,
-    /// Entries added to the conflict log: local changes that lost, and merges.
+    /// Versions that lost and went to the conflict log (overwritten).
     pub conflicts: usize,
     /// New local changes made by combining a pending change with a version made
     /// elsewhere without knowing it ([`cairn_protocol::three_way`]); the round pushes them.
@@ -208,6 +208,16 @@ pub struct Sync<'a> {
     store: &'a Store,
     /// The server's origin (`""` for the page's own origin) without a trailing slash.
     base_url: String,
+    /// Told how far a pull is ([`Sync::with_progress`]).
+    on_progress: Option<Box<dyn Fn(PullProgress) + 'a>>,
+}
+
+/// How far the pull of a round is: versions pulled so far, of how many the server had
+/// for this device when it answered the last page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PullProgress {
+    pub pulled: u64,
+    pub total: u64,
 }
 
 impl<'a> Sync<'a> {
@@ -215,7 +225,15 @@ impl<'a> Sync<'a> {
         Sync {
             store,
             base_url: base_url.into().trim_end_matches('/').to_owned(),
+            on_progress: None,
         }
+    }
+
+    /// This engine, calling `on_progress` after each pulled page (a first sync of a large
+    /// account shows "12,000 of 40,000").
+    pub fn with_progress(mut self, on_progress: impl Fn(PullProgress) + 'a) -> Self {
+        self.on_progress = Some(Box::new(on_progress));
+        self
     }
 
     /// The signed-in account, if any (an expired session counts as signed out).
@@ -649,6 +667,7 @@ impl<'a> Sync<'a> {
         let mut cursor = position.map_or(0, |p| p.cursor);
         let excluded = self.excluded_collections().await?;
         let mut restarted = false;
+        let mut pulled = 0u64;
         loop {
             let path = format!("/api/v1/sync/pull?since={cursor}&limit={MAX_PULL_LIMIT}");
             let mut page: PullPage = self.call("GET", &path, Some(&session.token), None).await?;
@@ -664,6 +683,13 @@ impl<'a> Sync<'a> {
             }
             if epoch.is_empty() {
                 epoch = page.epoch.clone();
+            }
+            pulled += page.records.len() as u64;
+            if let Some(on_progress) = &self.on_progress {
+                on_progress(PullProgress {
+                    pulled,
+                    total: pulled + page.remaining,
+                });
             }
             // Not applied here; including the collection again pulls from the start.
             page.records.retain(|r| !excluded.contains(&r.collection));
@@ -765,43 +791,65 @@ impl<'a> Sync<'a> {
                 }
             })?;
             let status = response.status();
-            let text = match response.text() {
-                Ok(promise) => JsFuture::from(promise)
+            if !(200..300).contains(&status) {
+                return Err(self.error_of(response).await);
+            }
+            match response.text() {
+                Ok(promise) => Ok(JsFuture::from(promise)
                     .await
                     .map_err(|e| SyncError::Network(describe(&e)))?
                     .as_string()
-                    .unwrap_or_default(),
-                Err(e) => return Err(SyncError::Network(describe(&e))),
-            };
-            if (200..300).contains(&status) {
-                return Ok(text);
+                    .unwrap_or_default()),
+                Err(e) => Err(SyncError::Network(describe(&e))),
             }
-            let error: Option<ErrorBody> = js_sys::JSON::parse(&text)
-                .ok()
-                .and_then(|value| from_js(value).ok());
-            let message = error
-                .as_ref()
-                .map(|e| e.message.clone())
-                .unwrap_or_else(|| format!("HTTP {status}"));
-            Err(match status {
-                401 => SyncError::Unauthorized,
-                429 => SyncError::RateLimited {
-                    retry_after_s: response
-                        .headers()
-                        .get("Retry-After")
-                        .ok()
-                        .flatten()
-                        .and_then(|v| v.trim().parse().ok())
-                        .unwrap_or(5),
-                },
-                500.. => SyncError::Server { status, message },
-                _ => SyncError::Refused {
-                    status,
-                    code: error.map(|e| e.error).unwrap_or_default(),
-                    message,
-                },
-            })
         })
+    }
+
+    /// The error a non-2xx `response` stands for, with the server's message.
+    pub(crate) async fn error_of(&self, response: web_sys::Response) -> SyncError {
+        let status = response.status();
+        let text = match response.text() {
+            Ok(promise) => match JsFuture::from(promise).await {
+                Ok(text) => text.as_string().unwrap_or_default(),
+                Err(e) => return SyncError::Network(describe(&e)),
+            },
+            Err(e) => return SyncError::Network(describe(&e)),
+        };
+        let error: Option<ErrorBody> = js_sys::JSON::parse(&text)
+            .ok()
+            .and_then(|value| from_js(value).ok());
+        let message = error
+            .as_ref()
+            .map(|e| e.message.clone())
+            .unwrap_or_else(|| format!("HTTP {status}"));
+        match status {
+            401 => SyncError::Unauthorized,
+            429 => SyncError::RateLimited {
+                retry_after_s: response
+                    .headers()
+                    .get("Retry-After")
+                    .ok()
+                    .flatten()
+                    .and_then(|v| v.trim().parse().ok())
+                    .unwrap_or(5),
+            },
+            500.. => SyncError::Server { status, message },
+            _ => SyncError::Refused {
+                status,
+                code: error.map(|e| e.error).unwrap_or_default(),
+                message,
+            },
+        }
+    }
+
+    /// The store this engine syncs.
+    pub fn store(&self) -> &Store {
+        self.store
+    }
+
+    /// The server's origin, without a trailing slash.
+    pub(crate) fn base_url(&self) -> &str {
+        &self.base_url
     }
 }
 
@@ -828,7 +876,7 @@ fn js_error(e: JsValue) -> SyncError {
     SyncError::Network(describe(&e))
 }
 
-fn describe(e: &JsValue) -> String {
+pub(crate) fn describe(e: &JsValue) -> String {
     if let Some(err) = e.dyn_ref::<js_sys::Error>() {
         return String::from(err.message());
     }
