@@ -503,7 +503,8 @@ async fn pull(
 /// `event: cursor` + `data: {"cursor": N, "epoch": "..."}` (a `CursorEvent`).
 /// Authenticated with the bearer header, so it is opened with `fetch` and read as a
 /// stream (not `EventSource`). A client that reconnects pulls from its cursor; the first
-/// event tells it whether it missed anything. The stream ends when the server shuts down.
+/// event tells it whether it missed anything. The stream ends when the server shuts down
+/// and when the session ends (checked every minute).
 #[utoipa::path(
     get, path = "/v1/sync/events", tag = "sync",
     security(("bearer" = [])),
@@ -518,7 +519,8 @@ async fn events(
     State(state): State<AppState>,
     user: AuthUser,
 ) -> Result<axum::response::Response, ApiError> {
-    let opened = crate::events::open(state.db.clone(), &state.streams, user.id).await;
+    let opened =
+        crate::events::open(state.db.clone(), &state.streams, user.id, user.token_hash).await;
     // The request's in-flight slot is freed here, as the stream starts: streams are
     // counted on their own (`--max-event-streams`, `--max-event-streams-per-account`).
     drop(user);

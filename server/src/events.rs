@@ -28,8 +28,11 @@
 //! between the two; the first event is that head. Then one event per cursor beyond the
 //! last sent, and a `: heartbeat` comment after each [`crate::Settings::event_heartbeat`]
 //! without events. A stream ends when the server shuts down ([`Streams::end_all`], so a
-//! graceful shutdown is not held up by streams that never end) and when its client goes
-//! away: hyper drops the body when writing to the connection fails (at the latest at the
+//! graceful shutdown is not held up by streams that never end); when its session ends
+//! (signed out, ended from another device, expired), found by checking the session
+//! every `Streams::session_check` (the longer of the heartbeat and the session's touch
+//! interval: a minute by default), which also marks the session used; and when its
+//! client goes away: hyper drops the body when writing to the connection fails (at the latest at the
 //! next heartbeat), and with it the subscription, so a closed client costs nothing.
 //!
 //! # Limits
@@ -229,6 +232,10 @@ pub struct Streams {
     slots: Option<Arc<Semaphore>>,
     per_account: InFlight,
     heartbeat: std::time::Duration,
+    /// How often a stream checks that its session still stands.
+    session_check: std::time::Duration,
+    /// Same as the auth extractor's: the session's `last_used_at` moves at most this often.
+    session_touch: std::time::Duration,
     /// Becomes true when the server shuts down.
     ended: watch::Sender<bool>,
 }
@@ -240,6 +247,11 @@ impl Streams {
                 .then(|| Arc::new(Semaphore::new(settings.max_event_streams))),
             per_account: InFlight::new(settings.max_event_streams_per_account),
             heartbeat: settings.event_heartbeat,
+            session_check: settings
+                .event_heartbeat
+                .max(settings.session_touch_interval)
+                .max(std::time::Duration::from_millis(1)),
+            session_touch: settings.session_touch_interval,
             ended: watch::Sender::new(false),
         }
     }
@@ -258,6 +270,9 @@ struct Open {
     _account_slot: Option<InFlightGuard>,
     db: Database,
     user: UserId,
+    token_hash: [u8; 32],
+    session_check: tokio::time::Interval,
+    session_touch: std::time::Duration,
     subscription: Subscription,
     /// The last cursor sent.
     sent: u64,
@@ -272,6 +287,7 @@ pub(crate) async fn open(
     db: Database,
     streams: &Streams,
     user: UserId,
+    token_hash: [u8; 32],
 ) -> Result<Response, ApiError> {
     if *streams.ended.borrow() {
         return Err(ApiError::Busy);
@@ -289,9 +305,17 @@ pub(crate) async fn open(
     // Subscribed before the head is read: a push committed in between is heard.
     let subscription = db.subscribe(user);
     let head = db.head(user).await.map_err(ApiError::Database)?;
+    let mut session_check = tokio::time::interval_at(
+        tokio::time::Instant::now() + streams.session_check,
+        streams.session_check,
+    );
+    session_check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let state = Open {
         db,
         user,
+        token_hash,
+        session_check,
+        session_touch: streams.session_touch,
         subscription,
         sent: head,
         first: Some(head),
@@ -313,7 +337,7 @@ pub(crate) async fn open(
 }
 
 /// The stream's events: the head it opened with, then every cursor beyond the last sent;
-/// it ends when the server shuts down.
+/// it ends when the server shuts down or the session ends.
 fn events(state: Open) -> impl Stream<Item = Result<Event, Infallible>> {
     futures_util::stream::unfold(state, |mut state| async move {
         if let Some(head) = state.first.take() {
@@ -324,7 +348,14 @@ fn events(state: Open) -> impl Stream<Item = Result<Event, Infallible>> {
             let heard = tokio::select! {
                 biased;
                 _ = state.ended.wait_for(|ended| *ended) => return None,
-                heard = state.subscription.next() => heard,
+                _ = state.session_check.tick() => None,
+                heard = state.subscription.next() => Some(heard),
+            };
+            let Some(heard) = heard else {
+                if session_ended(&state).await {
+                    return None;
+                }
+                continue;
             };
             let cursor = match heard {
                 Heard::Cursor(cursor) => cursor,
@@ -343,6 +374,25 @@ fn events(state: Open) -> impl Stream<Item = Result<Event, Infallible>> {
             }
         }
     })
+}
+
+/// Whether the stream's session is gone (a database failure is not that: it is checked
+/// again next time).
+async fn session_ended(state: &Open) -> bool {
+    let now = i64::try_from(crate::now_ms()).unwrap_or(i64::MAX);
+    let touch = i64::try_from(state.session_touch.as_millis()).unwrap_or(i64::MAX);
+    match state
+        .db
+        .session_user(&state.token_hash, now, now.saturating_sub(touch))
+        .await
+    {
+        Ok(Some(user)) => user != state.user,
+        Ok(None) => true,
+        Err(error) => {
+            tracing::warn!(%error, user_id = state.user, "change stream: cannot check the session");
+            false
+        }
+    }
 }
 
 /// `event: cursor` with `{"cursor": N, "epoch": "..."}`.

@@ -51,6 +51,7 @@ on_both_backends!(
     streams_are_capped_per_process_and_per_account,
     a_stream_holds_no_in_flight_slot_of_its_account,
     an_idle_stream_sends_heartbeats,
+    a_stream_ends_with_its_session,
 );
 
 /// A guard against a hang, never a way to wait: every wait below is for a condition.
@@ -339,6 +340,41 @@ async fn an_idle_stream_sends_heartbeats(backend: Backend) {
     assert_eq!(stream.next().await, Sent::Comment(" heartbeat".into()));
     let reply = app.push(&token, &[note("n", json!(1), now(), "d")]).await;
     assert_eq!(stream.next_cursor().await.cursor, reply.seq_after);
+}
+
+async fn a_stream_ends_with_its_session(backend: Backend) {
+    let settings = Settings {
+        event_heartbeat: Duration::from_millis(20),
+        session_touch_interval: Duration::from_millis(20),
+        ..test_settings()
+    };
+    let app = TestApp::with_settings(&backend, settings).await;
+    let token = app.register("alice@example.org").await;
+    let other: cairn_protocol::api::Session = app
+        .log_in_reply("alice@example.org", support::PASSWORD)
+        .await
+        .expect(StatusCode::OK);
+    let mut stream = open(&app, &token).await;
+    let mut others = open(&app, &other.token).await;
+    assert_eq!(stream.next_cursor().await.cursor, 0);
+    assert_eq!(others.next_cursor().await.cursor, 0);
+    // "Sign out everywhere else", from the other device: this stream's session ends.
+    let ended = app
+        .call(
+            Method::DELETE,
+            "/api/v1/sessions/others",
+            Some(&other.token),
+            None,
+        )
+        .await;
+    assert_eq!(ended.status, StatusCode::OK);
+    assert!(stream.ends().await, "the stream of an ended session ends");
+    // The other one goes on.
+    let reply = app
+        .push(&other.token, &[note("n", json!(1), now(), "d")])
+        .await;
+    assert_eq!(others.next_cursor().await.cursor, reply.seq_after);
+    assert_eq!(app.db.events().subscriptions(), 1);
 }
 
 /// A server on a real socket (127.0.0.1, a free port) with `app`'s database; its address
