@@ -24,7 +24,7 @@
 //!
 //! # A stream
 //!
-//! [`open`] subscribes first and reads the account's head second, so no push can fall
+//! `open` subscribes first and reads the account's head second, so no push can fall
 //! between the two; the first event is that head. Then one event per cursor beyond the
 //! last sent, and a `: heartbeat` comment after each [`crate::Settings::event_heartbeat`]
 //! without events. A stream ends when the server shuts down ([`Streams::end_all`], so a
@@ -32,8 +32,9 @@
 //! (signed out, ended from another device, expired), found by checking the session
 //! every `Streams::session_check` (the longer of the heartbeat and the session's touch
 //! interval: a minute by default), which also marks the session used; and when its
-//! client goes away: hyper drops the body when writing to the connection fails (at the latest at the
-//! next heartbeat), and with it the subscription, so a closed client costs nothing.
+//! client goes away: hyper drops the body when writing to the connection fails (at the
+//! latest at the next heartbeat), and with it the subscription, so a closed client
+//! costs nothing.
 //!
 //! # Limits
 //!

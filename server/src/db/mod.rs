@@ -362,7 +362,7 @@ impl Database {
 
     /// Subscribes to `user`'s cursor: a push of `user` that stores something is heard,
     /// through this server or (on PostgreSQL) any other on the database. On PostgreSQL
-    /// the first subscription starts this process's listener ([`postgres::listen`]).
+    /// the first subscription starts this process's listener (`postgres::listen`).
     pub fn subscribe(&self, user: UserId) -> Subscription {
         if let Pool::Postgres(pool) = &self.pool {
             let (pool, hub) = (pool.clone(), Arc::downgrade(&self.events));
