@@ -8,8 +8,8 @@ use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::{Json, Router};
 use cairn_protocol::api::{
-    Change, Credentials, EndedSessions, ErrorBody, PullQuery, PullResponse, PushRequest,
-    PushResponse, RefusedChange, ServerClock, Session, SessionInfo, PUSH_PROTOCOL,
+    Change, Credentials, CursorEvent, EndedSessions, ErrorBody, PullQuery, PullResponse,
+    PushRequest, PushResponse, RefusedChange, ServerClock, Session, SessionInfo, PUSH_PROTOCOL,
 };
 use cairn_protocol::limits::{
     check_credentials, check_push, check_record, normalize_email, pull_limit,
@@ -41,7 +41,7 @@ pub const PREFIX: &str = "/api";
             `Allow` listing the methods it takes; any request may be `503 server_busy` \
             (with `Retry-After`) when the server answers as many as it takes at once.",
     ),
-    components(schemas(Change, ErrorBody, RefusedChange, ServerClock)),
+    components(schemas(Change, CursorEvent, ErrorBody, RefusedChange, ServerClock)),
     modifiers(&BearerAuth),
     tags(
         (name = "accounts", description = "Registration, log-in and log-out"),
@@ -75,6 +75,7 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(end_session))
         .routes(routes!(push))
         .routes(routes!(pull))
+        .routes(routes!(events))
 }
 
 /// The `/api` router (to be nested at [`PREFIX`]). An unknown path is `404 not_found`; a
@@ -491,6 +492,39 @@ async fn pull(
         .await
         .map_err(ApiError::Database)?;
     Ok(Json(reply))
+}
+
+/// The account's live changes: a server-sent event stream (`text/event-stream`, never
+/// compressed) that says whenever the account's pull cursor moves. Its first event is
+/// the account's head now; then one event after each push of the account that stores
+/// something, through this server or another on the same database (bursts may coalesce
+/// into the latest cursor); and, when nothing happened for a while (`--event-heartbeat-secs`,
+/// 25 s), a `: heartbeat` comment. Every event is
+/// `event: cursor` + `data: {"cursor": N, "epoch": "..."}` (a `CursorEvent`).
+/// Authenticated with the bearer header, so it is opened with `fetch` and read as a
+/// stream (not `EventSource`). A client that reconnects pulls from its cursor; the first
+/// event tells it whether it missed anything. The stream ends when the server shuts down
+/// and when the session ends (checked every minute).
+#[utoipa::path(
+    get, path = "/v1/sync/events", tag = "sync",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The stream: `event: cursor` events whose data is a `CursorEvent`, and `: heartbeat` comments", content_type = "text/event-stream", body = CursorEvent),
+        (status = 401, description = "`unauthorized`", body = ErrorBody),
+        (status = 429, description = "`rate_limited`: too many requests, or the account has `--max-event-streams-per-account` streams open here already; see `Retry-After`", body = ErrorBody),
+        (status = 503, description = "`server_busy`: this server has `--max-event-streams` streams open (see `Retry-After`); or `database_unavailable`", body = ErrorBody),
+    )
+)]
+async fn events(
+    State(state): State<AppState>,
+    user: AuthUser,
+) -> Result<axum::response::Response, ApiError> {
+    let opened =
+        crate::events::open(state.db.clone(), &state.streams, user.id, user.token_hash).await;
+    // The request's in-flight slot is freed here, as the stream starts: streams are
+    // counted on their own (`--max-event-streams`, `--max-event-streams-per-account`).
+    drop(user);
+    opened
 }
 
 fn now_ms_i64() -> i64 {

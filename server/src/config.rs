@@ -45,6 +45,15 @@ pub const DEFAULT_MAX_IN_FLIGHT: usize = 512;
 pub const DEFAULT_MAX_IN_FLIGHT_PER_ACCOUNT: usize = 16;
 /// PostgreSQL connections per server process.
 pub const DEFAULT_DB_POOL_SIZE: u32 = 10;
+/// Change streams (`GET /api/v1/sync/events`) open at once per server process; more get
+/// `503 server_busy`. An idle stream costs a connection and a few KiB.
+pub const DEFAULT_MAX_EVENT_STREAMS: usize = 10_000;
+/// Change streams one account may hold open at once (one per visible page of each of its
+/// devices); more get `429 rate_limited`. So one account cannot take every stream.
+pub const DEFAULT_MAX_EVENT_STREAMS_PER_ACCOUNT: usize = 32;
+/// Seconds between two heartbeats (`: heartbeat` comments) on an idle change stream,
+/// so proxies keep it open (many close a connection silent for 30-60 s).
+pub const DEFAULT_EVENT_HEARTBEAT_SECS: u64 = 25;
 
 /// Argon2 hashes computed at once (each takes 19 MiB and a core for tens of ms): one per
 /// core; more wait their turn.
@@ -123,6 +132,17 @@ pub struct Config {
     /// PostgreSQL connections this process keeps at most.
     #[arg(long, env = "CAIRN_DB_POOL_SIZE", default_value_t = DEFAULT_DB_POOL_SIZE)]
     pub db_pool_size: u32,
+    /// Change streams (`GET /api/v1/sync/events`) open at once in this process; more
+    /// get `503 server_busy` (0: no limit). They do not count as requests in flight.
+    #[arg(long, env = "CAIRN_MAX_EVENT_STREAMS", default_value_t = DEFAULT_MAX_EVENT_STREAMS)]
+    pub max_event_streams: usize,
+    /// Change streams one account may hold open at once in this process; more get
+    /// `429 rate_limited` (0: no limit).
+    #[arg(long, env = "CAIRN_MAX_EVENT_STREAMS_PER_ACCOUNT", default_value_t = DEFAULT_MAX_EVENT_STREAMS_PER_ACCOUNT)]
+    pub max_event_streams_per_account: usize,
+    /// Seconds between two heartbeats on an idle change stream (at least 1).
+    #[arg(long, env = "CAIRN_EVENT_HEARTBEAT_SECS", default_value_t = DEFAULT_EVENT_HEARTBEAT_SECS)]
+    pub event_heartbeat_secs: u64,
     /// Give the database a new epoch at start, after restoring it from a backup: every
     /// device then pulls from the start and pushes again everything it holds, so what
     /// the backup lacks comes back. Use it for one start of one server (with every other
@@ -169,6 +189,9 @@ impl Config {
             max_in_flight_per_account: self.max_in_flight_per_account,
             max_concurrent_hashes: self.max_concurrent_hashes.max(1),
             password_cost: PasswordCost::default(),
+            max_event_streams: self.max_event_streams,
+            max_event_streams_per_account: self.max_event_streams_per_account,
+            event_heartbeat: Duration::from_secs(self.event_heartbeat_secs.max(1)),
         }
     }
 
@@ -209,6 +232,12 @@ pub struct Settings {
     pub max_concurrent_hashes: usize,
     /// Argon2id cost of new password hashes.
     pub password_cost: PasswordCost,
+    /// Change streams open at once (0: no limit).
+    pub max_event_streams: usize,
+    /// Change streams of one account open at once (0: no limit).
+    pub max_event_streams_per_account: usize,
+    /// How long an idle change stream stays silent before a heartbeat comment.
+    pub event_heartbeat: Duration,
 }
 
 impl Default for Settings {
@@ -227,6 +256,9 @@ impl Default for Settings {
             max_in_flight_per_account: DEFAULT_MAX_IN_FLIGHT_PER_ACCOUNT,
             max_concurrent_hashes: default_max_concurrent_hashes(),
             password_cost: PasswordCost::default(),
+            max_event_streams: DEFAULT_MAX_EVENT_STREAMS,
+            max_event_streams_per_account: DEFAULT_MAX_EVENT_STREAMS_PER_ACCOUNT,
+            event_heartbeat: Duration::from_secs(DEFAULT_EVENT_HEARTBEAT_SECS),
         }
     }
 }

@@ -10,6 +10,8 @@
 //! - [`auth`]: Argon2id passwords, session tokens, the [`auth::AuthUser`] extractor.
 //! - [`rate_limit`]: token buckets per account and per client address.
 //! - [`api`]: the `/api` routes and their generated OpenAPI description.
+//! - [`events`]: live changes, `GET /api/v1/sync/events` (server-sent events), and their
+//!   fan-out (in-process, and across processes by PostgreSQL's `LISTEN`/`NOTIFY`).
 //! - [`static_files`]: the built app, with the cache policy the service worker relies on,
 //!   each file as its precompressed brotli or gzip copy where the browser takes one.
 //! - [`security_headers`]: the headers every response gets (the app's content security
@@ -17,14 +19,15 @@
 //!
 //! [`app`] builds the whole router from an [`AppState`]; tests drive it with
 //! `tower::ServiceExt::oneshot` without opening a socket. [`serve`] runs it on a
-//! listener until a shutdown signal, finishing the requests in flight, and purges
-//! expired sessions on a timer meanwhile.
+//! listener until a shutdown signal, finishing the requests in flight (and ending the
+//! change streams), and purges expired sessions on a timer meanwhile.
 
 pub mod api;
 pub mod auth;
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod events;
 pub mod rate_limit;
 pub mod security_headers;
 pub mod static_files;
@@ -67,6 +70,8 @@ pub struct AppState {
     pub(crate) hashes: Arc<tokio::sync::Semaphore>,
     /// Argon2 hashes being computed, counted where they run.
     pub(crate) hashing: Arc<auth::HashGauge>,
+    /// The change streams' limits and the signal that ends them.
+    pub(crate) streams: Arc<events::Streams>,
 }
 
 impl AppState {
@@ -86,6 +91,7 @@ impl AppState {
             static_dir.join("index.html"),
         ));
         AppState {
+            streams: Arc::new(events::Streams::new(&settings)),
             db,
             static_dir,
             app_policy,
@@ -101,6 +107,13 @@ impl AppState {
     /// The Argon2 hashes computed for requests: the most at once, and how many.
     pub fn hashing(&self) -> &auth::HashGauge {
         &self.hashing
+    }
+
+    /// Ends every change stream this state serves, now and from now on (new ones get
+    /// `503 server_busy`): [`serve`] does it when shutdown is signalled, so that streams
+    /// do not hold the graceful shutdown up for ever.
+    pub fn end_event_streams(&self) {
+        self.streams.end_all();
     }
 
     /// Work worth doing before the first request: the dummy password hash that log-ins
@@ -214,7 +227,8 @@ async fn limit_in_flight(
 }
 
 /// Serves [`app`] on `listener` until `shutdown` resolves; then stops accepting
-/// connections, lets the requests in flight finish, and returns. Meanwhile expired
+/// connections, ends the change streams, lets the requests in flight finish, and
+/// returns. Meanwhile expired
 /// sessions are purged every [`Settings::session_purge_interval`] ([`purge_sessions`]).
 pub async fn serve(
     listener: tokio::net::TcpListener,
@@ -225,11 +239,15 @@ pub async fn serve(
         state.db.clone(),
         state.settings.session_purge_interval,
     )));
+    let streams = state.streams.clone();
     let served = axum::serve(
         listener,
         app(state).into_make_service_with_connect_info::<SocketAddr>(),
     )
-    .with_graceful_shutdown(shutdown)
+    .with_graceful_shutdown(async move {
+        shutdown.await;
+        streams.end_all();
+    })
     .await;
     drop(purge);
     served

@@ -216,6 +216,7 @@ async fn the_openapi_description_lists_every_route_and_each_answers() {
         ("GET", "/api/health"),
         ("GET", "/api/v1/openapi.json"),
         ("GET", "/api/v1/sessions"),
+        ("GET", "/api/v1/sync/events"),
         ("GET", "/api/v1/sync/pull"),
         ("POST", "/api/v1/accounts"),
         ("POST", "/api/v1/sessions"),
@@ -250,6 +251,7 @@ async fn the_openapi_description_lists_every_route_and_each_answers() {
         "PushRequest",
         "PushResponse",
         "PullResponse",
+        "CursorEvent",
         "Record",
         "ErrorBody",
         "Hlc",
@@ -261,6 +263,12 @@ async fn the_openapi_description_lists_every_route_and_each_answers() {
         assert!(schemas.get(name).is_some(), "schema {name} missing");
     }
     assert_eq!(schemas["Hlc"]["type"], "string");
+    // The change stream is described as a stream of cursor events.
+    let stream = &doc["paths"]["/api/v1/sync/events"]["get"]["responses"]["200"]["content"];
+    assert_eq!(
+        stream["text/event-stream"]["schema"]["$ref"], "#/components/schemas/CursorEvent",
+        "{stream}"
+    );
     // Every reference resolves.
     fn refs<'a>(v: &'a serde_json::Value, out: &mut Vec<&'a str>) {
         match v {

@@ -78,6 +78,7 @@ on_both_backends!(
     a_new_epoch_replaces_the_old_for_good,
     the_server_takes_a_new_epoch_by_flag_or_environment,
     pull_pages_carry_the_accounts_head,
+    pull_pages_say_how_many_records_remain,
     a_cursor_past_the_head_shows_a_restored_database,
     a_partial_push_applies_the_valid_changes_and_refuses_the_others,
     a_partial_push_refuses_changes_dated_too_far_ahead,
@@ -939,6 +940,46 @@ async fn pull_pages_carry_the_accounts_head(backend: Backend) {
     assert_eq!(app.pull(&bob, 0, 10).await.head, 3);
     // The head on the wire.
     assert_eq!(app.pull_reply(&alice, "?since=2").await.json["head"], 4);
+}
+
+async fn pull_pages_say_how_many_records_remain(backend: Backend) {
+    let app = TestApp::new(&backend).await;
+    let alice = app.register("alice@example.org").await;
+    let bob = app.register("bob@example.org").await;
+    let t = now();
+    let changes: Vec<_> = (0..10)
+        .map(|i| note(&format!("n{i}"), json!(i), t, "d"))
+        .collect();
+    app.push(&alice, &changes).await;
+    app.push(&bob, &changes).await;
+    let (mut since, mut seen) = (0, Vec::new());
+    loop {
+        let page = app.pull(&alice, since, 3).await;
+        seen.push((page.records.len(), page.remaining, page.more));
+        since = page.cursor;
+        if !page.more {
+            break;
+        }
+    }
+    assert_eq!(
+        seen,
+        [(3, 7, true), (3, 4, true), (3, 1, true), (1, 0, false)],
+        "(records, remaining, more) of each page"
+    );
+    // Versions replaced by newer ones are counted once: records, not versions.
+    app.push(&alice, &[note("n0", json!("new"), t + 1, "d")])
+        .await;
+    let page = app.pull(&alice, 0, 2).await;
+    assert_eq!((page.cursor, page.remaining), (3, 8));
+    // On the wire, and 0 on a last page.
+    assert_eq!(
+        app.pull_reply(&alice, "?since=0&limit=4").await.json["remaining"],
+        6
+    );
+    assert_eq!(
+        app.pull_reply(&alice, "?since=5").await.json["remaining"],
+        0
+    );
 }
 
 /// A database restored from an older copy has lost versions devices already pulled: a

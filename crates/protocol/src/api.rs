@@ -191,8 +191,30 @@ pub struct PullResponse {
     /// pulled (a database restored from an older copy): the device starts over.
     #[serde(default)]
     pub head: u64,
+    /// How many of the account's records remain after this page: those numbered above
+    /// `cursor`, counted in the same snapshot as the page (0 when `more` is false, and
+    /// from servers that predate it). A first sync shows its progress by it.
+    #[serde(default)]
+    pub remaining: u64,
     #[serde(flatten)]
     pub server: ServerClock,
+}
+
+/// The name of the events of `GET /api/v1/sync/events` that carry a [`CursorEvent`].
+pub const CURSOR_EVENT: &str = "cursor";
+
+/// The data of an `event: cursor` of `GET /api/v1/sync/events` (a server-sent event
+/// stream): the account's pull cursor now. The first one is the account's head when the
+/// stream opened; the others follow pushes of the account (its `seq_after`). A device
+/// whose cursor (in this epoch) is below `cursor` pulls; one that sees another `epoch`
+/// than its cursor's starts over, as after any reply in another epoch.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CursorEvent {
+    /// The account's latest sequence number: a pull from a smaller cursor has records.
+    pub cursor: u64,
+    /// The database's epoch ([`ServerClock::epoch`]).
+    pub epoch: String,
 }
 
 /// Every error response: a stable machine-readable code and a sentence for people.

@@ -28,6 +28,8 @@ use cairn_protocol::{admit, Admit, Hlc, Record, RecordKey};
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
 
+use crate::events::{Hub, Subscription};
+
 /// A user's id (the `users` primary key).
 pub type UserId = i64;
 
@@ -182,6 +184,9 @@ pub struct Database {
     /// a burst of one account's pushes waits in the server, not on pool connections
     /// held while waiting for the account's row lock, and other accounts go on.
     pushers: Arc<AccountLocks>,
+    /// The change streams' fan-out in this process ([`crate::events`]): every push that
+    /// stores something publishes its account's new cursor in it.
+    events: Arc<Hub>,
 }
 
 /// An async mutex per account, made on first use and forgotten when nobody holds or
@@ -279,6 +284,7 @@ impl Database {
             pool,
             epoch: Arc::from(""),
             pushers: Arc::default(),
+            events: Arc::default(),
         };
         db.migrate().await?;
         let (fresh, now) = (random_id()?, now_ms_i64());
@@ -349,7 +355,25 @@ impl Database {
         Ok(())
     }
 
+    /// The change streams' fan-out of this database in this process.
+    pub fn events(&self) -> &Arc<Hub> {
+        &self.events
+    }
+
+    /// Subscribes to `user`'s cursor: a push of `user` that stores something is heard,
+    /// through this server or (on PostgreSQL) any other on the database. On PostgreSQL
+    /// the first subscription starts this process's listener (`postgres::listen`).
+    pub fn subscribe(&self, user: UserId) -> Subscription {
+        if let Pool::Postgres(pool) = &self.pool {
+            let (pool, hub) = (pool.clone(), Arc::downgrade(&self.events));
+            self.events
+                .start_listener_once(|| tokio::spawn(postgres::listen(pool, hub)));
+        }
+        self.events.subscribe(user)
+    }
+
     pub async fn close(&self) {
+        self.events.stop_listener();
         match &self.pool {
             Pool::Sqlite(db) => db.pool.close().await,
             Pool::Postgres(pool) => pool.close().await,
@@ -502,10 +526,16 @@ impl Database {
             // Encoding happens before the transaction, so it never holds a lock.
             let batch = PushBatch::new(changes, bases)?;
             let _turn = self.pushers.lock(user).await;
-            match &self.pool {
+            let reply = match &self.pool {
                 Pool::Sqlite(db) => sqlite::push(db, user, &batch).await?,
                 Pool::Postgres(pool) => postgres::push(pool, user, &batch).await?,
+            };
+            // Committed: this process's streams hear it now (other processes' through
+            // the notification the PostgreSQL transaction sent).
+            if reply.seq_after > reply.seq_before {
+                self.events.publish(user, reply.seq_after);
             }
+            reply
         };
         reply.server = self.server_clock();
         Ok(reply)
@@ -525,11 +555,12 @@ impl Database {
     /// at most `limit` of them and at most [`PULL_PAGE_BYTES`] (but at least one), with
     /// the account's [`Database::head`] read from the same
     /// snapshot (so every row's number is at most the head, and the head is at least every
-    /// cursor the server has handed out, unless the database lost versions) and the
+    /// cursor the server has handed out, unless the database lost versions), how many
+    /// records remain after the page (counted in that snapshot too) and the
     /// [`Database::server_clock`].
     pub async fn pull(&self, user: UserId, since: u64, limit: usize) -> Result<PullPage, DbError> {
         let since_seq = i64::try_from(since).unwrap_or(i64::MAX);
-        let (head, rows, more) = match &self.pool {
+        let (head, rows, more, remaining) = match &self.pool {
             Pool::Sqlite(db) => sqlite::pull(db, user, since_seq, limit).await?,
             Pool::Postgres(pool) => postgres::pull(pool, user, since_seq, limit).await?,
         };
@@ -545,6 +576,7 @@ impl Database {
             cursor,
             more,
             head: u64::try_from(head).unwrap_or(0),
+            remaining: u64::try_from(remaining).unwrap_or(0),
             server: self.server_clock(),
         })
     }
@@ -609,6 +641,7 @@ pub struct PullPage {
     pub cursor: u64,
     pub more: bool,
     pub head: u64,
+    pub remaining: u64,
     #[serde(flatten)]
     pub server: ServerClock,
 }
@@ -647,6 +680,7 @@ impl PullPage {
             cursor: self.cursor,
             more: self.more,
             head: self.head,
+            remaining: self.remaining,
             server: self.server,
         })
     }
@@ -920,6 +954,7 @@ mod tests {
             cursor: 9,
             more: true,
             head: 12,
+            remaining: 3,
             server: ServerClock {
                 epoch: random_id().unwrap(),
                 server_time_ms: 1_700_000_000_123,
@@ -942,10 +977,12 @@ mod tests {
                 "head",
                 "more",
                 "records",
+                "remaining",
                 "server_time_ms"
             ]
         );
         assert_eq!(wire["head"], 12);
+        assert_eq!(wire["remaining"], 3);
         assert_eq!(wire["server_time_ms"], 1_700_000_000_123u64);
         assert!(stored("c", "{not json", false).into_wire().is_err());
         assert!(StoredRecord {

@@ -6,8 +6,15 @@
 //! hold up that user's log-ins. Every connection has a `lock_timeout`; batches travel as arrays expanded by `UNNEST`, so a push is a fixed
 //! number of prepared statements whatever its size. Migrations hold an advisory lock, so
 //! several servers can start on one database at once.
+//!
+//! A push that stores something also sends `pg_notify('cairn_sync', '<user>:<seq_after>')`
+//! in its transaction, so every server process on the database hears of it when it
+//! commits ([`listen`], `crate::events`). (PostgreSQL orders the commits of notifying
+//! transactions under one lock: one more reason a push is one short transaction.)
 
 use sqlx::PgPool;
+
+use crate::events::Hub;
 
 use cairn_protocol::api::{PushResponse, ServerClock};
 
@@ -15,6 +22,12 @@ use super::{
     fetch_limit, held_clocks, known_version, plan_push, take_page, DbError, Migration, NewSession,
     PushBatch, RecordRow, SessionRow, StoredRecord, UserId, PULL_PAGE_BYTES,
 };
+
+/// The channel pushes notify on and every server process listens to.
+pub(super) const CHANNEL: &str = "cairn_sync";
+
+/// How many of the user's records are numbered above `$2` (an index range count).
+const REMAINING: &str = "SELECT count(*) FROM records WHERE user_id = $1 AND seq > $2";
 
 /// The advisory lock key migrations hold ("cairn" in ASCII).
 const MIGRATION_LOCK: i64 = 0x63_61_69_72_6e;
@@ -331,6 +344,12 @@ pub(super) async fn push(
                 w.len()
             )));
         }
+        // Delivered to every listening server process when (and only if) this commits.
+        sqlx::query("SELECT pg_notify($1, $2)")
+            .bind(CHANNEL)
+            .bind(format!("{user}:{}", plan.last_seq))
+            .execute(&mut *tx)
+            .await?;
     }
 
     let superseded = if plan.lost.is_empty() {
@@ -379,7 +398,7 @@ pub(super) async fn pull(
     user: UserId,
     since: i64,
     limit: usize,
-) -> Result<(i64, Vec<StoredRecord>, bool), DbError> {
+) -> Result<(i64, Vec<StoredRecord>, bool, i64), DbError> {
     let mut tx = pool
         .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         .await?;
@@ -399,6 +418,106 @@ pub(super) async fn pull(
     .bind(fetch_limit(limit))
     .fetch(&mut *tx);
     let (page, more) = take_page(rows, limit, PULL_PAGE_BYTES).await?;
+    // What remains after the page, in the same snapshot; nothing when it is the last.
+    let remaining = match page.last() {
+        Some(last) if more => {
+            sqlx::query_scalar(REMAINING)
+                .bind(user)
+                .bind(last.seq)
+                .fetch_one(&mut *tx)
+                .await?
+        }
+        _ => 0,
+    };
     tx.commit().await?;
-    Ok((head.unwrap_or(0), page, more))
+    Ok((head.unwrap_or(0), page, more, remaining))
+}
+
+/// This process's listener on [`CHANNEL`], for as long as `hub` exists: publishes each
+/// notification (`<user>:<cursor>`) into the hub, and after every (re)connection, once it
+/// listens, has every stream read its head again ([`Hub::resync`]), since what was sent
+/// while it was not listening is lost. Its connection is its own (a pool of one made
+/// with the database's options), so it never holds one of the pool's, and closing the
+/// pool does not wait for it. Connection failures are retried with backoff, for ever.
+pub(super) async fn listen(pool: PgPool, hub: std::sync::Weak<Hub>) {
+    use std::time::Duration;
+    let options = pool.connect_options();
+    drop(pool);
+    let mut backoff = Duration::from_millis(100);
+    while hub.strong_count() > 0 {
+        let connected = async {
+            let own = sqlx::postgres::PgPoolOptions::new()
+                .max_connections(1)
+                .max_lifetime(None)
+                .idle_timeout(None)
+                .connect_with((*options).clone())
+                .await?;
+            let mut listener = sqlx::postgres::PgListener::connect_with(&own).await?;
+            listener.listen(CHANNEL).await?;
+            Ok::<_, sqlx::Error>(listener)
+        }
+        .await;
+        match connected {
+            Ok(mut listener) => {
+                backoff = Duration::from_millis(100);
+                tracing::debug!("listening for pushes on {CHANNEL}");
+                loop {
+                    // Once listening: whatever was missed before is read from the heads.
+                    match hub.upgrade() {
+                        Some(live) => live.resync(),
+                        None => return,
+                    }
+                    match receive(&mut listener, &hub).await {
+                        // The connection was lost and made again: resync.
+                        Ok(()) => tracing::warn!("{CHANNEL} listener reconnected"),
+                        Err(error) => {
+                            tracing::warn!(%error, "{CHANNEL} listener lost its connection");
+                            break;
+                        }
+                    }
+                }
+            }
+            Err(error) => tracing::warn!(%error, "cannot listen on {CHANNEL}"),
+        }
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(Duration::from_secs(5));
+    }
+}
+
+/// Publishes notifications into `hub` until the connection is lost (`Ok`: it was made
+/// again and listens) or fails (`Err`).
+async fn receive(
+    listener: &mut sqlx::postgres::PgListener,
+    hub: &std::sync::Weak<Hub>,
+) -> Result<(), sqlx::Error> {
+    while let Some(notification) = listener.try_recv().await? {
+        let Some(hub) = hub.upgrade() else {
+            return Ok(());
+        };
+        match parse_notification(notification.payload()) {
+            Some((user, cursor)) => hub.publish(user, cursor),
+            None => tracing::warn!(
+                payload = notification.payload(),
+                "unreadable {CHANNEL} notification"
+            ),
+        }
+    }
+    Ok(())
+}
+
+/// `<user>:<cursor>`.
+fn parse_notification(payload: &str) -> Option<(UserId, u64)> {
+    let (user, cursor) = payload.split_once(':')?;
+    Some((user.parse().ok()?, cursor.parse().ok()?))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn notifications_name_a_user_and_a_cursor() {
+        assert_eq!(super::parse_notification("42:1007"), Some((42, 1007)));
+        assert_eq!(super::parse_notification("42"), None);
+        assert_eq!(super::parse_notification("x:1"), None);
+        assert_eq!(super::parse_notification("1:-3"), None);
+    }
 }

@@ -35,6 +35,9 @@ const WINNERS: &str = "
 
 const HEAD: &str = "SELECT last_seq FROM users WHERE id = ?1";
 
+/// How many of the user's records are numbered above `?2` (an index range count).
+const REMAINING: &str = "SELECT count(*) FROM records WHERE user_id = ?1 AND seq > ?2";
+
 const EPOCH: &str = "SELECT epoch FROM cairn_epoch WHERE id = 1";
 
 const PULL: &str = "
@@ -428,7 +431,7 @@ pub(super) async fn pull(
     user: UserId,
     since: i64,
     limit: usize,
-) -> Result<(i64, Vec<StoredRecord>, bool), DbError> {
+) -> Result<(i64, Vec<StoredRecord>, bool, i64), DbError> {
     let mut tx = db.pool.begin().await?;
     let head: Option<i64> = sqlx::query_scalar(HEAD)
         .bind(user)
@@ -440,8 +443,19 @@ pub(super) async fn pull(
         .bind(fetch_limit(limit))
         .fetch(&mut *tx);
     let (page, more) = take_page(rows, limit, PULL_PAGE_BYTES).await?;
+    // What remains after the page, in the same snapshot; nothing when it is the last.
+    let remaining = match page.last() {
+        Some(last) if more => {
+            sqlx::query_scalar(REMAINING)
+                .bind(user)
+                .bind(last.seq)
+                .fetch_one(&mut *tx)
+                .await?
+        }
+        _ => 0,
+    };
     tx.commit().await?;
-    Ok((head.unwrap_or(0), page, more))
+    Ok((head.unwrap_or(0), page, more, remaining))
 }
 
 #[cfg(test)]
