@@ -12,7 +12,7 @@
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
-use cairn_client::live::LiveEvent;
+use cairn_client::live::CursorEvent;
 use cairn_client::{
     AccountSwitch, Backoff, PullProgress, SetAside, StoredConflict, Sync, SyncError, SyncStatus,
 };
@@ -201,7 +201,7 @@ impl SyncController {
                 heard.set(false);
                 let on_event = {
                     let (this, heard) = (this.clone(), heard.clone());
-                    move |event: LiveEvent| {
+                    move |event: CursorEvent| {
                         if !heard.replace(true) {
                             // (Re)connected: catch up both ways on what happened while
                             // the stream was closed.

@@ -268,11 +268,13 @@ mod tests {
             cursor: 12,
             more: true,
             head: 20,
+            remaining: 8,
             server,
         };
         let read: PullPage = from_js(over_the_wire(&page)).unwrap();
         assert_eq!(decode_all(&read.records).unwrap(), page.records);
         assert_eq!((read.cursor, read.more, read.head), (12, true, 20));
+        assert_eq!(read.remaining, 8);
         assert_eq!(
             (read.epoch.as_str(), read.server_time_ms),
             ("0123abcd", 1_700_000_000_000)

@@ -21,7 +21,7 @@
 //!   sync path moves records in without decoding them, and the wire shapes it reads.
 //! - [`backup`]: export, import (merge or replace, in batches with progress) and clearing
 //!   collections; the file format and the dry run are in `cairn_protocol::backup`.
-//! - [`live`]: the server's stream of the account's cursor ([`live::LiveEvent`]), so a
+//! - [`live`]: the server's stream of the account's cursor ([`live::CursorEvent`]), so a
 //!   device hears of other devices' pushes as they commit.
 //! - [`set_aside`]: local changes the server refused, kept out of sync with the reason
 //!   ([`SetAside`]), to retry or dismiss.

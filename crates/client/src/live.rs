@@ -8,7 +8,7 @@
 //! current cursor: a device that missed events while disconnected sees at once that it is
 //! behind.
 
-use serde::Deserialize;
+use cairn_protocol::api::CURSOR_EVENT;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 
@@ -19,12 +19,7 @@ use crate::sync::{PullPosition, StoredSession, Sync, SyncError};
 
 /// One event of the stream: the account's cursor (its latest sequence number) in the
 /// server database `epoch`.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub struct LiveEvent {
-    pub cursor: u64,
-    #[serde(default)]
-    pub epoch: String,
-}
+pub use cairn_protocol::api::CursorEvent;
 
 /// The path of the stream.
 pub const EVENTS_PATH: &str = "/api/v1/sync/events";
@@ -36,7 +31,7 @@ impl Sync<'_> {
     pub async fn listen(
         &self,
         abort: &web_sys::AbortSignal,
-        mut on_event: impl FnMut(LiveEvent),
+        mut on_event: impl FnMut(CursorEvent),
     ) -> Result<(), SyncError> {
         if !global::is_online() {
             return Err(SyncError::Offline);
@@ -106,7 +101,7 @@ impl Sync<'_> {
 
     /// Whether `event` names versions this device has not pulled: a cursor beyond its
     /// own, or another server database.
-    pub async fn is_behind(&self, event: &LiveEvent) -> Result<bool, SyncError> {
+    pub async fn is_behind(&self, event: &CursorEvent) -> Result<bool, SyncError> {
         let position: Option<PullPosition> = self.store().meta(META_PULL_POSITION).await?;
         Ok(match position {
             None => true,
@@ -123,7 +118,7 @@ fn network(e: JsValue) -> SyncError {
 }
 
 /// Splits the stream's text into events: blocks separated by a blank line, of which
-/// those named `cursor` carry a [`LiveEvent`] as JSON in their `data` lines. Comments
+/// those named `cursor` carry a [`CursorEvent`] as JSON in their `data` lines. Comments
 /// (heartbeats) and other events are skipped.
 #[derive(Default)]
 struct EventParser {
@@ -131,7 +126,7 @@ struct EventParser {
 }
 
 impl EventParser {
-    fn push(&mut self, text: &str) -> Vec<LiveEvent> {
+    fn push(&mut self, text: &str) -> Vec<CursorEvent> {
         self.buffer.push_str(&text.replace("\r\n", "\n"));
         let mut events = Vec::new();
         while let Some(end) = self.buffer.find("\n\n") {
@@ -139,8 +134,8 @@ impl EventParser {
             let (mut name, mut data) = ("message", String::new());
             for line in block.lines() {
                 if let Some(value) = line.strip_prefix("event:") {
-                    name = if value.trim() == "cursor" {
-                        "cursor"
+                    name = if value.trim() == CURSOR_EVENT {
+                        CURSOR_EVENT
                     } else {
                         "other"
                     };
@@ -148,12 +143,12 @@ impl EventParser {
                     data.push_str(value.strip_prefix(' ').unwrap_or(value));
                 }
             }
-            if name != "cursor" {
+            if name != CURSOR_EVENT {
                 continue;
             }
             if let Some(event) = js_sys::JSON::parse(&data)
                 .ok()
-                .and_then(|v| from_js::<LiveEvent>(v).ok())
+                .and_then(|v| from_js::<CursorEvent>(v).ok())
             {
                 events.push(event);
             }
@@ -173,15 +168,15 @@ mod tests {
     fn events_are_read_across_chunks_and_heartbeats_skipped() {
         let mut parser = EventParser::default();
         assert!(parser.push(": heartbeat\n\nevent: cur").is_empty());
-        let events = parser.push("sor\ndata: {\"cursor\": 7, \"epoch\": \"ab\"}\n\nevent: cursor\r\ndata: {\"cursor\": 9}\r\n\r\n");
+        let events = parser.push("sor\ndata: {\"cursor\": 7, \"epoch\": \"ab\"}\n\nevent: cursor\r\ndata: {\"cursor\": 9, \"epoch\": \"ab\"}\r\n\r\n");
         assert_eq!(
             events,
             vec![
-                LiveEvent {
+                CursorEvent {
                     cursor: 7,
                     epoch: "ab".into()
                 },
-                LiveEvent {
+                CursorEvent {
                     cursor: 9,
                     epoch: String::new()
                 },

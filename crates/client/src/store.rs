@@ -109,6 +109,9 @@ impl OutboxEntry {
     }
 }
 
+/// A record just written, with the clock of the version it was made from.
+type MadeFromBase = (Record, Option<Hlc>);
+
 /// What a local change was made from.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum MadeFrom {
@@ -557,7 +560,7 @@ impl Store {
                 Ok(written)
             }
             Backend::Idb(_, writer) => {
-                let written: Rc<RefCell<Vec<(Record, Option<Hlc>)>>> = Rc::default();
+                let written: Rc<RefCell<Vec<MadeFromBase>>> = Rc::default();
                 let out = written.clone();
                 let clock_key = JsValue::from_str(META_CLOCK);
                 // The clock, then for each change its outbox entry, record and set-aside row.
