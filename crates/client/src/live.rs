@@ -178,7 +178,7 @@ mod tests {
                 },
                 CursorEvent {
                     cursor: 9,
-                    epoch: String::new()
+                    epoch: "ab".into()
                 },
             ]
         );
