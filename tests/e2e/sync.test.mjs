@@ -381,12 +381,25 @@ test('a change that arrives while an edit waits to be saved is kept in the confl
     await writeNote(b.page, "B's text");
     await syncNow(b.page);
 
+    // A's pulls wait for the test's word, so the network is surely up when one goes out.
+    let releasePulls;
+    const pullsMayGo = new Promise((resolve) => (releasePulls = resolve));
+    let pullWaiting;
+    const aPullWaits = new Promise((resolve) => (pullWaiting = resolve));
+    await a.context.route('**/api/v1/sync/pull*', async (route) => {
+      pullWaiting();
+      await pullsMayGo;
+      await route.continue();
+    });
+    // Coming online starts a round; its pull waits.
+    await a.context.setOffline(false);
+    await aPullWaits;
     // A types; its save waits in the debounce (A's timers are held).
     await a.page.clock.install();
     await a.page.clock.pauseAt(Date.now() + 1_000);
     await a.page.getByLabel('Note', { exact: true }).fill("A's text");
-    // Coming online starts a round, which pulls B's text while A's edit is unsaved.
-    await a.context.setOffline(false);
+    // The pull brings B's text while A's edit is unsaved.
+    releasePulls();
     await waitForStored(a.page, 'notes', 'scratchpad', (v) => v === "B's text");
     await a.page.clock.resume();
     await a.page.getByText(/^Saved at/).waitFor();
