@@ -39,6 +39,7 @@ mod codec;
 pub mod error;
 pub mod global;
 pub mod js_record;
+mod key_batch;
 pub mod live;
 mod replica;
 pub mod schema;

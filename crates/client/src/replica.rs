@@ -21,6 +21,7 @@ use wasm_bindgen::JsValue;
 
 use crate::codec::{from_js, now_ms, string_field, to_js};
 use crate::js_record::{self, conflict_row, JsRecord};
+use crate::key_batch;
 use crate::schema::{CONFLICTS, META, META_CLOCK, OUTBOX, RECORDS, SET_ASIDE};
 use crate::store::{commit, key_js, Backend, MadeFrom, OutboxEntry, Store};
 use crate::sync::StoredConflict;
@@ -139,8 +140,7 @@ impl Store {
             }
             Backend::Idb(db, _) => {
                 let tx = db.transaction(&[RECORDS], TransactionMode::ReadOnly)?;
-                let store = tx.store(RECORDS)?;
-                let raws = try_join_all(keys.iter().map(|k| store.get(key_js(k)))).await?;
+                let raws = key_batch::read(&tx.store(RECORDS)?, &keys).await?.rows;
                 keys.iter()
                     .zip(raws)
                     .map(|(key, raw)| {
@@ -315,19 +315,21 @@ impl Store {
                 let stored = meta.get(JsValue::from_str(META_CLOCK)).await?;
                 witness(stored.and_then(|raw| from_js::<Hlc>(raw).ok()))?;
 
-                // Every read is issued at once: one round trip per batch, not per record.
-                let acked_entries =
-                    try_join_all(acknowledged.iter().map(|r| outbox.get(key_js(&r.key())))).await?;
+                // Every read is issued at once (or as one range): one round trip per
+                // batch, not per record.
+                let acked_keys: Vec<RecordKey> = acknowledged.iter().map(|r| r.key()).collect();
+                let acked = key_batch::read(&outbox, &acked_keys).await?;
                 let (mut deletes, mut rebased) = (Vec::new(), Vec::new());
                 // What the outbox holds for a key now, as far as this batch changed it.
                 let mut entries: BTreeMap<RecordKey, Option<OutboxEntry>> = BTreeMap::new();
-                for (record, entry) in acknowledged.iter().zip(acked_entries) {
+                for (record, entry) in acknowledged.iter().zip(acked.rows) {
                     let Some(mut entry) = entry.and_then(|e| from_js::<OutboxEntry>(e).ok()) else {
                         continue;
                     };
                     if entry.hlc == record.hlc {
-                        deletes.push(outbox.delete(key_js(&record.key())));
-                        entries.insert(record.key(), None);
+                        if !matches!(entries.insert(record.key(), None), Some(None)) {
+                            deletes.push(record.key());
+                        }
                     } else {
                         // Changed again meanwhile: that change was made after this one.
                         made_after(&mut entry, record);
@@ -336,18 +338,23 @@ impl Store {
                     }
                 }
                 futures_util::future::try_join(
-                    try_join_all(deletes),
-                    try_join_all(rebased.iter().map(|row| outbox.put(row, None))),
+                    key_batch::delete(&outbox, &deletes, acked.range.as_ref()),
+                    async {
+                        try_join_all(rebased.iter().map(|row| outbox.put(row, None))).await?;
+                        Ok(())
+                    },
                 )
                 .await?;
 
-                let keys: Vec<JsValue> = incoming.iter().map(|r| key_js(&r.key())).collect();
+                let keys: Vec<RecordKey> = incoming.iter().map(JsRecord::key).collect();
                 let (locals, pendings, asides) = futures_util::future::try_join3(
-                    try_join_all(keys.iter().map(|k| records.get(k.clone()))),
-                    try_join_all(keys.iter().map(|k| outbox.get(k.clone()))),
-                    try_join_all(keys.iter().map(|k| set_aside.key_exists(k.clone()))),
+                    key_batch::read(&records, &keys),
+                    key_batch::read(&outbox, &keys),
+                    key_batch::read(&set_aside, &keys),
                 )
                 .await?;
+                let (locals, pendings) = (locals.rows, pendings.rows);
+                let asides = asides.rows.into_iter().map(|row| row.is_some());
                 let (mut puts, mut outbox_deletes, mut aside_deletes) =
                     (Vec::new(), Vec::new(), Vec::new());
                 // Later records of the same key in one batch see what earlier ones did.

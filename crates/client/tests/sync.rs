@@ -147,6 +147,46 @@ async fn acknowledging_a_push_keeps_changes_made_while_it_was_in_flight() {
     assert_eq!(left, vec!["b".to_owned()]);
 }
 
+/// A batch is acknowledged with one delete over its key range when the range holds just
+/// its entries: a change queued inside that range while the push was in flight (a key
+/// sorting between two pushed ones), and the entries beside the range, stay queued.
+#[wasm_bindgen_test]
+async fn acknowledging_a_push_keeps_a_change_queued_between_its_keys_meanwhile() {
+    let store = fresh("sync-ack-range").await;
+    let mut pushed = Vec::new();
+    for id in ["a", "c", "e"] {
+        let key = RecordKey::new("notes", id);
+        pushed.push(store.write(key, json!(1)).await.unwrap());
+    }
+    for id in ["0", "z"] {
+        store
+            .write(RecordKey::new("notes", id), json!("not pushed"))
+            .await
+            .unwrap();
+    }
+    // Written while [a, c, e] was in flight: it sorts inside the batch's range.
+    store
+        .write(RecordKey::new("notes", "b"), json!("meanwhile"))
+        .await
+        .unwrap();
+    store.acknowledge_push(&pushed, &[]).await.unwrap();
+    assert_eq!(queued_ids(&store).await, ["0", "b", "z"]);
+
+    // The batch that now fills its range whole goes with one delete; its neighbours stay.
+    let b = store
+        .get(&RecordKey::new("notes", "b"))
+        .await
+        .unwrap()
+        .unwrap();
+    store.acknowledge_push(&[b], &[]).await.unwrap();
+    assert_eq!(queued_ids(&store).await, ["0", "z"]);
+}
+
+async fn queued_ids(store: &Store) -> Vec<String> {
+    let entries = store.outbox().await.unwrap();
+    entries.into_iter().map(|e| e.id).collect()
+}
+
 #[wasm_bindgen_test]
 async fn a_superseded_push_logs_the_conflict_and_shows_the_winner() {
     let store = fresh("sync-superseded").await;
