@@ -608,7 +608,16 @@ impl<'a> Sync<'a> {
         // Nothing else was stored between our cursor and this push (in the same server
         // database): skip our own echo.
         let position: Option<PullPosition> = self.store.meta(META_PULL_POSITION).await?;
-        let current = position.filter(|p| p.email == session.email && p.epoch == reply.epoch);
+        let current = match position {
+            Some(p) => (p.email == session.email && p.epoch == reply.epoch).then_some(p),
+            // Never pulled: from the start, so a push into an empty account (this device
+            // the first to sync) does not pull its own changes back.
+            None => Some(PullPosition {
+                email: session.email.clone(),
+                cursor: 0,
+                epoch: reply.epoch.clone(),
+            }),
+        };
         let cursor = match current {
             Some(p) if p.cursor == reply.seq_before && reply.seq_after > p.cursor => {
                 let moved = PullPosition {
