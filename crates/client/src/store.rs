@@ -590,10 +590,15 @@ impl Store {
                                     })
                                 })
                                 .transpose()?;
+                            // Only the keys with a set-aside row: a delete each.
+                            let mut set_aside = Vec::new();
                             let made_from = bases(&keys, &mut |i| {
                                 let key = &keys[i];
                                 let [entry, held, aside] =
                                     [1, 2, 3].map(|j| values[3 * i + j].take());
+                                if aside.is_some() {
+                                    set_aside.push(key_js(key));
+                                }
                                 let pending = match (entry, aside) {
                                     (Some(raw), _) => Some(
                                         from_js::<OutboxEntry>(raw)
@@ -610,8 +615,7 @@ impl Store {
                             })?;
                             let stamped = stamp(stored)?;
                             let mut write = Write::default();
-                            let (mut records, mut outbox, mut keys) =
-                                (Vec::new(), Vec::new(), Vec::new());
+                            let (mut records, mut outbox) = (Vec::new(), Vec::new());
                             let mut bases = Vec::with_capacity(made_from.len());
                             for (record, base) in stamped.records.iter().zip(made_from) {
                                 let key = record.key();
@@ -619,7 +623,6 @@ impl Store {
                                 let entry = OutboxEntry::made_from(&key, &record.hlc, base);
                                 bases.push(entry.push_base().cloned());
                                 outbox.push(to_js(&entry)?);
-                                keys.push(key_js(&key));
                             }
                             write.puts.push((RECORDS, records));
                             write.puts.push((OUTBOX, outbox));
@@ -627,7 +630,7 @@ impl Store {
                                 write.puts.push((schema::CONFLICTS, vec![row]));
                             }
                             write.keyed.push((META, clock_key, to_js(&stamped.clock)?));
-                            write.deletes.push((SET_ASIDE, keys));
+                            write.deletes.push((SET_ASIDE, set_aside));
                             *out.borrow_mut() = stamped.records.into_iter().zip(bases).collect();
                             Ok(write)
                         },
