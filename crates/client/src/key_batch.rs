@@ -89,20 +89,29 @@ pub(crate) async fn delete(
 /// The key range from the least to the greatest of `keys`, both included (as rexie's
 /// range and as the IDBKeyRange itself, which `delete` takes), or None for no keys.
 fn span(keys: &[RecordKey]) -> Result<Option<(KeyRange, JsValue)>, StoreError> {
+    let range = span_range(keys).map_err(|e| StoreError::Storage(format!("{e:?}")))?;
+    Ok(range.map(|range| (KeyRange::from(range.clone()), range.into())))
+}
+
+/// The IDBKeyRange from the least to the greatest of `keys`, both included.
+pub(crate) fn span_range(keys: &[RecordKey]) -> Result<Option<web_sys::IdbKeyRange>, JsValue> {
     let (Some(first), Some(last)) = (
         keys.iter().min_by(|a, b| idb_order(a, b)),
         keys.iter().max_by(|a, b| idb_order(a, b)),
     ) else {
         return Ok(None);
     };
-    let range = KeyRange::bound(&key_js(first), &key_js(last), Some(false), Some(false))
-        .map_err(|e| StoreError::Storage(e.to_string()))?;
-    let js: web_sys::IdbKeyRange = range.clone().into();
-    Ok(Some((range, js.into())))
+    web_sys::IdbKeyRange::bound_with_lower_open_and_upper_open(
+        &key_js(first),
+        &key_js(last),
+        false,
+        false,
+    )
+    .map(Some)
 }
 
 /// The key of a row, from its `collection` and `id` fields.
-fn row_key(raw: &JsValue) -> Option<RecordKey> {
+pub(crate) fn row_key(raw: &JsValue) -> Option<RecordKey> {
     Some(RecordKey::new(
         string_field(raw, "collection")?,
         string_field(raw, "id")?,

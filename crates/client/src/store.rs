@@ -29,7 +29,7 @@ use crate::schema::{
     self, META, META_CLOCK, META_CLOCK_OFFSET, META_DATA_VERSION, META_DEVICE_ID, OUTBOX,
     QUARANTINE, RECORDS, SET_ASIDE,
 };
-use crate::writer::{self, Write, Writer};
+use crate::writer::{self, Read, Write, Writer};
 use crate::StoreError;
 
 /// A local change waiting to be pushed: which record, the clock of its latest change, and
@@ -563,12 +563,15 @@ impl Store {
                 let written: Rc<RefCell<Vec<MadeFromBase>>> = Rc::default();
                 let out = written.clone();
                 let clock_key = JsValue::from_str(META_CLOCK);
-                // The clock, then for each change its outbox entry, record and set-aside row.
-                let mut reads = vec![(META, clock_key.clone())];
-                for key in &keys {
-                    let k = key_js(key);
-                    reads.extend([(OUTBOX, k.clone()), (RECORDS, k.clone()), (SET_ASIDE, k)]);
-                }
+                // The clock, then each change's outbox entry, record and set-aside row.
+                let reads = [
+                    Read::Key(META, clock_key.clone()),
+                    Read::Rows(OUTBOX, &keys),
+                    Read::Rows(RECORDS, &keys),
+                    Read::Rows(SET_ASIDE, &keys),
+                ];
+                let n = keys.len();
+                let keys = keys.clone();
                 writer
                     .read_then_write(
                         &[RECORDS, OUTBOX, schema::CONFLICTS, META, SET_ASIDE],
@@ -595,7 +598,7 @@ impl Store {
                             let made_from = bases(&keys, &mut |i| {
                                 let key = &keys[i];
                                 let [entry, held, aside] =
-                                    [1, 2, 3].map(|j| values[3 * i + j].take());
+                                    [0, 1, 2].map(|j| values[1 + j * n + i].take());
                                 if aside.is_some() {
                                     set_aside.push(key_js(key));
                                 }

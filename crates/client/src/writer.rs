@@ -12,16 +12,22 @@
 //! other context can change the clock between the read and the write.
 
 use std::cell::RefCell;
+use std::collections::HashMap;
 use std::rc::Rc;
+
+use cairn_protocol::RecordKey;
 
 use js_sys::{Array, Promise};
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{
-    IdbDatabase, IdbFactory, IdbOpenDbRequest, IdbRequest, IdbTransaction, IdbTransactionMode,
+    IdbDatabase, IdbFactory, IdbObjectStore, IdbOpenDbRequest, IdbRequest, IdbTransaction,
+    IdbTransactionMode,
 };
 
+use crate::key_batch;
+use crate::store::key_js;
 use crate::StoreError;
 
 /// What one [`Writer::write`] stores: rows by their key path, rows at explicit keys,
@@ -31,6 +37,116 @@ pub(crate) struct Write {
     pub puts: Vec<(&'static str, Vec<JsValue>)>,
     pub keyed: Vec<(&'static str, JsValue, JsValue)>,
     pub deletes: Vec<(&'static str, Vec<JsValue>)>,
+}
+
+type Callback = Closure<dyn FnMut()>;
+
+/// What a write reads before it builds what it stores.
+pub(crate) enum Read<'a> {
+    /// The value at `key` of a store.
+    Key(&'a str, JsValue),
+    /// The rows of a store keyed `[collection, id]` (with those fields) at each key.
+    Rows(&'a str, &'a [RecordKey]),
+}
+
+/// Fewer keys than this are read one `get` each: a range costs a `getAll` of up to
+/// [`ROWS_PER_KEY`] rows per key.
+const MIN_KEYS_FOR_A_RANGE: usize = 8;
+const ROWS_PER_KEY: u32 = 4;
+
+/// A read as issued in the transaction.
+enum Issued {
+    /// One `get` per key (or the one key of a [`Read::Key`]).
+    Each(Vec<IdbRequest>),
+    /// One `getAll` over the keys' range, at most `bound` rows.
+    Range {
+        request: IdbRequest,
+        store: IdbObjectStore,
+        keys: Vec<RecordKey>,
+        bound: u32,
+    },
+}
+
+impl Issued {
+    fn new(tx: &IdbTransaction, read: &Read<'_>) -> Result<Issued, JsValue> {
+        match read {
+            Read::Key(store, key) => Ok(Issued::Each(vec![tx.object_store(store)?.get(key)?])),
+            Read::Rows(store, keys) => {
+                let store = tx.object_store(store)?;
+                match key_batch::span_range(keys)? {
+                    Some(range) if keys.len() >= MIN_KEYS_FOR_A_RANGE => {
+                        let bound = u32::try_from(keys.len())
+                            .unwrap_or(u32::MAX)
+                            .saturating_mul(ROWS_PER_KEY);
+                        let request = store.get_all_with_key_and_limit(&range, bound + 1)?;
+                        Ok(Issued::Range {
+                            request,
+                            store,
+                            keys: keys.to_vec(),
+                            bound,
+                        })
+                    }
+                    _ => Ok(Issued::Each(each(&store, keys)?)),
+                }
+            }
+        }
+    }
+
+    /// The request that completes last of this read.
+    fn last(&self) -> Option<IdbRequest> {
+        match self {
+            Issued::Each(requests) => requests.last().cloned(),
+            Issued::Range { request, .. } => Some(request.clone()),
+        }
+    }
+
+    /// A range that held more rows than its bound becomes one `get` per key, issued now;
+    /// returns the last of them.
+    fn expand(&mut self) -> Result<Option<IdbRequest>, JsValue> {
+        let Issued::Range {
+            request,
+            store,
+            keys,
+            bound,
+        } = self
+        else {
+            return Ok(None);
+        };
+        let rows: Array = request.result()?.unchecked_into();
+        if rows.length() <= *bound {
+            return Ok(None);
+        }
+        let requests = each(store, keys)?;
+        let last = requests.last().cloned();
+        *self = Issued::Each(requests);
+        Ok(last)
+    }
+
+    /// The values read, in the order of the keys.
+    fn values(self) -> Vec<Option<JsValue>> {
+        let value = |v: JsValue| Some(v).filter(|v| !v.is_undefined());
+        match self {
+            Issued::Each(requests) => requests
+                .iter()
+                .map(|r| r.result().ok().and_then(value))
+                .collect(),
+            Issued::Range { request, keys, .. } => {
+                let rows: Array = request
+                    .result()
+                    .map(JsCast::unchecked_into)
+                    .unwrap_or_default();
+                let by_key: HashMap<RecordKey, JsValue> = rows
+                    .iter()
+                    .filter_map(|row| Some((key_batch::row_key(&row)?, row)))
+                    .collect();
+                keys.iter().map(|k| by_key.get(k).cloned()).collect()
+            }
+        }
+    }
+}
+
+fn each(store: &IdbObjectStore, keys: &[RecordKey]) -> Result<Vec<IdbRequest>, JsValue> {
+    keys.iter().map(|k| store.get(&key_js(k))).collect()
 }
 
 pub(crate) struct Writer {
@@ -63,20 +179,23 @@ impl Writer {
         })
     }
 
-    /// In one readwrite transaction over `stores`: reads each `(store, key)` of `reads`,
-    /// calls `build` with the values there (`None` where a key holds nothing), then stores
-    /// what it returns — puts every value of `puts` into its store, each
-    /// `(store, key, value)` of `keyed`, deletes every key of `deletes` — and commits.
-    /// Resolves once committed; if `build` fails or the transaction aborts, nothing of it
-    /// is stored and the error says why.
+    /// In one readwrite transaction over `stores`: reads what `reads` names, calls `build`
+    /// with the values there (`None` where a key holds nothing; one per [`Read::Key`], one
+    /// per key of a [`Read::Rows`], in order), then stores what it returns — puts every
+    /// value of `puts` into its store, each `(store, key, value)` of `keyed`, deletes every
+    /// key of `deletes` — and commits. Resolves once committed; if `build` fails or the
+    /// transaction aborts, nothing of it is stored and the error says why.
     ///
     /// The reads are issued together; requests of one transaction complete in the order
     /// they were made, so when the last one succeeds every result is there, and `build`
-    /// runs in that success callback.
+    /// runs in that success callback. The rows of many keys are read with one `getAll`
+    /// over their key range, bounded to a few rows per key; only if the range holds more
+    /// (the keys lie sparsely in a large store) are they read one `get` each, issued from
+    /// that callback, still inside the transaction.
     pub(crate) async fn read_then_write(
         &self,
         stores: &[&str],
-        reads: &[(&str, JsValue)],
+        reads: &[Read<'_>],
         build: impl FnOnce(Vec<Option<JsValue>>) -> Result<Write, StoreError> + 'static,
     ) -> Result<(), StoreError> {
         let names: Array = stores.iter().map(|s| JsValue::from_str(s)).collect();
@@ -88,35 +207,65 @@ impl Writer {
             tx.set_oncomplete(Some(&resolve));
             tx.set_onabort(Some(&reject));
         });
-        let requests = reads
+        let issued = reads
             .iter()
-            .map(|(store, key)| tx.object_store(store).and_then(|store| store.get(key)))
-            .collect::<Result<Vec<IdbRequest>, JsValue>>()
+            .map(|read| Issued::new(&tx, read))
+            .collect::<Result<Vec<Issued>, JsValue>>()
             .map_err(|e| {
                 let _ = tx.abort();
                 classify(&e)
             })?;
-        let Some(last) = requests.last().cloned() else {
+        let Some(last) = issued.iter().rev().find_map(Issued::last) else {
             let _ = tx.abort();
             return Err(StoreError::Storage("a write reads at least one key".into()));
         };
         let failed: Rc<RefCell<Option<StoreError>>> = Rc::default();
+        // The callback of the second round of reads, when there is one; kept alive here.
+        let second: Rc<RefCell<Option<Callback>>> = Rc::default();
         let on_read = {
-            let (tx, failed) = (tx.clone(), failed.clone());
-            let mut build = Some((build, requests));
+            let (tx, failed, second) = (tx.clone(), failed.clone(), second.clone());
+            let mut pending = Some((build, issued));
             Closure::<dyn FnMut()>::new(move || {
-                let Some((build, requests)) = build.take() else {
+                let Some((build, mut issued)) = pending.take() else {
                     return;
                 };
-                let values = requests
-                    .iter()
-                    .map(|r| r.result().ok().filter(|v| !v.is_undefined()))
-                    .collect();
-                let outcome =
-                    build(values).and_then(|write| issue(&tx, &write).map_err(|e| classify(&e)));
-                if let Err(e) = outcome {
+                let fail = |e: StoreError| {
                     *failed.borrow_mut() = Some(e);
                     let _ = tx.abort();
+                };
+                // Ranges that held more than their bound: one `get` per key after all.
+                let mut again = None;
+                for read in &mut issued {
+                    match read.expand() {
+                        Ok(Some(request)) => again = Some(request),
+                        Ok(None) => {}
+                        Err(e) => return fail(classify(&e)),
+                    }
+                }
+                let finish = {
+                    let (tx, failed) = (tx.clone(), failed.clone());
+                    move || {
+                        let values = issued.into_iter().flat_map(Issued::values).collect();
+                        let outcome = build(values)
+                            .and_then(|write| issue(&tx, &write).map_err(|e| classify(&e)));
+                        if let Err(e) = outcome {
+                            *failed.borrow_mut() = Some(e);
+                            let _ = tx.abort();
+                        }
+                    }
+                };
+                match again {
+                    None => finish(),
+                    Some(request) => {
+                        let mut finish = Some(finish);
+                        let on_second = Closure::<dyn FnMut()>::new(move || {
+                            if let Some(finish) = finish.take() {
+                                finish();
+                            }
+                        });
+                        request.set_onsuccess(Some(on_second.as_ref().unchecked_ref()));
+                        *second.borrow_mut() = Some(on_second);
+                    }
                 }
             })
         };
@@ -124,6 +273,7 @@ impl Writer {
         let result = JsFuture::from(done).await;
         last.set_onsuccess(None);
         drop(on_read);
+        drop(second.borrow_mut().take());
         if let Some(e) = failed.borrow_mut().take() {
             return Err(e);
         }

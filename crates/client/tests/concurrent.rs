@@ -179,3 +179,47 @@ async fn merge_rules_are_kept_for_every_context_that_opens_the_database() {
     let other = Store::open("concurrent-rules").await.unwrap();
     assert_eq!(other.merge_rules(), rules);
 }
+
+/// A write of many keys reads their versions with one `getAll` over the keys' range when
+/// they lie densely in the store, and one `get` each when they lie sparsely among many
+/// other records: either way each change is made from its own record's version (or from
+/// nothing, for a new record), and a pending change keeps the base it had.
+#[wasm_bindgen_test]
+async fn a_write_of_many_keys_is_made_from_each_ones_version_dense_or_sparse() {
+    let store = fresh("concurrent-write-many").await;
+    let key = |i: usize| RecordKey::new("notes", format!("{i:03}"));
+    let synced = store
+        .write_many((0..200).map(|i| (key(i), json!(i))).collect())
+        .await
+        .unwrap();
+    store.acknowledge_push(&synced, &[]).await.unwrap();
+    // 150 is edited and not yet pushed: its change stays made from the synced version.
+    store.write(key(150), json!("pending")).await.unwrap();
+
+    // Ten neighbours (a dense range), then every twentieth key (a sparse one), each batch
+    // with a new record beyond the others.
+    let dense: Vec<usize> = (10..20).chain([300]).collect();
+    let sparse: Vec<usize> = (0..200).step_by(10).chain([400]).collect();
+    for batch in [dense, sparse] {
+        let written = store
+            .write_many(batch.iter().map(|&i| (key(i), json!("edited"))).collect())
+            .await
+            .unwrap();
+        assert_eq!(written.len(), batch.len());
+        let outbox = store.outbox().await.unwrap();
+        for &i in &batch {
+            let entry = outbox.iter().find(|e| e.id == key(i).id).unwrap();
+            match synced.get(i) {
+                Some(version) => {
+                    let base = entry.base.as_ref().map(|b| b.hlc.clone());
+                    assert_eq!(base, Some(version.hlc.clone()), "the base of {i}");
+                    assert!(!entry.created, "{i} was not created here");
+                }
+                None => {
+                    assert!(entry.created, "{i} was created here");
+                    assert_eq!(entry.base, None, "{i} has no base");
+                }
+            }
+        }
+    }
+}
