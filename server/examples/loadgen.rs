@@ -317,10 +317,7 @@ fn batch(prefix: &str) -> Vec<Record> {
 
 fn push_body(changes: &[Record]) -> Bytes {
     // Each change re-sends its version as it is (its own base): merged by clock alone.
-    let changes: Vec<Change> = changes
-        .iter()
-        .map(|r| Change::new(r.clone(), Some(r.hlc.clone())))
-        .collect();
+    let changes: Vec<Change> = changes.iter().map(|r| Change::replay(r.clone())).collect();
     Bytes::from(
         serde_json::to_vec(&json!({"protocol": 2, "device_id": "bench", "changes": changes}))
             .unwrap(),

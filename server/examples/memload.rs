@@ -243,10 +243,7 @@ async fn pull(args: &Args, client: &HttpClient, token: &str) -> (f64, f64, usize
 /// `records` as changes that re-send each version as it is (its own base): merged by
 /// clock alone. (Servers before protocol 2 ignore the extra fields.)
 fn replays(records: &[Record]) -> Vec<Change> {
-    records
-        .iter()
-        .map(|r| Change::new(r.clone(), Some(r.hlc.clone())))
-        .collect()
+    records.iter().map(|r| Change::replay(r.clone())).collect()
 }
 
 fn record(i: usize, value: &str) -> Record {

@@ -92,6 +92,13 @@ impl Change {
         }
     }
 
+    /// `record` re-sent as it is: its own clock as the base, so the server merges it by
+    /// clock alone (a replay: after a server lost it, from a restored backup).
+    pub fn replay(record: Record) -> Self {
+        let base = Some(record.hlc.clone());
+        Change::new(record, base)
+    }
+
     /// The record this change writes, and its base.
     pub fn into_parts(self) -> (Record, Option<Hlc>) {
         let record = Record {

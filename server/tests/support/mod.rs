@@ -510,8 +510,5 @@ pub fn note(id: &str, value: Value, wall_ms: u64, device: &str) -> Record {
 /// `records` as changes that re-send each version as it is (each its own base): merged by
 /// clock alone, as the tests written for the clock rule expect.
 pub fn replays(records: &[Record]) -> Vec<Change> {
-    records
-        .iter()
-        .map(|r| Change::new(r.clone(), Some(r.hlc.clone())))
-        .collect()
+    records.iter().map(|r| Change::replay(r.clone())).collect()
 }
