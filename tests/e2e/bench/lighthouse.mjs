@@ -84,6 +84,21 @@ async function largestContentfulPaint(url) {
   }
 }
 
+/**
+ * One Lighthouse run on `url`. A run whose trace came out broken (Lighthouse's own
+ * `runtimeError`, e.g. `NO_NAVSTART`, seen now and then on a loaded machine) is repeated,
+ * up to three attempts.
+ */
+async function audit(url) {
+  for (let attempt = 1; ; attempt++) {
+    const result = await lighthouse(url, { port: chrome.port, output: 'json', logLevel: 'error', onlyCategories: CATEGORIES });
+    const error = result.lhr.runtimeError;
+    if (!error) return result;
+    if (attempt === 3) throw new Error(`Lighthouse failed on ${url} ${attempt} times: ${error.message}`);
+    console.error(`  Lighthouse failed on ${url} (${error.code}); again`);
+  }
+}
+
 const reports = join(dirname(out), 'lighthouse');
 mkdirSync(reports, { recursive: true });
 const server = await startServer();
@@ -107,14 +122,8 @@ try {
     const numbers = {};
     let last;
     for (let run = 0; run < RUNS; run++) {
-      const result = await lighthouse(url, {
-        port: chrome.port,
-        output: 'json',
-        logLevel: 'error',
-        onlyCategories: CATEGORIES,
-      });
+      const result = await audit(url);
       const lhr = result.lhr;
-      if (lhr.runtimeError) throw new Error(`Lighthouse failed on ${url}: ${lhr.runtimeError.message}`);
       for (const category of CATEGORIES) {
         (numbers[category] ??= []).push(Math.round(lhr.categories[category].score * 100));
       }
