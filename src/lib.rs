@@ -16,6 +16,8 @@ pub mod routes;
 pub mod service_worker;
 
 /// Starts the app in the page: renders it into `<body>` and registers the service worker.
+/// Mounting empties `<body>` first, so the static shell of `index.html` (painted while
+/// the wasm loaded, laid out like this first render) is replaced, not duplicated.
 pub fn start() {
     yew::Renderer::<app::App>::new().render();
     service_worker::register();

@@ -18,7 +18,8 @@
 //!
 //! Styles: `style-src 'self' 'unsafe-inline'`. The app's CSS is stylist's, which inserts
 //! `<style>` elements at run time with generated content no hash can be known for, and
-//! the appearance settings set a `style` attribute on `<html>`; both are inline styles.
+//! the appearance settings set a `style` attribute on `<html>`; both are inline styles,
+//! as is the `<style>` of the static shell in `index.html`.
 //! Inline style cannot run script; what it could do (restyle the page) needs an
 //! injection that the script policy already keeps harmless otherwise.
 //!

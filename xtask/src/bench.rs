@@ -21,7 +21,11 @@
 //! - `server`: the sync server (release build) under 1, 10 and 100 concurrent clients on
 //!   SQLite and on a throwaway PostgreSQL: push and pull throughput and latency, against
 //!   the same rows written and read straight through sqlx, and `GET /api/health`
-//!   (`server/examples/loadgen.rs`). `cargo xtask bench server` runs only this one.
+//!   (`server/examples/loadgen.rs`). `cargo xtask bench server` runs only this one;
+//! - `lighthouse`: Lighthouse 12 (mobile preset) on `/` and `/notes` of the release app
+//!   served by the real server: the performance, accessibility and best-practices scores
+//!   and LCP, FCP, TBT (`tests/e2e/bench/lighthouse.mjs`). `cargo xtask bench
+//!   lighthouse` runs only this one.
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
@@ -129,6 +133,7 @@ pub fn run(paths: &Paths) -> Result {
     );
     drop(pg);
     outcome?;
+    lighthouse(paths, &server, &browser.chromium, &out)?;
     server_benches(paths, &server, &mut results)?;
     eprintln!("\nresults appended to {}", out.display());
     Ok(())
@@ -164,6 +169,40 @@ fn open_results(paths: &Paths) -> Result<(PathBuf, File)> {
         .open(&out)
         .map_err(|e| format!("cannot open {}: {e}", out.display()))?;
     Ok((out, results))
+}
+
+/// `cargo xtask bench lighthouse`: only Lighthouse on the release app.
+pub fn lighthouse_only(paths: &Paths) -> Result {
+    let env = toolchain::prepare(paths)?;
+    let browser = tools::ensure_browser()?;
+    build::app(paths, &env)?;
+    let server = build::server(paths)?;
+    tools::ensure_e2e_packages(&paths.root.join("tests/e2e"))?;
+    let (out, _) = open_results(paths)?;
+    lighthouse(paths, &server, &browser.chromium, &out)?;
+    eprintln!("\nresults appended to {}", out.display());
+    Ok(())
+}
+
+/// Lighthouse 12 (mobile preset) on `/` and `/notes` of the release app served by the
+/// real server: `tests/e2e/bench/lighthouse.mjs`, with Lighthouse from its own package dir.
+fn lighthouse(paths: &Paths, server: &Path, chromium: &Path, out: &Path) -> Result {
+    step("Lighthouse on the app (mobile preset, simulated throttling)");
+    let e2e = paths.root.join("tests/e2e");
+    tools::ensure_lighthouse(&e2e)?;
+    let loadavg = || std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    eprintln!("  load average before: {}", loadavg().trim());
+    let outcome = cmd::run(
+        Command::new("node")
+            .arg("bench/lighthouse.mjs")
+            .env("CAIRN_SERVER_BIN", server)
+            .env("CAIRN_DIST", &paths.dist)
+            .env("CAIRN_BENCH_OUT", out)
+            .env("CHROMIUM", chromium)
+            .current_dir(&e2e),
+    );
+    eprintln!("  load average after: {}", loadavg().trim());
+    outcome
 }
 
 /// `cargo xtask bench server`: only the sync server's benchmark (no browser, no wasm).

@@ -6,8 +6,9 @@
 //!   and a throwaway PostgreSQL), wasm tests in headless Chromium, end-to-end tests; ends
 //!   with `N passed, N failed`. `--soak`: only the client's randomized checker, large.
 //! - `cargo xtask build`: only build the app into `dist/` and print the wasm sizes.
-//! - `cargo xtask bench [server]`: benchmarks against baselines, into
-//!   `target/bench/results.jsonl` (`server`: only the sync server's).
+//! - `cargo xtask bench [server | lighthouse]`: benchmarks against baselines, into
+//!   `target/bench/results.jsonl` (`server`: only the sync server's; `lighthouse`: only
+//!   Lighthouse on the app).
 //!
 //! # Layout
 //! - [`tools`]: pinned versions of every external tool, and their installation.
@@ -85,9 +86,10 @@ commands:
                                     the client's randomized checker, large
                                     (CHECKER_SEEDS seeds of CHECKER_OPS ops, 50 x 400)
   build                             build the app into dist/ and print the wasm sizes
-  bench [server]                    benchmarks against baselines, appended to
+  bench [server | lighthouse]       benchmarks against baselines, appended to
                                     target/bench/results.jsonl; `server`: only the
-                                    sync server's (no browser needed)";
+                                    sync server's (no browser needed); `lighthouse`:
+                                    only Lighthouse on the app (mobile preset)";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -108,6 +110,7 @@ fn main() -> ExitCode {
         Some("bench") => match &args[1..] {
             [] => bench::run(&paths),
             [only] if only == "server" => bench::server_only(&paths),
+            [only] if only == "lighthouse" => bench::lighthouse_only(&paths),
             _ => Err(USAGE.to_owned()),
         },
         Some("-h" | "--help" | "help") => {

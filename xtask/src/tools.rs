@@ -156,11 +156,26 @@ pub fn ensure_node() -> Result {
 
 /// Installs the end-to-end tests' npm packages from their lockfile when it changed.
 pub fn ensure_e2e_packages(e2e_dir: &Path) -> Result {
+    ensure_npm_packages(e2e_dir, "the end-to-end tests' npm packages")
+}
+
+/// Installs Lighthouse (npm `lighthouse`, pinned in its own package dir
+/// `tests/e2e/bench/lighthouse/`, so that the tests' `npm ci` does not fetch it) when
+/// its lockfile changed. 12.2.3: Lighthouse 13 needs a newer Node.js than Debian's 20.
+pub fn ensure_lighthouse(e2e_dir: &Path) -> Result {
+    ensure_npm_packages(
+        &e2e_dir.join("bench/lighthouse"),
+        "Lighthouse for the benchmark",
+    )
+}
+
+/// `npm ci` in `dir` unless its packages are installed from its current lockfile.
+fn ensure_npm_packages(dir: &Path, what: &str) -> Result {
     ensure_node()?;
-    let lock = e2e_dir.join("package-lock.json");
+    let lock = dir.join("package-lock.json");
     // npm ci writes this hidden lockfile; it is newer than package-lock.json unless the
     // lockfile changed since.
-    let installed = e2e_dir.join("node_modules/.package-lock.json");
+    let installed = dir.join("node_modules/.package-lock.json");
     let lock_modified = std::fs::metadata(&lock).and_then(|m| m.modified()).ok();
     let installed_modified = std::fs::metadata(&installed)
         .and_then(|m| m.modified())
@@ -168,11 +183,11 @@ pub fn ensure_e2e_packages(e2e_dir: &Path) -> Result {
     if installed_modified.is_some() && installed_modified >= lock_modified {
         return Ok(());
     }
-    step("Installing the end-to-end tests' npm packages (npm ci)");
+    step(&format!("Installing {what} (npm ci)"));
     cmd::run(
         Command::new("npm")
             .args(["ci", "--no-audit", "--no-fund"])
-            .current_dir(e2e_dir),
+            .current_dir(dir),
     )
 }
 
