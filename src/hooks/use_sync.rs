@@ -374,6 +374,9 @@ impl SyncController {
         if !synced {
             excluded.push(collection.to_owned());
         }
+        // Shown at once: a view published before the setting is saved (a round ending)
+        // must not put the old setting back on screen.
+        self.set_view(|view| view.excluded = excluded.clone());
         let this = self.clone();
         spawn_local(async move {
             if let Err(err) = this.sync().set_excluded_collections(&excluded).await {
