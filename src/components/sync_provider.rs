@@ -2,14 +2,12 @@ use std::rc::Rc;
 
 use cairn_client::SyncNotices;
 use gloo::events::EventListener;
-use gloo::timers::callback::{Interval, Timeout};
+use gloo::timers::callback::Interval;
 use yew::prelude::*;
 
 use crate::hooks::{use_persistence, SyncContext, SyncController, SyncView};
 use crate::service_worker::request_background_sync;
 
-/// How long after a local change the page syncs it (changes typed in a burst go together).
-const AFTER_WRITE_MS: u32 = 300;
 /// How often the page syncs while visible, as the fallback of the change stream.
 const EVERY_MS: u32 = 60_000;
 /// A test setting (in `localStorage`): the periodic round's interval in ms, so a test can
@@ -24,8 +22,9 @@ pub struct SyncProviderProps {
 /// Provides [`SyncContext`] and runs sync rounds when they are due: at start, on
 /// `online`, when the page becomes visible, when the server's change stream (held while
 /// the page is visible) says another device pushed, every minute while visible, and
-/// shortly after each local change (which also registers a Background Sync for the
-/// service worker).
+/// after each local change (which also registers a Background Sync for the service
+/// worker): at once when no round is running, else in one round right after the
+/// running one, so changes made during a round go together.
 /// Must sit inside `PersistenceProvider`.
 #[function_component]
 pub fn SyncProvider(props: &SyncProviderProps) -> Html {
@@ -128,15 +127,14 @@ fn triggers(persistence: &crate::hooks::Persistence, controller: Rc<SyncControll
         let c = controller.clone();
         SyncNotices::subscribe(persistence.store(), move || c.refresh())
     };
-    let pending_round = Rc::new(std::cell::RefCell::new(None::<Timeout>));
     let writes_controller = controller.clone();
     let local_writes = persistence.on_local_write(Callback::from(move |_| {
         let controller = &writes_controller;
         request_background_sync();
         controller.refresh();
-        let c = controller.clone();
-        // Replacing the timeout cancels the previous one: one round per burst.
-        *pending_round.borrow_mut() = Some(Timeout::new(AFTER_WRITE_MS, move || c.sync_now()));
+        // Leading edge: pushed now if no round runs; otherwise every change committed
+        // during the round goes in the one round that follows it (`sync_now`).
+        controller.sync_now();
     }));
     Triggers {
         _listeners: vec![on_online, on_offline, on_visible],

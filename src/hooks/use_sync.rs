@@ -5,7 +5,7 @@
 //! it, with the current [`SyncView`], in context; [`use_sync`] reads it. A round runs:
 //! at start, when the browser comes back online, when the page becomes visible, when the
 //! server's change stream (held while the page is visible) names a cursor beyond this
-//! device's, every minute while visible, and a moment after a local change. Each local change also
+//! device's, every minute while visible, and right after a local change. Each local change also
 //! registers a Background Sync, so the service worker pushes it even if the page closes
 //! first (where the browser supports it).
 
@@ -374,6 +374,9 @@ impl SyncController {
         if !synced {
             excluded.push(collection.to_owned());
         }
+        // Shown at once: a view published before the setting is saved (a round ending)
+        // must not put the old setting back on screen.
+        self.set_view(|view| view.excluded = excluded.clone());
         let this = self.clone();
         spawn_local(async move {
             if let Err(err) = this.sync().set_excluded_collections(&excluded).await {

@@ -671,3 +671,54 @@ test('an edit on A shows on B live, without a reload, focus change or timer; aft
     rmSync(dataDir, { recursive: true, force: true });
   }
 });
+
+/**
+ * The PostgreSQL database the two-instance test shares: `cargo xtask test` always starts
+ * one and passes its URL, so a missing URL is a broken setup and fails the test (as
+ * `CAIRN_REQUIRE_POSTGRES=1` makes the server's PostgreSQL tests fail), never a skip.
+ */
+function e2ePostgresUrl() {
+  const url = process.env.CAIRN_E2E_POSTGRES_URL;
+  assert.ok(
+    url,
+    'CAIRN_E2E_POSTGRES_URL is not set: this test needs a PostgreSQL database shared by two server ' +
+      'instances; run it with `cargo xtask test`, which starts one, or set the URL yourself',
+  );
+  return url;
+}
+
+test('an edit on A shows live on B when A and B use two server instances sharing one PostgreSQL', { timeout: 120_000 }, async () => {
+  const databaseUrl = e2ePostgresUrl();
+  // One after the other: the first applies the migrations, the second finds them applied.
+  const one = await startServer({ args: ['--database-url', databaseUrl] });
+  const two = await startServer({ args: ['--database-url', databaseUrl] });
+  const email = newEmail().replace('@', `-two-instances-${Date.now()}@`);
+  // The periodic round is an hour away: only the change stream can bring the edit.
+  const a = await device(one.url, { periodicMs: 3_600_000 });
+  const b = await device(two.url, { periodicMs: 3_600_000 });
+  const scratchpadOf = (page, text) =>
+    page.waitForFunction((text) => document.querySelector('#scratchpad')?.value === text, text);
+  try {
+    assert.notEqual(one.url, two.url);
+    await signIn(a.page, email, { newAccount: true });
+    await signIn(b.page, email);
+    for (const { page } of [a, b]) await page.locator('#sync-live').waitFor();
+    await b.page.getByRole('link', { name: 'Home' }).first().click();
+    await noteLoaded(b.page);
+
+    // Pushed through instance 1; instance 2 hears it from PostgreSQL and tells B.
+    await writeNote(a.page, 'pushed to instance 1, shown by instance 2');
+    await scratchpadOf(b.page, 'pushed to instance 1, shown by instance 2');
+    // And the other way.
+    await a.page.getByRole('link', { name: 'Home' }).first().click();
+    await noteLoaded(a.page);
+    await writeNote(b.page, 'and back from instance 2');
+    await scratchpadOf(a.page, 'and back from instance 2');
+    assert.deepEqual([...a.errors, ...b.errors], []);
+  } finally {
+    await a.context.close();
+    await b.context.close();
+    await one.stop();
+    await two.stop();
+  }
+});

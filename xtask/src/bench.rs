@@ -21,7 +21,10 @@
 //! - `server`: the sync server (release build) under 1, 10 and 100 concurrent clients on
 //!   SQLite and on a throwaway PostgreSQL: push and pull throughput and latency, against
 //!   the same rows written and read straight through sqlx, and `GET /api/health`
-//!   (`server/examples/loadgen.rs`). `cargo xtask bench server` runs only this one;
+//!   (`server/examples/loadgen.rs`); and its memory holding 1,000 idle change streams
+//!   (40 accounts × 25), the resident set before and after and the peak, then one push
+//!   per account heard on every stream (`server/examples/streamload.rs`), on both
+//!   databases. `cargo xtask bench server` runs only this one;
 //! - `lighthouse`: Lighthouse 12 (mobile preset) on `/` and `/notes` of the release app
 //!   served by the real server: the performance, accessibility and best-practices scores
 //!   and LCP, FCP, TBT (`tests/e2e/bench/lighthouse.mjs`). `cargo xtask bench
@@ -216,17 +219,16 @@ pub fn server_only(paths: &Paths) -> Result {
 
 /// The server under load from `loadgen`, on SQLite and then on PostgreSQL.
 fn server_benches(paths: &Paths, server: &Path, results: &mut File) -> Result {
-    step("Building the server's load generator");
+    step("Building the server's load generators");
     cmd::run(
         Command::new("cargo")
-            .args(["build", "--package", "cairn-server", "--example", "loadgen"])
+            .args(["build", "--package", "cairn-server"])
+            .args(["--example", "loadgen", "--example", "streamload"])
             .args(["--profile", build::SERVER_PROFILE])
             .current_dir(&paths.root),
     )?;
-    let loadgen = paths
-        .target
-        .join(build::SERVER_PROFILE)
-        .join("examples/loadgen");
+    let examples = paths.target.join(build::SERVER_PROFILE).join("examples");
+    let (loadgen, streamload) = (examples.join("loadgen"), examples.join("streamload"));
 
     step("Sync server benchmark on SQLite");
     let data = paths.target.join("bench/server-sqlite");
@@ -234,6 +236,8 @@ fn server_benches(paths: &Paths, server: &Path, results: &mut File) -> Result {
     std::fs::create_dir_all(&data).map_err(|e| format!("cannot create {}: {e}", data.display()))?;
     let sqlite_url = format!("sqlite://{}", data.join("cairn.db").display());
     load(server, &loadgen, &data, "sqlite", &sqlite_url, results)?;
+    step("Idle change streams on SQLite");
+    streams(server, &streamload, &data, "sqlite", &sqlite_url, results)?;
     let _ = std::fs::remove_dir_all(&data);
 
     step("Sync server benchmark on PostgreSQL (throwaway cluster, default durability)");
@@ -244,7 +248,10 @@ fn server_benches(paths: &Paths, server: &Path, results: &mut File) -> Result {
     );
     let data = paths.target.join("bench/server-postgres");
     std::fs::create_dir_all(&data).map_err(|e| format!("cannot create {}: {e}", data.display()))?;
-    let outcome = load(server, &loadgen, &data, "postgres", &pg.url, results);
+    let outcome = load(server, &loadgen, &data, "postgres", &pg.url, results).and_then(|()| {
+        step("Idle change streams on PostgreSQL");
+        streams(server, &streamload, &data, "postgres", &pg.url, results)
+    });
     drop(pg);
     let _ = std::fs::remove_dir_all(&data);
     outcome
@@ -302,6 +309,61 @@ fn load(
     let _ = Command::new("kill").arg(child.id().to_string()).status();
     let _ = child.wait();
     outcome
+}
+
+/// Starts a release server on `database_url` (rate limits off, a heartbeat every second)
+/// and runs `streamload` against it: 1,000 idle change streams and the server's memory.
+/// Both run with their soft limit on open files raised to the hard one (1,000 streams
+/// are 1,000 descriptors on each side; a common default soft limit is 1,024).
+fn streams(
+    server: &Path,
+    streamload: &Path,
+    data: &Path,
+    label: &str,
+    database_url: &str,
+    results: &mut File,
+) -> Result {
+    let mut child = raised_open_files(server)
+        .args(["--host", "127.0.0.1", "--port", "0"])
+        .args(["--user-rate-per-minute", "0", "--auth-rate-per-minute", "0"])
+        .args(["--event-heartbeat-secs", "1"])
+        .arg("--data-dir")
+        .arg(data)
+        .arg("--static-dir")
+        .arg(data)
+        .args(["--database-url", database_url])
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot start {}: {e}", server.display()))?;
+    let outcome = listening_url(&mut child).and_then(|url| {
+        let out = raised_open_files(streamload)
+            .args(["--url", &url, "--pid", &child.id().to_string()])
+            .args(["--label", label, "--streams", "1000", "--accounts", "40"])
+            .stderr(Stdio::inherit())
+            .output()
+            .map_err(|e| format!("cannot start {}: {e}", streamload.display()))?;
+        results
+            .write_all(&out.stdout)
+            .map_err(|e| format!("cannot write the results: {e}"))?;
+        if out.status.success() {
+            Ok(())
+        } else {
+            Err(format!("the stream load generator failed ({})", out.status))
+        }
+    });
+    let _ = Command::new("kill").arg(child.id().to_string()).status();
+    let _ = child.wait();
+    outcome
+}
+
+/// `program` run through `sh` with the soft limit on open files raised to the hard limit
+/// (`exec`, so the process id stays the program's).
+fn raised_open_files(program: &Path) -> Command {
+    let mut cmd = Command::new("sh");
+    cmd.args(["-c", r#"ulimit -n "$(ulimit -H -n)" && exec "$0" "$@""#])
+        .arg(program);
+    cmd
 }
 
 /// Reads the server's "Cairn is running at <url>" line.

@@ -7,7 +7,9 @@
 //!    wasm-bindgen-test-runner in headless Chromium;
 //! 3. end-to-end: the release build served by the real server, driven in headless
 //!    Chromium by Playwright (`tests/e2e`, node's test runner); screenshots are saved to
-//!    `target/e2e-artifacts/`. Among them the randomized checker of the client
+//!    `target/e2e-artifacts/`; a throwaway PostgreSQL (`CAIRN_E2E_POSTGRES_URL`) for the
+//!    live-sync test across two server instances on one database. Among them the
+//!    randomized checker of the client
 //!    (`tests/e2e/checker.test.mjs`, small: its regression seeds and 2 fresh ones), on
 //!    the page built from `crates/client/examples/checker.rs` ([`checker_page`]).
 //!
@@ -190,17 +192,34 @@ fn e2e(paths: &Paths, env: &toolchain::WasmEnv, browser: &tools::Browser) -> Res
         .filter(|p| p.to_string_lossy().ends_with(".test.mjs"))
         .collect();
     files.sort();
-    run_counted(
-        Command::new("node")
-            .args(["--test", "--test-reporter=tap", "--test-concurrency=1"])
-            .args(&files)
-            .env("CAIRN_SERVER_BIN", server)
-            .env("CAIRN_DIST", &paths.dist)
-            .env("CAIRN_CHECKER_PAGE", checker)
-            .env("CHROMIUM", &browser.chromium)
-            .env("CAIRN_E2E_ARTIFACTS", paths.target.join("e2e-artifacts"))
-            .current_dir(&dir),
-    )
+    let mut cmd = Command::new("node");
+    cmd.args(["--test", "--test-reporter=tap", "--test-concurrency=1"])
+        .args(&files)
+        .env("CAIRN_SERVER_BIN", server)
+        .env("CAIRN_DIST", &paths.dist)
+        .env("CAIRN_CHECKER_PAGE", checker)
+        .env("CHROMIUM", &browser.chromium)
+        .env("CAIRN_E2E_ARTIFACTS", paths.target.join("e2e-artifacts"))
+        .current_dir(&dir);
+    step("Starting a throwaway PostgreSQL for the end-to-end tests");
+    // Two server instances on one database (live sync across instances). Kept alive until
+    // the tests are done; dropping it stops and deletes the cluster.
+    let _postgres = match tools::Postgres::start(tools::PgDurability::Off) {
+        Ok(pg) => {
+            eprintln!(
+                "  PostgreSQL on 127.0.0.1:{} (started in {:.1} s)",
+                pg.port, pg.start_secs
+            );
+            cmd.env("CAIRN_E2E_POSTGRES_URL", &pg.url);
+            Some(pg)
+        }
+        Err(e) => {
+            // The tests that need it then fail (they never skip), and are counted.
+            eprintln!("xtask: cannot start PostgreSQL for the end-to-end tests: {e}");
+            None
+        }
+    };
+    run_counted(&mut cmd)
 }
 
 /// Runs a test command, echoing its output and adding up the counts its runner prints

@@ -5,7 +5,8 @@
 //
 // Environment: CAIRN_SERVER_BIN, CAIRN_DIST (the app), CAIRN_BENCH_PAGE (the store
 // benchmark page, with the JS peers: Dexie, and PouchDB bundled), CHROMIUM,
-// CAIRN_BENCH_OUT.
+// CAIRN_BENCH_OUT, CAIRN_BENCH_POSTGRES_URL (a database for the PostgreSQL cases);
+// CAIRN_BENCH_ONLY=live runs only the live-sync cases (which need no benchmark page).
 import { appendFileSync, cpSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { createRequire } from 'node:module';
@@ -332,6 +333,191 @@ async function syncBenchmark(browser, database, serverArgs) {
   }
 }
 
+const LIVE_EDITS = 50;
+
+/**
+ * A device for the live benchmark: the app (CAIRN_DIST, served by `url`) in a fresh
+ * context with the periodic round an hour away (so only the change stream brings edits),
+ * instrumented in both directions with one clock for every page of the browser
+ * (`performance.timeOrigin + performance.now()`, in ms since the Unix epoch):
+ * - `window.__commits`: the moments this page's store committed a change of the note
+ *   (the store's cross-tab notice on BroadcastChannel `cairn-store:cairn`, which it posts
+ *   right after the transaction completed, heard by another channel of the same page);
+ * - `window.__rendered(text)`: resolves with the moment the note's field was given
+ *   `text` (the value setter of `<textarea>`, which the app's render calls).
+ */
+async function liveDevice(browser, url) {
+  const context = await browser.newContext();
+  await context.addInitScript(() => {
+    localStorage.setItem('cairn.sync_every_ms', '3600000');
+    const now = () => performance.timeOrigin + performance.now();
+    window.__commits = [];
+    new BroadcastChannel('cairn-store:cairn').onmessage = (event) => {
+      const at = now();
+      if (event.data?.changes?.some((c) => c.collection === 'notes' && c.id === 'scratchpad')) window.__commits.push(at);
+    };
+    const waiting = new Map();
+    window.__rendered = (text) => new Promise((resolve) => waiting.set(text, resolve));
+    const value = Object.getOwnPropertyDescriptor(HTMLTextAreaElement.prototype, 'value');
+    Object.defineProperty(HTMLTextAreaElement.prototype, 'value', {
+      ...value,
+      set(text) {
+        value.set.call(this, text);
+        const resolve = this.id === 'scratchpad' && waiting.get(text);
+        if (resolve) {
+          waiting.delete(text);
+          resolve(now());
+        }
+      },
+    });
+  });
+  const page = await context.newPage();
+  await page.goto(`${url}/settings`);
+  await page.getByRole('heading', { name: 'Sync', exact: true }).waitFor();
+  return { context, page };
+}
+
+/** Waits until `page`'s sync badge says no round runs and nothing waits to be pushed. */
+const settled = (page) =>
+  page.waitForFunction(() => {
+    const text = document.querySelector('#sync-badge')?.textContent ?? '';
+    return text.startsWith('Synced') && !text.includes('waiting');
+  });
+
+/**
+ * Live sync: the time from A's local commit of an edit of the note to B showing it,
+ * over LIVE_EDITS edits one after another (each once both devices settled), with A on
+ * `urlA` and B on `urlB` (two server instances on one database, or the same server).
+ * The edit is saved at once (Ctrl+S flushes the field's debounce), so the input debounce
+ * is not in the numbers. Baseline in the same run, on another account: the protocol's
+ * floor, a bare `fetch` push from A's page, then the event arriving on a change stream
+ * read by B's page, then B's bare pull of the change (the least a device can do to have
+ * it), from the push's start.
+ */
+async function liveBenchmark(browser, kase, urlA, urlB) {
+  const a = await liveDevice(browser, urlA);
+  const b = await liveDevice(browser, urlB);
+  try {
+    const email = `live-${kase}-${Date.now()}@example.org`;
+    const signIn = async (page, create) => {
+      await page.getByLabel('E-mail').fill(email);
+      await page.getByLabel('Password').fill(PASSWORD);
+      await page.getByRole('button', { name: create ? 'Create account' : 'Sign in' }).click();
+      await page.locator('#sync-account').getByText(email).waitFor();
+      await page.locator('#sync-live').waitFor();
+    };
+    await signIn(a.page, true);
+    await signIn(b.page, false);
+    for (const { page } of [a, b]) {
+      await page.getByRole('link', { name: 'Home' }).first().click();
+      await page.locator('#scratchpad:not([disabled])').waitFor();
+    }
+    const field = a.page.getByLabel('Note', { exact: true });
+    const latencies = [];
+    for (let i = 0; i <= LIVE_EDITS; i++) {
+      await settled(a.page);
+      await settled(b.page);
+      const text = `live edit ${i} of ${kase}`;
+      // B listens before A types (a promise kept in B's page).
+      await b.page.evaluate((text) => {
+        window.__shown = window.__rendered(text);
+      }, text);
+      await a.page.evaluate(() => (window.__commits = []));
+      await field.fill(text);
+      await field.press('Control+s');
+      const renderedAt = await b.page.evaluate(() => window.__shown);
+      const committedAt = await a.page.evaluate(() => window.__commits[0]);
+      if (committedAt === undefined) throw new Error(`edit ${i}: no commit notice on A`);
+      // The first edit warms up both pages (the sync module, connections): not counted.
+      if (i > 0) latencies.push(renderedAt - committedAt);
+    }
+
+    // Baseline: bare HTTP and a bare stream, on another account.
+    const rawEmail = `raw-${email}`;
+    const token = await a.page.evaluate(async ([email, password]) => {
+      const r = await fetch('/api/v1/accounts', {
+        method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email, password }),
+      });
+      if (!r.ok) throw new Error(`HTTP ${r.status}`);
+      return (await r.json()).token;
+    }, [rawEmail, PASSWORD]);
+    await b.page.evaluate(async (token) => {
+      const now = () => performance.timeOrigin + performance.now();
+      const headers = { authorization: `Bearer ${token}` };
+      const response = await fetch('/api/v1/sync/events', { headers });
+      const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+      let buffer = '';
+      let first = true;
+      let since = 0;
+      let next;
+      window.__rawNext = () => new Promise((resolve) => (next = resolve));
+      const opened = window.__rawNext();
+      (async () => {
+        for (;;) {
+          const { value, done } = await reader.read();
+          if (done) return;
+          buffer += value;
+          let end;
+          while ((end = buffer.indexOf('\n\n')) >= 0) {
+            const event = buffer.slice(0, end);
+            buffer = buffer.slice(end + 2);
+            const data = event.split('\n').find((l) => l.startsWith('data:'));
+            if (!data) continue;
+            const { cursor } = JSON.parse(data.slice(5));
+            if (first) {
+              first = false;
+              since = cursor;
+              next([0, 0]);
+              continue;
+            }
+            const eventAt = now();
+            const page = await fetch(`/api/v1/sync/pull?since=${since}&limit=1000`, { headers }).then((r) => r.json());
+            since = page.cursor;
+            next(page.records.length ? [eventAt, now()] : 'an event, but nothing to pull');
+          }
+        }
+      })();
+      await opened;
+    }, token);
+    const raw = { event: [], pull: [] };
+    for (let i = 0; i <= LIVE_EDITS; i++) {
+      await b.page.evaluate(() => {
+        window.__rawHeard = window.__rawNext();
+      });
+      const startedAt = await a.page.evaluate(async ([token, i]) => {
+        const startedAt = performance.timeOrigin + performance.now();
+        const hlc = `${Date.now().toString(16).padStart(12, '0')}-00000000-raw`;
+        const body = JSON.stringify({
+          protocol: 2, device_id: 'raw',
+          changes: [{ collection: 'notes', id: `raw-${i}`, value: `raw edit ${i}`, hlc, deleted: false, base: null }],
+        });
+        const r = await fetch('/api/v1/sync/push', {
+          method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body,
+        });
+        const reply = await r.json();
+        if (!r.ok || reply.superseded?.length || reply.refused?.length) throw new Error(`push ${i}: ${JSON.stringify(reply)}`);
+        return startedAt;
+      }, [token, i]);
+      const heard = await b.page.evaluate(() => window.__rawHeard);
+      if (typeof heard === 'string') throw new Error(`raw edit ${i}: ${heard}`);
+      const [eventAt, pulledAt] = heard;
+      if (i > 0) {
+        raw.event.push(eventAt - startedAt);
+        raw.pull.push(pulledAt - startedAt);
+      }
+    }
+    const stats = (xs) => [median(xs), p95(xs)];
+    for (const [impl, xs] of [['cairn', latencies], ['raw-push-event-pull', raw.pull], ['raw-push-to-event', raw.event]]) {
+      const [p50, p95ms] = stats(xs);
+      record('live', kase, impl, 'p50_ms', p50, xs.length);
+      record('live', kase, impl, 'p95_ms', p95ms, xs.length);
+    }
+  } finally {
+    await a.context.close();
+    await b.context.close();
+  }
+}
+
 /**
  * express-pouchdb (PouchDB's CouchDB-style HTTP server, on LevelDB files in a temp dir)
  * at `/db` on 127.0.0.1, in this process, with the benchmark page beside it (same origin).
@@ -460,8 +646,48 @@ async function transferSizeCheck(browser) {
   }
 }
 
+/**
+ * The live cases: on SQLite (one server), on PostgreSQL (one server), and across two
+ * server instances sharing the PostgreSQL database (A on one, B on the other).
+ */
+async function liveBenchmarks(browser) {
+  const quiet = ['--auth-rate-per-minute', '0', '--user-rate-per-minute', '0'];
+  const sqlite = await startServer({ args: quiet });
+  try {
+    await liveBenchmark(browser, 'commit_to_render_sqlite', sqlite.url, sqlite.url);
+  } finally {
+    await sqlite.stop();
+  }
+  const pgUrl = process.env.CAIRN_BENCH_POSTGRES_URL;
+  if (!pgUrl) {
+    console.error('CAIRN_BENCH_POSTGRES_URL is not set: the PostgreSQL live cases are skipped');
+    return;
+  }
+  const one = await startServer({ args: [...quiet, '--database-url', pgUrl] });
+  const two = await startServer({ args: [...quiet, '--database-url', pgUrl] });
+  try {
+    await liveBenchmark(browser, 'commit_to_render_postgres', one.url, one.url);
+    await liveBenchmark(browser, 'commit_to_render_postgres_two_instances', one.url, two.url);
+  } finally {
+    await one.stop();
+    await two.stop();
+  }
+}
+
+const only = process.env.CAIRN_BENCH_ONLY;
 const browser = await launchBrowser();
 try {
+  if (only === 'live') {
+    await liveBenchmarks(browser);
+  } else {
+    await runAll(browser);
+  }
+} finally {
+  await browser.close();
+}
+for (const l of lines) console.log(`${l.bench.padEnd(6)} ${l.case.padEnd(34)} ${l.impl.padEnd(12)} ${l.metric.padEnd(10)} ${l.value}`);
+
+async function runAll(browser) {
   await transferSizeCheck(browser);
   await syncBenchmark(browser, 'sqlite', []);
   await pouchSyncBenchmark(browser);
@@ -473,7 +699,5 @@ try {
   await storeBenchmarks(browser);
   await hydrationBenchmark(browser);
   await workerBenchmarks(browser);
-} finally {
-  await browser.close();
+  await liveBenchmarks(browser);
 }
-for (const l of lines) console.log(`${l.bench.padEnd(6)} ${l.case.padEnd(34)} ${l.impl.padEnd(12)} ${l.metric.padEnd(10)} ${l.value}`);
