@@ -6,7 +6,8 @@
 // Environment: CAIRN_SERVER_BIN, CAIRN_DIST (the app), CAIRN_BENCH_PAGE (the store
 // benchmark page, with the JS peers: Dexie, and PouchDB bundled), CHROMIUM,
 // CAIRN_BENCH_OUT, CAIRN_BENCH_POSTGRES_URL (a database for the PostgreSQL cases);
-// CAIRN_BENCH_ONLY=live runs only the live-sync cases (which need no benchmark page).
+// CAIRN_BENCH_ONLY=live (or store, sync, … comma-separated: see `groups`) runs only those
+// groups; live needs no benchmark page.
 import { appendFileSync, cpSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { createRequire } from 'node:module';
@@ -674,30 +675,37 @@ async function liveBenchmarks(browser) {
   }
 }
 
-const only = process.env.CAIRN_BENCH_ONLY;
+// CAIRN_BENCH_ONLY=<group>[,<group>…] runs only those groups (names as in `groups`).
+const only = process.env.CAIRN_BENCH_ONLY?.split(',').filter(Boolean);
 const browser = await launchBrowser();
 try {
-  if (only === 'live') {
-    await liveBenchmarks(browser);
-  } else {
-    await runAll(browser);
-  }
+  await runGroups(browser, only);
 } finally {
   await browser.close();
 }
 for (const l of lines) console.log(`${l.bench.padEnd(6)} ${l.case.padEnd(34)} ${l.impl.padEnd(12)} ${l.metric.padEnd(10)} ${l.value}`);
 
-async function runAll(browser) {
-  await transferSizeCheck(browser);
-  await syncBenchmark(browser, 'sqlite', []);
-  await pouchSyncBenchmark(browser);
-  if (process.env.CAIRN_BENCH_POSTGRES_URL) {
-    await syncBenchmark(browser, 'postgres', ['--database-url', process.env.CAIRN_BENCH_POSTGRES_URL]);
-  } else {
-    console.error('CAIRN_BENCH_POSTGRES_URL is not set: the PostgreSQL sync case is skipped');
+/** Every group of cases, in the order `cargo xtask bench` runs them. */
+const groups = {
+  transfer: (browser) => transferSizeCheck(browser),
+  sync: async (browser) => {
+    await syncBenchmark(browser, 'sqlite', []);
+    await pouchSyncBenchmark(browser);
+    if (process.env.CAIRN_BENCH_POSTGRES_URL) {
+      await syncBenchmark(browser, 'postgres', ['--database-url', process.env.CAIRN_BENCH_POSTGRES_URL]);
+    } else {
+      console.error('CAIRN_BENCH_POSTGRES_URL is not set: the PostgreSQL sync case is skipped');
+    }
+  },
+  store: (browser) => storeBenchmarks(browser),
+  app: (browser) => hydrationBenchmark(browser),
+  sw: (browser) => workerBenchmarks(browser),
+  live: (browser) => liveBenchmarks(browser),
+};
+
+async function runGroups(browser, names = Object.keys(groups)) {
+  for (const name of names) {
+    if (!groups[name]) throw new Error(`no benchmark group ${name}; the groups: ${Object.keys(groups).join(', ')}`);
   }
-  await storeBenchmarks(browser);
-  await hydrationBenchmark(browser);
-  await workerBenchmarks(browser);
-  await liveBenchmarks(browser);
+  for (const name of names) await groups[name](browser);
 }
