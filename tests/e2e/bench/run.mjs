@@ -675,16 +675,6 @@ async function liveBenchmarks(browser) {
   }
 }
 
-// CAIRN_BENCH_ONLY=<group>[,<group>…] runs only those groups (names as in `groups`).
-const only = process.env.CAIRN_BENCH_ONLY?.split(',').filter(Boolean);
-const browser = await launchBrowser();
-try {
-  await runGroups(browser, only);
-} finally {
-  await browser.close();
-}
-for (const l of lines) console.log(`${l.bench.padEnd(6)} ${l.case.padEnd(34)} ${l.impl.padEnd(12)} ${l.metric.padEnd(10)} ${l.value}`);
-
 /** Every group of cases, in the order `cargo xtask bench` runs them. */
 const groups = {
   transfer: (browser) => transferSizeCheck(browser),
@@ -709,3 +699,13 @@ async function runGroups(browser, names = Object.keys(groups)) {
   }
   for (const name of names) await groups[name](browser);
 }
+
+// CAIRN_BENCH_ONLY=<group>[,<group>…] runs only those groups (names as in `groups`).
+const only = process.env.CAIRN_BENCH_ONLY?.split(',').filter(Boolean);
+const browser = await launchBrowser();
+try {
+  await runGroups(browser, only);
+} finally {
+  await browser.close();
+}
+for (const l of lines) console.log(`${l.bench.padEnd(6)} ${l.case.padEnd(34)} ${l.impl.padEnd(12)} ${l.metric.padEnd(10)} ${l.value}`);
