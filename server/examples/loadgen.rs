@@ -24,13 +24,19 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use cairn_protocol::api::Change;
 use cairn_protocol::{DeviceId, Hlc, Record, RecordKey};
-use http_body_util::{BodyExt, Full};
-use hyper::{Method, Request, StatusCode};
-use hyper_util::client::legacy::{connect::HttpConnector, Client};
+use hyper::{Method, StatusCode};
+use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use serde::Deserialize;
 use serde_json::json;
 use sqlx::{PgPool, QueryBuilder, SqlitePool};
+
+#[path = "support/http.rs"]
+mod http;
+use http::{request, sign_up, HttpClient};
+
+/// How long one request may take before the loadgen run fails.
+const LIMIT: Duration = Duration::from_secs(60);
 
 const CONCURRENCY: [usize; 3] = [1, 10, 100];
 const BATCH: usize = 100;
@@ -39,8 +45,6 @@ const PAGE: usize = 1000;
 fn pushes_per_client(clients: usize) -> usize {
     (300 / clients).max(10)
 }
-
-type HttpClient = Client<HttpConnector, Full<Bytes>>;
 
 struct Args {
     url: String,
@@ -93,6 +97,7 @@ async fn main() {
             "/api/v1/sync/push",
             Some(&warm),
             Some(body),
+            LIMIT,
         )
         .await;
     }
@@ -139,6 +144,7 @@ async fn main() {
                                 "/api/v1/sync/push",
                                 Some(&token),
                                 Some(body),
+                                LIMIT,
                             )
                             .await;
                             latencies.push(t.elapsed());
@@ -204,9 +210,16 @@ async fn main() {
                         loop {
                             let t = Instant::now();
                             let path = format!("/api/v1/sync/pull?since={since}&limit={PAGE}");
-                            let (status, body) =
-                                request(&client, &url, Method::GET, &path, Some(&token), None)
-                                    .await;
+                            let (status, body) = request(
+                                &client,
+                                &url,
+                                Method::GET,
+                                &path,
+                                Some(&token),
+                                None,
+                                LIMIT,
+                            )
+                            .await;
                             latencies.push(t.elapsed());
                             assert_eq!(status, StatusCode::OK);
                             let page: Page = serde_json::from_slice(&body).unwrap();
@@ -266,9 +279,16 @@ async fn main() {
                         let mut latencies = Vec::with_capacity(per_client);
                         for _ in 0..per_client {
                             let t = Instant::now();
-                            let (status, _) =
-                                request(&client, &url, Method::GET, "/api/health", None, None)
-                                    .await;
+                            let (status, _) = request(
+                                &client,
+                                &url,
+                                Method::GET,
+                                "/api/health",
+                                None,
+                                None,
+                                LIMIT,
+                            )
+                            .await;
                             latencies.push(t.elapsed());
                             assert_eq!(status, StatusCode::OK);
                         }
@@ -322,54 +342,6 @@ fn push_body(changes: &[Record]) -> Bytes {
         serde_json::to_vec(&json!({"protocol": 2, "device_id": "bench", "changes": changes}))
             .unwrap(),
     )
-}
-
-async fn sign_up(client: &HttpClient, url: &str, email: &str) -> String {
-    let body = json!({"email": email, "password": "bench password"}).to_string();
-    let (status, reply) = request(
-        client,
-        url,
-        Method::POST,
-        "/api/v1/accounts",
-        None,
-        Some(Bytes::from(body)),
-    )
-    .await;
-    assert_eq!(
-        status,
-        StatusCode::CREATED,
-        "{}",
-        String::from_utf8_lossy(&reply)
-    );
-    let session: serde_json::Value = serde_json::from_slice(&reply).unwrap();
-    session["token"].as_str().unwrap().to_owned()
-}
-
-async fn request(
-    client: &HttpClient,
-    url: &str,
-    method: Method,
-    path: &str,
-    token: Option<&str>,
-    body: Option<Bytes>,
-) -> (StatusCode, Bytes) {
-    let mut req = Request::builder()
-        .method(method)
-        .uri(format!("{url}{path}"));
-    if let Some(token) = token {
-        req = req.header("authorization", format!("Bearer {token}"));
-    }
-    if body.is_some() {
-        req = req.header("content-type", "application/json");
-    }
-    let req = req.body(Full::new(body.unwrap_or_default())).unwrap();
-    let res = tokio::time::timeout(Duration::from_secs(60), client.request(req))
-        .await
-        .expect("the server answers within 60 s")
-        .expect("the request reaches the server");
-    let status = res.status();
-    let body = res.into_body().collect().await.unwrap().to_bytes();
-    (status, body)
 }
 
 async fn futures_join<T: Send + 'static>(tasks: Vec<tokio::task::JoinHandle<T>>) -> Vec<T> {

@@ -22,13 +22,17 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use cairn_protocol::api::Change;
 use cairn_protocol::{DeviceId, Hlc, Record, RecordKey};
-use http_body_util::{BodyExt, Full};
-use hyper::{Method, Request, StatusCode};
-use hyper_util::client::legacy::{connect::HttpConnector, Client};
+use hyper::{Method, StatusCode};
+use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use serde_json::json;
 
-type HttpClient = Client<HttpConnector, Full<Bytes>>;
+#[path = "support/http.rs"]
+mod http;
+use http::{request, sign_in, HttpClient};
+
+/// How long one request may take before the memload run fails.
+const LIMIT: Duration = Duration::from_secs(300);
 
 /// Bytes of one push body at most (the server takes 4 MiB).
 const PUSH_BYTES: usize = 4 * 1024 * 1024 - 64 * 1024;
@@ -179,6 +183,7 @@ async fn push(args: &Args, client: &HttpClient, token: &str) -> (f64, f64) {
                         "/api/v1/sync/push",
                         Some(&token),
                         Some(body),
+LIMIT,
                     )
                     .await;
                     assert_eq!(
@@ -213,7 +218,7 @@ async fn pull(args: &Args, client: &HttpClient, token: &str) -> (f64, f64, usize
                 loop {
                     let path = format!("/api/v1/sync/pull?since={since}&limit=1000");
                     let (status, body) =
-                        request(&client, &url, Method::GET, &path, Some(&token), None).await;
+                        request(&client, &url, Method::GET, &path, Some(&token), None, LIMIT).await;
                     assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
                     largest = largest.max(body.len());
                     let page: serde_json::Value = serde_json::from_slice(&body).unwrap();
@@ -257,48 +262,4 @@ fn record(i: usize, value: &str) -> Record {
         json!(value),
         hlc,
     )
-}
-
-/// Registers (`/api/v1/accounts`) or signs in (`/api/v1/sessions`): the token.
-async fn sign_in(client: &HttpClient, url: &str, path: &str, email: &str) -> String {
-    let body = json!({"email": email, "password": "bench password"}).to_string();
-    let (status, reply) = request(
-        client,
-        url,
-        Method::POST,
-        path,
-        None,
-        Some(Bytes::from(body)),
-    )
-    .await;
-    assert!(status.is_success(), "{}", String::from_utf8_lossy(&reply));
-    let session: serde_json::Value = serde_json::from_slice(&reply).unwrap();
-    session["token"].as_str().unwrap().to_owned()
-}
-
-async fn request(
-    client: &HttpClient,
-    url: &str,
-    method: Method,
-    path: &str,
-    token: Option<&str>,
-    body: Option<Bytes>,
-) -> (StatusCode, Bytes) {
-    let mut req = Request::builder()
-        .method(method)
-        .uri(format!("{url}{path}"));
-    if let Some(token) = token {
-        req = req.header("authorization", format!("Bearer {token}"));
-    }
-    if body.is_some() {
-        req = req.header("content-type", "application/json");
-    }
-    let req = req.body(Full::new(body.unwrap_or_default())).unwrap();
-    let res = tokio::time::timeout(Duration::from_secs(300), client.request(req))
-        .await
-        .expect("the server answers within 300 s")
-        .expect("the request reaches the server");
-    let status = res.status();
-    let body = res.into_body().collect().await.unwrap().to_bytes();
-    (status, body)
 }

@@ -31,12 +31,17 @@ use cairn_protocol::api::Change;
 use cairn_protocol::{DeviceId, Hlc, Record, RecordKey};
 use http_body_util::{BodyExt, Full};
 use hyper::{Method, Request, StatusCode};
-use hyper_util::client::legacy::{connect::HttpConnector, Client};
+use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use serde_json::json;
 use tokio::sync::mpsc;
 
-type HttpClient = Client<HttpConnector, Full<Bytes>>;
+#[path = "support/http.rs"]
+mod http;
+use http::{request, sign_up, HttpClient};
+
+/// How long one request may take before the streamload run fails.
+const LIMIT: Duration = Duration::from_secs(60);
 
 /// How long any one phase may take before the run fails.
 const PHASE_TIMEOUT: Duration = Duration::from_secs(120);
@@ -366,6 +371,7 @@ async fn push_one(client: &HttpClient, url: &str, token: &str, a: usize) {
         "/api/v1/sync/push",
         Some(token),
         Some(Bytes::from(body.to_string())),
+        LIMIT,
     )
     .await;
     assert_eq!(
@@ -374,48 +380,4 @@ async fn push_one(client: &HttpClient, url: &str, token: &str, a: usize) {
         "{}",
         String::from_utf8_lossy(&reply)
     );
-}
-
-/// Registers an account: its token.
-async fn sign_up(client: &HttpClient, url: &str, email: &str) -> String {
-    let body = json!({"email": email, "password": "bench password"}).to_string();
-    let (status, reply) = request(
-        client,
-        url,
-        Method::POST,
-        "/api/v1/accounts",
-        None,
-        Some(Bytes::from(body)),
-    )
-    .await;
-    assert!(status.is_success(), "{}", String::from_utf8_lossy(&reply));
-    let session: serde_json::Value = serde_json::from_slice(&reply).unwrap();
-    session["token"].as_str().unwrap().to_owned()
-}
-
-async fn request(
-    client: &HttpClient,
-    url: &str,
-    method: Method,
-    path: &str,
-    token: Option<&str>,
-    body: Option<Bytes>,
-) -> (StatusCode, Bytes) {
-    let mut req = Request::builder()
-        .method(method)
-        .uri(format!("{url}{path}"));
-    if let Some(token) = token {
-        req = req.header("authorization", format!("Bearer {token}"));
-    }
-    if body.is_some() {
-        req = req.header("content-type", "application/json");
-    }
-    let req = req.body(Full::new(body.unwrap_or_default())).unwrap();
-    let res = tokio::time::timeout(Duration::from_secs(60), client.request(req))
-        .await
-        .expect("the server answers within 60 s")
-        .expect("the request reaches the server");
-    let status = res.status();
-    let body = res.into_body().collect().await.unwrap().to_bytes();
-    (status, body)
 }
