@@ -29,7 +29,10 @@ use serde_json::json;
 
 #[path = "support/http.rs"]
 mod http;
+#[path = "support/proc_status.rs"]
+mod proc_status;
 use http::{request, sign_in, HttpClient};
+use proc_status::status_mib;
 
 /// How long one request may take before the memload run fails.
 const LIMIT: Duration = Duration::from_secs(300);
@@ -84,17 +87,6 @@ fn parse_args() -> Args {
     }
     assert!(!parsed.url.is_empty() && parsed.pid > 0, "{usage}");
     parsed
-}
-
-/// A line of `/proc/<pid>/status` in MiB (`VmHWM`, `VmRSS`).
-fn status_mib(pid: u32, field: &str) -> f64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("the server runs");
-    let kib: f64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .expect("a VmHWM line");
-    kib / 1024.0
 }
 
 /// Resets the server's peak resident set to what it holds now.

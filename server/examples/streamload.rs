@@ -38,7 +38,10 @@ use tokio::sync::mpsc;
 
 #[path = "support/http.rs"]
 mod http;
+#[path = "support/proc_status.rs"]
+mod proc_status;
 use http::{request, sign_up, HttpClient};
+use proc_status::status_mib;
 
 /// How long one request may take before the streamload run fails.
 const LIMIT: Duration = Duration::from_secs(60);
@@ -86,17 +89,6 @@ fn parse_args() -> Args {
         "{usage}"
     );
     parsed
-}
-
-/// A line of `/proc/<pid>/status` in MiB (`VmHWM`, `VmRSS`).
-fn status_mib(pid: u32, field: &str) -> f64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("the server runs");
-    let kib: f64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or_else(|| panic!("a {field} line"));
-    kib / 1024.0
 }
 
 /// The soft limit on open files of process `pid` (`self` for this one).
