@@ -267,47 +267,23 @@ fn load(
     database_url: &str,
     results: &mut File,
 ) -> Result {
-    let mut child = Command::new(server)
-        .args(["--host", "127.0.0.1", "--port", "0"])
-        .args(["--user-rate-per-minute", "0", "--auth-rate-per-minute", "0"])
-        .arg("--data-dir")
-        .arg(data)
-        .arg("--static-dir")
-        .arg(data)
-        .args(["--database-url", database_url])
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("cannot start {}: {e}", server.display()))?;
     // Benchmarks share the machine: say how busy it was.
     let loadavg = || std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     eprintln!("  load average before: {}", loadavg().trim());
-    let outcome = listening_url(&mut child).and_then(|url| {
-        let out = Command::new(loadgen)
-            .args([
-                "--url",
-                &url,
-                "--label",
-                label,
-                "--database-url",
-                database_url,
-            ])
-            .stderr(Stdio::inherit())
-            .output()
-            .map_err(|e| format!("cannot start {}: {e}", loadgen.display()))?;
-        results
-            .write_all(&out.stdout)
-            .map_err(|e| format!("cannot write the results: {e}"))?;
-        if out.status.success() {
-            Ok(())
-        } else {
-            Err(format!("the load generator failed ({})", out.status))
-        }
-    });
+    let outcome = against_server(
+        Command::new(server),
+        data,
+        database_url,
+        |url, _| {
+            let mut cmd = Command::new(loadgen);
+            cmd.args(["--url", url, "--label", label])
+                .args(["--database-url", database_url]);
+            cmd
+        },
+        "the load generator",
+        results,
+    );
     eprintln!("  load average after: {}", loadavg().trim());
-    // SIGTERM: the server finishes what is in flight and exits.
-    let _ = Command::new("kill").arg(child.id().to_string()).status();
-    let _ = child.wait();
     outcome
 }
 
@@ -323,10 +299,44 @@ fn streams(
     database_url: &str,
     results: &mut File,
 ) -> Result {
-    let mut child = raised_open_files(server)
+    let mut serve = raised_open_files(server);
+    serve.args(["--event-heartbeat-secs", "1"]);
+    against_server(
+        serve,
+        data,
+        database_url,
+        |url, pid| {
+            let mut cmd = raised_open_files(streamload);
+            cmd.args(["--url", url, "--pid", &pid.to_string()]).args([
+                "--label",
+                label,
+                "--streams",
+                "1000",
+                "--accounts",
+                "40",
+            ]);
+            cmd
+        },
+        "the stream load generator",
+        results,
+    )
+}
+
+/// Runs `server` (with the flags every server benchmark uses: 127.0.0.1 on a free port,
+/// rate limits off, `data` as its directories, `database_url`) until the command
+/// `client(url, server pid)` has run against it, appends that command's output to
+/// `results` and stops the server (SIGTERM: it finishes what is in flight).
+fn against_server(
+    mut server: Command,
+    data: &Path,
+    database_url: &str,
+    client: impl FnOnce(&str, u32) -> Command,
+    what: &str,
+    results: &mut File,
+) -> Result {
+    let mut child = server
         .args(["--host", "127.0.0.1", "--port", "0"])
         .args(["--user-rate-per-minute", "0", "--auth-rate-per-minute", "0"])
-        .args(["--event-heartbeat-secs", "1"])
         .arg("--data-dir")
         .arg(data)
         .arg("--static-dir")
@@ -335,21 +345,20 @@ fn streams(
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
         .spawn()
-        .map_err(|e| format!("cannot start {}: {e}", server.display()))?;
+        .map_err(|e| format!("cannot start {}: {e}", cmd::describe(&server)))?;
     let outcome = listening_url(&mut child).and_then(|url| {
-        let out = raised_open_files(streamload)
-            .args(["--url", &url, "--pid", &child.id().to_string()])
-            .args(["--label", label, "--streams", "1000", "--accounts", "40"])
+        let mut client = client(&url, child.id());
+        let out = client
             .stderr(Stdio::inherit())
             .output()
-            .map_err(|e| format!("cannot start {}: {e}", streamload.display()))?;
+            .map_err(|e| format!("cannot start {}: {e}", cmd::describe(&client)))?;
         results
             .write_all(&out.stdout)
             .map_err(|e| format!("cannot write the results: {e}"))?;
         if out.status.success() {
             Ok(())
         } else {
-            Err(format!("the stream load generator failed ({})", out.status))
+            Err(format!("{what} failed ({})", out.status))
         }
     });
     let _ = Command::new("kill").arg(child.id().to_string()).status();
