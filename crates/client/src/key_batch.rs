@@ -4,8 +4,8 @@
 //! request each, and in a browser the request (its object, callbacks and the hop into the
 //! storage backend) costs far more than the row it returns. When the batch's keys lie
 //! densely in their key range — a batch of the outbox is a run of it, in key order; a
-//! store about as large as the batch holds few other rows — one `count` and one `getAll`
-//! over the range read them all.
+//! store about as large as the batch holds few other rows — one `count` of the range and one
+//! `getAll` over it read them all.
 //!
 //! The key order is IndexedDB's: `[collection, id]` arrays, strings compared by UTF-16
 //! code units ([`idb_order`]), so the range computed here is the range IndexedDB scans.
@@ -25,7 +25,7 @@ use crate::StoreError;
 
 /// A range is read whole when it holds at most this many rows per key asked for: a row
 /// more costs its structured clone, a request saved costs much more.
-const ROWS_PER_KEY: u32 = 4;
+pub(crate) const ROWS_PER_KEY: u32 = 4;
 
 /// The rows at `keys` (in any order, repeats allowed), in the order of `keys`.
 pub(crate) struct Rows {
@@ -35,37 +35,40 @@ pub(crate) struct Rows {
 }
 
 /// Reads the rows of `store` at `keys` (rows keyed `[collection, id]`, with `collection`
-/// and `id` fields): the range from the least to the greatest key when it is dense
-/// enough, else one `get` per key, all issued at once.
+/// and `id` fields): when the range from the least to the greatest key holds at most
+/// [`ROWS_PER_KEY`] rows per key (one `count`), the whole range with one `getAll`; else
+/// one `get` per key, all issued at once. Counting clones no row, so a sparse range
+/// costs one request more, not the rows around the keys.
 pub(crate) async fn read(store: &rexie::Store, keys: &[RecordKey]) -> Result<Rows, StoreError> {
     if let Some((range, js_range)) = span(keys)? {
         let held = store.count(Some(range.clone())).await?;
-        if held == 0 {
-            return Ok(Rows {
-                rows: vec![None; keys.len()],
-                range: Some((js_range, 0)),
-            });
-        }
-        if held as usize <= keys.len().saturating_mul(ROWS_PER_KEY as usize) {
-            let raws = store.get_all(Some(range), None).await?;
+        if held <= bound(keys.len()) {
+            let raws = if held == 0 {
+                Vec::new()
+            } else {
+                store.get_all(Some(range), None).await?
+            };
             let count = raws.len();
-            let mut by_key: HashMap<RecordKey, JsValue> = raws
+            let by_key: HashMap<RecordKey, JsValue> = raws
                 .into_iter()
                 .filter_map(|raw| Some((row_key(&raw)?, raw)))
                 .collect();
-            let rows = if keys.len() == 1 {
-                vec![by_key.remove(&keys[0])]
-            } else {
-                keys.iter().map(|k| by_key.get(k).cloned()).collect()
-            };
             return Ok(Rows {
-                rows,
+                rows: keys.iter().map(|k| by_key.get(k).cloned()).collect(),
                 range: Some((js_range, count)),
             });
         }
     }
     let rows = try_join_all(keys.iter().map(|k| store.get(key_js(k)))).await?;
     Ok(Rows { rows, range: None })
+}
+
+/// How many rows a range read of `keys` keys takes whole: [`ROWS_PER_KEY`] per key.
+pub(crate) fn bound(keys: usize) -> u32 {
+    u32::try_from(keys)
+        .unwrap_or(u32::MAX)
+        .saturating_mul(ROWS_PER_KEY)
+        .min(u32::MAX - 1)
 }
 
 /// Deletes the rows of `store` at `keys`: with one request for the whole `range` when

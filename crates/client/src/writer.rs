@@ -22,8 +22,8 @@ use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{
-    IdbDatabase, IdbFactory, IdbObjectStore, IdbOpenDbRequest, IdbRequest, IdbTransaction,
-    IdbTransactionMode,
+    IdbDatabase, IdbFactory, IdbKeyRange, IdbObjectStore, IdbOpenDbRequest, IdbRequest,
+    IdbTransaction, IdbTransactionMode,
 };
 
 use crate::key_batch;
@@ -49,21 +49,25 @@ pub(crate) enum Read<'a> {
     Rows(&'a str, &'a [RecordKey]),
 }
 
-/// Fewer keys than this are read one `get` each: a range costs a `getAll` of up to
-/// [`ROWS_PER_KEY`] rows per key.
+/// Fewer keys than this are read one `get` each (a single write's path, as before range
+/// reads); more with one `getAll` over their range ([`key_batch`]).
 const MIN_KEYS_FOR_A_RANGE: usize = 8;
-const ROWS_PER_KEY: u32 = 4;
 
 /// A read as issued in the transaction.
 enum Issued {
     /// One `get` per key (or the one key of a [`Read::Key`]).
     Each(Vec<IdbRequest>),
-    /// One `getAll` over the keys' range, at most `bound` rows.
-    Range {
+    /// A `count` of the keys' range, before deciding how to read them.
+    Counted {
         request: IdbRequest,
         store: IdbObjectStore,
+        range: IdbKeyRange,
         keys: Vec<RecordKey>,
-        bound: u32,
+    },
+    /// One `getAll` over the keys' whole range (none when the range is empty).
+    Whole {
+        request: Option<IdbRequest>,
+        keys: Vec<RecordKey>,
     },
 }
 
@@ -74,18 +78,12 @@ impl Issued {
             Read::Rows(store, keys) => {
                 let store = tx.object_store(store)?;
                 match key_batch::span_range(keys)? {
-                    Some(range) if keys.len() >= MIN_KEYS_FOR_A_RANGE => {
-                        let bound = u32::try_from(keys.len())
-                            .unwrap_or(u32::MAX)
-                            .saturating_mul(ROWS_PER_KEY);
-                        let request = store.get_all_with_key_and_limit(&range, bound + 1)?;
-                        Ok(Issued::Range {
-                            request,
-                            store,
-                            keys: keys.to_vec(),
-                            bound,
-                        })
-                    }
+                    Some(range) if keys.len() >= MIN_KEYS_FOR_A_RANGE => Ok(Issued::Counted {
+                        request: store.count_with_key(&range)?,
+                        store,
+                        range,
+                        keys: keys.to_vec(),
+                    }),
                     _ => Ok(Issued::Each(each(&store, keys)?)),
                 }
             }
@@ -96,30 +94,40 @@ impl Issued {
     fn last(&self) -> Option<IdbRequest> {
         match self {
             Issued::Each(requests) => requests.last().cloned(),
-            Issued::Range { request, .. } => Some(request.clone()),
+            Issued::Counted { request, .. } => Some(request.clone()),
+            Issued::Whole { request, .. } => request.clone(),
         }
     }
 
-    /// A range that held more rows than its bound becomes one `get` per key, issued now;
-    /// returns the last of them.
-    fn expand(&mut self) -> Result<Option<IdbRequest>, JsValue> {
-        let Issued::Range {
+    /// A counted range is read now: whole with one `getAll` when it holds at most
+    /// [`key_batch::ROWS_PER_KEY`] rows per key, else one `get` per key. Returns the
+    /// last request this issued.
+    fn read_counted(&mut self) -> Result<Option<IdbRequest>, JsValue> {
+        let Issued::Counted {
             request,
             store,
+            range,
             keys,
-            bound,
         } = self
         else {
             return Ok(None);
         };
-        let rows: Array = request.result()?.unchecked_into();
-        if rows.length() <= *bound {
-            return Ok(None);
-        }
-        let requests = each(store, keys)?;
-        let last = requests.last().cloned();
-        *self = Issued::Each(requests);
-        Ok(last)
+        let held = request.result()?.as_f64().unwrap_or(f64::INFINITY);
+        let keys = std::mem::take(keys);
+        *self = if held == 0.0 {
+            Issued::Whole {
+                request: None,
+                keys,
+            }
+        } else if held <= f64::from(key_batch::bound(keys.len())) {
+            Issued::Whole {
+                request: Some(store.get_all_with_key(range)?),
+                keys,
+            }
+        } else {
+            Issued::Each(each(store, &keys)?)
+        };
+        Ok(self.last())
     }
 
     /// The values read, in the order of the keys.
@@ -130,9 +138,9 @@ impl Issued {
                 .iter()
                 .map(|r| r.result().ok().and_then(value))
                 .collect(),
-            Issued::Range { request, keys, .. } => {
+            Issued::Whole { request, keys } => {
                 let rows: Array = request
-                    .result()
+                    .and_then(|r| r.result().ok())
                     .map(JsCast::unchecked_into)
                     .unwrap_or_default();
                 let by_key: HashMap<RecordKey, JsValue> = rows
@@ -141,6 +149,8 @@ impl Issued {
                     .collect();
                 keys.iter().map(|k| by_key.get(k).cloned()).collect()
             }
+            // Never left counted: `read_counted` ran first.
+            Issued::Counted { keys, .. } => vec![None; keys.len()],
         }
     }
 }
@@ -188,10 +198,11 @@ impl Writer {
     ///
     /// The reads are issued together; requests of one transaction complete in the order
     /// they were made, so when the last one succeeds every result is there, and `build`
-    /// runs in that success callback. The rows of many keys are read with one `getAll`
-    /// over their key range, bounded to a few rows per key; only if the range holds more
-    /// (the keys lie sparsely in a large store) are they read one `get` each, issued from
-    /// that callback, still inside the transaction.
+    /// runs in that success callback. The rows of many keys are read in two rounds: a
+    /// `count` of their key range, then — issued from that callback, still inside the
+    /// transaction — one `getAll` over the range when it holds a few rows per key, or one
+    /// `get` per key when the keys lie sparsely in a large store; `build` runs in the
+    /// success callback of that round's last request.
     pub(crate) async fn read_then_write(
         &self,
         stores: &[&str],
@@ -233,10 +244,10 @@ impl Writer {
                     *failed.borrow_mut() = Some(e);
                     let _ = tx.abort();
                 };
-                // Ranges that held more than their bound: one `get` per key after all.
+                // The counted ranges are read now, whole or one `get` per key.
                 let mut again = None;
                 for read in &mut issued {
-                    match read.expand() {
+                    match read.read_counted() {
                         Ok(Some(request)) => again = Some(request),
                         Ok(None) => {}
                         Err(e) => return fail(classify(&e)),
