@@ -3,6 +3,7 @@
 //! on one PostgreSQL database or a real socket. Nothing here waits for time: each test
 //! waits for the next event (or for a gauge), with a generous timeout only as a guard.
 
+#[macro_use]
 mod support;
 
 use std::time::Duration;
@@ -17,31 +18,6 @@ use hyper_util::rt::TokioIo;
 use serde_json::json;
 use support::{note, now, test_settings, Backend, TestApp};
 use tower::ServiceExt;
-
-/// Generates, for each case `name(backend)`, the tests `sqlite::name` and
-/// `postgres::name`.
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name(super::Backend::Sqlite).await
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    if let Some(backend) = super::Backend::postgres() {
-                        super::$name(backend).await
-                    }
-                }
-            )*
-        }
-    };
-}
 
 on_both_backends!(
     the_first_event_is_the_accounts_cursor,

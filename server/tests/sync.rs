@@ -1,6 +1,7 @@
 //! Accounts, sessions, push and pull as a black box, against SQLite and PostgreSQL: every
 //! case below runs once per backend (`sqlite::<case>` and `postgres::<case>`).
 
+#[macro_use]
 mod support;
 
 use std::time::Duration;
@@ -19,31 +20,6 @@ use cairn_server::rate_limit::RateLimit;
 use cairn_server::{Database, Settings};
 use serde_json::json;
 use support::{note, now, test_settings, Backend, TestApp, PASSWORD};
-
-/// Generates, for each case `name(backend)`, the tests `sqlite::name` and
-/// `postgres::name`.
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name(super::Backend::Sqlite).await
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    if let Some(backend) = super::Backend::postgres() {
-                        super::$name(backend).await
-                    }
-                }
-            )*
-        }
-    };
-}
 
 on_both_backends!(
     registration_signs_in_and_the_token_works,

@@ -27,6 +27,32 @@ use serde_json::{json, Value};
 use sqlx::Connection;
 use tower::ServiceExt;
 
+/// Generates, for each case `name(backend)`, the tests `sqlite::name` and
+/// `postgres::name`.
+#[allow(unused_macros)] // not every test file runs cases on both backends
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(super::Backend::Sqlite).await
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    if let Some(backend) = super::Backend::postgres() {
+                        super::$name(backend).await
+                    }
+                }
+            )*
+        }
+    };
+}
+
 pub const POSTGRES_URL_VAR: &str = "CAIRN_TEST_POSTGRES_URL";
 pub const REQUIRE_POSTGRES_VAR: &str = "CAIRN_REQUIRE_POSTGRES";
 

@@ -20,7 +20,7 @@ import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { launchBrowser, startServer } from '../support.mjs';
+import { CHROMIUM_ARGS, launchBrowser, startServer } from '../support.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const packages = createRequire(join(here, 'lighthouse', 'package.json'));
@@ -104,16 +104,7 @@ mkdirSync(reports, { recursive: true });
 const server = await startServer();
 const chrome = await chromeLauncher.launch({
   chromePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-  chromeFlags: [
-    '--headless=new',
-    '--no-sandbox',
-    '--disable-gpu',
-    '--disable-dev-shm-usage',
-    '--disable-background-networking',
-    '--disable-component-update',
-    '--disable-sync',
-    '--no-first-run',
-  ],
+  chromeFlags: ['--headless=new', ...CHROMIUM_ARGS],
   logLevel: 'silent',
 });
 try {
