@@ -14,7 +14,8 @@ use std::rc::Rc;
 
 use cairn_client::live::CursorEvent;
 use cairn_client::{
-    AccountSwitch, Backoff, PullProgress, SetAside, StoredConflict, Sync, SyncError, SyncStatus,
+    AccountSwitch, Backoff, PullProgress, SetAside, StoredConflict, SyncEngine, SyncError,
+    SyncStatus,
 };
 use cairn_protocol::api::SessionInfo;
 use yew::platform::spawn_local;
@@ -95,8 +96,8 @@ impl SyncController {
         })
     }
 
-    fn sync(&self) -> Sync<'_> {
-        Sync::new(self.persistence.store(), SERVER)
+    fn sync(&self) -> SyncEngine<'_> {
+        SyncEngine::new(self.persistence.store(), SERVER)
     }
 
     fn set_view(&self, update: impl FnOnce(&mut SyncView)) {

@@ -12,7 +12,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use cairn_client::sync::AccountSwitch;
-use cairn_client::{Store, Subscription, Sync, SyncError};
+use cairn_client::{Store, Subscription, SyncEngine, SyncError};
 use cairn_protocol::backup::LocalChange;
 use cairn_protocol::{Record, RecordKey};
 use serde_json::{json, Value};
@@ -78,7 +78,7 @@ pub fn close() {
 #[wasm_bindgen]
 pub async fn sign_up(email: String, password: String) -> Result<String, JsValue> {
     let store = store()?;
-    let session = Sync::new(&store, "")
+    let session = SyncEngine::new(&store, "")
         .sign_up(&email, &password)
         .await
         .map_err(js_err)?;
@@ -90,7 +90,7 @@ pub async fn sign_up(email: String, password: String) -> Result<String, JsValue>
 #[wasm_bindgen]
 pub async fn sign_in(email: String, password: String, switch: String) -> Result<String, JsValue> {
     let store = store()?;
-    let sync = Sync::new(&store, "");
+    let sync = SyncEngine::new(&store, "");
     let choice = sign_in_switching(&sync, &email, &password, &switch).await?;
     Ok(text(json!({ "account": email, "switch": choice })))
 }
@@ -102,7 +102,7 @@ pub async fn sign_in(email: String, password: String, switch: String) -> Result<
 /// sign-in silently queued the old account's data into the new one; the driver's
 /// invariant (e) is what caught that.)
 async fn sign_in_switching(
-    sync: &Sync<'_>,
+    sync: &SyncEngine<'_>,
     email: &str,
     password: &str,
     switch: &str,
@@ -128,7 +128,10 @@ async fn sign_in_switching(
 #[wasm_bindgen]
 pub async fn sign_out() -> Result<String, JsValue> {
     let store = store()?;
-    Sync::new(&store, "").sign_out().await.map_err(js_err)?;
+    SyncEngine::new(&store, "")
+        .sign_out()
+        .await
+        .map_err(js_err)?;
     Ok(text(Value::Null))
 }
 
@@ -136,7 +139,10 @@ pub async fn sign_out() -> Result<String, JsValue> {
 #[wasm_bindgen]
 pub async fn account() -> Result<String, JsValue> {
     let store = store()?;
-    let session = Sync::new(&store, "").session().await.map_err(js_err)?;
+    let session = SyncEngine::new(&store, "")
+        .session()
+        .await
+        .map_err(js_err)?;
     Ok(text(json!(session.map(|s| s.email))))
 }
 
@@ -179,7 +185,7 @@ pub async fn delete_record(collection: String, id: String) -> Result<String, JsV
 #[wasm_bindgen]
 pub async fn sync_once() -> Result<String, JsValue> {
     let store = store()?;
-    let outcome = Sync::new(&store, "").sync_once().await;
+    let outcome = SyncEngine::new(&store, "").sync_once().await;
     Ok(text(match outcome {
         Ok(report) => json!({
             "ok": true,

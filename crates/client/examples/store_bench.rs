@@ -7,7 +7,7 @@
 //! The `sync_*` exports drive the sync engine against the server that serves the page,
 //! for the end-to-end sync benchmark.
 
-use cairn_client::{Store, Sync};
+use cairn_client::{Store, SyncEngine};
 use cairn_protocol::api::{Change, PushRequest, PUSH_PROTOCOL};
 use cairn_protocol::{DeviceId, HlcClock, Record, RecordKey};
 use serde_json::json;
@@ -94,7 +94,7 @@ pub async fn sync_sign_in(
     new_account: bool,
 ) -> Result<(), JsValue> {
     let store = Store::open(&db).await.map_err(js_err)?;
-    let sync = Sync::new(&store, "");
+    let sync = SyncEngine::new(&store, "");
     if new_account {
         sync.sign_up(&email, &password).await.map_err(js_err)?;
     } else {
@@ -117,7 +117,10 @@ pub async fn fill(db: String, n: u32) -> Result<(), JsValue> {
 pub async fn sync_round(db: String) -> Result<Vec<f64>, JsValue> {
     let store = Store::open(&db).await.map_err(js_err)?;
     let start = now();
-    let report = Sync::new(&store, "").sync_once().await.map_err(js_err)?;
+    let report = SyncEngine::new(&store, "")
+        .sync_once()
+        .await
+        .map_err(js_err)?;
     Ok(vec![
         now() - start,
         report.pushed as f64,

@@ -7,7 +7,7 @@
 //! - [`schema`]: object stores, versions and data migrations.
 //! - [`blobs`]: binary attachments (note images) as Blobs, local only.
 //! - [`error`]: [`StoreError`], every storage failure as a value.
-//! - [`sync`]: the sync engine ([`Sync`]): accounts, the push/pull round under a Web Lock,
+//! - [`sync`]: the sync engine ([`SyncEngine`]): accounts, the push/pull round under a Web Lock,
 //!   retries, status, and notices to other contexts.
 //! - `replica`: the store's side of sync: applying remote records by the merge rule in
 //!   one transaction per batch, the conflict log, the pull position.
@@ -62,7 +62,7 @@ pub use set_aside::SetAside;
 pub use snapshots::SnapshotInfo;
 pub use store::{Durability, Loaded, OutboxEntry, Quarantined, Store};
 pub use sync::{
-    AccountSwitch, Backoff, PullProgress, StoredConflict, StoredSession, Sync, SyncError,
+    AccountSwitch, Backoff, PullProgress, StoredConflict, StoredSession, SyncEngine, SyncError,
     SyncNotices, SyncReport, SyncStatus,
 };
 pub use usage::{CollectionUsage, Estimate, Usage};

@@ -15,7 +15,7 @@ use wasm_bindgen_futures::JsFuture;
 use crate::codec::from_js;
 use crate::global;
 use crate::schema::{META_PULL_POSITION, META_SESSION};
-use crate::sync::{PullPosition, StoredSession, Sync, SyncError};
+use crate::sync::{PullPosition, StoredSession, SyncEngine, SyncError};
 
 /// One event of the stream: the account's cursor (its latest sequence number) in the
 /// server database `epoch`.
@@ -24,7 +24,7 @@ pub use cairn_protocol::api::CursorEvent;
 /// The path of the stream.
 pub const EVENTS_PATH: &str = "/api/v1/sync/events";
 
-impl Sync<'_> {
+impl SyncEngine<'_> {
     /// Holds the account's change stream open, calling `on_event` with each event, until
     /// the server ends it, the connection drops, or `abort` fires (then `Ok`). Fails at
     /// once when signed out or refused (`Unauthorized`, `RateLimited`, …), like a round.

@@ -1,7 +1,7 @@
 //! The sync engine: accounts, and the sync round that pushes the outbox and pulls what
 //! other devices changed (protocol: `docs/sync-protocol.md`).
 //!
-//! One round ([`Sync::sync_once`]):
+//! One round ([`SyncEngine::sync_once`]):
 //! 1. push the outbox in batches (below both [`MAX_CHANGES_PER_PUSH`] and
 //!    [`MAX_PUSH_BYTES`]); after each reply drop the acknowledged entries and reconcile
 //!    the winners the server named;
@@ -17,7 +17,7 @@
 //! everything this device holds pushed again and is pulled from the start.
 //!
 //! A round runs under the Web Lock [`SYNC_LOCK`], so the page and the service worker (and
-//! several tabs) never sync at once. [`Sync::sync_with_retries`] retries failures that may
+//! several tabs) never sync at once. [`SyncEngine::sync_with_retries`] retries failures that may
 //! pass (network, 5xx, 429) with exponential backoff and jitter, and waits for `online`
 //! when offline. A 401 drops the session: the app shows the signed-out state, and the
 //! outbox is kept for the next sign-in.
@@ -139,7 +139,7 @@ pub enum SyncError {
     #[error("this device is offline")]
     Offline,
     /// Signing in to another account than the one this device's data belongs to: the
-    /// user decides with [`Sync::sign_in_with`] / [`Sync::sign_up_with`].
+    /// user decides with [`SyncEngine::sign_in_with`] / [`SyncEngine::sign_up_with`].
     #[error("the data on this device belongs to {account}: keep it in the new account, or start the new account empty?")]
     DataOfAnotherAccount { account: String },
     #[error("could not reach the sync server: {0}")]
@@ -204,11 +204,11 @@ impl Backoff {
 }
 
 /// The sync engine of one store against one server.
-pub struct Sync<'a> {
+pub struct SyncEngine<'a> {
     store: &'a Store,
     /// The server's origin (`""` for the page's own origin) without a trailing slash.
     base_url: String,
-    /// Told how far a pull is ([`Sync::with_progress`]).
+    /// Told how far a pull is ([`SyncEngine::with_progress`]).
     on_progress: Option<Box<dyn Fn(PullProgress) + 'a>>,
 }
 
@@ -220,9 +220,9 @@ pub struct PullProgress {
     pub total: u64,
 }
 
-impl<'a> Sync<'a> {
+impl<'a> SyncEngine<'a> {
     pub fn new(store: &'a Store, base_url: impl Into<String>) -> Self {
-        Sync {
+        SyncEngine {
             store,
             base_url: base_url.into().trim_end_matches('/').to_owned(),
             on_progress: None,
@@ -244,7 +244,7 @@ impl<'a> Sync<'a> {
 
     /// Registers an account and signs in to it. Fails with
     /// [`SyncError::DataOfAnotherAccount`] (creating nothing) when this device's data
-    /// belongs to another account: then ask, and call [`Sync::sign_up_with`].
+    /// belongs to another account: then ask, and call [`SyncEngine::sign_up_with`].
     pub async fn sign_up(&self, email: &str, password: &str) -> Result<StoredSession, SyncError> {
         self.start_session("/api/v1/accounts", email, password, None)
             .await
@@ -252,13 +252,13 @@ impl<'a> Sync<'a> {
 
     /// Signs in to an existing account. Fails with [`SyncError::DataOfAnotherAccount`]
     /// when this device's data belongs to another account: then ask, and call
-    /// [`Sync::sign_in_with`].
+    /// [`SyncEngine::sign_in_with`].
     pub async fn sign_in(&self, email: &str, password: &str) -> Result<StoredSession, SyncError> {
         self.start_session("/api/v1/sessions", email, password, None)
             .await
     }
 
-    /// [`Sync::sign_in`], with the user's answer for this device's data.
+    /// [`SyncEngine::sign_in`], with the user's answer for this device's data.
     pub async fn sign_in_with(
         &self,
         email: &str,
@@ -269,7 +269,7 @@ impl<'a> Sync<'a> {
             .await
     }
 
-    /// [`Sync::sign_up`], with the user's answer for this device's data.
+    /// [`SyncEngine::sign_up`], with the user's answer for this device's data.
     pub async fn sign_up_with(
         &self,
         email: &str,
@@ -449,7 +449,7 @@ impl<'a> Sync<'a> {
         .await
     }
 
-    /// [`Sync::sync_once`], retried up to `attempts` times while the failure may pass:
+    /// [`SyncEngine::sync_once`], retried up to `attempts` times while the failure may pass:
     /// waiting for `online` when offline, honouring `Retry-After`, else backing off
     /// exponentially with jitter.
     pub async fn sync_with_retries(&self, attempts: u32) -> Result<SyncReport, SyncError> {
@@ -760,7 +760,7 @@ impl<'a> Sync<'a> {
         from_js(value).map_err(SyncError::BadReply)
     }
 
-    /// The HTTP exchange under [`Sync::call`]: the body of a 2xx reply, or the error.
+    /// The HTTP exchange under [`SyncEngine::call`]: the body of a 2xx reply, or the error.
     /// Boxed and not generic, so the service worker's wasm holds one copy of it, not one
     /// inlined into every caller.
     fn exchange<'s>(

@@ -8,10 +8,10 @@
 //! registered by the page after each local change) or, where the browser has no
 //! Background Sync, once after each worker start.
 //!
-//! The round is the page's own engine (`cairn_client::Sync`), under the same Web Lock,
+//! The round is the page's own engine (`cairn_client::SyncEngine`), under the same Web Lock,
 //! and its outcome reaches open pages on the engine's BroadcastChannel.
 
-use cairn_client::{Store, Sync, SyncError};
+use cairn_client::{Store, SyncEngine, SyncError};
 use wasm_bindgen::prelude::*;
 
 /// `sync`: one sync round for the app's store. Resolves when there was nothing to do or
@@ -22,7 +22,7 @@ pub async fn on_sync() -> Result<(), JsValue> {
     let store = Store::open(Store::APP_DB)
         .await
         .map_err(|e| JsValue::from_str(&e.to_string()))?;
-    let result = Sync::new(&store, "").sync_once().await;
+    let result = SyncEngine::new(&store, "").sync_once().await;
     // Closing the store now (by dropping it) keeps it from blocking a page's upgrade.
     drop(store);
     match result {
