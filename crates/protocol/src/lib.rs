@@ -14,10 +14,11 @@
 //!   collection's [`MergeRule`].
 //! - [`limits`]: every input limit and its check, shared by server and client.
 //! - [`api`]: the JSON bodies of the HTTP API.
-//! - [`backup`]: the backup file (JSON or YAML): validation, migration of older versions,
-//!   and the dry-run plan of an import.
+//! - `backup` (feature `backup`): the backup file (JSON or YAML): its format, validation,
+//!   migration of older versions, and the dry-run plan of an import.
 
 pub mod api;
+#[cfg(feature = "backup")]
 pub mod backup;
 pub mod hlc;
 pub mod limits;
@@ -25,6 +26,7 @@ pub mod merge;
 pub mod record;
 pub mod three_way;
 
+#[cfg(feature = "backup")]
 pub use backup::{Backup, BackupError, FileFormat, ImportMode, Plan, Validated};
 pub use hlc::{DeviceId, Hlc, HlcClock, HlcError};
 pub use limits::LimitError;

@@ -1,0 +1,107 @@
+//! The backup file: what an export writes and an import reads, and the pure half of
+//! importing: validation, migration of older versions, and the dry-run plan.
+//!
+//! # The format (`cairn-backup`, version 2)
+//!
+//! A JSON or YAML document (the same fields in both):
+//!
+//! | field | meaning |
+//! |---|---|
+//! | `format` | always `"cairn-backup"`: anything else is not a Cairn backup |
+//! | `version` | the format version, [`VERSION`]; older versions are migrated on import |
+//! | `app_version` | the version of the app that wrote it |
+//! | `exported_at_ms` | when, in ms since the Unix epoch |
+//! | `device_id` | the device that wrote it |
+//! | `collections` | the collections exported: "Replace all" replaces exactly these |
+//! | `record_count` | how many records follow (a cut-off file is noticed) |
+//! | `secrets` | optional: the secrets, encrypted with a passphrase ([`EncryptedSecrets`]) |
+//! | `records` | every [`Record`], tombstones included, in key order |
+//! | `end_of_backup` | `true`, the last field: a file cut off anywhere before it is refused |
+//!
+//! Version 1 grouped records by collection (`data: {collection: [{id, value, hlc,
+//! deleted}]}`), named the time `exported_at` and had no count, end marker or secrets.
+//! [`parse()`] migrates it (and every later version) step by step to the current one.
+//!
+//! # Importing
+//!
+//! [`parse()`] refuses a file that is not a complete, well-formed backup of a version this
+//! build knows ([`BackupError`]), and checks every record with
+//! [`limits::check_record`](crate::limits::check_record); invalid records are listed in
+//! [`Validated::rejected`]. [`plan()`] then says, for each record, what an import would do
+//! by the merge rule ([`crate::merge`]) — nothing is written by this module. A file with
+//! any rejected record must not be applied at all ([`Plan::can_apply`]).
+//!
+//! # Layout
+//! - `format`: the file's types ([`Backup`], [`EncryptedSecrets`], [`FileFormat`],
+//!   [`BackupError`]), its constants and how a backup is written ([`Backup::to_text`]).
+//! - `parse`: reading a file ([`parse()`]): size, truncation, format and version checks,
+//!   then every record's ([`Validated`], [`Rejected`]).
+//! - `migrate`: the steps from each older version to the current one (version 1 → 2),
+//!   and a writer of version 1 documents for tests ([`to_v1`]).
+//! - `plan`: the dry run of an import ([`plan()`], [`Plan`]) and the writes it makes
+//!   ([`merge_writes`], [`replace_changes`]).
+//!
+//! Behind the crate's `backup` feature (it brings the YAML and base64 dependencies): the
+//! server does not need it.
+
+mod format;
+mod migrate;
+mod parse;
+mod plan;
+
+pub use format::{
+    from_base64, to_base64, Backup, BackupError, EncryptedSecrets, FileFormat, SecretEntry, CIPHER,
+    FORMAT, IV_BYTES, KDF, KDF_ITERATIONS, MAX_BACKUP_BYTES, MAX_BACKUP_RECORDS,
+    MAX_KDF_ITERATIONS, MIN_KDF_ITERATIONS, SALT_BYTES, VERSION,
+};
+pub use migrate::to_v1;
+pub use parse::{parse, Rejected, Validated};
+pub use plan::{
+    merge_writes, plan, replace_changes, Action, ImportMode, LocalChange, Plan, PlanCounts,
+    PlanItem,
+};
+
+/// What the tests of every part share: a clock, records and a sample backup.
+#[cfg(test)]
+mod test_support {
+    use serde_json::{json, Value};
+
+    use super::Backup;
+    use crate::hlc::{DeviceId, Hlc};
+    use crate::record::{Record, RecordKey};
+
+    pub const NOW: u64 = 1_700_000_000_000;
+
+    pub fn hlc(wall: u64, device: &str) -> Hlc {
+        Hlc::new(wall, 0, DeviceId::new(device).unwrap()).unwrap()
+    }
+
+    pub fn rec(collection: &str, id: &str, value: Value, wall: u64) -> Record {
+        Record::new(RecordKey::new(collection, id), value, hlc(wall, "a"))
+    }
+
+    pub fn sample() -> Backup {
+        Backup::new(
+            "0.1.0",
+            NOW,
+            "dev1",
+            ["notes".to_owned(), "prefs".to_owned(), "empty".to_owned()],
+            vec![
+                rec(
+                    "notes",
+                    "n2",
+                    json!({"title": "two", "tags": ["x", "y"]}),
+                    NOW - 5,
+                ),
+                rec("notes", "n1", json!("yes"), NOW - 9),
+                rec(
+                    "prefs",
+                    "theme",
+                    json!({"dark": true, "size": 1.5, "n": -3}),
+                    NOW - 1,
+                ),
+                Record::tombstone(RecordKey::new("notes", "gone"), hlc(NOW - 2, "b")),
+            ],
+        )
+    }
+}
