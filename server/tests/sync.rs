@@ -19,7 +19,7 @@ use cairn_server::db::{NewSession, Pool};
 use cairn_server::rate_limit::RateLimit;
 use cairn_server::{Database, Settings};
 use serde_json::json;
-use support::{note, now, test_settings, Backend, TestApp, PASSWORD};
+use support::{note, now, test_settings, Backend, RawPool, TestApp, PASSWORD};
 
 on_both_backends!(
     registration_signs_in_and_the_token_works,
@@ -1952,71 +1952,35 @@ async fn sessions_from_before_the_session_list_are_listed(backend: Backend) {
     let hash = cairn_server::auth::token_hash(token);
     let t = i64::try_from(now()).unwrap();
     let (user, expires) = (1i64, t + 60_000);
-    match &backend {
-        Backend::Sqlite => {
-            let options = url.parse::<sqlx::sqlite::SqliteConnectOptions>().unwrap();
-            let pool = sqlx::SqlitePool::connect_with(options.create_if_missing(true))
-                .await
-                .unwrap();
-            sqlx::raw_sql(
-                "CREATE TABLE cairn_migrations (
-                     version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)",
-            )
-            .execute(&pool)
-            .await
-            .unwrap();
-            for m in v2 {
-                sqlx::raw_sql(m.sqlite).execute(&pool).await.unwrap();
-                sqlx::query("INSERT INTO cairn_migrations VALUES (?1, ?2, 0)")
-                    .bind(m.version)
-                    .bind(m.name)
-                    .execute(&pool)
-                    .await
-                    .unwrap();
-            }
+    let raw = RawPool::connect(&url).await;
+    raw.migrate_the_old_way(v2).await;
+    match &raw {
+        RawPool::Sqlite(pool) => {
             sqlx::query("INSERT INTO users (id, email, password_hash, created_at) VALUES (?1, 'alice@example.org', 'x', ?2)")
-                .bind(user).bind(t).execute(&pool).await.unwrap();
+                .bind(user).bind(t).execute(pool).await.unwrap();
             sqlx::query("INSERT INTO sessions VALUES (?1, ?2, ?3, ?4)")
                 .bind(&hash[..])
                 .bind(user)
                 .bind(t - 5)
                 .bind(expires)
-                .execute(&pool)
+                .execute(pool)
                 .await
                 .unwrap();
-            pool.close().await;
         }
-        Backend::Postgres(_) => {
-            let pool = sqlx::PgPool::connect(&url).await.unwrap();
-            sqlx::raw_sql(
-                "CREATE TABLE cairn_migrations (
-                     version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)",
-            )
-            .execute(&pool)
-            .await
-            .unwrap();
-            for m in v2 {
-                sqlx::raw_sql(m.postgres).execute(&pool).await.unwrap();
-                sqlx::query("INSERT INTO cairn_migrations VALUES ($1, $2, 0)")
-                    .bind(m.version)
-                    .bind(m.name)
-                    .execute(&pool)
-                    .await
-                    .unwrap();
-            }
+        RawPool::Postgres(pool) => {
             sqlx::query("INSERT INTO users (email, password_hash, created_at) OVERRIDING SYSTEM VALUE VALUES ('alice@example.org', 'x', $1)")
-                .bind(t).execute(&pool).await.unwrap();
+                .bind(t).execute(pool).await.unwrap();
             sqlx::query("INSERT INTO sessions VALUES ($1, $2, $3, $4)")
                 .bind(&hash[..])
                 .bind(user)
                 .bind(t - 5)
                 .bind(expires)
-                .execute(&pool)
+                .execute(pool)
                 .await
                 .unwrap();
-            pool.close().await;
         }
     }
+    raw.close().await;
     let db = Database::connect(&url).await.unwrap();
     let list = db.list_sessions(user, &hash, t).await.unwrap();
     assert_eq!(list.len(), 1, "{list:?}");

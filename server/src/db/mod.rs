@@ -1,21 +1,26 @@
 //! The database. SQLite (embedded, WAL, a file) by default; PostgreSQL when given a
 //! `postgres://` URL so several server processes can share one database.
 //!
-//! This module (with [`sqlite`] and [`postgres`], one per dialect) is the only place that
-//! knows SQL. Handlers call the typed functions of [`Database`]; the merge decisions of a
+//! This module (with [`sqlite`] and [`postgres`], one per dialect, and `migrations`) is
+//! the only place that knows SQL. Handlers call the typed functions of [`Database`]; the merge decisions of a
 //! push are made here in Rust by [`plan_push`] with `cairn_protocol::admit`, the same rule
 //! every device applies, and each dialect only reads and writes rows.
 //!
 //! Schema changes are the numbered files in `server/migrations/{sqlite,postgres}/`,
-//! embedded in the binary and applied at [`Database::connect`] (see [`MIGRATIONS`]).
+//! embedded in the binary ([`MIGRATIONS`]) and applied at [`Database::connect`] by the
+//! one runner of both dialects (`migrations`): each in a transaction of its own, which
+//! also records it in the table `cairn_migrations`.
 //!
 //! Every database has an **epoch**: a random id stored in it the first time a server
 //! opens it, and replaced by an operator after restoring a backup
 //! ([`Database::renew_epoch`], `--new-epoch`). Sync replies carry it, so devices can tell
 //! that the database their pull cursor belongs to is gone.
 
+mod migrations;
 mod postgres;
 mod sqlite;
+
+pub use migrations::{Migration, MIGRATIONS};
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -41,36 +46,6 @@ pub const PULL_PAGE_BYTES: usize = 4 * 1024 * 1024;
 
 /// A record row as the SQL of both dialects returns it.
 pub(crate) type RecordRow = (String, String, String, String, bool, i64);
-
-/// One schema change, in both dialects. Applied in order, each once, in a transaction.
-pub struct Migration {
-    pub version: i64,
-    pub name: &'static str,
-    pub sqlite: &'static str,
-    pub postgres: &'static str,
-}
-
-/// Every migration, oldest first. Append only: a released migration never changes.
-pub const MIGRATIONS: &[Migration] = &[
-    Migration {
-        version: 1,
-        name: "accounts_and_records",
-        sqlite: include_str!("../../migrations/sqlite/0001_accounts_and_records.sql"),
-        postgres: include_str!("../../migrations/postgres/0001_accounts_and_records.sql"),
-    },
-    Migration {
-        version: 2,
-        name: "database_epoch",
-        sqlite: include_str!("../../migrations/sqlite/0002_database_epoch.sql"),
-        postgres: include_str!("../../migrations/postgres/0002_database_epoch.sql"),
-    },
-    Migration {
-        version: 3,
-        name: "session_list",
-        sqlite: include_str!("../../migrations/sqlite/0003_session_list.sql"),
-        postgres: include_str!("../../migrations/postgres/0003_session_list.sql"),
-    },
-];
 
 /// Expired sessions deleted per statement by [`Database::purge_expired_sessions`], so
 /// that a large purge never holds SQLite's write lock for long.
@@ -328,9 +303,10 @@ impl Database {
         }
     }
 
-    /// Applies the migrations this database has not seen, each in its own transaction.
-    /// Safe to run from several processes at once; running it again changes nothing.
-    /// Returns how many were applied.
+    /// Applies the migrations this database has not seen, each in its own transaction,
+    /// which also records it: a failed migration leaves the ones before it applied. Safe
+    /// to run from several processes at once; running it again changes nothing. Returns
+    /// how many were applied.
     pub async fn migrate(&self) -> Result<usize, DbError> {
         match &self.pool {
             Pool::Sqlite(db) => sqlite::migrate(db, MIGRATIONS).await,
@@ -686,11 +662,13 @@ impl PullPage {
     }
 }
 
-/// A record as stored: the value as JSON text and the clock as its string form.
-#[derive(Debug, Clone)]
+/// A record version as stored: the value as JSON text, the clock as its string form, and
+/// its sequence number. What a pull reads and what a push writes ([`PushPlan::writes`]).
+#[derive(Debug, Clone, PartialEq)]
 pub(crate) struct StoredRecord {
     pub collection: String,
     pub id: String,
+    /// The value as JSON text.
     pub value: String,
     pub hlc: String,
     pub deleted: bool,
@@ -750,23 +728,11 @@ impl StoredRecord {
     }
 }
 
-/// One version a push writes.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) struct Write {
-    pub collection: String,
-    pub id: String,
-    /// The value as JSON text.
-    pub value: String,
-    pub hlc: String,
-    pub deleted: bool,
-    pub seq: i64,
-}
-
 /// What a push does, decided from the clocks the server holds for the pushed keys.
 #[derive(Debug, Default, PartialEq)]
 pub(crate) struct PushPlan {
     /// The versions to store, one per key, with their new sequence numbers.
-    pub writes: Vec<Write>,
+    pub writes: Vec<StoredRecord>,
     /// The keys whose pushed version lost: their winners go back in the reply.
     pub lost: Vec<RecordKey>,
     pub applied: u32,
@@ -834,7 +800,7 @@ pub(crate) fn plan_push(
         match admit(held.get(&key), &change.hlc, base.as_ref()) {
             Admit::Take => {
                 plan.applied += 1;
-                let write = Write {
+                let write = StoredRecord {
                     collection: change.collection.clone(),
                     id: change.id.clone(),
                     value: value.clone(),
@@ -877,11 +843,6 @@ pub(crate) fn held_clocks(
             Ok((RecordKey::new(collection, id), parsed))
         })
         .collect()
-}
-
-/// The newest schema version in [`MIGRATIONS`].
-pub(crate) fn known_version() -> i64 {
-    MIGRATIONS.last().map_or(0, |m| m.version)
 }
 
 #[cfg(test)]

@@ -3,9 +3,10 @@
 //! pushes run side by side (within one process they already queue before taking a
 //! connection; the row lock orders them across processes). `NO KEY`: the lock does not
 //! conflict with the `KEY SHARE` lock a new session's foreign key takes, so pushes never
-//! hold up that user's log-ins. Every connection has a `lock_timeout`; batches travel as arrays expanded by `UNNEST`, so a push is a fixed
-//! number of prepared statements whatever its size. Migrations hold an advisory lock, so
-//! several servers can start on one database at once.
+//! hold up that user's log-ins. Every connection has a `lock_timeout`; batches travel as
+//! arrays expanded by `UNNEST`, so a push is a fixed number of prepared statements
+//! whatever its size. Each migration's transaction holds an advisory lock, so several
+//! servers can start on one database at once.
 //!
 //! A push that stores something also sends `pg_notify('cairn_sync', '<user>:<seq_after>')`
 //! in its transaction, so every server process on the database hears of it when it
@@ -18,9 +19,10 @@ use crate::events::Hub;
 
 use cairn_protocol::api::{PushResponse, ServerClock};
 
+use super::migrations::{self, Dialect, Migration};
 use super::{
-    fetch_limit, held_clocks, known_version, plan_push, take_page, DbError, Migration, NewSession,
-    PushBatch, RecordRow, SessionRow, StoredRecord, UserId, PULL_PAGE_BYTES,
+    fetch_limit, held_clocks, plan_push, take_page, DbError, NewSession, PushBatch, RecordRow,
+    SessionRow, StoredRecord, UserId, PULL_PAGE_BYTES,
 };
 
 /// The channel pushes notify on and every server process listens to.
@@ -32,48 +34,24 @@ const HEAD_AND_REMAINING: &str = "
     SELECT (SELECT last_seq FROM users WHERE id = $1),
            (SELECT count(*) FROM records WHERE user_id = $1 AND seq > $2)";
 
-/// The advisory lock key migrations hold ("cairn" in ASCII).
-const MIGRATION_LOCK: i64 = 0x63_61_69_72_6e;
+/// How the migration runner works on PostgreSQL: each migration's transaction first takes
+/// an advisory transaction lock (key 0x63_61_69_72_6e, "cairn" in ASCII, as servers before
+/// this runner took too), which other servers' runners wait for until it ends.
+const MIGRATION_DIALECT: Dialect = Dialect {
+    begin: "BEGIN",
+    lock: Some("SELECT pg_advisory_xact_lock(426836062830)"),
+    create_table: "CREATE TABLE IF NOT EXISTS cairn_migrations (
+                       version    BIGINT PRIMARY KEY,
+                       name       TEXT   NOT NULL,
+                       applied_at BIGINT NOT NULL
+                   )",
+    record: "INSERT INTO cairn_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
+    sql: |m| m.postgres,
+};
 
+/// Applies the pending `migrations` ([`migrations::run`]).
 pub(super) async fn migrate(pool: &PgPool, migrations: &[Migration]) -> Result<usize, DbError> {
-    let mut tx = pool.begin().await?;
-    sqlx::query("SELECT pg_advisory_xact_lock($1)")
-        .bind(MIGRATION_LOCK)
-        .execute(&mut *tx)
-        .await?;
-    sqlx::raw_sql(
-        "CREATE TABLE IF NOT EXISTS cairn_migrations (
-             version    BIGINT PRIMARY KEY,
-             name       TEXT   NOT NULL,
-             applied_at BIGINT NOT NULL
-         )",
-    )
-    .execute(&mut *tx)
-    .await?;
-    let applied: Vec<i64> = sqlx::query_scalar("SELECT version FROM cairn_migrations")
-        .fetch_all(&mut *tx)
-        .await?;
-    if let Some(&found) = applied.iter().max().filter(|&&v| v > known_version()) {
-        return Err(DbError::NewerSchema {
-            found,
-            known: known_version(),
-        });
-    }
-    let mut count = 0;
-    for m in migrations.iter().filter(|m| !applied.contains(&m.version)) {
-        sqlx::raw_sql(m.postgres).execute(&mut *tx).await?;
-        sqlx::query(
-            "INSERT INTO cairn_migrations (version, name, applied_at)
-             VALUES ($1, $2, (extract(epoch FROM now()) * 1000)::bigint)",
-        )
-        .bind(m.version)
-        .bind(m.name)
-        .execute(&mut *tx)
-        .await?;
-        count += 1;
-    }
-    tx.commit().await?;
-    Ok(count)
+    migrations::run(pool, &MIGRATION_DIALECT, migrations).await
 }
 
 /// The stored epoch; `fresh` is stored first if there is none. Of several servers

@@ -6,9 +6,10 @@
 
 use cairn_protocol::api::{PushResponse, ServerClock};
 
+use super::migrations::{self, Dialect, Migration};
 use super::{
-    fetch_limit, held_clocks, known_version, plan_push, take_page, DbError, Migration, NewSession,
-    PushBatch, RecordRow, SessionRow, Sqlite, StoredRecord, UserId, PULL_PAGE_BYTES,
+    fetch_limit, held_clocks, plan_push, take_page, DbError, NewSession, PushBatch, RecordRow,
+    SessionRow, Sqlite, StoredRecord, UserId, PULL_PAGE_BYTES,
 };
 
 /// The stored clocks of a push's keys (`?2`: a JSON array of `[collection, id]`).
@@ -50,44 +51,25 @@ const PULL: &str = "
     ORDER BY seq
     LIMIT ?3";
 
+/// How the migration runner works on SQLite: `BEGIN IMMEDIATE` takes the database's write
+/// lock, which other processes' runners wait for (up to the busy timeout).
+const MIGRATION_DIALECT: Dialect = Dialect {
+    begin: "BEGIN IMMEDIATE",
+    lock: None,
+    create_table: "CREATE TABLE IF NOT EXISTS cairn_migrations (
+                       version    INTEGER PRIMARY KEY,
+                       name       TEXT    NOT NULL,
+                       applied_at INTEGER NOT NULL
+                   )",
+    record: "INSERT INTO cairn_migrations (version, name, applied_at) VALUES (?1, ?2, ?3)",
+    sql: |m| m.sqlite,
+};
+
+/// Applies the pending `migrations` ([`migrations::run`]).
 pub(super) async fn migrate(db: &Sqlite, migrations: &[Migration]) -> Result<usize, DbError> {
     // One writer at a time, queued here rather than in SQLite's busy handler.
     let _turn = db.writer.lock().await;
-    let pool = &db.pool;
-    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
-    sqlx::raw_sql(
-        "CREATE TABLE IF NOT EXISTS cairn_migrations (
-             version    INTEGER PRIMARY KEY,
-             name       TEXT    NOT NULL,
-             applied_at INTEGER NOT NULL
-         )",
-    )
-    .execute(&mut *tx)
-    .await?;
-    let applied: Vec<i64> = sqlx::query_scalar("SELECT version FROM cairn_migrations")
-        .fetch_all(&mut *tx)
-        .await?;
-    if let Some(&found) = applied.iter().max().filter(|&&v| v > known_version()) {
-        return Err(DbError::NewerSchema {
-            found,
-            known: known_version(),
-        });
-    }
-    let mut count = 0;
-    for m in migrations.iter().filter(|m| !applied.contains(&m.version)) {
-        sqlx::raw_sql(m.sqlite).execute(&mut *tx).await?;
-        sqlx::query(
-            "INSERT INTO cairn_migrations (version, name, applied_at)
-             VALUES (?1, ?2, CAST(unixepoch('subsec') * 1000 AS INTEGER))",
-        )
-        .bind(m.version)
-        .bind(m.name)
-        .execute(&mut *tx)
-        .await?;
-        count += 1;
-    }
-    tx.commit().await?;
-    Ok(count)
+    migrations::run(&db.pool, &MIGRATION_DIALECT, migrations).await
 }
 
 /// The stored epoch; `fresh` is stored first if there is none.

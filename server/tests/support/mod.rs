@@ -20,6 +20,7 @@ use cairn_protocol::api::{Change, PullResponse, PushResponse, ServerClock, Sessi
 use cairn_protocol::{DeviceId, Hlc, Record, RecordKey};
 use cairn_server::auth::PasswordCost;
 use cairn_server::config::DbOptions;
+use cairn_server::db::Migration;
 use cairn_server::rate_limit::RateLimit;
 use cairn_server::{app, AppState, Database, Settings};
 use http_body_util::BodyExt;
@@ -117,6 +118,75 @@ impl Backend {
                 admin.close().await.unwrap();
                 (with_database(admin_url, &name), None)
             }
+        }
+    }
+}
+
+/// Connections of its own to a test database of either backend, for states the server
+/// itself would not make: a schema of before, a migration that fails.
+pub enum RawPool {
+    Sqlite(sqlx::SqlitePool),
+    Postgres(sqlx::PgPool),
+}
+
+impl RawPool {
+    /// Connects to `url` (of [`Backend::fresh_database`]), creating a SQLite file.
+    pub async fn connect(url: &str) -> RawPool {
+        if url.starts_with("sqlite:") {
+            let options = url.parse::<sqlx::sqlite::SqliteConnectOptions>().unwrap();
+            let pool = sqlx::SqlitePool::connect_with(options.create_if_missing(true));
+            RawPool::Sqlite(pool.await.unwrap())
+        } else {
+            RawPool::Postgres(sqlx::PgPool::connect(url).await.unwrap())
+        }
+    }
+
+    /// Runs `sql`: statements without parameters.
+    pub async fn execute(&self, sql: &str) -> Result<(), sqlx::Error> {
+        let sql = sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned()));
+        match self {
+            RawPool::Sqlite(pool) => sql.execute(pool).await.map(drop),
+            RawPool::Postgres(pool) => sql.execute(pool).await.map(drop),
+        }
+    }
+
+    /// The versions `cairn_migrations` records, in order.
+    pub async fn recorded_migrations(&self) -> Vec<i64> {
+        const SQL: &str = "SELECT version FROM cairn_migrations ORDER BY version";
+        match self {
+            RawPool::Sqlite(pool) => sqlx::query_scalar(SQL).fetch_all(pool).await.unwrap(),
+            RawPool::Postgres(pool) => sqlx::query_scalar(SQL).fetch_all(pool).await.unwrap(),
+        }
+    }
+
+    /// Applies `migrations` to a fresh database as servers before the runner of one
+    /// transaction per migration did: all of them in one transaction, recorded in the
+    /// `cairn_migrations` table those servers made.
+    pub async fn migrate_the_old_way(&self, migrations: &[Migration]) {
+        let (integer, sql_of): (&str, fn(&Migration) -> &str) = match self {
+            RawPool::Sqlite(_) => ("INTEGER", |m| m.sqlite),
+            RawPool::Postgres(_) => ("BIGINT", |m| m.postgres),
+        };
+        let mut script = format!(
+            "BEGIN;
+             CREATE TABLE IF NOT EXISTS cairn_migrations (
+                 version {integer} PRIMARY KEY, name TEXT NOT NULL, applied_at {integer} NOT NULL);"
+        );
+        for m in migrations {
+            script.push_str(sql_of(m));
+            script.push_str(&format!(
+                "\n;\nINSERT INTO cairn_migrations VALUES ({}, '{}', 0);\n",
+                m.version, m.name
+            ));
+        }
+        script.push_str("COMMIT;");
+        self.execute(&script).await.unwrap();
+    }
+
+    pub async fn close(self) {
+        match self {
+            RawPool::Sqlite(pool) => pool.close().await,
+            RawPool::Postgres(pool) => pool.close().await,
         }
     }
 }
