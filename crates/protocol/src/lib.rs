@@ -7,9 +7,9 @@
 //! # Layout
 //! - [`hlc`]: the hybrid logical clock that orders every change ([`Hlc`], [`HlcClock`]).
 //! - [`record`]: the unit of storage and sync ([`Record`]).
-//! - [`merge`]: the merge rule ([`merge()`]), how a device reconciles incoming records
-//!   with unpushed local changes ([`reconcile`]), the server's check that a change was made
-//!   from the version it holds ([`admit`]), and the [`Conflict`] a device logs.
+//! - [`merge`](mod@merge): the merge rule ([`merge()`]), how a device reconciles incoming
+//!   records with unpushed local changes ([`reconcile`]), the server's check that a change
+//!   was made from the version it holds ([`admit`]), and the [`Conflict`] a device logs.
 //! - [`three_way`]: how a device combines concurrent versions of a record, by each
 //!   collection's [`MergeRule`].
 //! - [`limits`]: every input limit and its check, shared by server and client.

@@ -15,7 +15,7 @@
 //! | `collections` | the collections exported: "Replace all" replaces exactly these |
 //! | `record_count` | how many records follow (a cut-off file is noticed) |
 //! | `secrets` | optional: the secrets, encrypted with a passphrase ([`EncryptedSecrets`]) |
-//! | `records` | every [`Record`], tombstones included, in key order |
+//! | `records` | every [`Record`](crate::Record), tombstones included, in key order |
 //! | `end_of_backup` | `true`, the last field: a file cut off anywhere before it is refused |
 //!
 //! Version 1 grouped records by collection (`data: {collection: [{id, value, hlc,
@@ -28,8 +28,9 @@
 //! build knows ([`BackupError`]), and checks every record with
 //! [`limits::check_record`](crate::limits::check_record); invalid records are listed in
 //! [`Validated::rejected`]. [`plan()`] then says, for each record, what an import would do
-//! by the merge rule ([`crate::merge`]) — nothing is written by this module. A file with
-//! any rejected record must not be applied at all ([`Plan::can_apply`]).
+//! by the merge rule ([`crate::merge`](mod@crate::merge)) — nothing is written by this
+//! module. A file with any rejected record must not be applied at all
+//! ([`Plan::can_apply`]).
 //!
 //! # Layout
 //! - `format`: the file's types ([`Backup`], [`EncryptedSecrets`], [`FileFormat`],

@@ -1,7 +1,7 @@
 //! The dry run of an import: [`plan()`] says, for each record of a [`Validated`] file,
 //! what importing it would do to what the device holds, by the merge rule
-//! ([`crate::merge`]) or by "Replace all"; [`merge_writes`] and [`replace_changes`] are the
-//! writes of each mode. Nothing here writes anything.
+//! ([`crate::merge`](mod@crate::merge)) or by "Replace all"; [`merge_writes`] and
+//! [`replace_changes`] are the writes of each mode. Nothing here writes anything.
 
 use std::collections::{BTreeMap, BTreeSet};
 
