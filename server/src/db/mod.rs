@@ -1,9 +1,9 @@
 //! The database. SQLite (embedded, WAL, a file) by default; PostgreSQL when given a
 //! `postgres://` URL so several server processes can share one database.
 //!
-//! This module (with [`sqlite`] and [`postgres`], one per dialect, and `migrations`) is
+//! This module (with `sqlite` and `postgres`, one per dialect, and `migrations`) is
 //! the only place that knows SQL. Handlers call the typed functions of [`Database`]; the merge decisions of a
-//! push are made here in Rust by [`plan_push`] with `cairn_protocol::admit`, the same rule
+//! push are made here in Rust by `plan_push` with `cairn_protocol::admit`, the same rule
 //! every device applies, and each dialect only reads and writes rows.
 //!
 //! Schema changes are the numbered files in `server/migrations/{sqlite,postgres}/`,
