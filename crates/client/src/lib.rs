@@ -40,7 +40,6 @@ pub mod error;
 pub mod global;
 pub mod js_record;
 mod key_batch;
-pub mod live;
 mod replica;
 pub mod schema;
 pub mod secrets;
@@ -48,6 +47,7 @@ pub mod set_aside;
 pub mod snapshots;
 pub mod store;
 pub mod sync;
+pub use sync::live;
 pub mod usage;
 mod writer;
 

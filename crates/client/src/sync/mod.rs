@@ -43,6 +43,8 @@ use crate::js_record::{stringify, JsRecord, PullPage, PushReply};
 use crate::schema::{META_LAST_SYNC, META_PULL_POSITION, META_SESSION, META_SYNC_EXCLUDED};
 use crate::{Store, StoreError};
 
+pub mod live;
+
 /// The Web Lock every sync round holds.
 pub const SYNC_LOCK: &str = "cairn-sync";
 
