@@ -1,4 +1,7 @@
-//! Cross-tab change notices over a BroadcastChannel named after the database.
+//! Cross-tab notices over BroadcastChannels named after the database: the channel
+//! mechanism ([`listen`], [`post`]), and on it the store's change notices
+//! ([`Broadcaster`], channel `cairn-store:<db>`). Sync's notices use the same mechanism
+//! on their own channel (`crate::sync::SyncNotices`).
 //!
 //! After a transaction commits, the store announces the keys it changed; every other
 //! context of the origin (tabs, the service worker) with a subscription hears it and can
@@ -10,7 +13,7 @@
 use cairn_protocol::{Hlc, RecordKey};
 use serde::{Deserialize, Serialize};
 use wasm_bindgen::closure::Closure;
-use wasm_bindgen::JsCast;
+use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{BroadcastChannel, MessageEvent};
 
 use crate::codec::{from_js, random_u64, to_js};
@@ -71,25 +74,21 @@ impl Broadcaster {
         }
     }
 
+    /// Calls `on_change` with each change other contexts announce, until the
+    /// subscription is dropped.
     pub(crate) fn subscribe(
         &self,
         mut on_change: impl FnMut(RecordKey, Hlc) + 'static,
     ) -> Option<Subscription> {
-        let channel = BroadcastChannel::new(&self.channel_name).ok()?;
         let own = self.sender.clone();
-        let listener = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
-            if let Ok(notice) = from_js::<Notice>(event.data()) {
+        listen(&self.channel_name, move |message| {
+            if let Ok(notice) = from_js::<Notice>(message) {
                 if notice.sender != own {
                     for change in notice.changes {
                         on_change(RecordKey::new(change.collection, change.id), change.hlc);
                     }
                 }
             }
-        });
-        channel.set_onmessage(Some(listener.as_ref().unchecked_ref()));
-        Some(Subscription {
-            channel,
-            _listener: listener,
         })
     }
 }
@@ -100,7 +99,35 @@ impl Drop for Broadcaster {
     }
 }
 
-/// Keeps a change listener alive; dropping it stops the notices.
+/// Calls `on_message` with the data of each message posted on the channel
+/// `channel_name` by any other channel object (in this context or another), until the
+/// subscription is dropped. `None` where BroadcastChannel is missing.
+pub(crate) fn listen(
+    channel_name: &str,
+    mut on_message: impl FnMut(JsValue) + 'static,
+) -> Option<Subscription> {
+    let channel = BroadcastChannel::new(channel_name).ok()?;
+    let listener = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
+        on_message(event.data())
+    });
+    channel.set_onmessage(Some(listener.as_ref().unchecked_ref()));
+    Some(Subscription {
+        channel,
+        _listener: listener,
+    })
+}
+
+/// Posts `message` once on the channel `channel_name`, from a channel object opened for
+/// it (so every listener of this context hears it too). Best effort: nothing is posted
+/// where BroadcastChannel is missing.
+pub(crate) fn post(channel_name: &str, message: &JsValue) {
+    if let Ok(channel) = BroadcastChannel::new(channel_name) {
+        let _ = channel.post_message(message);
+        channel.close();
+    }
+}
+
+/// Keeps a listener alive; dropping it stops the notices.
 pub struct Subscription {
     channel: BroadcastChannel,
     _listener: Closure<dyn FnMut(MessageEvent)>,

@@ -7,8 +7,9 @@
 //! - [`schema`]: object stores, versions and data migrations.
 //! - [`blobs`]: binary attachments (note images) as Blobs, local only.
 //! - [`error`]: [`StoreError`], every storage failure as a value.
-//! - [`sync`]: the sync engine ([`SyncEngine`]): accounts, the push/pull round under a Web Lock,
-//!   retries, status, and notices to other contexts.
+//! - [`sync`]: the sync engine ([`SyncEngine`]), a file per concern under `sync/`: what it
+//!   keeps in `meta`, the account, collections kept off sync, status, the push/pull round
+//!   under a Web Lock, retries, HTTP, and notices to other contexts.
 //! - `replica`: the store's side of sync: applying remote records by the merge rule in
 //!   one transaction per batch, the conflict log, the pull position.
 //! - [`global`]: `fetch`, timers, `online` and Web Locks on the page's or worker's global.
@@ -21,8 +22,8 @@
 //!   sync path moves records in without decoding them, and the wire shapes it reads.
 //! - [`backup`]: export, import (merge or replace, in batches with progress) and clearing
 //!   collections; the file format and the dry run are in `cairn_protocol::backup`.
-//! - [`live`]: the server's stream of the account's cursor ([`live::CursorEvent`]), so a
-//!   device hears of other devices' pushes as they commit.
+//! - [`live`] (`sync/live.rs`): the server's stream of the account's cursor
+//!   ([`live::CursorEvent`]), so a device hears of other devices' pushes as they commit.
 //! - [`set_aside`]: local changes the server refused, kept out of sync with the reason
 //!   ([`SetAside`]), to retry or dismiss.
 //! - [`snapshots`]: local snapshots of all data (list, take, restore, delete).
@@ -40,7 +41,6 @@ pub mod error;
 pub mod global;
 pub mod js_record;
 mod key_batch;
-pub mod live;
 mod replica;
 pub mod schema;
 pub mod secrets;
@@ -48,6 +48,7 @@ pub mod set_aside;
 pub mod snapshots;
 pub mod store;
 pub mod sync;
+pub use sync::live;
 pub mod usage;
 mod writer;
 

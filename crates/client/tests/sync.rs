@@ -1,13 +1,14 @@
 //! The store's side of sync, in a real browser: applying remote records by the merge
-//! rule, the conflict log, acknowledging pushes, the sync lock, backoff. The sync round
+//! rule, the conflict log, acknowledging pushes, the sync lock, backoff, sync notices. The sync round
 //! against a real server is covered by the end-to-end tests (`tests/e2e/sync.test.mjs`).
 #![cfg(target_arch = "wasm32")]
 
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use cairn_client::{global, Backoff, Store};
+use cairn_client::{global, Backoff, Store, SyncEngine, SyncNotices};
 use cairn_protocol::{DeviceId, Hlc, Record, RecordKey};
+use futures_util::StreamExt;
 use serde_json::json;
 use wasm_bindgen_test::*;
 
@@ -262,4 +263,33 @@ fn backoff_grows_exponentially_with_jitter_and_is_capped() {
     let mut backoff = Backoff::new(1_000, 8_000);
     let low: Vec<u32> = (0..4).map(|_| backoff.next_delay_ms(0.0)).collect();
     assert_eq!(low, vec![500, 1_000, 2_000, 4_000]);
+}
+
+#[wasm_bindgen_test]
+async fn sync_notices_hear_another_connection_change_sync_settings_until_dropped() {
+    let name = "sync-notices";
+    let listening = fresh(name).await;
+    let changing = Store::open(name).await.unwrap();
+    let (heard, mut notices_heard) = futures_channel::mpsc::unbounded();
+    let notices = SyncNotices::subscribe(&listening, move || {
+        let _ = heard.unbounded_send(());
+    })
+    .expect("BroadcastChannel exists in Chromium");
+
+    SyncEngine::new(&changing, "")
+        .set_excluded_collections(&["notes".to_owned()])
+        .await
+        .unwrap();
+
+    assert_eq!(notices_heard.next().await, Some(()));
+    assert_eq!(
+        SyncEngine::new(&listening, "")
+            .excluded_collections()
+            .await
+            .unwrap(),
+        vec!["notes".to_owned()]
+    );
+    // Dropping the notices lets go of the listener (and the sender it holds).
+    drop(notices);
+    assert_eq!(notices_heard.next().await, None);
 }

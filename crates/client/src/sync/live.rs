@@ -9,13 +9,13 @@
 //! behind.
 
 use cairn_protocol::api::CURSOR_EVENT;
-use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 
+use super::http::{error_of, js_error};
+use super::{SyncEngine, SyncError};
 use crate::codec::from_js;
 use crate::global;
-use crate::schema::{META_PULL_POSITION, META_SESSION};
-use crate::sync::{PullPosition, StoredSession, SyncEngine, SyncError};
 
 /// One event of the stream: the account's cursor (its latest sequence number) in the
 /// server database `epoch`.
@@ -36,32 +36,28 @@ impl SyncEngine<'_> {
         if !global::is_online() {
             return Err(SyncError::Offline);
         }
-        let session: StoredSession = self
-            .store()
-            .meta(META_SESSION)
-            .await?
-            .ok_or(SyncError::SignedOut)?;
+        let session = self.stored_session().await?.ok_or(SyncError::SignedOut)?;
         let init = web_sys::RequestInit::new();
         init.set_method("GET");
         init.set_cache(web_sys::RequestCache::NoStore);
         init.set_signal(Some(abort));
-        let headers = web_sys::Headers::new().map_err(network)?;
+        let headers = web_sys::Headers::new().map_err(js_error)?;
         headers
             .set("Accept", "text/event-stream")
-            .map_err(network)?;
+            .map_err(js_error)?;
         headers
             .set("Authorization", &format!("Bearer {}", session.token))
-            .map_err(network)?;
+            .map_err(js_error)?;
         init.set_headers(&headers);
-        let url = format!("{}{EVENTS_PATH}", self.base_url());
-        let request = web_sys::Request::new_with_str_and_init(&url, &init).map_err(network)?;
+        let url = format!("{}{EVENTS_PATH}", self.base_url);
+        let request = web_sys::Request::new_with_str_and_init(&url, &init).map_err(js_error)?;
         let response = match global::fetch(&request).await {
             Ok(response) => response,
             Err(_) if abort.aborted() => return Ok(()),
-            Err(e) => return Err(network(e)),
+            Err(e) => return Err(js_error(e)),
         };
         if !(200..300).contains(&response.status()) {
-            return Err(self.error_of(response).await);
+            return Err(error_of(response).await);
         }
         let Some(body) = response.body() else {
             return Err(SyncError::BadReply("the event stream has no body".into()));
@@ -70,7 +66,7 @@ impl SyncEngine<'_> {
             .get_reader()
             .dyn_into()
             .map_err(|_| SyncError::BadReply("the event stream cannot be read".into()))?;
-        let decoder = web_sys::TextDecoder::new().map_err(network)?;
+        let decoder = web_sys::TextDecoder::new().map_err(js_error)?;
         let options = web_sys::TextDecodeOptions::new();
         options.set_stream(true);
         let mut events = EventParser::default();
@@ -78,7 +74,7 @@ impl SyncEngine<'_> {
             let chunk = match JsFuture::from(reader.read()).await {
                 Ok(chunk) => chunk,
                 Err(_) if abort.aborted() => return Ok(()),
-                Err(e) => return Err(network(e)),
+                Err(e) => return Err(js_error(e)),
             };
             let done = js_sys::Reflect::get(&chunk, &"done".into())
                 .map(|d| d.is_truthy())
@@ -87,12 +83,12 @@ impl SyncEngine<'_> {
                 return Ok(());
             }
             let bytes: js_sys::Uint8Array = js_sys::Reflect::get(&chunk, &"value".into())
-                .map_err(network)?
+                .map_err(js_error)?
                 .dyn_into()
-                .map_err(network)?;
+                .map_err(js_error)?;
             let text = decoder
                 .decode_with_js_u8_array_and_options(&bytes, &options)
-                .map_err(network)?;
+                .map_err(js_error)?;
             for event in events.push(&text) {
                 on_event(event);
             }
@@ -102,8 +98,7 @@ impl SyncEngine<'_> {
     /// Whether `event` names versions this device has not pulled: a cursor beyond its
     /// own, or another server database.
     pub async fn is_behind(&self, event: &CursorEvent) -> Result<bool, SyncError> {
-        let position: Option<PullPosition> = self.store().meta(META_PULL_POSITION).await?;
-        Ok(match position {
+        Ok(match self.pull_position().await? {
             None => true,
             Some(p) => {
                 event.cursor > p.cursor
@@ -111,10 +106,6 @@ impl SyncEngine<'_> {
             }
         })
     }
-}
-
-fn network(e: JsValue) -> SyncError {
-    SyncError::Network(crate::sync::describe(&e))
 }
 
 /// Splits the stream's text into events: blocks separated by a blank line, of which

@@ -1,0 +1,144 @@
+//! One call to the sync API: JSON in, JSON out (parsed by the browser), every failure
+//! mapped to a [`SyncError`].
+
+use cairn_protocol::api::ErrorBody;
+use futures_util::future::LocalBoxFuture;
+use serde::Serialize;
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+
+use super::{SyncEngine, SyncError};
+use crate::codec::{from_js, to_js};
+use crate::global;
+use crate::js_record::stringify;
+use crate::StoreError;
+
+impl SyncEngine<'_> {
+    /// One API call: JSON in, JSON out (parsed by the browser), errors mapped to
+    /// [`SyncError`].
+    pub(super) async fn call<T: serde::de::DeserializeOwned>(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<String>,
+    ) -> Result<T, SyncError> {
+        let text = self.exchange(method, path, token, body).await?;
+        let value = if text.is_empty() {
+            JsValue::NULL
+        } else {
+            js_sys::JSON::parse(&text).map_err(|e| SyncError::BadReply(describe(&e)))?
+        };
+        from_js(value).map_err(SyncError::BadReply)
+    }
+
+    /// The HTTP exchange under [`SyncEngine::call`]: the body of a 2xx reply, or the
+    /// error. Boxed and not generic, so the service worker's wasm holds one copy of it,
+    /// not one inlined into every caller.
+    fn exchange<'s>(
+        &'s self,
+        method: &'s str,
+        path: &'s str,
+        token: Option<&'s str>,
+        body: Option<String>,
+    ) -> LocalBoxFuture<'s, Result<String, SyncError>> {
+        Box::pin(async move {
+            let init = web_sys::RequestInit::new();
+            init.set_method(method);
+            init.set_cache(web_sys::RequestCache::NoStore);
+            let headers = web_sys::Headers::new().map_err(js_error)?;
+            headers
+                .set("Accept", "application/json")
+                .map_err(js_error)?;
+            if let Some(token) = token {
+                headers
+                    .set("Authorization", &format!("Bearer {token}"))
+                    .map_err(js_error)?;
+            }
+            if let Some(body) = &body {
+                headers
+                    .set("Content-Type", "application/json")
+                    .map_err(js_error)?;
+                init.set_body(&JsValue::from_str(body));
+            }
+            init.set_headers(&headers);
+            let url = format!("{}{}", self.base_url, path);
+            let request = web_sys::Request::new_with_str_and_init(&url, &init).map_err(js_error)?;
+            let response = global::fetch(&request).await.map_err(|e| {
+                if global::is_online() {
+                    SyncError::Network(describe(&e))
+                } else {
+                    SyncError::Offline
+                }
+            })?;
+            let status = response.status();
+            if !(200..300).contains(&status) {
+                return Err(error_of(response).await);
+            }
+            match response.text() {
+                Ok(promise) => Ok(JsFuture::from(promise)
+                    .await
+                    .map_err(|e| SyncError::Network(describe(&e)))?
+                    .as_string()
+                    .unwrap_or_default()),
+                Err(e) => Err(SyncError::Network(describe(&e))),
+            }
+        })
+    }
+}
+
+/// The error a non-2xx `response` stands for, with the server's message.
+pub(super) async fn error_of(response: web_sys::Response) -> SyncError {
+    let status = response.status();
+    let text = match response.text() {
+        Ok(promise) => match JsFuture::from(promise).await {
+            Ok(text) => text.as_string().unwrap_or_default(),
+            Err(e) => return SyncError::Network(describe(&e)),
+        },
+        Err(e) => return SyncError::Network(describe(&e)),
+    };
+    let error: Option<ErrorBody> = js_sys::JSON::parse(&text)
+        .ok()
+        .and_then(|value| from_js(value).ok());
+    let message = error
+        .as_ref()
+        .map(|e| e.message.clone())
+        .unwrap_or_else(|| format!("HTTP {status}"));
+    match status {
+        401 => SyncError::Unauthorized,
+        429 => SyncError::RateLimited {
+            retry_after_s: response
+                .headers()
+                .get("Retry-After")
+                .ok()
+                .flatten()
+                .and_then(|v| v.trim().parse().ok())
+                .unwrap_or(5),
+        },
+        500.. => SyncError::Server { status, message },
+        _ => SyncError::Refused {
+            status,
+            code: error.map(|e| e.error).unwrap_or_default(),
+            message,
+        },
+    }
+}
+
+/// `value` as the JSON of a request body.
+pub(super) fn json_body<T: Serialize>(value: &T) -> Result<String, SyncError> {
+    stringify(&to_js(value)?)
+        .ok_or_else(|| SyncError::Store(StoreError::Encode("cannot encode as JSON".into())))
+}
+
+/// A failure of the browser's fetch machinery, as a network error.
+pub(super) fn js_error(e: JsValue) -> SyncError {
+    SyncError::Network(describe(&e))
+}
+
+/// The message of a JS error (or whatever else was thrown).
+fn describe(e: &JsValue) -> String {
+    if let Some(err) = e.dyn_ref::<js_sys::Error>() {
+        return String::from(err.message());
+    }
+    e.as_string().unwrap_or_else(|| format!("{e:?}"))
+}

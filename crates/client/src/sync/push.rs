@@ -1,0 +1,240 @@
+//! Pushing the outbox: its entries in batches below both
+//! [`MAX_CHANGES_PER_PUSH`] and [`MAX_PUSH_BYTES`], each reply's acknowledged entries
+//! dropped and its winners reconciled, refused changes set aside.
+//!
+//! The body of a push is put together as text from each stored row's JSON (made by the
+//! browser), so values are never decoded into Rust on the way out.
+
+use std::collections::BTreeSet;
+
+use cairn_protocol::api::PUSH_PROTOCOL;
+use cairn_protocol::limits::{MAX_CHANGES_PER_PUSH, MAX_PUSH_BYTES};
+use cairn_protocol::RecordKey;
+
+use super::http::json_body;
+use super::{PullPosition, StoredSession, SyncEngine, SyncError, SyncReport};
+use crate::codec::to_js;
+use crate::js_record::{JsRecord, PushReply};
+use crate::schema::META_PULL_POSITION;
+
+impl SyncEngine<'_> {
+    /// Pushes every outbox entry of a collection that syncs.
+    pub(super) async fn push_all(
+        &self,
+        session: &StoredSession,
+        report: &mut SyncReport,
+    ) -> Result<(), SyncError> {
+        let excluded = self.excluded_collections().await?;
+        let entries: Vec<_> = self
+            .store
+            .outbox()
+            .await?
+            .into_iter()
+            .filter(|e| !excluded.contains(&e.collection))
+            .collect();
+        let now = self.store.now();
+        let device_id = json_body(&self.store.device_id())?;
+        for chunk in entries.chunks(MAX_CHANGES_PER_PUSH) {
+            let mut batch = Vec::with_capacity(chunk.len());
+            let mut bytes = 0;
+            let mut refused = Vec::new();
+            for (record, base) in self.store.records_for(chunk).await? {
+                let json = match record.to_push_json(base.as_ref(), now) {
+                    Ok(json) => json,
+                    Err(reason) => {
+                        refused.push((record, reason));
+                        continue;
+                    }
+                };
+                // Keep under the body limit: the records' JSON plus the envelope.
+                if bytes + json.len() + 1 > MAX_PUSH_BYTES - 1024 && !batch.is_empty() {
+                    self.push_batch(session, &device_id, std::mem::take(&mut batch), report)
+                        .await?;
+                    bytes = 0;
+                }
+                bytes += json.len() + 1;
+                batch.push((record, json));
+            }
+            if !batch.is_empty() {
+                self.push_batch(session, &device_id, batch, report).await?;
+            }
+            self.set_aside(refused, report).await?;
+        }
+        Ok(())
+    }
+
+    /// Sets `refused` changes aside with their reasons, and reports them.
+    async fn set_aside(
+        &self,
+        refused: Vec<(JsRecord, String)>,
+        report: &mut SyncReport,
+    ) -> Result<(), SyncError> {
+        if refused.is_empty() {
+            return Ok(());
+        }
+        self.store.set_aside_refused(&refused).await?;
+        report.refused.extend(
+            refused
+                .into_iter()
+                .map(|(record, reason)| (record.key(), reason)),
+        );
+        Ok(())
+    }
+
+    /// Pushes `changes` (each with its JSON) as one request from the device `device_id`
+    /// (as JSON), then acknowledges them.
+    async fn push_batch(
+        &self,
+        session: &StoredSession,
+        device_id: &str,
+        changes: Vec<(JsRecord, String)>,
+        report: &mut SyncReport,
+    ) -> Result<(), SyncError> {
+        let (changes, jsons): (Vec<JsRecord>, Vec<String>) = changes.into_iter().unzip();
+        let reply: PushReply = self
+            .call(
+                "POST",
+                "/api/v1/sync/push",
+                Some(&session.token),
+                Some(push_body(device_id, &jsons)),
+            )
+            .await?;
+        self.store.observe_server_time(reply.server_time_ms).await?;
+        // Nothing else was stored between our cursor and this push (in the same server
+        // database): skip our own echo.
+        let current = match self.pull_position().await? {
+            Some(p) => (p.email == session.email && p.epoch == reply.epoch).then_some(p),
+            // Never pulled: from the start, so a push into an empty account (this device
+            // the first to sync) does not pull its own changes back.
+            None => Some(PullPosition {
+                email: session.email.clone(),
+                cursor: 0,
+                epoch: reply.epoch.clone(),
+            }),
+        };
+        let cursor = match current {
+            Some(p) if p.cursor == reply.seq_before && reply.seq_after > p.cursor => {
+                let moved = PullPosition {
+                    cursor: reply.seq_after,
+                    ..p
+                };
+                Some((META_PULL_POSITION, to_js(&moved)?))
+            }
+            _ => None,
+        };
+        // Refused changes stay in the outbox here; they are set aside just after.
+        let refused_keys: BTreeSet<RecordKey> = reply
+            .refused
+            .iter()
+            .map(|r| RecordKey::new(r.collection.clone(), r.id.clone()))
+            .collect();
+        let (refused, taken): (Vec<JsRecord>, Vec<JsRecord>) = changes
+            .into_iter()
+            .partition(|c| refused_keys.contains(&c.key()));
+        let applied = self
+            .store
+            .acknowledge_push_at(&taken, &reply.superseded, cursor)
+            .await?;
+        report.pushed += taken.len() - reply.superseded.len().min(taken.len());
+        report.conflicts += applied.conflicts;
+        report.merged += applied.rebased;
+        report.changed.extend(applied.changed);
+        let refused = refused
+            .into_iter()
+            .filter_map(|change| {
+                let why = reply.refused.iter().find(|r| {
+                    r.collection == change.collection && r.id == change.id && r.hlc == change.hlc
+                })?;
+                let reason = format!("refused by the server: {}", why.message);
+                Some((change, reason))
+            })
+            .collect();
+        self.set_aside(refused, report).await
+    }
+}
+
+/// The body of a push (the shape of [`cairn_protocol::api::PushRequest`], taking a
+/// partial push) from the device whose id is `device_id` as JSON, of the changes whose
+/// JSON is `changes`.
+fn push_body(device_id: &str, changes: &[String]) -> String {
+    format!(
+        r#"{{"protocol":{PUSH_PROTOCOL},"device_id":{device_id},"partial":true,"changes":[{}]}}"#,
+        changes.join(",")
+    )
+}
+
+#[cfg(all(test, target_arch = "wasm32"))]
+mod tests {
+    use cairn_protocol::api::{Change, PushRequest};
+    use cairn_protocol::{DeviceId, Hlc, Record};
+    use serde_json::json;
+    use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
+
+    use super::*;
+
+    wasm_bindgen_test_configure!(run_in_browser);
+
+    fn hlc(wall: u64) -> Hlc {
+        Hlc::new(wall, 0, DeviceId::new("dev").unwrap()).unwrap()
+    }
+
+    #[wasm_bindgen_test]
+    fn a_push_body_reads_as_the_push_request_the_server_takes() {
+        let awkward = "\"quoted\" \\back\\slash\\ </script> \u{2028} é 😀";
+        let created = Record::new(
+            RecordKey::new("notes", awkward),
+            json!({
+                "title": awkward,
+                "body": "line\nbreak\ttab\r\u{0}\u{1f}",
+                "nested": [null, true, 2.5, {"\"key\"": "\\"}],
+            }),
+            hlc(7),
+        );
+        let edited = Record::new(RecordKey::new("prefs", "theme"), json!("dark"), hlc(9));
+        let deleted = Record::tombstone(RecordKey::new("notes", "gone"), hlc(11));
+        let changes = [
+            (created, None),
+            (edited, Some(hlc(3))),
+            (deleted.clone(), Some(deleted.hlc.clone())),
+        ];
+        let jsons: Vec<String> = changes
+            .iter()
+            .map(|(record, base)| {
+                JsRecord::from_record(record)
+                    .unwrap()
+                    .to_push_json(base.as_ref(), 20)
+                    .unwrap()
+            })
+            .collect();
+        let device = DeviceId::new("0123456789abcdef").unwrap();
+
+        let body = push_body(&json_body(&device).unwrap(), &jsons);
+
+        let request: PushRequest = serde_json::from_str(&body).unwrap();
+        assert_eq!(
+            request,
+            PushRequest {
+                protocol: PUSH_PROTOCOL,
+                device_id: device,
+                changes: changes
+                    .into_iter()
+                    .map(|(record, base)| Change::new(record, base))
+                    .collect(),
+                partial: true,
+            }
+        );
+        // Every field is written, none left to a default when read.
+        let fields: BTreeSet<String> =
+            serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(&body)
+                .unwrap()
+                .keys()
+                .cloned()
+                .collect();
+        assert_eq!(
+            fields,
+            ["changes", "device_id", "partial", "protocol"]
+                .map(String::from)
+                .into()
+        );
+    }
+}
