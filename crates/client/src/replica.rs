@@ -18,7 +18,7 @@ use wasm_bindgen::JsValue;
 
 use crate::codec::{from_js, now_ms, to_js};
 use crate::js_record::{self, JsRecord};
-use crate::store::{ConflictEntry, EntryStep, MadeFrom, OutboxEntry, Step, Store};
+use crate::store::{Batch, ConflictEntry, EntryStep, Held, MadeFrom, OutboxEntry, Step, Store};
 use crate::sync::StoredConflict;
 use crate::StoreError;
 
@@ -156,7 +156,7 @@ impl Store {
     ) -> Result<Applied<JsRecord>, StoreError> {
         // Every record that may be stored here moves the clock past it, however far
         // ahead (the server bounds how far): a later local edit of it must win. Past the
-        // device's stored clock too (read in the transaction below), which is then stored.
+        // device's stored clock too (read in the backend's transaction), which is then stored.
         let witness = |stored: Option<Hlc>| -> Result<(), StoreError> {
             let (mut clock, physical) = (self.clock.borrow_mut(), self.now());
             if let Some(stored) = &stored {
@@ -168,17 +168,15 @@ impl Store {
             Ok(())
         };
         let mut applied = Applied::default();
+        let batch = Batch {
+            acknowledged,
+            incoming,
+            cursor,
+        };
         self.backend
-            .apply(
-                acknowledged,
-                incoming,
-                cursor,
-                &self.clock,
-                witness,
-                |local, entry, aside, record| {
-                    self.step(local, entry, aside, record, queue, &mut applied)
-                },
-            )
+            .apply(batch, &self.clock, witness, |held, record| {
+                self.step(held, record, queue, &mut applied)
+            })
             .await?;
         self.announce(
             applied
@@ -189,14 +187,17 @@ impl Store {
         Ok(applied)
     }
 
-    /// What applying `incoming` does, given the device's version `local`, its outbox
-    /// `entry` and whether a change of it is set aside (`aside`); `queue` queues a
-    /// version taken for sync (as it is). Counts what it shows and logs in `applied`.
+    /// What applying `incoming` does, given what the device holds of it: its version
+    /// `local`, its outbox `entry` and whether a change of it is set aside (`aside`);
+    /// `queue` queues a version taken for sync (as it is). Counts what it shows and logs
+    /// in `applied`.
     fn step(
         &self,
-        local: Option<&JsRecord>,
-        entry: Option<&OutboxEntry>,
-        aside: bool,
+        Held {
+            local,
+            entry,
+            aside,
+        }: Held<'_>,
         incoming: &JsRecord,
         queue: bool,
         applied: &mut Applied<JsRecord>,

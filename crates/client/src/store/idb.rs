@@ -16,8 +16,8 @@ use wasm_bindgen::{JsCast, JsValue};
 use web_sys::Blob;
 
 use super::{
-    context_clock_id, made_from_each, EntryStep, Loaded, MadeFrom, MadeFromBase, OutboxEntry,
-    Quarantined, StampedWrite, Step,
+    context_clock_id, made_from_each, Batch, EntryStep, Held, Loaded, MadeFrom, MadeFromBase,
+    OutboxEntry, Quarantined, StampedWrite, Step,
 };
 use crate::codec::{from_js, now_ms, random_u64, string_field, to_js};
 use crate::error::{dom_exception_name, err_text};
@@ -60,6 +60,10 @@ impl Idb {
         let (clock, offset) = load_or_create_clock(&db).await?;
         let writer = Writer::open(name).await?;
         Ok((Idb { db, writer }, clock, offset))
+    }
+
+    pub(super) async fn delete_database(name: &str) -> Result<(), StoreError> {
+        Rexie::delete(name).await.map_err(Into::into)
     }
 
     /// Closes both connections: an open one would block other tabs' upgrades and
@@ -356,18 +360,16 @@ impl Idb {
     /// Applies a batch from elsewhere in one transaction (see [`super::Backend::apply`]).
     pub(super) async fn apply(
         &self,
-        acknowledged: &[&JsRecord],
-        incoming: &[JsRecord],
-        cursor: Option<(&'static str, JsValue)>,
+        batch: Batch<'_>,
         clock: &RefCell<HlcClock>,
         witness: impl FnOnce(Option<Hlc>) -> Result<(), StoreError>,
-        mut step: impl FnMut(
-            Option<&JsRecord>,
-            Option<&OutboxEntry>,
-            bool,
-            &JsRecord,
-        ) -> Result<Step, StoreError>,
+        mut step: impl FnMut(Held<'_>, &JsRecord) -> Result<Step, StoreError>,
     ) -> Result<(), StoreError> {
+        let Batch {
+            acknowledged,
+            incoming,
+            cursor,
+        } = batch;
         let tx = self.db.transaction(
             &[RECORDS, OUTBOX, CONFLICTS, META, SET_ASIDE],
             TransactionMode::ReadWrite,
@@ -448,7 +450,12 @@ impl Idb {
             let (local, aside) = seen
                 .remove(&key)
                 .unwrap_or_else(|| (local.and_then(|raw| from_js::<JsRecord>(raw).ok()), aside));
-            let step = step(local.as_ref(), entry.as_ref(), aside, record)?;
+            let held = Held {
+                local: local.as_ref(),
+                entry: entry.as_ref(),
+                aside,
+            };
+            let step = step(held, record)?;
             if let Some(conflict) = step.conflict {
                 puts.push((CONFLICTS, conflict.row));
             }

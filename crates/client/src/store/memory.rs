@@ -10,7 +10,8 @@ use wasm_bindgen::JsValue;
 use web_sys::Blob;
 
 use super::{
-    made_from_each, EntryStep, Loaded, MadeFrom, MadeFromBase, OutboxEntry, StampedWrite, Step,
+    made_from_each, Batch, EntryStep, Held, Loaded, MadeFrom, MadeFromBase, OutboxEntry,
+    StampedWrite, Step,
 };
 use crate::js_record::JsRecord;
 use crate::StoreError;
@@ -151,20 +152,13 @@ impl Memory {
     /// [`super::Backend::apply`] on the maps.
     pub(super) fn apply(
         &self,
-        acknowledged: &[&JsRecord],
-        incoming: &[JsRecord],
-        cursor: Option<(&'static str, JsValue)>,
+        batch: Batch<'_>,
         witness: impl FnOnce(Option<Hlc>) -> Result<(), StoreError>,
-        mut step: impl FnMut(
-            Option<&JsRecord>,
-            Option<&OutboxEntry>,
-            bool,
-            &JsRecord,
-        ) -> Result<Step, StoreError>,
+        mut step: impl FnMut(Held<'_>, &JsRecord) -> Result<Step, StoreError>,
     ) -> Result<(), StoreError> {
         witness(None)?;
         let mut db = self.db.borrow_mut();
-        for record in acknowledged {
+        for record in batch.acknowledged {
             let key = record.key();
             let unchanged = db.outbox.get(&key).map(|e| e.hlc == record.hlc);
             match (unchanged, db.outbox.get_mut(&key)) {
@@ -176,14 +170,14 @@ impl Memory {
                 _ => {}
             }
         }
-        for record in incoming {
+        for record in batch.incoming {
             let key = record.key();
-            let step = step(
-                db.records.get(&key),
-                db.outbox.get(&key),
-                db.set_aside.contains_key(&key),
-                record,
-            )?;
+            let held = Held {
+                local: db.records.get(&key),
+                entry: db.outbox.get(&key),
+                aside: db.set_aside.contains_key(&key),
+            };
+            let step = step(held, record)?;
             if let Some(conflict) = step.conflict {
                 db.conflicts.insert(conflict.lost, conflict.row);
             }
@@ -203,7 +197,7 @@ impl Memory {
                 db.records.insert(key, stored);
             }
         }
-        if let Some((key, cursor)) = cursor {
+        if let Some((key, cursor)) = batch.cursor {
             db.meta.insert(key, cursor);
         }
         Ok(())

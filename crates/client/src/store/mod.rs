@@ -10,13 +10,13 @@
 //! The store is IndexedDB (`idb`: through rexie, local writes on the `writer`'s
 //! connection) or, where IndexedDB cannot be opened, memory (`memory`,
 //! [`Durability::MemoryOnly`]): the app keeps working and can warn that changes will not
-//! be kept. Both implement the same operations, each one transaction; the store's
-//! `Backend` is the one place that chooses between them, so the rest of the crate
-//! (sync's side in `replica`, blobs, backup, set-aside changes, snapshots, secrets) is
-//! written once over it. What is decided rather than stored (stamping a commit, the merge
-//! rule of an incoming record) is the caller's, passed in as a closure that runs inside
-//! the backend's transaction. Secrets and snapshots need IndexedDB itself
-//! ([`Store::indexed_db`]); a memory store has neither.
+//! be kept. Both implement the same operations, each one transaction; `backend`'s
+//! `Backend` is the one place that chooses between them, so the rest of the crate (this
+//! module, sync's side in `replica`, blobs, backup, set-aside changes, snapshots,
+//! secrets) is written once over it. What is decided rather than stored (stamping a
+//! commit, what the merge rule makes of an incoming record) is the caller's, passed in as
+//! a closure that runs inside the backend's transaction. Secrets and snapshots need
+//! IndexedDB itself (the store's `indexed_db`); a memory store has neither.
 
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
@@ -26,11 +26,9 @@ use cairn_protocol::backup::LocalChange;
 use cairn_protocol::{
     ConflictKind, DeviceId, Hlc, HlcClock, MergeRules, Pending, Record, RecordKey,
 };
-use rexie::Rexie;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use wasm_bindgen::JsValue;
-use web_sys::Blob;
 
 use crate::broadcast::{Broadcaster, Subscription};
 use crate::codec::{from_js, now_ms, random_u64, to_js};
@@ -38,11 +36,12 @@ use crate::js_record::{conflict_row, JsRecord};
 use crate::schema::{self, META_CLOCK_OFFSET};
 use crate::StoreError;
 
+mod backend;
 mod idb;
 mod memory;
 
+pub(crate) use backend::Backend;
 pub(crate) use idb::{key_js, Idb};
-use memory::Memory;
 
 /// A local change waiting to be pushed: which record, the clock of its latest change, and
 /// the version it was made from.
@@ -234,6 +233,27 @@ pub(crate) struct Step {
     pub(crate) clear_aside: bool,
 }
 
+/// Records from elsewhere to apply in one transaction ([`Backend::apply`]).
+pub(crate) struct Batch<'a> {
+    /// This device's pushed changes the server took: their outbox entries go, unless
+    /// changed again meanwhile.
+    pub(crate) acknowledged: &'a [&'a JsRecord],
+    /// Versions from elsewhere, each applied by the merge rule.
+    pub(crate) incoming: &'a [JsRecord],
+    /// A pull position to store in `meta` at its key.
+    pub(crate) cursor: Option<(&'static str, JsValue)>,
+}
+
+/// What the device holds of an incoming record, as its batch has left it so far.
+pub(crate) struct Held<'a> {
+    /// The record's version.
+    pub(crate) local: Option<&'a JsRecord>,
+    /// Its pending change.
+    pub(crate) entry: Option<&'a OutboxEntry>,
+    /// Whether a change of it is set aside.
+    pub(crate) aside: bool,
+}
+
 /// What happens to a record's outbox entry.
 #[derive(Debug, Default, PartialEq)]
 pub(crate) enum EntryStep {
@@ -241,307 +261,6 @@ pub(crate) enum EntryStep {
     Keep,
     Drop,
     Put(OutboxEntry),
-}
-
-/// Where the store keeps its rows: IndexedDB or memory. Its methods are the store's
-/// storage operations, each one transaction, and the only place that tells the two
-/// apart.
-pub(crate) struct Backend(Kind);
-
-enum Kind {
-    Idb(Idb),
-    Memory(Memory),
-}
-
-impl Backend {
-    /// The IndexedDB database, or why there is none.
-    fn indexed_db(&self) -> Result<&Idb, &str> {
-        match &self.0 {
-            Kind::Idb(idb) => Ok(idb),
-            Kind::Memory(memory) => Err(&memory.reason),
-        }
-    }
-
-    /// Why IndexedDB could not be used, for a memory store.
-    fn memory_reason(&self) -> Option<&str> {
-        self.indexed_db().err()
-    }
-
-    fn close(self) {
-        if let Kind::Idb(idb) = self.0 {
-            idb.close();
-        }
-    }
-
-    /// The raw value at `key` of `meta`.
-    pub(crate) async fn meta(&self, key: &'static str) -> Result<Option<JsValue>, StoreError> {
-        match &self.0 {
-            Kind::Idb(idb) => idb.meta(key).await,
-            Kind::Memory(memory) => Ok(memory.meta(key)),
-        }
-    }
-
-    /// Sets (`Some`) or clears (`None`) the value at `key` of `meta`.
-    pub(crate) async fn set_meta(
-        &self,
-        key: &'static str,
-        value: Option<JsValue>,
-    ) -> Result<(), StoreError> {
-        match &self.0 {
-            Kind::Idb(idb) => idb.set_meta(key, value).await,
-            Kind::Memory(memory) => {
-                memory.set_meta(key, value);
-                Ok(())
-            }
-        }
-    }
-
-    /// Brings the device's clock (stored, and `clock`) back within the drift limit of
-    /// `server_time_ms` ([`HlcClock::limit_to`]), in one transaction.
-    async fn limit_clock(
-        &self,
-        clock: &RefCell<HlcClock>,
-        server_time_ms: u64,
-    ) -> Result<(), StoreError> {
-        match &self.0 {
-            Kind::Idb(idb) => idb.limit_clock(clock, server_time_ms).await,
-            Kind::Memory(_) => {
-                clock.borrow_mut().limit_to(server_time_ms);
-                Ok(())
-            }
-        }
-    }
-
-    async fn record(&self, key: &RecordKey) -> Result<Option<Record>, StoreError> {
-        match &self.0 {
-            Kind::Idb(idb) => idb.record(key).await,
-            Kind::Memory(memory) => memory.record(key),
-        }
-    }
-
-    /// The records at `keys`, in order, read in one transaction.
-    pub(crate) async fn records(
-        &self,
-        keys: &[RecordKey],
-    ) -> Result<Vec<Option<JsRecord>>, StoreError> {
-        match &self.0 {
-            Kind::Idb(idb) => idb.records(keys).await,
-            Kind::Memory(memory) => Ok(memory.records(keys)),
-        }
-    }
-
-    /// Every record, tombstones included, in key order; rows that do not decode are left
-    /// out.
-    pub(crate) async fn all_records(&self) -> Result<Vec<Record>, StoreError> {
-        match &self.0 {
-            Kind::Idb(idb) => idb.all_records().await,
-            Kind::Memory(memory) => memory.all_records(),
-        }
-    }
-
-    async fn put_record(&self, record: &Record) -> Result<(), StoreError> {
-        match &self.0 {
-            Kind::Idb(idb) => idb.put_record(record).await,
-            Kind::Memory(memory) => memory.put_record(record),
-        }
-    }
-
-    async fn load_collection(&self, collection: &str) -> Result<Loaded, StoreError> {
-        match &self.0 {
-            Kind::Idb(idb) => idb.load_collection(collection).await,
-            Kind::Memory(memory) => memory.load_collection(collection),
-        }
-    }
-
-    async fn quarantined(&self) -> Result<Vec<Quarantined>, StoreError> {
-        match &self.0 {
-            Kind::Idb(idb) => idb.quarantined().await,
-            // Memory holds only what was decoded.
-            Kind::Memory(_) => Ok(Vec::new()),
-        }
-    }
-
-    async fn outbox(&self) -> Result<Vec<OutboxEntry>, StoreError> {
-        match &self.0 {
-            Kind::Idb(idb) => idb.outbox().await,
-            Kind::Memory(memory) => Ok(memory.outbox()),
-        }
-    }
-
-    pub(crate) async fn outbox_len(&self) -> Result<usize, StoreError> {
-        match &self.0 {
-            Kind::Idb(idb) => idb.outbox_len().await,
-            Kind::Memory(memory) => Ok(memory.outbox_len()),
-        }
-    }
-
-    /// Makes local changes of `keys`, in one transaction: reads what each record's change
-    /// is made from ([`MadeFrom::for_change`]) and the device's stored clock, calls
-    /// `stamp` with that clock, then stores the stamped records, their outbox entries,
-    /// the clock and the conflict entry, and removes the records' set-aside changes.
-    /// Returns each record with the base it will be pushed with.
-    async fn commit_local(
-        &self,
-        keys: Vec<RecordKey>,
-        stamp: impl FnOnce(Option<Hlc>) -> Result<StampedWrite, StoreError> + 'static,
-    ) -> Result<Vec<MadeFromBase>, StoreError> {
-        match &self.0 {
-            Kind::Idb(idb) => idb.commit_local(keys, stamp).await,
-            Kind::Memory(memory) => memory.commit_local(&keys, stamp),
-        }
-    }
-
-    /// Applies a batch in one transaction: removes the outbox entries of `acknowledged`
-    /// whose clock is unchanged (an entry changed again meanwhile is made after it);
-    /// calls `witness` with the device's stored clock; stores what `step` decides for
-    /// each of `incoming` from the device's version, outbox entry and whether a change
-    /// of it is set aside (later records of one key see what earlier ones did); then
-    /// stores `clock` and `cursor` (in `meta` at its key).
-    pub(crate) async fn apply(
-        &self,
-        acknowledged: &[&JsRecord],
-        incoming: &[JsRecord],
-        cursor: Option<(&'static str, JsValue)>,
-        clock: &RefCell<HlcClock>,
-        witness: impl FnOnce(Option<Hlc>) -> Result<(), StoreError>,
-        step: impl FnMut(
-            Option<&JsRecord>,
-            Option<&OutboxEntry>,
-            bool,
-            &JsRecord,
-        ) -> Result<Step, StoreError>,
-    ) -> Result<(), StoreError> {
-        match &self.0 {
-            Kind::Idb(idb) => {
-                idb.apply(acknowledged, incoming, cursor, clock, witness, step)
-                    .await
-            }
-            // This context's clock is the only one.
-            Kind::Memory(memory) => memory.apply(acknowledged, incoming, cursor, witness, step),
-        }
-    }
-
-    /// Queues every stored record as a replay (one transaction); returns how many.
-    pub(crate) async fn queue_everything(&self) -> Result<usize, StoreError> {
-        match &self.0 {
-            Kind::Idb(idb) => idb.queue_everything().await,
-            Kind::Memory(memory) => Ok(memory.queue_everything()),
-        }
-    }
-
-    pub(crate) async fn log_conflict(&self, conflict: ConflictEntry) -> Result<(), StoreError> {
-        match &self.0 {
-            Kind::Idb(idb) => idb.log_conflict(&conflict.row).await,
-            Kind::Memory(memory) => {
-                memory.log_conflict(conflict.lost, conflict.row);
-                Ok(())
-            }
-        }
-    }
-
-    /// Every conflict-log row.
-    pub(crate) async fn conflict_rows(&self) -> Result<Vec<JsValue>, StoreError> {
-        match &self.0 {
-            Kind::Idb(idb) => idb.conflict_rows().await,
-            Kind::Memory(memory) => Ok(memory.conflict_rows()),
-        }
-    }
-
-    /// Removes the conflict logged under `lost` (the record, the lost version's clock).
-    pub(crate) async fn delete_conflict(&self, lost: &(RecordKey, Hlc)) -> Result<(), StoreError> {
-        match &self.0 {
-            Kind::Idb(idb) => idb.delete_conflict(lost).await,
-            Kind::Memory(memory) => {
-                memory.delete_conflict(lost);
-                Ok(())
-            }
-        }
-    }
-
-    /// Every set-aside row.
-    pub(crate) async fn set_aside_rows(&self) -> Result<Vec<JsValue>, StoreError> {
-        match &self.0 {
-            Kind::Idb(idb) => idb.set_aside_rows().await,
-            Kind::Memory(memory) => Ok(memory.set_aside_rows()),
-        }
-    }
-
-    /// Moves each of `refused` whose outbox entry still has its clock from the outbox to
-    /// the set-aside list, as the row `row` makes of it, in one transaction. Returns how
-    /// many moved.
-    pub(crate) async fn set_aside_refused(
-        &self,
-        refused: &[(JsRecord, String)],
-        row: impl Fn(&JsRecord, &str, OutboxEntry) -> Result<JsValue, StoreError>,
-    ) -> Result<usize, StoreError> {
-        match &self.0 {
-            Kind::Idb(idb) => idb.set_aside_refused(refused, row).await,
-            Kind::Memory(memory) => memory.set_aside_refused(refused, row),
-        }
-    }
-
-    pub(crate) async fn delete_set_aside(&self, key: &RecordKey) -> Result<(), StoreError> {
-        match &self.0 {
-            Kind::Idb(idb) => idb.delete_set_aside(key).await,
-            Kind::Memory(memory) => {
-                memory.delete_set_aside(key);
-                Ok(())
-            }
-        }
-    }
-
-    /// Removes every record, outbox entry, conflict and set-aside change (one
-    /// transaction), queuing nothing.
-    pub(crate) async fn clear_local_data(&self) -> Result<(), StoreError> {
-        match &self.0 {
-            Kind::Idb(idb) => idb.clear_local_data().await,
-            Kind::Memory(memory) => {
-                memory.clear_local_data();
-                Ok(())
-            }
-        }
-    }
-
-    /// Stores `blob` under `id` with the file `name`, replacing what was there.
-    pub(crate) async fn put_blob(
-        &self,
-        id: &str,
-        name: &str,
-        blob: &Blob,
-    ) -> Result<(), StoreError> {
-        match &self.0 {
-            Kind::Idb(idb) => idb.put_blob(id, name, blob).await,
-            Kind::Memory(memory) => {
-                memory.put_blob(id, name, blob);
-                Ok(())
-            }
-        }
-    }
-
-    /// The file name and the blob stored under `id`, if any.
-    pub(crate) async fn blob(&self, id: &str) -> Result<Option<(String, Blob)>, StoreError> {
-        match &self.0 {
-            Kind::Idb(idb) => idb.blob(id).await,
-            Kind::Memory(memory) => Ok(memory.blob(id)),
-        }
-    }
-
-    pub(crate) async fn delete_blob(&self, id: &str) -> Result<(), StoreError> {
-        match &self.0 {
-            Kind::Idb(idb) => idb.delete_blob(id).await,
-            Kind::Memory(memory) => {
-                memory.delete_blob(id);
-                Ok(())
-            }
-        }
-    }
-
-    pub(crate) async fn blob_ids(&self) -> Result<Vec<String>, StoreError> {
-        match &self.0 {
-            Kind::Idb(idb) => idb.blob_ids().await,
-            Kind::Memory(memory) => Ok(memory.blob_ids()),
-        }
-    }
 }
 
 impl Store {
@@ -564,7 +283,7 @@ impl Store {
         let (idb, clock, offset) = Idb::open(name, on_blocked).await?;
         let store = Store {
             name: name.to_owned(),
-            backend: Backend(Kind::Idb(idb)),
+            backend: Backend::idb(idb),
             clock: Rc::new(RefCell::new(clock)),
             clock_offset: Rc::new(Cell::new(offset)),
             broadcaster: Broadcaster::new(name),
@@ -595,7 +314,7 @@ impl Store {
         let clock = HlcClock::new(context_clock_id(&DeviceId::from_random(random_u64()?))?);
         Ok(Store {
             name: "memory".to_owned(),
-            backend: Backend(Kind::Memory(Memory::new(reason.into()))),
+            backend: Backend::memory(reason.into()),
             clock: Rc::new(RefCell::new(clock)),
             clock_offset: Rc::new(Cell::new(0)),
             broadcaster: None,
@@ -605,7 +324,7 @@ impl Store {
 
     /// Deletes the database `name`.
     pub async fn delete_database(name: &str) -> Result<(), StoreError> {
-        Rexie::delete(name).await.map_err(Into::into)
+        Idb::delete_database(name).await
     }
 
     /// Sets how each collection combines a local change with a concurrent version from
@@ -898,7 +617,7 @@ impl Drop for Store {
     /// Closes the IndexedDB connections: an open one would block other tabs' upgrades
     /// and deleting the database until the page goes away.
     fn drop(&mut self) {
-        let closed = Backend(Kind::Memory(Memory::new(String::new())));
+        let closed = Backend::memory(String::new());
         std::mem::replace(&mut self.backend, closed).close();
     }
 }
