@@ -10,12 +10,11 @@
 
 use cairn_protocol::{Record, RecordKey};
 use serde::{Deserialize, Serialize};
-use wasm_bindgen::JsValue;
 
 use crate::codec::{from_js, now_ms, to_js};
 use crate::js_record::JsRecord;
 use crate::schema::SET_ASIDE;
-use crate::store::{MadeFrom, OutboxEntry, Store};
+use crate::store::{OutboxEntry, Store};
 use crate::StoreError;
 
 /// A local change taken out of sync, and why.
@@ -31,7 +30,7 @@ pub struct SetAside {
 
 /// The stored row: keyed by `[collection, id]` like `records`. `base` and `created` are
 /// those of the change's outbox entry ([`OutboxEntry`]), so that editing the record again
-/// makes the new change from the same version.
+/// makes the new change from the same version (the store reads them, `MadeFrom::of_row`).
 #[derive(Serialize, Deserialize)]
 struct Row<R> {
     collection: String,
@@ -43,24 +42,6 @@ struct Row<R> {
     base: Option<JsRecord>,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     created: bool,
-}
-
-/// What the set-aside change of the stored row `raw` was made from.
-pub(crate) fn made_from(raw: &JsValue) -> MadeFrom {
-    #[derive(Deserialize)]
-    struct Base {
-        #[serde(default)]
-        base: Option<JsRecord>,
-        #[serde(default)]
-        created: bool,
-    }
-    match from_js::<Base>(raw.clone()) {
-        Ok(Base {
-            base: Some(base), ..
-        }) => MadeFrom::Version(base),
-        Ok(Base { created: true, .. }) => MadeFrom::Nothing,
-        _ => MadeFrom::AsItIs,
-    }
 }
 
 impl Store {

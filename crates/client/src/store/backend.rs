@@ -158,7 +158,7 @@ impl Backend {
     }
 
     /// Makes local changes of `keys`, in one transaction: reads what each record's change
-    /// is made from ([`MadeFrom::for_change`]) and the device's stored clock, calls
+    /// is made from ([`super::MadeFrom::for_change`]) and the device's stored clock, calls
     /// `stamp` with that clock, then stores the stamped records, their outbox entries,
     /// the clock and the conflict entry, and removes the records' set-aside changes.
     /// Returns each record with the base it will be pushed with.

@@ -323,7 +323,7 @@ impl Idb {
                                     .map_err(|r| corrupt(OUTBOX, key, r))?
                                     .made_from_what(),
                             ),
-                            (None, Some(raw)) => Some(crate::set_aside::made_from(&raw)),
+                            (None, Some(raw)) => Some(MadeFrom::of_row(&raw)),
                             (None, None) => None,
                         };
                         // A held record that does not decode is the quarantine's to

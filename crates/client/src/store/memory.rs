@@ -126,7 +126,7 @@ impl Memory {
                 let key = &keys[i];
                 let pending = match db.outbox.get(key) {
                     Some(entry) => Some(entry.made_from_what()),
-                    None => db.set_aside.get(key).map(crate::set_aside::made_from),
+                    None => db.set_aside.get(key).map(MadeFrom::of_row),
                 };
                 Ok(MadeFrom::for_change(pending, db.records.get(key).cloned()))
             })?

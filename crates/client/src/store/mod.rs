@@ -152,6 +152,25 @@ impl MadeFrom {
             (None, None) => MadeFrom::Nothing,
         }
     }
+
+    /// What the change of a stored row with an outbox entry's `base` and `created` fields
+    /// (a set-aside change's row) was made from.
+    pub(crate) fn of_row(raw: &JsValue) -> MadeFrom {
+        #[derive(Deserialize)]
+        struct Base {
+            #[serde(default)]
+            base: Option<JsRecord>,
+            #[serde(default)]
+            created: bool,
+        }
+        match from_js::<Base>(raw.clone()) {
+            Ok(Base {
+                base: Some(base), ..
+            }) => MadeFrom::Version(base),
+            Ok(Base { created: true, .. }) => MadeFrom::Nothing,
+            _ => MadeFrom::AsItIs,
+        }
+    }
 }
 
 /// A stored record that could not be decoded; it was moved out of the way, kept as it was.
