@@ -24,13 +24,11 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use cairn_protocol::backup::{self, Backup, ImportMode, LocalChange, Plan, Validated};
 use cairn_protocol::{Record, RecordKey};
-use rexie::TransactionMode;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 
-use crate::codec::{from_js, now_ms};
-use crate::schema::RECORDS;
-use crate::store::{Backend, Store};
+use crate::codec::now_ms;
+use crate::store::Store;
 use crate::StoreError;
 
 /// Records written per transaction by [`Store::import`] and [`Store::clear_collections`].
@@ -62,17 +60,7 @@ impl Store {
     /// Every stored record, tombstones included, in key order. Rows that do not decode
     /// are left out (loading their collection moves them to the quarantine).
     pub async fn all_records(&self) -> Result<Vec<Record>, StoreError> {
-        match &self.backend {
-            Backend::Memory(_, mem) => mem.borrow().records.values().map(|r| r.decode()).collect(),
-            Backend::Idb(db, _) => {
-                let tx = db.transaction(&[RECORDS], TransactionMode::ReadOnly)?;
-                let raws = tx.store(RECORDS)?.get_all(None, None).await?;
-                Ok(raws
-                    .into_iter()
-                    .filter_map(|raw| from_js::<Record>(raw).ok())
-                    .collect())
-            }
-        }
+        self.backend.all_records().await
     }
 
     /// Every record and which keys have unsynced changes.

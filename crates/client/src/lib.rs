@@ -2,16 +2,22 @@
 //! both use it, so they share one schema and one storage engine. It knows nothing of Yew.
 //!
 //! # Layout
-//! - [`store`]: the [`Store`]: records, the transactional outbox, the device clock,
-//!   quarantine of unreadable data, and the in-memory fallback.
+//! - [`store`]: the [`Store`]: records, the transactional outbox, the device clock, the
+//!   `meta` values, quarantine of unreadable data. Its storage is one interface
+//!   (`store/backend`) over two backends with the same operations: `store/idb`
+//!   (IndexedDB through rexie, local writes through `writer`) and `store/memory` (the
+//!   in-memory fallback). Every other module reads and writes through that interface;
+//!   none tells the backends apart (secrets and snapshots, which need IndexedDB, ask the
+//!   store for it and get the reason when there is none).
 //! - [`schema`]: object stores, versions and data migrations.
 //! - [`blobs`]: binary attachments (note images) as Blobs, local only.
 //! - [`error`]: [`StoreError`], every storage failure as a value.
 //! - [`sync`]: the sync engine ([`SyncEngine`]), a file per concern under `sync/`: what it
 //!   keeps in `meta`, the account, collections kept off sync, status, the push/pull round
 //!   under a Web Lock, retries, HTTP, and notices to other contexts.
-//! - `replica`: the store's side of sync: applying remote records by the merge rule in
-//!   one transaction per batch, the conflict log, the pull position.
+//! - `replica`: the store's side of sync: deciding by the merge rule what each remote
+//!   record does (applied in one transaction per batch by the backend), the conflict
+//!   log, the pull position.
 //! - [`global`]: `fetch`, timers, `online` and Web Locks on the page's or worker's global.
 //! - `broadcast`: cross-tab change notices ([`Subscription`]).
 //! - `writer`: local writes on a plain IndexedDB connection beside rexie's (one

@@ -28,14 +28,13 @@ use cairn_protocol::backup::{
     SALT_BYTES,
 };
 use js_sys::{Array, Object, Reflect, Uint8Array};
-use rexie::TransactionMode;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{CryptoKey, SubtleCrypto};
 
 use crate::codec::now_ms;
 use crate::schema::{KEYS, SECRETS};
-use crate::store::{commit, Backend, Store};
+use crate::store::{Idb, Store};
 use crate::StoreError;
 
 /// The `keys` entry of the device key that encrypts secrets.
@@ -80,19 +79,15 @@ impl Store {
         set(&row, "iv", &Uint8Array::from(iv.as_slice()))?;
         set(&row, "ciphertext", &Uint8Array::from(ciphertext.as_slice()))?;
         set(&row, "updated_at_ms", &JsValue::from(now_ms() as f64))?;
-        let tx = db.transaction(&[SECRETS], TransactionMode::ReadWrite)?;
-        tx.store(SECRETS)?.put(&row, None).await?;
-        Ok(commit(tx).await?)
+        Ok(db.put(SECRETS, &row, None).await?)
     }
 
     /// The secret `name`, decrypted; `None` if there is none.
     pub async fn secret(&self, name: &str) -> Result<Option<String>, SecretError> {
         let db = idb(self)?;
-        let row = {
-            let tx = db.transaction(&[SECRETS], TransactionMode::ReadOnly)?;
-            tx.store(SECRETS)?.get(JsValue::from_str(name)).await?
+        let Some(row) = db.get(SECRETS, JsValue::from_str(name)).await? else {
+            return Ok(None);
         };
-        let Some(row) = row else { return Ok(None) };
         let bytes = |field: &str| -> Result<Vec<u8>, SecretError> {
             Reflect::get(&row, &field.into())
                 .ok()
@@ -113,8 +108,7 @@ impl Store {
         let Ok(db) = idb(self) else {
             return Ok(Vec::new());
         };
-        let tx = db.transaction(&[SECRETS], TransactionMode::ReadOnly)?;
-        let keys = tx.store(SECRETS)?.get_all_keys(None, None).await?;
+        let keys = db.keys(SECRETS).await?;
         let mut names: Vec<String> = keys.iter().filter_map(JsValue::as_string).collect();
         names.sort();
         Ok(names)
@@ -123,9 +117,7 @@ impl Store {
     /// Deletes the secret `name` (nothing happens if there is none).
     pub async fn delete_secret(&self, name: &str) -> Result<(), SecretError> {
         let db = idb(self)?;
-        let tx = db.transaction(&[SECRETS], TransactionMode::ReadWrite)?;
-        tx.store(SECRETS)?.delete(JsValue::from_str(name)).await?;
-        Ok(commit(tx).await?)
+        Ok(db.delete(SECRETS, JsValue::from_str(name)).await?)
     }
 
     /// Every secret, decrypted, re-encrypted for a backup under `passphrase`.
@@ -164,15 +156,7 @@ impl Store {
         .await?
         .unchecked_into();
         let db = idb(self)?;
-        let added = async {
-            let tx = db.transaction(&[KEYS], TransactionMode::ReadWrite)?;
-            tx.store(KEYS)?
-                .add(&key, Some(&JsValue::from_str(DEVICE_KEY)))
-                .await?;
-            commit(tx).await
-        }
-        .await;
-        match added {
+        match db.add(KEYS, &key, &JsValue::from_str(DEVICE_KEY)).await {
             Ok(()) => Ok(key),
             Err(err) => self
                 .stored_device_key()
@@ -183,17 +167,16 @@ impl Store {
 
     async fn stored_device_key(&self) -> Result<Option<CryptoKey>, SecretError> {
         let db = idb(self)?;
-        let tx = db.transaction(&[KEYS], TransactionMode::ReadOnly)?;
-        let raw = tx.store(KEYS)?.get(JsValue::from_str(DEVICE_KEY)).await?;
+        let raw = db.get(KEYS, JsValue::from_str(DEVICE_KEY)).await?;
         Ok(raw.and_then(|k| k.dyn_into::<CryptoKey>().ok()))
     }
 }
 
-fn idb(store: &Store) -> Result<&rexie::Rexie, SecretError> {
-    match &store.backend {
-        Backend::Idb(db, _) => Ok(db),
-        Backend::Memory(reason, _) => Err(SecretError::Unavailable(reason.clone())),
-    }
+/// The IndexedDB database secrets are kept in; a memory store has none.
+fn idb(store: &Store) -> Result<&Idb, SecretError> {
+    store
+        .indexed_db()
+        .map_err(|reason| SecretError::Unavailable(reason.to_owned()))
 }
 
 /// Encrypts `entries` under a key derived from `passphrase` (random salt and IV).

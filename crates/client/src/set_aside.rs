@@ -9,14 +9,12 @@
 //! elsewhere that beats it logs it as a conflict, like any unpushed change.
 
 use cairn_protocol::{Record, RecordKey};
-use rexie::TransactionMode;
 use serde::{Deserialize, Serialize};
-use wasm_bindgen::JsValue;
 
 use crate::codec::{from_js, now_ms, to_js};
 use crate::js_record::JsRecord;
-use crate::schema::{OUTBOX, SET_ASIDE};
-use crate::store::{commit, key_js, Backend, MadeFrom, OutboxEntry, Store};
+use crate::schema::SET_ASIDE;
+use crate::store::{OutboxEntry, Store};
 use crate::StoreError;
 
 /// A local change taken out of sync, and why.
@@ -32,7 +30,7 @@ pub struct SetAside {
 
 /// The stored row: keyed by `[collection, id]` like `records`. `base` and `created` are
 /// those of the change's outbox entry ([`OutboxEntry`]), so that editing the record again
-/// makes the new change from the same version.
+/// makes the new change from the same version (the store reads them, `MadeFrom::of_row`).
 #[derive(Serialize, Deserialize)]
 struct Row<R> {
     collection: String,
@@ -46,35 +44,13 @@ struct Row<R> {
     created: bool,
 }
 
-/// What the set-aside change of the stored row `raw` was made from.
-pub(crate) fn made_from(raw: &JsValue) -> MadeFrom {
-    #[derive(Deserialize)]
-    struct Base {
-        #[serde(default)]
-        base: Option<JsRecord>,
-        #[serde(default)]
-        created: bool,
-    }
-    match from_js::<Base>(raw.clone()) {
-        Ok(Base {
-            base: Some(base), ..
-        }) => MadeFrom::Version(base),
-        Ok(Base { created: true, .. }) => MadeFrom::Nothing,
-        _ => MadeFrom::AsItIs,
-    }
-}
-
 impl Store {
     /// Every set-aside change, oldest first.
     pub async fn set_aside(&self) -> Result<Vec<SetAside>, StoreError> {
-        let raws: Vec<JsValue> = match &self.backend {
-            Backend::Memory(_, mem) => mem.borrow().set_aside.values().cloned().collect(),
-            Backend::Idb(db, _) => {
-                let tx = db.transaction(&[SET_ASIDE], TransactionMode::ReadOnly)?;
-                tx.store(SET_ASIDE)?.get_all(None, None).await?
-            }
-        };
-        let mut all = raws
+        let mut all = self
+            .backend
+            .set_aside_rows()
+            .await?
             .into_iter()
             .map(|raw| {
                 let row = from_js::<Row<Record>>(raw).map_err(|reason| StoreError::Corrupt {
@@ -112,38 +88,7 @@ impl Store {
                 created: entry.created,
             })
         };
-        match &self.backend {
-            Backend::Memory(_, mem) => {
-                let mut mem = mem.borrow_mut();
-                let mut moved = 0;
-                for (record, reason) in refused {
-                    let key = record.key();
-                    if mem.outbox.get(&key).is_some_and(|e| e.hlc == record.hlc) {
-                        let entry = mem.outbox.remove(&key).expect("the entry just found");
-                        mem.set_aside.insert(key, row(record, reason, entry)?);
-                        moved += 1;
-                    }
-                }
-                Ok(moved)
-            }
-            Backend::Idb(db, _) => {
-                let tx = db.transaction(&[OUTBOX, SET_ASIDE], TransactionMode::ReadWrite)?;
-                let (outbox, set_aside) = (tx.store(OUTBOX)?, tx.store(SET_ASIDE)?);
-                let mut moved = 0;
-                for (record, reason) in refused {
-                    let key = key_js(&record.key());
-                    let entry = outbox.get(key.clone()).await?;
-                    let current = entry.and_then(|e| from_js::<OutboxEntry>(e).ok());
-                    if let Some(entry) = current.filter(|e| e.hlc == record.hlc) {
-                        outbox.delete(key).await?;
-                        set_aside.put(&row(record, reason, entry)?, None).await?;
-                        moved += 1;
-                    }
-                }
-                commit(tx).await?;
-                Ok(moved)
-            }
-        }
+        self.backend.set_aside_refused(refused, row).await
     }
 
     /// Tries a set-aside change again: the record's current version becomes a new local
@@ -163,16 +108,6 @@ impl Store {
     /// device as it is.
     pub async fn dismiss_set_aside(&self, item: &SetAside) -> Result<(), StoreError> {
         let key: RecordKey = item.record.key();
-        match &self.backend {
-            Backend::Memory(_, mem) => {
-                mem.borrow_mut().set_aside.remove(&key);
-                Ok(())
-            }
-            Backend::Idb(db, _) => {
-                let tx = db.transaction(&[SET_ASIDE], TransactionMode::ReadWrite)?;
-                tx.store(SET_ASIDE)?.delete(key_js(&key)).await?;
-                commit(tx).await
-            }
-        }
+        self.backend.delete_set_aside(&key).await
     }
 }

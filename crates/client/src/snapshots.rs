@@ -13,13 +13,12 @@
 
 use cairn_protocol::backup::{self, FileFormat, ImportMode, Plan, Validated};
 use js_sys::{Array, Object, Reflect};
-use rexie::TransactionMode;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 
 use crate::codec::{now_ms, random_u64};
-use crate::schema::{CONFLICTS, OUTBOX, RECORDS, SET_ASIDE, SNAPSHOTS};
-use crate::store::{commit, Backend, Store};
+use crate::schema::SNAPSHOTS;
+use crate::store::{Idb, Store};
 use crate::StoreError;
 
 /// `meta` key: page-visible time counted towards the next automatic snapshot.
@@ -79,9 +78,7 @@ impl Store {
             Reflect::set(&row, &field.into(), &value)
                 .map_err(|e| StoreError::Encode(format!("{e:?}")))?;
         }
-        let tx = db.transaction(&[SNAPSHOTS], TransactionMode::ReadWrite)?;
-        tx.store(SNAPSHOTS)?.put(&row, None).await?;
-        commit(tx).await?;
+        db.put(SNAPSHOTS, &row, None).await?;
         self.prune_snapshots(keep).await?;
         Ok(info)
     }
@@ -94,23 +91,7 @@ impl Store {
         let info = self
             .create_snapshot(false, usize::MAX, env!("CARGO_PKG_VERSION"))
             .await?;
-        match &self.backend {
-            Backend::Memory(_, mem) => {
-                let mut mem = mem.borrow_mut();
-                mem.records.clear();
-                mem.outbox.clear();
-                mem.conflicts.clear();
-                mem.set_aside.clear();
-            }
-            Backend::Idb(db, _) => {
-                let stores = [RECORDS, OUTBOX, CONFLICTS, SET_ASIDE];
-                let tx = db.transaction(&stores, TransactionMode::ReadWrite)?;
-                for store in stores {
-                    tx.store(store)?.clear().await?;
-                }
-                commit(tx).await?;
-            }
-        }
+        self.backend.clear_local_data().await?;
         Ok(info)
     }
 
@@ -119,8 +100,7 @@ impl Store {
         let Ok(db) = idb(self) else {
             return Ok(Vec::new());
         };
-        let tx = db.transaction(&[SNAPSHOTS], TransactionMode::ReadOnly)?;
-        let rows = tx.store(SNAPSHOTS)?.get_all(None, None).await?;
+        let rows = db.get_all(SNAPSHOTS).await?;
         let mut list: Vec<SnapshotInfo> = rows
             .iter()
             .filter_map(|row| {
@@ -144,10 +124,7 @@ impl Store {
     /// The snapshot `id`, read and validated as a backup.
     pub async fn snapshot_backup(&self, id: &str) -> Result<Validated, StoreError> {
         let db = idb(self)?;
-        let row = {
-            let tx = db.transaction(&[SNAPSHOTS], TransactionMode::ReadOnly)?;
-            tx.store(SNAPSHOTS)?.get(JsValue::from_str(id)).await?
-        };
+        let row = db.get(SNAPSHOTS, JsValue::from_str(id)).await?;
         let corrupt = |reason: String| StoreError::Corrupt {
             collection: SNAPSHOTS.into(),
             id: id.into(),
@@ -186,9 +163,7 @@ impl Store {
     /// Deletes snapshot `id`.
     pub async fn delete_snapshot(&self, id: &str) -> Result<(), StoreError> {
         let db = idb(self)?;
-        let tx = db.transaction(&[SNAPSHOTS], TransactionMode::ReadWrite)?;
-        tx.store(SNAPSHOTS)?.delete(JsValue::from_str(id)).await?;
-        commit(tx).await
+        db.delete(SNAPSHOTS, JsValue::from_str(id)).await
     }
 
     /// Deletes all but the newest `keep` snapshots.
@@ -209,11 +184,9 @@ impl Store {
     }
 }
 
-fn idb(store: &Store) -> Result<&rexie::Rexie, StoreError> {
-    match &store.backend {
-        Backend::Idb(db, _) => Ok(db),
-        Backend::Memory(reason, _) => Err(StoreError::Unavailable(format!(
-            "snapshots need IndexedDB ({reason})"
-        ))),
-    }
+/// The IndexedDB database snapshots are kept in; a memory store has none.
+fn idb(store: &Store) -> Result<&Idb, StoreError> {
+    store
+        .indexed_db()
+        .map_err(|reason| StoreError::Unavailable(format!("snapshots need IndexedDB ({reason})")))
 }
