@@ -7,26 +7,58 @@ use std::collections::HashMap;
 use std::rc::{Rc, Weak};
 
 use cairn_client::{Quarantined, Store, StoreError, Subscription};
-use cairn_protocol::{MergeRule, MergeRules, Record, RecordKey};
+use cairn_protocol::{MergeRules, Record, RecordKey};
 use yew::platform::spawn_local;
 use yew::prelude::*;
 
-/// Collections small enough to load in full before the first render, so views of them
-/// never show defaults first. Larger ones (notes, conversations) load on demand.
-pub const HYDRATED_COLLECTIONS: &[&str] = &["prefs", "ui", "waivers", "progress"];
-
-/// How the app's collections combine concurrent edits ([`cairn_protocol::three_way`]):
-/// notes and preferences merge field by field (a note's text line by line; its
-/// `updated_at` takes the newer edit's); the others (waivers, progress, ui) keep the
-/// newer version whole, the other one going to the conflict log.
-pub fn merge_rules() -> MergeRules {
-    MergeRules::new()
-        .with("notes", MergeRule::three_way(["updated_at"]))
-        .with("prefs", MergeRule::three_way::<&str>([]))
+/// How [`Persistence::open`] opens the store: the database, the collections loaded
+/// before first render, how concurrent edits merge, and the version written into
+/// backups and snapshots.
+///
+/// ```
+/// use cairn_protocol::{MergeRule, MergeRules};
+/// use cairn_yew::PersistenceConfig;
+///
+/// let config = PersistenceConfig {
+///     database: "my-app".into(),
+///     hydrate: vec!["prefs".into(), "ui".into()],
+///     merge_rules: MergeRules::new().with("prefs", MergeRule::three_way::<&str>([])),
+///     app_version: env!("CARGO_PKG_VERSION").into(),
+/// };
+/// assert!(config.hydrate.iter().any(|c| c == "ui"));
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct PersistenceConfig {
+    /// The IndexedDB database's name.
+    pub database: String,
+    /// Collections small enough to load in full before the first render, so views of
+    /// them never show defaults first. Others load when a hook asks for them.
+    pub hydrate: Vec<String>,
+    /// How each collection combines concurrent edits (default: the newer version wins
+    /// whole, the other going to the conflict log).
+    pub merge_rules: MergeRules,
+    /// Written into backups ([`use_backup`](crate::use_backup)) and snapshots.
+    pub app_version: String,
 }
 
-/// Shared by [`PersistenceProvider`](crate::components::PersistenceProvider) through
-/// context; hooks reach it with [`use_persistence`].
+/// The open store and what every hook shares: the records of the hydrated collections,
+/// the registry of pending writes to flush, and change notices for records.
+///
+/// [`PersistenceProvider`](crate::PersistenceProvider) opens it and provides it through
+/// context; hooks reach it with [`use_persistence`]. Domain hooks of an app use it to
+/// reach the [`Store`] directly ([`Persistence::store`]) and to tell the other hooks
+/// what they wrote ([`Persistence::wrote`]).
+///
+/// ```no_run
+/// use cairn_yew::use_persistence;
+/// use yew::prelude::*;
+///
+/// #[function_component]
+/// fn DeviceId() -> Html {
+///     let persistence = use_persistence();
+///     html! { <code>{ persistence.device_id() }</code> }
+/// }
+/// ```
 #[derive(Clone)]
 pub struct Persistence {
     inner: Rc<Inner>,
@@ -37,6 +69,8 @@ type Flusher = Rc<dyn Fn()>;
 
 struct Inner {
     store: Store,
+    hydrate: Vec<String>,
+    app_version: String,
     hydrated: RefCell<HashMap<RecordKey, Record>>,
     quarantined: Vec<Quarantined>,
     flushers: RefCell<Vec<(u64, Flusher)>>,
@@ -54,24 +88,44 @@ impl PartialEq for Persistence {
 }
 
 impl Persistence {
-    /// Opens the database `name` (memory if IndexedDB is unavailable), runs migrations and
-    /// loads the [`HYDRATED_COLLECTIONS`]. `on_blocked` is called if the upgrade has to wait
-    /// for another tab that keeps an older version open.
+    /// Opens the database `config.database` (memory if IndexedDB is unavailable), runs
+    /// migrations, sets the merge rules and loads the hydrated collections. `on_blocked` is
+    /// called if the upgrade has to wait for another tab that keeps an older version open.
+    ///
+    /// [`PersistenceProvider`](crate::PersistenceProvider) calls it; call it yourself
+    /// only to use the store outside a component tree.
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), cairn_client::StoreError> {
+    /// use cairn_yew::{Persistence, PersistenceConfig};
+    ///
+    /// let config = PersistenceConfig {
+    ///     database: "my-app".into(),
+    ///     hydrate: vec!["prefs".into()],
+    ///     merge_rules: Default::default(),
+    ///     app_version: "1.0.0".into(),
+    /// };
+    /// let persistence = Persistence::open(&config, || {}).await?;
+    /// assert!(persistence.is_hydrated("prefs"));
+    /// # Ok(()) }
+    /// ```
     pub async fn open(
-        name: &str,
+        config: &PersistenceConfig,
         on_blocked: impl FnOnce() + 'static,
     ) -> Result<Persistence, StoreError> {
-        let store = Store::open_or_memory(name, on_blocked).await?;
-        store.set_merge_rules(merge_rules()).await?;
+        let store = Store::open_or_memory(&config.database, on_blocked).await?;
+        store.set_merge_rules(config.merge_rules.clone()).await?;
         let mut hydrated = HashMap::new();
         let mut quarantined = Vec::new();
-        for collection in HYDRATED_COLLECTIONS {
+        for collection in &config.hydrate {
             let loaded = store.load_collection(collection).await?;
             hydrated.extend(loaded.records.into_iter().map(|r| (r.key(), r)));
             quarantined.extend(loaded.quarantined);
         }
         let inner = Rc::new(Inner {
             store,
+            hydrate: config.hydrate.clone(),
+            app_version: config.app_version.clone(),
             hydrated: RefCell::new(hydrated),
             quarantined,
             flushers: RefCell::default(),
@@ -94,31 +148,83 @@ impl Persistence {
         Ok(Persistence { inner })
     }
 
+    /// The open store, for domain hooks that read or write it directly. After a write,
+    /// call [`Persistence::wrote`] with the committed record so views and sync hear of it.
+    ///
+    /// ```no_run
+    /// # async fn run(persistence: cairn_yew::Persistence) {
+    /// let usage = persistence.store().usage().await;
+    /// # }
+    /// ```
     pub fn store(&self) -> &Store {
         &self.inner.store
     }
 
     /// This device's id (stable across reloads; random per browser profile).
+    ///
+    /// ```no_run
+    /// # fn run(persistence: cairn_yew::Persistence) {
+    /// let id: String = persistence.device_id();
+    /// # }
+    /// ```
     pub fn device_id(&self) -> String {
         self.inner.store.device_id().to_string()
     }
 
+    /// The version written into backups and snapshots ([`PersistenceConfig::app_version`]).
+    ///
+    /// ```no_run
+    /// # fn run(persistence: cairn_yew::Persistence) {
+    /// let version: &str = persistence.app_version();
+    /// # }
+    /// ```
+    pub fn app_version(&self) -> &str {
+        &self.inner.app_version
+    }
+
     /// Records that could not be read while loading; they were set aside, not lost.
+    ///
+    /// ```no_run
+    /// # fn run(persistence: cairn_yew::Persistence) {
+    /// let unreadable = persistence.quarantined().len();
+    /// # }
+    /// ```
     pub fn quarantined(&self) -> &[Quarantined] {
         &self.inner.quarantined
     }
 
+    /// Whether `collection` was loaded before first render ([`PersistenceConfig::hydrate`]).
+    ///
+    /// ```no_run
+    /// # fn run(persistence: cairn_yew::Persistence) {
+    /// if persistence.is_hydrated("prefs") { /* read it with `hydrated` */ }
+    /// # }
+    /// ```
     pub fn is_hydrated(&self, collection: &str) -> bool {
-        HYDRATED_COLLECTIONS.contains(&collection)
+        self.inner.hydrate.iter().any(|c| c == collection)
     }
 
     /// The loaded record at `key`, for a hydrated collection.
+    ///
+    /// ```no_run
+    /// # fn run(persistence: cairn_yew::Persistence) {
+    /// use cairn_protocol::RecordKey;
+    /// let theme = persistence.hydrated(&RecordKey::new("prefs", "theme")).map(|r| r.value);
+    /// # }
+    /// ```
     pub fn hydrated(&self, key: &RecordKey) -> Option<Record> {
         self.inner.hydrated.borrow().get(key).cloned()
     }
 
     /// A record changed (committed here or in another tab): keep the loaded copy current
     /// and tell everything watching it.
+    ///
+    /// ```no_run
+    /// # fn run(persistence: cairn_yew::Persistence, record: cairn_protocol::Record) {
+    /// // A record this code read from the store that views may not have seen yet.
+    /// persistence.changed(record);
+    /// # }
+    /// ```
     pub fn changed(&self, record: Record) {
         if self.is_hydrated(&record.collection) {
             self.inner
@@ -149,6 +255,15 @@ impl Persistence {
 
     /// A local change was committed here: show it, and tell the local-write listeners
     /// (the sync scheduler).
+    ///
+    /// ```no_run
+    /// # async fn run(persistence: cairn_yew::Persistence) -> Result<(), cairn_client::StoreError> {
+    /// use cairn_protocol::RecordKey;
+    /// let key = RecordKey::new("tasks", "t1");
+    /// let record = persistence.store().write(key, serde_json::json!({"title": "Plant"})).await?;
+    /// persistence.wrote(record);
+    /// # Ok(()) }
+    /// ```
     pub fn wrote(&self, record: Record) {
         self.changed(record.clone());
         let listeners: Vec<_> = self
@@ -164,6 +279,16 @@ impl Persistence {
     }
 
     /// Calls `on_write` after every local change committed in this page.
+    ///
+    /// ```no_run
+    /// # fn run(persistence: cairn_yew::Persistence) {
+    /// use yew::Callback;
+    /// let registration = persistence.on_local_write(Callback::from(|record: cairn_protocol::Record| {
+    ///     gloo::console::log!("wrote", record.id);
+    /// }));
+    /// // Listening until `registration` is dropped.
+    /// # drop(registration); }
+    /// ```
     pub fn on_local_write(&self, on_write: Callback<Record>) -> Registration {
         let id = self.next_id();
         self.inner
@@ -177,6 +302,17 @@ impl Persistence {
     }
 
     /// Calls `on_change` with every new version of the record at `key`.
+    ///
+    /// ```no_run
+    /// # fn run(persistence: cairn_yew::Persistence) {
+    /// use cairn_protocol::{Record, RecordKey};
+    /// use yew::Callback;
+    /// let registration = persistence.watch(
+    ///     RecordKey::new("prefs", "theme"),
+    ///     Callback::from(|record: Record| gloo::console::log!(record.value.to_string())),
+    /// );
+    /// # drop(registration); }
+    /// ```
     pub fn watch(&self, key: RecordKey, on_change: Callback<Record>) -> Registration {
         let id = self.next_id();
         self.inner.watchers.borrow_mut().push((id, key, on_change));
@@ -188,6 +324,17 @@ impl Persistence {
 
     /// Calls `on_change` with every new version of any record of `collection` (written
     /// here, in another tab, or pulled by sync): for views of a whole collection.
+    ///
+    /// ```no_run
+    /// # fn run(persistence: cairn_yew::Persistence) {
+    /// use cairn_protocol::Record;
+    /// use yew::Callback;
+    /// let registration = persistence.watch_collection(
+    ///     "tasks",
+    ///     Callback::from(|record: Record| gloo::console::log!("changed", record.id)),
+    /// );
+    /// # drop(registration); }
+    /// ```
     pub fn watch_collection(&self, collection: &str, on_change: Callback<Record>) -> Registration {
         let id = self.next_id();
         self.inner
@@ -201,6 +348,15 @@ impl Persistence {
     }
 
     /// Registers a pending-write flusher, called by [`Persistence::flush_all`].
+    ///
+    /// ```no_run
+    /// # fn run(persistence: cairn_yew::Persistence) {
+    /// use std::rc::Rc;
+    /// let registration = persistence.on_flush(Rc::new(|| {
+    ///     // Start writing what this component keeps pending.
+    /// }));
+    /// # drop(registration); }
+    /// ```
     pub fn on_flush(&self, flush: Flusher) -> Registration {
         let id = self.next_id();
         self.inner.flushers.borrow_mut().push((id, flush));
@@ -211,6 +367,13 @@ impl Persistence {
     }
 
     /// Starts writing every pending debounced change now (page hidden, Ctrl+S).
+    ///
+    /// ```no_run
+    /// # fn run(persistence: cairn_yew::Persistence) {
+    /// // Before leaving a page whose changes must be on their way.
+    /// persistence.flush_all();
+    /// # }
+    /// ```
     pub fn flush_all(&self) {
         let flushers: Vec<_> = self
             .inner
@@ -232,6 +395,15 @@ impl Persistence {
 }
 
 /// Keeps a watcher or flusher registered; dropping it unregisters.
+///
+/// ```no_run
+/// # fn run(persistence: cairn_yew::Persistence) {
+/// use yew::Callback;
+/// let registration: cairn_yew::Registration =
+///     persistence.watch_collection("tasks", Callback::noop());
+/// drop(registration); // no longer watching
+/// # }
+/// ```
 pub struct Registration {
     inner: Weak<Inner>,
     id: u64,
@@ -259,6 +431,17 @@ impl Drop for Registration {
 
 /// The persistence context. Panics outside a `PersistenceProvider`: that is a bug in the
 /// component tree, not a runtime condition.
+///
+/// ```no_run
+/// use cairn_yew::use_persistence;
+/// use yew::prelude::*;
+///
+/// #[function_component]
+/// fn Quarantined() -> Html {
+///     let persistence = use_persistence();
+///     html! { <p>{ format!("{} unreadable", persistence.quarantined().len()) }</p> }
+/// }
+/// ```
 #[hook]
 pub fn use_persistence() -> Persistence {
     use_context::<Persistence>()
