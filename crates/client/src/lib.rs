@@ -5,6 +5,8 @@
 //! - [`store`]: the [`Store`]: records, the transactional outbox, the device clock,
 //!   quarantine of unreadable data, and the in-memory fallback.
 //! - [`schema`]: object stores, versions and data migrations.
+//! - [`ordered`]: ordered, paged reads of a collection by its values' `order_key`
+//!   ([`Store::ordered_page`]), on an index of `records`.
 //! - [`blobs`]: binary attachments (note images) as Blobs, local only.
 //! - [`error`]: [`StoreError`], every storage failure as a value.
 //! - [`sync`]: the sync engine ([`SyncEngine`]): accounts, the push/pull round under a Web Lock,
@@ -41,6 +43,7 @@ pub mod global;
 pub mod js_record;
 mod key_batch;
 pub mod live;
+pub mod ordered;
 mod replica;
 pub mod schema;
 pub mod secrets;
@@ -56,6 +59,7 @@ pub use blobs::{random_id, StoredBlob};
 pub use broadcast::Subscription;
 pub use error::StoreError;
 pub use js_record::JsRecord;
+pub use ordered::{OrderedPage, PageOrder, PagePosition};
 pub use replica::Applied;
 pub use secrets::SecretError;
 pub use set_aside::SetAside;
