@@ -52,6 +52,42 @@ pub struct PagePosition {
     pub id: String,
 }
 
+impl PagePosition {
+    /// The position of the record `id` holding `value`, if the value has an order key.
+    ///
+    /// ```
+    /// use cairn_client::PagePosition;
+    /// use serde_json::json;
+    ///
+    /// let at = PagePosition::of("m1", &json!({"order_key": ["c1", 5, "m1"]})).unwrap();
+    /// assert_eq!(at.order_key, json!(["c1", 5, "m1"]));
+    /// assert_eq!(PagePosition::of("m2", &json!({"text": "no key"})), None);
+    /// ```
+    pub fn of(id: &str, value: &Value) -> Option<PagePosition> {
+        let order_key = value.get(ORDER_KEY).filter(|k| is_order_key(k))?;
+        Some(PagePosition {
+            order_key: order_key.clone(),
+            id: id.to_owned(),
+        })
+    }
+
+    /// The index's order of two positions: by order key ([`key_order`]), then by id
+    /// (UTF-16 code units), as [`PageOrder::Ascending`] pages run.
+    ///
+    /// ```
+    /// use cairn_client::PagePosition;
+    /// use serde_json::json;
+    /// use std::cmp::Ordering;
+    ///
+    /// let at = |key, id: &str| PagePosition { order_key: key, id: id.into() };
+    /// assert_eq!(at(json!(1), "b").index_order(&at(json!(2), "a")), Ordering::Less);
+    /// assert_eq!(at(json!(1), "b").index_order(&at(json!(1), "a")), Ordering::Greater);
+    /// ```
+    pub fn index_order(&self, other: &PagePosition) -> Ordering {
+        key_order(&self.order_key, &other.order_key).then_with(|| utf16_order(&self.id, &other.id))
+    }
+}
+
 /// One page of [`Store::ordered_page`].
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct OrderedPage {
@@ -214,7 +250,7 @@ fn memory_page(mem: &MemoryDb, query: &Query<'_>) -> Result<OrderedPage, StoreEr
         let record = row.decode()?;
         let key = &record.value[ORDER_KEY];
         if is_order_key(key)
-            && starts_with(key, query.within)
+            && has_prefix(key, query.within)
             && query.is_after_position(key, &record.id)
         {
             candidates.push(record);
@@ -347,8 +383,16 @@ pub fn is_order_key(value: &Value) -> bool {
 }
 
 /// Whether `key` is an array whose first elements equal those of `prefix` (every key
-/// starts with the empty prefix).
-fn starts_with(key: &Value, prefix: &[Value]) -> bool {
+/// starts with the empty prefix): whether a page `within` `prefix` holds it.
+///
+/// ```
+/// use cairn_client::ordered::has_prefix;
+/// use serde_json::json;
+///
+/// assert!(has_prefix(&json!(["c1", 5, "m1"]), &[json!("c1")]));
+/// assert!(!has_prefix(&json!(["c12", 5, "m1"]), &[json!("c1")]));
+/// ```
+pub fn has_prefix(key: &Value, prefix: &[Value]) -> bool {
     if prefix.is_empty() {
         return true;
     }
@@ -443,12 +487,12 @@ mod tests {
 
     #[test]
     fn a_prefix_matches_arrays_starting_with_it() {
-        assert!(starts_with(&json!(["c", 1, "m"]), &[json!("c")]));
-        assert!(starts_with(&json!(["c", 1]), &[json!("c"), json!(1.0)]));
-        assert!(!starts_with(&json!(["c"]), &[json!("c"), json!(1)]));
-        assert!(!starts_with(&json!(["cd", 1]), &[json!("c")]));
-        assert!(!starts_with(&json!("c"), &[json!("c")]));
-        assert!(starts_with(&json!(5), &[]));
+        assert!(has_prefix(&json!(["c", 1, "m"]), &[json!("c")]));
+        assert!(has_prefix(&json!(["c", 1]), &[json!("c"), json!(1.0)]));
+        assert!(!has_prefix(&json!(["c"]), &[json!("c"), json!(1)]));
+        assert!(!has_prefix(&json!(["cd", 1]), &[json!("c")]));
+        assert!(!has_prefix(&json!("c"), &[json!("c")]));
+        assert!(has_prefix(&json!(5), &[]));
     }
 
     #[test]
