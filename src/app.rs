@@ -5,7 +5,7 @@ use yew::prelude::*;
 use yew_router::prelude::*;
 
 use crate::components::{
-    AppearanceRoot, NavBar, OfflineBanner, PersistenceProvider, SnapshotScheduler, SyncProvider,
+    AppearanceRoot, NavBar, OfflineBanner, PersistenceRoot, SnapshotScheduler, SyncRoot,
     UpdateBanner,
 };
 use crate::routes::{switch, Route};
@@ -97,13 +97,13 @@ pub fn App() -> Html {
             <UpdateBanner />
             <OfflineBanner />
             <main>
-                <PersistenceProvider>
+                <PersistenceRoot>
                     <AppearanceRoot />
                     <SnapshotScheduler />
-                    <SyncProvider>
+                    <SyncRoot>
                         <Switch<Route> render={switch} />
-                    </SyncProvider>
-                </PersistenceProvider>
+                    </SyncRoot>
+                </PersistenceRoot>
             </main>
         </BrowserRouter>
     }

@@ -1,7 +1,7 @@
 use cairn_protocol::ConflictKind;
 use yew::prelude::*;
 
-use crate::components::sync_panel::time_of;
+use crate::format::time_of;
 use crate::hooks::{use_persistence, use_sync};
 
 /// Versions made without knowing each other: those merged automatically, and those where

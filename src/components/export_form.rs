@@ -3,8 +3,9 @@ use serde::{Deserialize, Serialize};
 use web_sys::HtmlInputElement;
 use yew::prelude::*;
 
-use crate::components::sync_panel::time_of;
-use crate::hooks::{use_backup, use_persistent_state, ExportRequest, PersistOptions};
+use crate::format::time_of;
+use crate::hooks::config::UI;
+use crate::hooks::{use_backup, use_persistent_state_with, ExportRequest, PersistOptions};
 
 /// The export choices, kept (collection `ui`) so the page opens as the user left it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -40,10 +41,11 @@ pub struct ExportFormProps {
 #[function_component]
 pub fn ExportForm(props: &ExportFormProps) -> Html {
     let backup = use_backup();
-    let prefs = use_persistent_state(
+    let prefs = use_persistent_state_with(
+        UI,
         "storage-export",
         ExportPrefs::default(),
-        PersistOptions::default().collection("ui").debounce_ms(0),
+        PersistOptions::default().debounce_ms(0),
     );
     let include_secrets = use_state(|| false);
     let passphrase = use_node_ref();

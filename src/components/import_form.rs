@@ -2,9 +2,9 @@ use cairn_protocol::backup::{ImportMode, Plan};
 use web_sys::HtmlInputElement;
 use yew::prelude::*;
 
-use crate::components::sync_panel::time_of;
 use crate::components::ImportProgress;
-use crate::hooks::{use_backup, ImportOutcome, ImportStage};
+use crate::format::{summary_text, time_of};
+use crate::hooks::{use_backup, ImportStage};
 
 /// Most invalid records listed by name.
 const REJECTS_SHOWN: usize = 20;
@@ -211,35 +211,4 @@ fn replace_text(plan: &Plan, collections: &[String]) -> String {
         collections.join(", "),
         c.unchanged
     )
-}
-
-/// The sentence shown after an import or restore.
-pub fn summary_text(o: &ImportOutcome) -> String {
-    let mut text = format!(
-        "{}: {} record(s) written",
-        match o.mode {
-            ImportMode::Merge => "Merged",
-            ImportMode::Replace => "Replaced",
-        },
-        o.written
-    );
-    if o.conflicts > 0 {
-        text.push_str(&format!(
-            "; {} unsynced change(s) moved to the conflict log",
-            o.conflicts
-        ));
-    }
-    if o.skipped > 0 {
-        text.push_str(&format!(
-            "; {} skipped (changed here meanwhile, yours kept)",
-            o.skipped
-        ));
-    }
-    match o.secrets {
-        Some(0) => text.push_str("; secrets not imported (no passphrase)"),
-        Some(n) => text.push_str(&format!("; {n} secret(s) restored")),
-        None => {}
-    }
-    text.push('.');
-    text
 }

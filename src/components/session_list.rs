@@ -1,6 +1,6 @@
 use yew::prelude::*;
 
-use crate::components::sync_panel::time_of;
+use crate::format::time_of;
 use crate::hooks::use_sync;
 
 /// The account's signed-in sessions (this device first marked), with "Sign out

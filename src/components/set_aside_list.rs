@@ -1,6 +1,6 @@
 use yew::prelude::*;
 
-use crate::components::sync_panel::time_of;
+use crate::format::time_of;
 use crate::hooks::use_sync;
 
 /// Local changes the server refused, kept out of sync with the reason: each can be tried

@@ -1,12 +1,9 @@
 use web_sys::HtmlInputElement;
 use yew::prelude::*;
 
-use crate::components::import_form::summary_text;
-use crate::components::sync_panel::time_of;
 use crate::components::{ImportProgress, SaveStatusBadge};
-use crate::hooks::{
-    human_bytes, use_snapshot_settings, use_snapshots, ImportStage, SnapshotSettings,
-};
+use crate::format::{human_bytes, summary_text, time_of};
+use crate::hooks::{use_snapshot_settings, use_snapshots, ImportStage, SnapshotSettings};
 
 #[derive(Properties, PartialEq)]
 pub struct SnapshotListProps {

@@ -1,8 +1,8 @@
 use yew::prelude::*;
 use yew_router::prelude::*;
 
-use crate::components::sync_panel::{pending_text, time_of};
 use crate::components::{ConflictLog, SetAsideList};
+use crate::format::{pending_text, time_of};
 use crate::hooks::use_sync;
 use crate::routes::Route;
 

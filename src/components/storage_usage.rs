@@ -1,6 +1,7 @@
 use yew::prelude::*;
 
-use crate::hooks::{human_bytes, StorageView};
+use crate::format::human_bytes;
+use crate::hooks::StorageView;
 
 #[derive(Properties, PartialEq)]
 pub struct StorageUsageProps {

@@ -1,7 +1,7 @@
 use yew::prelude::*;
 use yew_router::prelude::*;
 
-use crate::components::sync_panel::time_of;
+use crate::format::time_of;
 use crate::hooks::use_sync;
 use crate::routes::Route;
 

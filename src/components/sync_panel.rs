@@ -1,6 +1,7 @@
 use yew::prelude::*;
 
 use crate::components::{AccountForm, ConflictLog, SessionList, SetAsideList};
+use crate::format::{pending_text, time_of};
 use crate::hooks::use_sync;
 
 /// The sync section of Settings: the account, sync status, "Sync now", and the conflict log.
@@ -76,39 +77,4 @@ fn grouped(n: u64) -> String {
         out.push(c);
     }
     out
-}
-
-/// "All changes synced", or what is not.
-pub(crate) fn pending_text(pending: usize, set_aside: usize) -> String {
-    let waiting = match pending {
-        0 => None,
-        1 => Some("1 change waiting to sync".to_owned()),
-        n => Some(format!("{n} changes waiting to sync")),
-    };
-    let refused = match set_aside {
-        0 => None,
-        1 => Some("1 change refused by the server (below)".to_owned()),
-        n => Some(format!("{n} changes refused by the server (below)")),
-    };
-    match (waiting, refused) {
-        (None, None) => "All changes synced".to_owned(),
-        (Some(w), None) => w,
-        (None, Some(r)) => r,
-        (Some(w), Some(r)) => format!("{w}; {r}"),
-    }
-}
-
-/// `ms` since the epoch as a local time of day (and date when not today).
-pub fn time_of(ms: u64) -> String {
-    let date = js_sys::Date::new(&(ms as f64).into());
-    let today = js_sys::Date::new_0().to_date_string() == date.to_date_string();
-    let time = format!("{:02}:{:02}", date.get_hours(), date.get_minutes());
-    if today {
-        time
-    } else {
-        format!(
-            "{} {time}",
-            String::from(date.to_locale_date_string("default", &Default::default()))
-        )
-    }
 }

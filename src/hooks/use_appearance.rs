@@ -1,7 +1,9 @@
 use serde::{Deserialize, Serialize};
 use yew::prelude::*;
 
-use super::{use_persistent_state, PersistOptions, PersistentState};
+use cairn_yew::{use_persistent_state_with, PersistOptions, PersistentState};
+
+use super::config::PREFS;
 
 /// Colour theme.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -125,10 +127,11 @@ impl Appearance {
 /// [`AppearanceRoot`](crate::components::AppearanceRoot).
 #[hook]
 pub fn use_appearance() -> Appearance {
-    let settings = use_persistent_state(
+    let settings = use_persistent_state_with(
+        PREFS,
         "appearance",
         AppearanceSettings::default(),
-        PersistOptions::default().collection("prefs").debounce_ms(0),
+        PersistOptions::default().debounce_ms(0),
     );
     Appearance { settings }
 }

@@ -1,5 +1,5 @@
 //! One note: whether it exists ([`use_note_lookup`]), editing it with autosave
-//! ([`use_note`], on [`use_persistent_state`]), its images, and showing an image from
+//! ([`use_note`], on [`use_persistent_state_with`]), its images, and showing an image from
 //! its local blob ([`use_note_image`]).
 
 use std::cell::{Cell, RefCell};
@@ -9,10 +9,12 @@ use cairn_protocol::{Record, RecordKey};
 use yew::platform::spawn_local;
 use yew::prelude::*;
 
-use super::persistence::{use_persistence, Persistence};
+use cairn_yew::{
+    use_persistence, use_persistent_state_with, PersistOptions, Persistence, PersistentState,
+    SaveStatus,
+};
+
 use super::use_notes::{Note, NoteImage, NOTES};
-use super::use_persistent_state::{use_persistent_state, PersistOptions, SaveStatus};
-use super::PersistentState;
 
 /// The largest image a note accepts, in bytes (10 MiB).
 pub const MAX_IMAGE_BYTES: f64 = 10.0 * 1024.0 * 1024.0;
@@ -215,14 +217,15 @@ impl NoteHandle {
 }
 
 /// The note `id`, editable, saved through the persistence machinery a moment after each
-/// change (see [`use_persistent_state`]).
+/// change (see [`use_persistent_state_with`]).
 #[hook]
 pub fn use_note(id: &str) -> NoteHandle {
     let persistence = use_persistence();
-    let state = use_persistent_state(
+    let state = use_persistent_state_with(
+        NOTES,
         id,
         Note::default(),
-        PersistOptions::default().collection(NOTES).debounce_ms(600),
+        PersistOptions::default().debounce_ms(600),
     );
     let latest = use_mut_ref(Note::default);
     *latest.borrow_mut() = state.value().clone();

@@ -2,17 +2,13 @@
 //!
 //! A note is one record of collection [`NOTES`] whose id is the note's id and whose value
 //! is a [`Note`] object. Other values in the collection (Home's scratchpad is a plain
-//! string) are not notes and are left out.
+//! string) are not notes and are left out. The list is [`cairn_yew::use_collection`]'s.
 
-use std::collections::HashMap;
-use std::rc::Rc;
-
-use cairn_protocol::{Hlc, Record, RecordKey};
+use cairn_protocol::Record;
+use cairn_yew::{use_collection, use_persistence, CollectionHandle, Deleted, Persistence};
 use serde::{Deserialize, Serialize};
 use yew::platform::spawn_local;
 use yew::prelude::*;
-
-use super::persistence::{use_persistence, Persistence};
 
 /// The collection notes are kept in.
 pub const NOTES: &str = "notes";
@@ -95,83 +91,27 @@ pub struct DeletedNote {
     pub note: Note,
 }
 
-/// The newest version seen of each record of the collection: `None` for a tombstone or a
-/// value that is not a note.
-#[derive(Default, PartialEq)]
-struct NotesState {
-    loaded: bool,
-    error: Option<String>,
-    notes: HashMap<String, (Hlc, Option<Note>)>,
-}
-
-enum NotesAction {
-    Loaded(Vec<Record>),
-    Changed(Record),
-    Failed(String),
-}
-
-impl NotesState {
-    fn merge(&mut self, record: Record) {
-        let newer = self
-            .notes
-            .get(&record.id)
-            .is_none_or(|(hlc, _)| *hlc <= record.hlc);
-        if newer {
-            let note = Note::from_record(&record);
-            self.notes.insert(record.id, (record.hlc, note));
-        }
-    }
-}
-
-impl Reducible for NotesState {
-    type Action = NotesAction;
-
-    fn reduce(self: Rc<Self>, action: NotesAction) -> Rc<Self> {
-        let mut next = NotesState {
-            loaded: self.loaded,
-            error: self.error.clone(),
-            notes: self.notes.clone(),
-        };
-        match action {
-            NotesAction::Loaded(records) => {
-                next.loaded = true;
-                for record in records {
-                    next.merge(record);
-                }
-            }
-            NotesAction::Changed(record) => next.merge(record),
-            NotesAction::Failed(error) => next.error = Some(error),
-        }
-        Rc::new(next)
-    }
-}
-
 /// The handle returned by [`use_notes`].
 #[derive(Clone)]
 pub struct NotesHandle {
     persistence: Persistence,
-    state: UseReducerHandle<NotesState>,
+    notes: CollectionHandle<Note>,
 }
 
 impl NotesHandle {
     /// False until the collection has been read.
     pub fn is_loaded(&self) -> bool {
-        self.state.loaded
+        self.notes.is_loaded()
     }
 
     /// The last error of reading or writing notes, if any.
     pub fn error(&self) -> Option<String> {
-        self.state.error.clone()
+        self.notes.error()
     }
 
     /// Every note, newest (last updated) first.
     pub fn all(&self) -> Vec<(String, Note)> {
-        let mut notes: Vec<_> = self
-            .state
-            .notes
-            .iter()
-            .filter_map(|(id, (_, note))| Some((id.clone(), note.clone()?)))
-            .collect();
+        let mut notes = self.notes.all();
         notes.sort_by(|(a_id, a), (b_id, b)| {
             b.updated_at
                 .total_cmp(&a.updated_at)
@@ -182,45 +122,15 @@ impl NotesHandle {
 
     /// Creates an empty note; `on_created` gets its id once it is stored.
     pub fn create(&self, on_created: Callback<String>) {
-        let (persistence, state) = (self.persistence.clone(), self.state.clone());
-        spawn_local(async move {
-            let result = async {
-                let id = cairn_client::random_id()?;
-                let note = Note::new(js_sys::Date::now());
-                let value = serde_json::to_value(&note)
-                    .map_err(|e| cairn_client::StoreError::Encode(e.to_string()))?;
-                let record = persistence
-                    .store()
-                    .write(RecordKey::new(NOTES, id.clone()), value)
-                    .await?;
-                persistence.wrote(record);
-                Ok::<_, cairn_client::StoreError>(id)
-            }
-            .await;
-            match result {
-                Ok(id) => on_created.emit(id),
-                Err(e) => state.dispatch(NotesAction::Failed(format!(
-                    "The note could not be created: {e}"
-                ))),
-            }
-        });
+        self.notes
+            .create(Note::new(js_sys::Date::now()), on_created);
     }
 
     /// Writes a deleted note back (a new change, so it syncs like any other).
     pub fn restore(&self, deleted: DeletedNote) {
-        let (persistence, state) = (self.persistence.clone(), self.state.clone());
-        spawn_local(async move {
-            let value = serde_json::to_value(&deleted.note).unwrap_or_default();
-            match persistence
-                .store()
-                .write(RecordKey::new(NOTES, deleted.id), value)
-                .await
-            {
-                Ok(record) => persistence.wrote(record),
-                Err(e) => state.dispatch(NotesAction::Failed(format!(
-                    "The note could not be restored: {e}"
-                ))),
-            }
+        self.notes.restore(Deleted {
+            id: deleted.id,
+            value: deleted.note,
         });
     }
 
@@ -241,30 +151,10 @@ impl NotesHandle {
 /// pulled by sync appear as they happen.
 #[hook]
 pub fn use_notes() -> NotesHandle {
-    let persistence = use_persistence();
-    let state = use_reducer(NotesState::default);
-    {
-        let dispatcher = state.dispatcher();
-        use_effect_with(persistence.clone(), move |persistence| {
-            // Watch first, so nothing that changes while loading is missed.
-            let changes = dispatcher.clone();
-            let registration = persistence.watch_collection(
-                NOTES,
-                Callback::from(move |record| changes.dispatch(NotesAction::Changed(record))),
-            );
-            let persistence = persistence.clone();
-            spawn_local(async move {
-                match persistence.store().load_collection(NOTES).await {
-                    Ok(loaded) => dispatcher.dispatch(NotesAction::Loaded(loaded.records)),
-                    Err(e) => dispatcher.dispatch(NotesAction::Failed(format!(
-                        "Notes could not be loaded: {e}"
-                    ))),
-                }
-            });
-            move || drop(registration)
-        });
+    NotesHandle {
+        persistence: use_persistence(),
+        notes: use_collection::<Note>(NOTES),
     }
-    NotesHandle { persistence, state }
 }
 
 #[cfg(test)]

@@ -3,7 +3,9 @@ use web_sys::{Notification, NotificationOptions, NotificationPermission};
 use yew::platform::spawn_local;
 use yew::prelude::*;
 
-use super::{use_persistent_state, PersistOptions, Persistence, PersistentState};
+use cairn_yew::{use_persistent_state_with, PersistOptions, Persistence, PersistentState};
+
+use super::config::PREFS;
 
 /// Where the setting is stored (collection `prefs`).
 pub const NOTIFICATIONS_PREF: &str = "notifications";
@@ -71,18 +73,29 @@ impl Notifications {
 /// overwritten by one made on another device).
 #[hook]
 pub fn use_notifications() -> Notifications {
-    let enabled = use_persistent_state(
+    let enabled = use_persistent_state_with(
+        PREFS,
         NOTIFICATIONS_PREF,
         false,
-        PersistOptions::default().collection("prefs").debounce_ms(0),
+        PersistOptions::default().debounce_ms(0),
     );
     let access = use_state(access);
     Notifications { enabled, access }
 }
 
+/// Tells the user that a sync round replaced changes of theirs with newer ones from
+/// another device (given to the sync provider as its `on_conflicts`).
+pub fn notify_conflicts(persistence: &Persistence) {
+    notify(
+        persistence,
+        "A change was overwritten",
+        "A newer change from another device replaced one of yours. Your version is kept in the conflict log on the Storage page.",
+    );
+}
+
 /// Shows a notification if the user turned them on and the browser allows it.
-pub fn notify(persistence: &Persistence, title: &str, body: &str) {
-    let key = cairn_protocol::RecordKey::new("prefs", NOTIFICATIONS_PREF);
+fn notify(persistence: &Persistence, title: &str, body: &str) {
+    let key = cairn_protocol::RecordKey::new(PREFS, NOTIFICATIONS_PREF);
     let wanted = persistence
         .hydrated(&key)
         .is_some_and(|r| r.value == serde_json::Value::Bool(true));

@@ -4,7 +4,7 @@ use yew::prelude::*;
 use yew_router::prelude::*;
 
 use crate::components::{DashboardCard, SaveStatusBadge, SyncBadge};
-use crate::hooks::{use_assessment, use_onboarding, use_persistent_state, PersistOptions};
+use crate::hooks::{use_assessment, use_onboarding, use_persistent_state, NOTES};
 use crate::routes::Route;
 
 /// Home: the dashboard. Cards that expand and collapse, a Customize mode to choose which
@@ -78,11 +78,7 @@ pub fn Home() -> Html {
 /// A note to self, kept on this device as it is typed.
 #[function_component]
 fn QuickNote() -> Html {
-    let note = use_persistent_state(
-        "scratchpad",
-        String::new(),
-        PersistOptions::default().collection("notes"),
-    );
+    let note = use_persistent_state(NOTES, "scratchpad", String::new());
     let oninput = {
         let set = note.setter();
         Callback::from(move |e: InputEvent| {

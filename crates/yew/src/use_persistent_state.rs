@@ -1,4 +1,7 @@
-use std::cell::{Cell, RefCell};
+//! [`use_persistent_state`]: a value kept in one record, saved by the [`Saver`] state
+//! machine, following changes made elsewhere.
+
+use std::cell::RefCell;
 use std::rc::Rc;
 
 use cairn_protocol::{Hlc, Record, RecordKey};
@@ -8,43 +11,41 @@ use serde::Serialize;
 use yew::platform::spawn_local;
 use yew::prelude::*;
 
-use super::persistence::{use_persistence, Persistence};
-
-/// Attempts per write before the status becomes [`SaveStatus::Error`].
-pub const MAX_ATTEMPTS: u32 = 3;
-/// Wait before the first retry; doubled for each further one.
-pub const FIRST_RETRY_MS: u32 = 250;
-
-/// Whether the latest value is safely stored.
-#[derive(Debug, Clone, PartialEq)]
-pub enum SaveStatus {
-    /// Nothing written since the value was loaded.
-    Idle,
-    Saving,
-    /// Stored, at this time (ms since the epoch).
-    Saved(f64),
-    /// Not stored, and why: a storage failure after every retry, or a value the
-    /// validator refused.
-    Error(String),
-}
+use crate::persistence::{use_persistence, Persistence};
+use crate::saver::{Command, SaveStatus, Saver};
 
 /// A validator: `Err(reason)` keeps a value from being written.
+///
+/// ```
+/// use std::rc::Rc;
+/// let not_empty: cairn_yew::Validator<String> = Rc::new(|name: &String| {
+///     if name.trim().is_empty() { Err("Type a name.".into()) } else { Ok(()) }
+/// });
+/// assert!(not_empty(&" ".to_owned()).is_err());
+/// ```
 pub type Validator<T> = Rc<dyn Fn(&T) -> Result<(), String>>;
 
-/// How a [`use_persistent_state`] value is stored.
+/// How a [`use_persistent_state_with`] value is saved.
+///
+/// ```
+/// use cairn_yew::PersistOptions;
+///
+/// let options = PersistOptions::<u32>::default()
+///     .debounce_ms(0)
+///     .validate(|n| if *n <= 10 { Ok(()) } else { Err("At most 10.".into()) });
+/// assert_eq!(options.debounce_ms, 0);
+/// ```
 pub struct PersistOptions<T> {
-    /// The collection of the record (default `"prefs"`).
-    pub collection: &'static str,
     /// Wait this long after the last change before writing (default 1000 ms; 0 writes
     /// each change at once).
     pub debounce_ms: u32,
+    /// Refuses values that must not be stored (default: none refused).
     pub validate: Option<Validator<T>>,
 }
 
 impl<T> Default for PersistOptions<T> {
     fn default() -> Self {
         Self {
-            collection: "prefs",
             debounce_ms: 1000,
             validate: None,
         }
@@ -52,29 +53,37 @@ impl<T> Default for PersistOptions<T> {
 }
 
 impl<T> PersistOptions<T> {
-    pub fn collection(mut self, collection: &'static str) -> Self {
-        self.collection = collection;
-        self
-    }
-
+    /// Sets [`PersistOptions::debounce_ms`].
+    ///
+    /// ```
+    /// let options = cairn_yew::PersistOptions::<bool>::default().debounce_ms(0);
+    /// assert_eq!(options.debounce_ms, 0);
+    /// ```
     pub fn debounce_ms(mut self, ms: u32) -> Self {
         self.debounce_ms = ms;
         self
     }
 
+    /// Sets [`PersistOptions::validate`].
+    ///
+    /// ```
+    /// let options = cairn_yew::PersistOptions::<String>::default()
+    ///     .validate(|s| if s.is_empty() { Err("Required.".into()) } else { Ok(()) });
+    /// assert!(options.validate.is_some());
+    /// ```
     pub fn validate(mut self, validate: impl Fn(&T) -> Result<(), String> + 'static) -> Self {
         self.validate = Some(Rc::new(validate));
         self
     }
 }
 
-/// The handle returned by [`use_persistent_state`].
+/// The handle returned by [`use_persistent_state`]: the value, and whether it is saved.
 pub struct PersistentState<T> {
     value: UseStateHandle<Rc<T>>,
     status: UseStateHandle<SaveStatus>,
     dirty: UseStateHandle<bool>,
     loaded: UseStateHandle<bool>,
-    saver: Rc<Saver>,
+    saver: Rc<KeyWriter>,
     validate: Option<Validator<T>>,
 }
 
@@ -99,15 +108,13 @@ impl<T: Serialize + 'static> PersistentState<T> {
     /// Replaces the value; it is written after the debounce delay, unless the validator
     /// refuses it (then the status says why and nothing is written).
     pub fn set(&self, value: T) {
-        self.dirty.set(true);
-        if let Some(Err(reason)) = self.validate.as_ref().map(|v| v(&value)) {
-            self.saver.discard_pending();
-            self.status.set(SaveStatus::Error(reason));
-        } else {
-            match serde_json::to_value(&value) {
-                Ok(json) => self.saver.queue(json),
-                Err(e) => self.status.set(SaveStatus::Error(e.to_string())),
-            }
+        let encoded = match self.validate.as_ref().map(|v| v(&value)) {
+            Some(Err(reason)) => Err(reason),
+            _ => serde_json::to_value(&value).map_err(|e| e.to_string()),
+        };
+        match encoded {
+            Ok(json) => self.saver.run(|saver| saver.change(json)),
+            Err(reason) => self.saver.run(|saver| saver.refuse(reason)),
         }
         self.value.set(Rc::new(value));
     }
@@ -126,15 +133,13 @@ impl<T: Serialize + 'static> PersistentState<T> {
     /// Writes the pending change now instead of after the debounce delay; after a
     /// failed write, tries again with a fresh set of attempts.
     pub fn save_now(&self) {
-        self.saver.failed_attempts.set(0);
-        self.saver.flush();
+        self.saver.run(Saver::save_now);
     }
 
     /// Drops a change that is waiting to be written (debounced, or kept after failed
     /// attempts), e.g. because the record is being deleted: nothing of it is written.
     pub fn discard_pending(&self) {
-        self.saver.discard_pending();
-        self.dirty.set(false);
+        self.saver.run(Saver::discard_pending);
     }
 
     /// True from a change until it is stored.
@@ -153,7 +158,35 @@ impl<T: Serialize + 'static> PersistentState<T> {
     }
 }
 
-/// State of type `T` kept in the record `options.collection`/`id`.
+/// State of type `T` kept in the record `collection`/`id`, saved a second after the
+/// last change ([`use_persistent_state_with`] sets the delay and a validator).
+///
+/// ```no_run
+/// use cairn_yew::use_persistent_state;
+/// use yew::prelude::*;
+///
+/// #[function_component]
+/// fn Nickname() -> Html {
+///     let name = use_persistent_state("prefs", "nickname", String::new());
+///     let oninput = {
+///         let name = name.clone();
+///         Callback::from(move |e: InputEvent| {
+///             let input: web_sys::HtmlInputElement = e.target_unchecked_into();
+///             name.set(input.value());
+///         })
+///     };
+///     html! { <input value={name.value().clone()} {oninput} /> }
+/// }
+/// ```
+#[hook]
+pub fn use_persistent_state<T>(collection: &str, id: &str, default: T) -> PersistentState<T>
+where
+    T: Serialize + DeserializeOwned + 'static,
+{
+    use_persistent_state_with(collection, id, default, PersistOptions::default())
+}
+
+/// [`use_persistent_state`] with [`PersistOptions`]: the debounce delay and a validator.
 ///
 /// The value starts as the stored one (already loaded for hydrated collections, read on
 /// mount otherwise), or `default`. Changes are debounced, written through the store's
@@ -163,8 +196,29 @@ impl<T: Serialize + 'static> PersistentState<T> {
 /// nothing is pending here. A change from elsewhere that arrives while a local change
 /// waits (in the debounce, or in flight) is not lost: the local change replaces it, and
 /// it goes to the conflict log, restorable like any conflict.
+///
+/// ```no_run
+/// use cairn_yew::{use_persistent_state_with, PersistOptions};
+/// use yew::prelude::*;
+///
+/// #[function_component]
+/// fn DarkMode() -> Html {
+///     let dark = use_persistent_state_with(
+///         "prefs",
+///         "dark",
+///         false,
+///         PersistOptions::default().debounce_ms(0),
+///     );
+///     let toggle = {
+///         let dark = dark.clone();
+///         Callback::from(move |_| dark.update(|on| !on))
+///     };
+///     html! { <button onclick={toggle}>{ if *dark.value() { "Light" } else { "Dark" } }</button> }
+/// }
+/// ```
 #[hook]
-pub fn use_persistent_state<T>(
+pub fn use_persistent_state_with<T>(
+    collection: &str,
     id: &str,
     default: T,
     options: PersistOptions<T>,
@@ -173,8 +227,8 @@ where
     T: Serialize + DeserializeOwned + 'static,
 {
     let persistence = use_persistence();
-    let key = RecordKey::new(options.collection, id);
-    let hydrated = persistence.is_hydrated(options.collection);
+    let key = RecordKey::new(collection, id);
+    let hydrated = persistence.is_hydrated(collection);
     // A deleted record (a tombstone, e.g. after "Clear data") reads as the default.
     let default_json = use_memo((), |_| serde_json::to_value(&default).ok());
     let value = {
@@ -190,10 +244,7 @@ where
     let saver = {
         let (persistence, status, dirty) = (persistence.clone(), status.setter(), dirty.setter());
         use_memo(key.clone(), move |key| {
-            let base = persistence.hydrated(key).map(|r| r.hlc);
-            let saver = Saver::new(persistence, key.clone(), options.debounce_ms, status, dirty);
-            *saver.base.borrow_mut() = base;
-            saver
+            KeyWriter::new(persistence, key.clone(), options.debounce_ms, status, dirty)
         })
     };
 
@@ -281,17 +332,15 @@ fn decode<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, String> {
     serde_json::from_value(value).map_err(|e| format!("the stored value could not be read ({e})"))
 }
 
-/// Writes one key's changes: debounced, one at a time, retried with backoff.
-pub(crate) struct Saver {
+/// Carries out one key's [`Saver`]: its timer, its writes to the store, and what the
+/// hook shows of it; plus what the machine does not know about, the versions of the
+/// record from elsewhere.
+pub(crate) struct KeyWriter {
     persistence: Persistence,
     key: RecordKey,
-    debounce_ms: u32,
+    saver: RefCell<Saver<serde_json::Value>>,
     status: UseStateSetter<SaveStatus>,
     dirty: UseStateSetter<bool>,
-    /// The latest change not yet handed to the store.
-    pending: RefCell<Option<serde_json::Value>>,
-    in_flight: Cell<bool>,
-    failed_attempts: Cell<u32>,
     timer: RefCell<Option<Timeout>>,
     /// The clock of the newest version this hook knows: loaded, followed, or written.
     base: RefCell<Option<Hlc>>,
@@ -300,33 +349,75 @@ pub(crate) struct Saver {
     replaced: RefCell<Option<Record>>,
 }
 
-impl PartialEq for Saver {
+impl PartialEq for KeyWriter {
     fn eq(&self, other: &Self) -> bool {
         std::ptr::eq(self, other)
     }
 }
 
-impl Saver {
+impl KeyWriter {
     fn new(
         persistence: Persistence,
         key: RecordKey,
         debounce_ms: u32,
         status: UseStateSetter<SaveStatus>,
         dirty: UseStateSetter<bool>,
-    ) -> Rc<Saver> {
-        Rc::new(Saver {
+    ) -> Rc<KeyWriter> {
+        let base = persistence.hydrated(&key).map(|r| r.hlc);
+        Rc::new(KeyWriter {
             persistence,
             key,
-            debounce_ms,
+            saver: RefCell::new(Saver::new(debounce_ms)),
             status,
             dirty,
-            pending: RefCell::default(),
-            in_flight: Cell::new(false),
-            failed_attempts: Cell::new(0),
             timer: RefCell::default(),
-            base: RefCell::default(),
+            base: RefCell::new(base),
             replaced: RefCell::default(),
         })
+    }
+
+    /// Steps the machine with `step`, shows what changed of its status, and carries out
+    /// the command it returns.
+    fn run(
+        self: &Rc<Self>,
+        step: impl FnOnce(&mut Saver<serde_json::Value>) -> Command<serde_json::Value>,
+    ) {
+        let (command, before, after) = {
+            let mut saver = self.saver.borrow_mut();
+            let before = (saver.status().clone(), saver.is_dirty());
+            let command = step(&mut saver);
+            (command, before, (saver.status().clone(), saver.is_dirty()))
+        };
+        if after.0 != before.0 {
+            self.status.set(after.0);
+        }
+        if after.1 != before.1 {
+            self.dirty.set(after.1);
+        }
+        match command {
+            Command::Nothing => {}
+            Command::Arm(ms) => self.arm(ms),
+            Command::Disarm => drop(self.timer.borrow_mut().take()),
+            Command::Write(json) => {
+                self.timer.borrow_mut().take();
+                self.write(json);
+            }
+        }
+    }
+
+    fn arm(self: &Rc<Self>, ms: u32) {
+        let this = Rc::downgrade(self);
+        // Replacing the timer cancels the previous one.
+        *self.timer.borrow_mut() = Some(Timeout::new(ms, move || {
+            if let Some(this) = this.upgrade() {
+                this.run(Saver::timer_fired);
+            }
+        }));
+    }
+
+    /// Writes what waits now (page hidden, unmount).
+    fn flush(self: &Rc<Self>) {
+        self.run(Saver::flush);
     }
 
     /// Whether `record` is newer than every version this hook knows (not its own write
@@ -354,64 +445,30 @@ impl Saver {
     }
 
     fn has_unsaved(&self) -> bool {
-        self.pending.borrow().is_some() || self.in_flight.get()
+        self.saver.borrow().has_unsaved()
     }
 
-    fn queue(self: &Rc<Self>, json: serde_json::Value) {
-        *self.pending.borrow_mut() = Some(json);
-        self.failed_attempts.set(0);
-        if self.debounce_ms == 0 {
-            self.flush();
-        } else {
-            self.schedule(self.debounce_ms);
-        }
-    }
-
-    fn discard_pending(&self) {
-        self.pending.borrow_mut().take();
-        self.timer.borrow_mut().take();
-    }
-
-    fn schedule(self: &Rc<Self>, ms: u32) {
-        let this = Rc::downgrade(self);
-        // Replacing the timer cancels the previous one.
-        *self.timer.borrow_mut() = Some(Timeout::new(ms, move || {
-            if let Some(this) = this.upgrade() {
-                this.flush();
-            }
-        }));
-    }
-
-    /// Hands the pending change to the store now. With a write in flight it waits: the
-    /// write's completion flushes again.
-    fn flush(self: &Rc<Self>) {
-        self.timer.borrow_mut().take();
-        if self.in_flight.get() {
-            return;
-        }
-        let Some(json) = self.pending.borrow_mut().take() else {
-            return;
-        };
-        self.in_flight.set(true);
-        self.status.set(SaveStatus::Saving);
+    /// Hands `json` to the store (the machine allows one write at a time), replacing
+    /// the version from elsewhere that arrived meanwhile, if any.
+    fn write(self: &Rc<Self>, json: serde_json::Value) {
         let replaced = self.replaced.borrow_mut().take();
         let this = self.clone();
         spawn_local(async move {
             let result = this
                 .persistence
                 .store()
-                .write_replacing(this.key.clone(), json.clone(), replaced.as_ref())
+                .write_replacing(this.key.clone(), json, replaced.as_ref())
                 .await;
-            this.in_flight.set(false);
             match result {
                 Ok(record) => {
-                    this.failed_attempts.set(0);
                     *this.base.borrow_mut() = Some(record.hlc.clone());
-                    if this.pending.borrow().is_some() {
-                        this.flush();
-                    } else {
-                        this.status.set(SaveStatus::Saved(js_sys::Date::now()));
-                        this.dirty.set(false);
+                    let mut settled = false;
+                    this.run(|saver| {
+                        let command = saver.write_succeeded(js_sys::Date::now());
+                        settled = !matches!(command, Command::Write(_));
+                        command
+                    });
+                    if settled {
                         this.settle_replaced(&record);
                     }
                     this.persistence.wrote(record);
@@ -420,15 +477,8 @@ impl Saver {
                     if let Some(replaced) = replaced {
                         this.replacing(replaced);
                     }
-                    this.pending.borrow_mut().get_or_insert(json);
-                    let failed = this.failed_attempts.get() + 1;
-                    this.failed_attempts.set(failed);
-                    if failed < MAX_ATTEMPTS {
-                        this.schedule(FIRST_RETRY_MS << (failed - 1));
-                    } else {
-                        // Kept as pending: the next change or save_now tries again.
-                        this.status.set(SaveStatus::Error(err.to_string()));
-                    }
+                    // Retried later, or kept for the next change or save_now.
+                    this.run(|saver| saver.write_failed(err.to_string()));
                 }
             }
         });

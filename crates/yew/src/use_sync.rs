@@ -1,13 +1,13 @@
 //! Sync from the page: the status every view shows, the account actions, the conflict log,
 //! and the scheduler that decides when a round runs.
 //!
-//! [`SyncProvider`](crate::components::SyncProvider) owns one [`SyncController`] and puts
-//! it, with the current [`SyncView`], in context; [`use_sync`] reads it. A round runs:
-//! at start, when the browser comes back online, when the page becomes visible, when the
-//! server's change stream (held while the page is visible) names a cursor beyond this
-//! device's, every minute while visible, and right after a local change. Each local change also
-//! registers a Background Sync, so the service worker pushes it even if the page closes
-//! first (where the browser supports it).
+//! [`SyncProvider`](crate::SyncProvider) owns one [`SyncController`] and puts it, with
+//! the current [`SyncView`], in context; [`use_sync`] reads it. A round runs: at start,
+//! when the browser comes back online, when the page becomes visible, when the server's
+//! change stream (held while the page is visible) names a cursor beyond this device's,
+//! periodically while visible, and right after a local change. Each local change can
+//! also register a Background Sync, so a service worker pushes it even if the page
+//! closes first (where the browser supports it).
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
@@ -21,13 +21,16 @@ use cairn_protocol::api::SessionInfo;
 use yew::platform::spawn_local;
 use yew::prelude::*;
 
-use super::use_notifications::notify;
-use super::Persistence;
+use crate::persistence::Persistence;
 
-/// The server's origin: the app is served by the sync server itself.
-const SERVER: &str = "";
-/// Tries per triggered round for failures that may pass (network, 5xx, 429).
-const ATTEMPTS: u32 = 4;
+/// Where the controller syncs to, and how hard it tries.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct SyncSettings {
+    /// The server's base URL; `""` is the page's own origin.
+    pub server: String,
+    /// Tries per triggered round for failures that may pass (network, 5xx, 429).
+    pub attempts: u32,
+}
 
 /// What views show about sync.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -75,7 +78,9 @@ impl PartialEq for SyncContext {
 /// Runs rounds and account actions, and republishes the view after each.
 pub struct SyncController {
     persistence: Persistence,
+    settings: SyncSettings,
     publish: Callback<SyncView>,
+    on_conflicts: RefCell<Callback<usize>>,
     view: RefCell<SyncView>,
     running: Cell<bool>,
     /// Another round was asked for while one ran.
@@ -85,10 +90,16 @@ pub struct SyncController {
 }
 
 impl SyncController {
-    pub fn new(persistence: Persistence, publish: Callback<SyncView>) -> Rc<Self> {
+    pub(crate) fn new(
+        persistence: Persistence,
+        settings: SyncSettings,
+        publish: Callback<SyncView>,
+    ) -> Rc<Self> {
         Rc::new(SyncController {
             persistence,
+            settings,
             publish,
+            on_conflicts: RefCell::default(),
             view: RefCell::default(),
             running: Cell::new(false),
             again: Cell::new(false),
@@ -97,7 +108,12 @@ impl SyncController {
     }
 
     fn sync(&self) -> SyncEngine<'_> {
-        SyncEngine::new(self.persistence.store(), SERVER)
+        SyncEngine::new(self.persistence.store(), &self.settings.server)
+    }
+
+    /// Who hears of rounds that replaced local changes ([`SyncProviderProps::on_conflicts`](crate::SyncProviderProps::on_conflicts)).
+    pub(crate) fn set_on_conflicts(&self, on_conflicts: Callback<usize>) {
+        *self.on_conflicts.borrow_mut() = on_conflicts;
     }
 
     fn set_view(&self, update: impl FnOnce(&mut SyncView)) {
@@ -149,7 +165,7 @@ impl SyncController {
                     let this = this.clone();
                     move |progress| this.set_view(|view| view.progress = Some(progress))
                 });
-                match sync.sync_with_retries(ATTEMPTS).await {
+                match sync.sync_with_retries(this.settings.attempts).await {
                     Ok(report) => {
                         // A record that does not decode is left for its collection's
                         // next load, which quarantines it.
@@ -158,11 +174,8 @@ impl SyncController {
                         }
                         // Merges lost nothing; only versions that lost are worth a notice.
                         if report.conflicts > 0 {
-                            notify(
-                                &this.persistence,
-                                "A change was overwritten",
-                                "A newer change from another device replaced one of yours. Your version is kept in the conflict log on the Storage page.",
-                            );
+                            let on_conflicts = this.on_conflicts.borrow().clone();
+                            on_conflicts.emit(report.conflicts);
                         }
                     }
                     Err(SyncError::SignedOut) => {}

@@ -1,6 +1,6 @@
 use yew::prelude::*;
 
-use super::{use_persistent_state, PersistOptions, PersistentState};
+use crate::use_persistent_state::{use_persistent_state_with, PersistOptions, PersistentState};
 
 /// The handle returned by [`use_visible_component`].
 pub struct VisibleComponent {
@@ -27,11 +27,16 @@ impl VisibleComponent {
 
 /// Whether the component `id` is shown, remembered across reloads and tabs.
 #[hook]
-pub fn use_visible_component(id: &str, default_visible: bool) -> VisibleComponent {
-    let visible = use_persistent_state(
+pub fn use_visible_component(
+    collection: &str,
+    id: &str,
+    default_visible: bool,
+) -> VisibleComponent {
+    let visible = use_persistent_state_with(
+        collection,
         &format!("visible:{id}"),
         default_visible,
-        PersistOptions::default().collection("ui").debounce_ms(0),
+        PersistOptions::default().debounce_ms(0),
     );
     VisibleComponent { visible }
 }

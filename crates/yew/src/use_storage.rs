@@ -9,7 +9,7 @@ use cairn_protocol::Record;
 use yew::platform::spawn_local;
 use yew::prelude::*;
 
-use super::{use_persistence, Persistence};
+use crate::persistence::{use_persistence, Persistence};
 
 /// Share of the quota above which the page warns.
 pub const QUOTA_WARNING: f64 = 0.8;
@@ -87,8 +87,8 @@ impl StorageHandle {
         let this = self.clone();
         spawn_local(async move {
             let message = match request_persistence().await {
-                Ok(true) => "Granted: the browser will not clear Cairn's data to free space.".to_owned(),
-                Ok(false) => "Not granted: the browser may clear Cairn's data when space runs low. Installing the app or using it often can change that.".to_owned(),
+                Ok(true) => "Granted: the browser will not clear this app's data to free space.".to_owned(),
+                Ok(false) => "Not granted: the browser may clear this app's data when space runs low. Installing the app or using it often can change that.".to_owned(),
                 Err(e) => format!("Not available: {e}."),
             };
             this.persist_message.set(Some(message));

@@ -12,11 +12,8 @@ use wasm_bindgen::JsValue;
 use yew::platform::spawn_local;
 use yew::prelude::*;
 
-use super::use_storage::announce;
-use super::{use_persistence, Persistence};
-
-/// The app version written into backups.
-pub const APP_VERSION: &str = env!("CARGO_PKG_VERSION");
+use crate::persistence::{use_persistence, Persistence};
+use crate::use_storage::announce;
 
 /// What to export.
 #[derive(Debug, Clone, PartialEq)]
@@ -256,7 +253,7 @@ async fn export(
 ) -> Result<(String, u64), String> {
     let store = persistence.store();
     let mut backup = store
-        .export(request.collections.as_deref(), APP_VERSION)
+        .export(request.collections.as_deref(), persistence.app_version())
         .await
         .map_err(|e| format!("Export failed: {e}"))?;
     if let Some(passphrase) = &request.passphrase {

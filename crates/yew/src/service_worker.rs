@@ -1,4 +1,4 @@
-//! Registration of the service worker (`sw.js`, the loader of the Rust worker in `sw/`).
+//! Registering a service worker, and asking it for a Background Sync.
 
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
@@ -12,14 +12,19 @@ pub(crate) fn container() -> Option<ServiceWorkerContainer> {
         .then(|| navigator.service_worker())
 }
 
-/// Registers `/sw.js` for the whole origin. Browsers without service workers (or pages
-/// not served over a secure context) simply run without offline support.
-pub fn register() {
+/// Registers the service worker script at `script_url` (e.g. `"/sw.js"`, for the whole
+/// origin). Browsers without service workers (or pages not served over a secure context)
+/// simply run without offline support, with a warning in the console. Returns at once.
+///
+/// ```no_run
+/// cairn_yew::register_service_worker("/sw.js");
+/// ```
+pub fn register_service_worker(script_url: &str) {
     let Some(container) = container() else {
-        gloo::console::warn!("Service workers are unavailable: Cairn will not work offline.");
+        gloo::console::warn!("Service workers are unavailable: the app will not work offline.");
         return;
     };
-    let promise = container.register("/sw.js");
+    let promise = container.register(script_url);
     wasm_bindgen_futures::spawn_local(async move {
         if let Err(err) = JsFuture::from(promise).await {
             gloo::console::error!("Registering the service worker failed:", err);
@@ -27,15 +32,19 @@ pub fn register() {
     });
 }
 
-/// The Background Sync tag the worker's `sync` handler answers (see `sw/`).
-pub const SYNC_TAG: &str = "cairn-sync";
-
-/// Asks the browser to wake the service worker for a sync round once it is online, even
-/// if this page has closed by then. Returns at once; where the Background Sync API is
-/// missing (Firefox, Safari) it does nothing, and the page's own triggers cover it.
-pub fn request_background_sync() {
+/// Asks the browser to wake the service worker with a `sync` event tagged `tag` once it
+/// is online, even if this page has closed by then. Returns at once; where the
+/// Background Sync API is missing (Firefox, Safari) it does nothing, and the page's own
+/// triggers cover it. [`SyncProvider`](crate::SyncProvider) calls it after each local
+/// change when given a `background_sync_tag`.
+///
+/// ```no_run
+/// cairn_yew::request_background_sync("my-app-sync");
+/// ```
+pub fn request_background_sync(tag: &str) {
     let Some(container) = container() else { return };
     let Ok(ready) = container.ready() else { return };
+    let tag = tag.to_owned();
     wasm_bindgen_futures::spawn_local(async move {
         let Ok(registration) = JsFuture::from(ready).await else {
             return;
@@ -50,7 +59,7 @@ pub fn request_background_sync() {
             .ok()
             .and_then(|f| f.dyn_into::<js_sys::Function>().ok());
         if let Some(register) = register {
-            if let Ok(promise) = register.call1(&sync, &SYNC_TAG.into()) {
+            if let Ok(promise) = register.call1(&sync, &tag.as_str().into()) {
                 if let Ok(promise) = promise.dyn_into::<js_sys::Promise>() {
                     // Refused where the user or browser disallows it: the page still syncs.
                     let _ = JsFuture::from(promise).await;

@@ -3,19 +3,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use yew::prelude::*;
 
-use super::{use_persistent_state, PersistOptions, PersistentState};
-
-/// Steps of the onboarding flow, in order.
-pub const ONBOARDING_STEPS: &[&str] = &["welcome", "profile", "preferences", "waiver"];
-/// Questions of the data-safety assessment, in order.
-pub const ASSESSMENT_STEPS: &[&str] = &[
-    "devices",
-    "shared_computer",
-    "backups",
-    "importance",
-    "notes_count",
-    "concerns",
-];
+use crate::use_persistent_state::{use_persistent_state_with, PersistOptions, PersistentState};
 
 /// Progress through a flow of steps, as stored.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -34,7 +22,7 @@ impl ProgressRecord {
     }
 }
 
-/// The handle returned by [`use_onboarding`] and [`use_assessment`].
+/// The handle returned by [`use_progress`].
 pub struct Progress {
     steps: &'static [&'static str],
     record: PersistentState<ProgressRecord>,
@@ -101,33 +89,28 @@ impl Progress {
     }
 }
 
+/// Progress through the flow `flow` of `steps` (in order), kept in the record
+/// `collection`/`flow`: which steps are completed, and the answers given on the way.
 #[hook]
-fn use_progress(flow: &'static str, steps: &'static [&'static str]) -> Progress {
-    let record = use_persistent_state(
+pub fn use_progress(
+    collection: &str,
+    flow: &'static str,
+    steps: &'static [&'static str],
+) -> Progress {
+    let record = use_persistent_state_with(
+        collection,
         flow,
         ProgressRecord::default(),
-        PersistOptions::default()
-            .collection("progress")
-            .debounce_ms(0),
+        PersistOptions::default().debounce_ms(0),
     );
     Progress { steps, record }
-}
-
-/// Progress through onboarding ([`ONBOARDING_STEPS`]).
-#[hook]
-pub fn use_onboarding() -> Progress {
-    use_progress("onboarding", ONBOARDING_STEPS)
-}
-
-/// Progress through the data-safety assessment ([`ASSESSMENT_STEPS`]).
-#[hook]
-pub fn use_assessment() -> Progress {
-    use_progress("assessment", ASSESSMENT_STEPS)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const ONBOARDING_STEPS: &[&str] = &["welcome", "profile", "preferences", "waiver"];
 
     #[test]
     fn resumes_at_the_first_step_not_completed() {

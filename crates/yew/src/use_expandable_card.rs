@@ -1,6 +1,6 @@
 use yew::prelude::*;
 
-use super::{use_persistent_state, PersistOptions, PersistentState};
+use crate::use_persistent_state::{use_persistent_state_with, PersistOptions, PersistentState};
 
 /// The handle returned by [`use_expandable_card`].
 pub struct ExpandableCard {
@@ -27,11 +27,12 @@ impl ExpandableCard {
 
 /// Whether the card `id` is expanded, remembered across reloads and tabs.
 #[hook]
-pub fn use_expandable_card(id: &str, default_open: bool) -> ExpandableCard {
-    let open = use_persistent_state(
+pub fn use_expandable_card(collection: &str, id: &str, default_open: bool) -> ExpandableCard {
+    let open = use_persistent_state_with(
+        collection,
         &format!("card:{id}"),
         default_open,
-        PersistOptions::default().collection("ui").debounce_ms(0),
+        PersistOptions::default().debounce_ms(0),
     );
     ExpandableCard { open }
 }

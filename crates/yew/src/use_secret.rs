@@ -3,7 +3,7 @@ use std::rc::Rc;
 use yew::platform::spawn_local;
 use yew::prelude::*;
 
-use super::use_persistence;
+use crate::persistence::{use_persistence, Persistence};
 
 /// What is known about a stored secret.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -20,7 +20,7 @@ pub struct SecretView {
 pub struct Secret {
     name: &'static str,
     view: UseStateHandle<SecretView>,
-    persistence: super::Persistence,
+    persistence: Persistence,
 }
 
 fn tail(value: &str) -> String {

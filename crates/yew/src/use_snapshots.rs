@@ -14,10 +14,12 @@ use serde::{Deserialize, Serialize};
 use yew::platform::spawn_local;
 use yew::prelude::*;
 
-use super::use_backup::{run_import, ImportStage, APP_VERSION};
-use super::{use_persistence, use_persistent_state, PersistOptions, Persistence, PersistentState};
+use crate::persistence::{use_persistence, Persistence};
+use crate::use_backup::{run_import, ImportStage};
+use crate::use_persistent_state::{use_persistent_state_with, PersistOptions, PersistentState};
 
-/// The `prefs` record of the snapshot settings.
+/// The id of the snapshot settings' record (in the collection given to
+/// [`use_snapshot_settings`]).
 pub const SNAPSHOT_SETTINGS_ID: &str = "snapshots";
 /// How often the scheduler counts visible time.
 const TICK_MS: u32 = 15_000;
@@ -63,10 +65,12 @@ impl SnapshotSettings {
     }
 }
 
-/// The settings, persisted (prefs, validated, saved at once).
+/// The settings, persisted in the record `collection`/[`SNAPSHOT_SETTINGS_ID`]
+/// (validated, saved at once).
 #[hook]
-pub fn use_snapshot_settings() -> PersistentState<SnapshotSettings> {
-    use_persistent_state(
+pub fn use_snapshot_settings(collection: &str) -> PersistentState<SnapshotSettings> {
+    use_persistent_state_with(
+        collection,
         SNAPSHOT_SETTINGS_ID,
         SnapshotSettings::default(),
         PersistOptions::default()
@@ -120,7 +124,7 @@ impl SnapshotsHandle {
             let taken = this
                 .persistence
                 .store()
-                .create_snapshot(false, keep as usize, APP_VERSION)
+                .create_snapshot(false, keep as usize, this.persistence.app_version())
                 .await;
             this.message.set(Some(match taken {
                 Ok(info) => Ok(format!("Snapshot taken: {} record(s).", info.records)),
@@ -190,12 +194,12 @@ thread_local! {
     static NEXT_LISTENER: Cell<u64> = const { Cell::new(0) };
 }
 
-/// Takes a snapshot after every `every_minutes` minutes of visible use, keeping the
-/// newest `keep`. Every mounted instance's `on_taken` runs after each. Only the first
-/// mounted instance in a page runs the timer; others wait until it unmounts (and then
-/// take over on their next mount).
+/// Takes a snapshot after every `settings.every_minutes` minutes of visible use, keeping
+/// the newest `settings.keep`. Every mounted instance's `on_taken` runs after each. Only
+/// the first mounted instance in a page runs the timer; others wait until it unmounts
+/// (and then take over on their next mount).
 #[hook]
-pub fn use_snapshot_scheduler(on_taken: Callback<SnapshotInfo>) {
+pub fn use_snapshot_scheduler(settings: SnapshotSettings, on_taken: Callback<SnapshotInfo>) {
     use_effect_with(on_taken, |on_taken| {
         let id = NEXT_LISTENER.with(|n| n.replace(n.get() + 1));
         ON_TAKEN.with(|l| l.borrow_mut().push((id, on_taken.clone())));
@@ -209,7 +213,6 @@ pub fn use_snapshot_scheduler(on_taken: Callback<SnapshotInfo>) {
         }
     });
     let persistence = use_persistence();
-    let settings = *use_snapshot_settings().value();
     use_effect_with(settings, move |settings| {
         let settings = *settings;
         let owner = !SCHEDULER_RUNNING.with(|r| r.replace(true));
@@ -249,7 +252,7 @@ async fn tick(
     let used = used + u64::from(TICK_MS);
     if used >= u64::from(settings.every_minutes) * 60_000 {
         match store
-            .create_snapshot(true, settings.keep as usize, APP_VERSION)
+            .create_snapshot(true, settings.keep as usize, persistence.app_version())
             .await
         {
             Ok(info) => {

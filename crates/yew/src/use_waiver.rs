@@ -1,7 +1,8 @@
 use serde::{Deserialize, Serialize};
 use yew::prelude::*;
 
-use super::{use_persistent_state, PersistOptions, PersistentState, SaveStatus};
+use crate::saver::SaveStatus;
+use crate::use_persistent_state::{use_persistent_state_with, PersistOptions, PersistentState};
 
 const DAY_MS: f64 = 24.0 * 60.0 * 60.0 * 1000.0;
 
@@ -85,14 +86,14 @@ impl Waiver {
     }
 }
 
-/// The user's signature of the waiver `kind`.
+/// The user's signature of the waiver `kind`, kept in the record `collection`/`kind.id`.
 #[hook]
-pub fn use_waiver(kind: WaiverKind) -> Waiver {
-    let record = use_persistent_state(
+pub fn use_waiver(collection: &str, kind: WaiverKind) -> Waiver {
+    let record = use_persistent_state_with(
+        collection,
         kind.id,
         None,
         PersistOptions::default()
-            .collection("waivers")
             .debounce_ms(0)
             .validate(|record: &Option<WaiverRecord>| match record {
                 Some(r) if r.signer.is_empty() => Err("Type your full name to sign.".into()),

@@ -7,26 +7,58 @@ use std::collections::HashMap;
 use std::rc::{Rc, Weak};
 
 use cairn_client::{Quarantined, Store, StoreError, Subscription};
-use cairn_protocol::{MergeRule, MergeRules, Record, RecordKey};
+use cairn_protocol::{MergeRules, Record, RecordKey};
 use yew::platform::spawn_local;
 use yew::prelude::*;
 
-/// Collections small enough to load in full before the first render, so views of them
-/// never show defaults first. Larger ones (notes, conversations) load on demand.
-pub const HYDRATED_COLLECTIONS: &[&str] = &["prefs", "ui", "waivers", "progress"];
-
-/// How the app's collections combine concurrent edits ([`cairn_protocol::three_way`]):
-/// notes and preferences merge field by field (a note's text line by line; its
-/// `updated_at` takes the newer edit's); the others (waivers, progress, ui) keep the
-/// newer version whole, the other one going to the conflict log.
-pub fn merge_rules() -> MergeRules {
-    MergeRules::new()
-        .with("notes", MergeRule::three_way(["updated_at"]))
-        .with("prefs", MergeRule::three_way::<&str>([]))
+/// How [`Persistence::open`] opens the store: the database, the collections loaded
+/// before first render, how concurrent edits merge, and the version written into
+/// backups and snapshots.
+///
+/// ```
+/// use cairn_protocol::{MergeRule, MergeRules};
+/// use cairn_yew::PersistenceConfig;
+///
+/// let config = PersistenceConfig {
+///     database: "my-app".into(),
+///     hydrate: vec!["prefs".into(), "ui".into()],
+///     merge_rules: MergeRules::new().with("prefs", MergeRule::three_way::<&str>([])),
+///     app_version: env!("CARGO_PKG_VERSION").into(),
+/// };
+/// assert!(config.hydrate.iter().any(|c| c == "ui"));
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct PersistenceConfig {
+    /// The IndexedDB database's name.
+    pub database: String,
+    /// Collections small enough to load in full before the first render, so views of
+    /// them never show defaults first. Others load when a hook asks for them.
+    pub hydrate: Vec<String>,
+    /// How each collection combines concurrent edits (default: the newer version wins
+    /// whole, the other going to the conflict log).
+    pub merge_rules: MergeRules,
+    /// Written into backups ([`use_backup`](crate::use_backup)) and snapshots.
+    pub app_version: String,
 }
 
-/// Shared by [`PersistenceProvider`](crate::components::PersistenceProvider) through
-/// context; hooks reach it with [`use_persistence`].
+/// The open store and what every hook shares: the records of the hydrated collections,
+/// the registry of pending writes to flush, and change notices for records.
+///
+/// [`PersistenceProvider`](crate::PersistenceProvider) opens it and provides it through
+/// context; hooks reach it with [`use_persistence`]. Domain hooks of an app use it to
+/// reach the [`Store`] directly ([`Persistence::store`]) and to tell the other hooks
+/// what they wrote ([`Persistence::wrote`]).
+///
+/// ```no_run
+/// use cairn_yew::use_persistence;
+/// use yew::prelude::*;
+///
+/// #[function_component]
+/// fn DeviceId() -> Html {
+///     let persistence = use_persistence();
+///     html! { <code>{ persistence.device_id() }</code> }
+/// }
+/// ```
 #[derive(Clone)]
 pub struct Persistence {
     inner: Rc<Inner>,
@@ -37,6 +69,8 @@ type Flusher = Rc<dyn Fn()>;
 
 struct Inner {
     store: Store,
+    hydrate: Vec<String>,
+    app_version: String,
     hydrated: RefCell<HashMap<RecordKey, Record>>,
     quarantined: Vec<Quarantined>,
     flushers: RefCell<Vec<(u64, Flusher)>>,
@@ -54,24 +88,44 @@ impl PartialEq for Persistence {
 }
 
 impl Persistence {
-    /// Opens the database `name` (memory if IndexedDB is unavailable), runs migrations and
-    /// loads the [`HYDRATED_COLLECTIONS`]. `on_blocked` is called if the upgrade has to wait
-    /// for another tab that keeps an older version open.
+    /// Opens the database `config.database` (memory if IndexedDB is unavailable), runs
+    /// migrations, sets the merge rules and loads the hydrated collections. `on_blocked` is
+    /// called if the upgrade has to wait for another tab that keeps an older version open.
+    ///
+    /// [`PersistenceProvider`](crate::PersistenceProvider) calls it; call it yourself
+    /// only to use the store outside a component tree.
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), cairn_client::StoreError> {
+    /// use cairn_yew::{Persistence, PersistenceConfig};
+    ///
+    /// let config = PersistenceConfig {
+    ///     database: "my-app".into(),
+    ///     hydrate: vec!["prefs".into()],
+    ///     merge_rules: Default::default(),
+    ///     app_version: "1.0.0".into(),
+    /// };
+    /// let persistence = Persistence::open(&config, || {}).await?;
+    /// assert!(persistence.is_hydrated("prefs"));
+    /// # Ok(()) }
+    /// ```
     pub async fn open(
-        name: &str,
+        config: &PersistenceConfig,
         on_blocked: impl FnOnce() + 'static,
     ) -> Result<Persistence, StoreError> {
-        let store = Store::open_or_memory(name, on_blocked).await?;
-        store.set_merge_rules(merge_rules()).await?;
+        let store = Store::open_or_memory(&config.database, on_blocked).await?;
+        store.set_merge_rules(config.merge_rules.clone()).await?;
         let mut hydrated = HashMap::new();
         let mut quarantined = Vec::new();
-        for collection in HYDRATED_COLLECTIONS {
+        for collection in &config.hydrate {
             let loaded = store.load_collection(collection).await?;
             hydrated.extend(loaded.records.into_iter().map(|r| (r.key(), r)));
             quarantined.extend(loaded.quarantined);
         }
         let inner = Rc::new(Inner {
             store,
+            hydrate: config.hydrate.clone(),
+            app_version: config.app_version.clone(),
             hydrated: RefCell::new(hydrated),
             quarantined,
             flushers: RefCell::default(),
@@ -94,25 +148,70 @@ impl Persistence {
         Ok(Persistence { inner })
     }
 
+    /// The open store, for domain hooks that read or write it directly. After a write,
+    /// call [`Persistence::wrote`] with the committed record so views and sync hear of it.
+    ///
+    /// ```no_run
+    /// # async fn run(persistence: cairn_yew::Persistence) {
+    /// let usage = persistence.store().usage().await;
+    /// # }
+    /// ```
     pub fn store(&self) -> &Store {
         &self.inner.store
     }
 
     /// This device's id (stable across reloads; random per browser profile).
+    ///
+    /// ```no_run
+    /// # fn run(persistence: cairn_yew::Persistence) {
+    /// let id: String = persistence.device_id();
+    /// # }
+    /// ```
     pub fn device_id(&self) -> String {
         self.inner.store.device_id().to_string()
     }
 
+    /// The version written into backups and snapshots ([`PersistenceConfig::app_version`]).
+    ///
+    /// ```no_run
+    /// # fn run(persistence: cairn_yew::Persistence) {
+    /// let version: &str = persistence.app_version();
+    /// # }
+    /// ```
+    pub fn app_version(&self) -> &str {
+        &self.inner.app_version
+    }
+
     /// Records that could not be read while loading; they were set aside, not lost.
+    ///
+    /// ```no_run
+    /// # fn run(persistence: cairn_yew::Persistence) {
+    /// let unreadable = persistence.quarantined().len();
+    /// # }
+    /// ```
     pub fn quarantined(&self) -> &[Quarantined] {
         &self.inner.quarantined
     }
 
+    /// Whether `collection` was loaded before first render ([`PersistenceConfig::hydrate`]).
+    ///
+    /// ```no_run
+    /// # fn run(persistence: cairn_yew::Persistence) {
+    /// if persistence.is_hydrated("prefs") { /* read it with `hydrated` */ }
+    /// # }
+    /// ```
     pub fn is_hydrated(&self, collection: &str) -> bool {
-        HYDRATED_COLLECTIONS.contains(&collection)
+        self.inner.hydrate.iter().any(|c| c == collection)
     }
 
     /// The loaded record at `key`, for a hydrated collection.
+    ///
+    /// ```no_run
+    /// # fn run(persistence: cairn_yew::Persistence) {
+    /// use cairn_protocol::RecordKey;
+    /// let theme = persistence.hydrated(&RecordKey::new("prefs", "theme")).map(|r| r.value);
+    /// # }
+    /// ```
     pub fn hydrated(&self, key: &RecordKey) -> Option<Record> {
         self.inner.hydrated.borrow().get(key).cloned()
     }
