@@ -65,7 +65,7 @@ test('a message survives a reload and reaches a second device on the same accoun
   await a.page.getByLabel('Message', { exact: true }).fill('Meet at the station at nine');
   await a.page.getByRole('button', { name: 'Send' }).click();
   await messages(a.page).getByText('Meet at the station at nine').waitFor();
-  await messages(a.page).getByText('Ana').waitFor();
+  await messages(a.page).getByText('Ana', { exact: true }).waitFor();
 
   // Stored on the device: after a reload the session is open again with its message.
   await a.page.reload();
@@ -80,10 +80,10 @@ test('a message survives a reload and reaches a second device on the same accoun
   await b.page.getByRole('heading', { name: 'No session open' }).waitFor();
   await signIn(b.page, email);
   const sessions = b.page.getByRole('navigation', { name: 'Sessions' });
-  await sessions.getByRole('button', { name: 'Trip planning' }).click();
+  await sessions.getByRole('button', { name: 'Trip planning', exact: true }).click();
   await b.page.getByRole('heading', { name: 'Trip planning', level: 2 }).waitFor();
   await messages(b.page).getByText('Meet at the station at nine').waitFor();
-  await messages(b.page).getByText('Ana').waitFor();
+  await messages(b.page).getByText('Ana', { exact: true }).waitFor();
 
   assert.deepEqual(a.errors, []);
   assert.deepEqual(b.errors, []);

@@ -104,8 +104,8 @@ enum PageAction {
 
 impl<T: DeserializeOwned> PageState<T> {
     /// Takes in the version `record`, if it is newer than the one seen. A change to an
-    /// item older than the window is left for the page that reaches it; anything else is
-    /// kept, so that a version read before is replaced or removed.
+    /// item older than the window is left for the page that reaches it, and one outside
+    /// the range is dropped, unless it replaces a version seen (which then goes).
     fn merge(&mut self, record: Record, from_page: bool) {
         if self
             .seen
@@ -126,7 +126,12 @@ impl<T: DeserializeOwned> PageState<T> {
             (Boundary::At(oldest), Some((at, _))) => at.index_order(oldest).is_lt(),
             _ => false,
         };
-        if !from_page && older_than_window && !self.seen.contains_key(&record.id) {
+        // A change to a record not in the window (older than it, outside the range, or
+        // gone) replaces nothing shown.
+        if !from_page
+            && (older_than_window || item.is_none())
+            && !self.seen.contains_key(&record.id)
+        {
             return;
         }
         self.seen.insert(
@@ -136,6 +141,29 @@ impl<T: DeserializeOwned> PageState<T> {
                 item,
             },
         );
+    }
+}
+
+impl<T: Clone> PageState<T> {
+    /// The items of the window, oldest first.
+    fn items(&self) -> Vec<(String, T)> {
+        if self.boundary == Boundary::NotRead {
+            return Vec::new();
+        }
+        let mut items: Vec<&(PagePosition, Rc<T>)> = self
+            .seen
+            .values()
+            .filter_map(|seen| seen.item.as_ref())
+            .filter(|(at, _)| match &self.boundary {
+                Boundary::At(oldest) => !at.index_order(oldest).is_lt(),
+                _ => true,
+            })
+            .collect();
+        items.sort_by(|(a, _), (b, _)| a.index_order(b));
+        items
+            .into_iter()
+            .map(|(at, item)| (at.id.clone(), T::clone(item)))
+            .collect()
     }
 }
 
@@ -258,24 +286,7 @@ impl<T: DeserializeOwned + Clone + 'static> CollectionPage<T> {
     /// # }
     /// ```
     pub fn items(&self) -> Vec<(String, T)> {
-        let state = &self.state;
-        if state.boundary == Boundary::NotRead {
-            return Vec::new();
-        }
-        let mut items: Vec<&(PagePosition, Rc<T>)> = state
-            .seen
-            .values()
-            .filter_map(|seen| seen.item.as_ref())
-            .filter(|(at, _)| match &state.boundary {
-                Boundary::At(oldest) => !at.index_order(oldest).is_lt(),
-                _ => true,
-            })
-            .collect();
-        items.sort_by(|(a, _), (b, _)| a.index_order(b));
-        items
-            .into_iter()
-            .map(|(at, item)| (at.id.clone(), T::clone(item)))
-            .collect()
+        self.state.items()
     }
 
     /// Whether there are older items than those read (as of the last page read).
@@ -518,5 +529,150 @@ where
         limit,
         state,
         reading,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use cairn_protocol::DeviceId;
+    use serde::Deserialize;
+    use serde_json::json;
+
+    use super::*;
+
+    #[derive(Debug, Clone, PartialEq, Deserialize)]
+    struct Message {
+        text: String,
+    }
+
+    fn hlc(wall: u64) -> Hlc {
+        Hlc::new(wall, 0, DeviceId::new("device").unwrap()).unwrap()
+    }
+
+    /// The message `id` of conversation `c` sent at `at`, as of clock `wall`.
+    fn message(c: &str, at: u64, id: &str, wall: u64) -> Record {
+        Record::new(
+            RecordKey::new("messages", id),
+            json!({"order_key": [c, at, id], "text": format!("{id}@{at}")}),
+            hlc(wall),
+        )
+    }
+
+    fn position(c: &str, at: u64, id: &str) -> PagePosition {
+        PagePosition {
+            order_key: json!([c, at, id]),
+            id: id.into(),
+        }
+    }
+
+    /// A state on query `generation` over conversation "c", after `actions`.
+    fn after(actions: Vec<PageAction>) -> Rc<PageState<Message>> {
+        let start = PageAction::Start {
+            generation: 1,
+            within: Rc::from(vec![json!("c")]),
+        };
+        std::iter::once(start)
+            .chain(actions)
+            .fold(Rc::new(PageState::default()), |state, action| {
+                state.reduce(action)
+            })
+    }
+
+    fn ids(state: &PageState<Message>) -> Vec<String> {
+        state.items().into_iter().map(|(id, _)| id).collect()
+    }
+
+    /// The first page: the newest two of "c" (m3, m2), more left (m1).
+    fn first_page() -> PageAction {
+        PageAction::Read {
+            generation: 1,
+            page: OrderedPage {
+                records: vec![message("c", 30, "m3", 1), message("c", 20, "m2", 1)],
+                next: Some(position("c", 20, "m2")),
+            },
+        }
+    }
+
+    #[test]
+    fn a_read_page_shows_oldest_first_with_older_ones_left() {
+        let state = after(vec![first_page()]);
+        assert_eq!(ids(&state), ["m2", "m3"]);
+        assert_eq!(state.items()[1].1.text, "m3@30");
+        assert!(matches!(state.boundary, Boundary::At(_)));
+        assert!(
+            after(vec![]).items().is_empty(),
+            "nothing before the first page"
+        );
+    }
+
+    #[test]
+    fn new_and_edited_items_in_the_range_show_and_older_ones_wait_for_their_page() {
+        let state = after(vec![
+            first_page(),
+            PageAction::Changed(message("c", 40, "m4", 2)),
+            PageAction::Changed(Record::new(
+                RecordKey::new("messages", "m3"),
+                json!({"order_key": ["c", 30, "m3"], "text": "edited"}),
+                hlc(3),
+            )),
+            // Older than the window: left for the page that reaches it.
+            PageAction::Changed(message("c", 5, "m0", 2)),
+            // Another conversation.
+            PageAction::Changed(message("d", 50, "d1", 2)),
+        ]);
+        assert_eq!(ids(&state), ["m2", "m3", "m4"]);
+        assert_eq!(state.items()[1].1.text, "edited");
+        assert!(!state.seen.contains_key("m0") && !state.seen.contains_key("d1"));
+    }
+
+    #[test]
+    fn deleted_items_and_items_moved_out_of_the_range_go() {
+        let state = after(vec![
+            first_page(),
+            PageAction::Changed(Record::tombstone(RecordKey::new("messages", "m3"), hlc(2))),
+            PageAction::Changed(message("d", 20, "m2", 2)),
+        ]);
+        assert!(ids(&state).is_empty());
+        // An older version arriving late changes nothing.
+        let state = after(vec![
+            first_page(),
+            PageAction::Changed(Record::tombstone(RecordKey::new("messages", "m3"), hlc(5))),
+            PageAction::Changed(message("c", 30, "m3", 4)),
+        ]);
+        assert_eq!(ids(&state), ["m2"]);
+    }
+
+    #[test]
+    fn an_older_page_extends_the_window_to_the_start() {
+        let state = after(vec![
+            first_page(),
+            PageAction::LoadingOlder { generation: 1 },
+        ]);
+        assert!(state.loading_older);
+        let state = state.reduce(PageAction::Read {
+            generation: 1,
+            page: OrderedPage {
+                records: vec![message("c", 10, "m1", 1)],
+                next: None,
+            },
+        });
+        assert_eq!(ids(&state), ["m1", "m2", "m3"]);
+        assert_eq!(state.boundary, Boundary::Everything);
+        assert!(!state.loading_older);
+    }
+
+    #[test]
+    fn answers_to_an_earlier_query_are_dropped() {
+        let state = after(vec![PageAction::Start {
+            generation: 2,
+            within: Rc::from(vec![json!("c")]),
+        }]);
+        let state = state.reduce(first_page());
+        assert_eq!(state.boundary, Boundary::NotRead);
+        let state = state.reduce(PageAction::Failed {
+            generation: 1,
+            error: "old".into(),
+        });
+        assert_eq!(state.error, None);
     }
 }
