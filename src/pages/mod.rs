@@ -1,6 +1,6 @@
 //! One component per route.
 
-mod assessment;
+pub mod assessment;
 mod home;
 mod not_found;
 mod note_editor;

@@ -218,6 +218,13 @@ impl Persistence {
 
     /// A record changed (committed here or in another tab): keep the loaded copy current
     /// and tell everything watching it.
+    ///
+    /// ```no_run
+    /// # fn run(persistence: cairn_yew::Persistence, record: cairn_protocol::Record) {
+    /// // A record this code read from the store that views may not have seen yet.
+    /// persistence.changed(record);
+    /// # }
+    /// ```
     pub fn changed(&self, record: Record) {
         if self.is_hydrated(&record.collection) {
             self.inner
@@ -248,6 +255,15 @@ impl Persistence {
 
     /// A local change was committed here: show it, and tell the local-write listeners
     /// (the sync scheduler).
+    ///
+    /// ```no_run
+    /// # async fn run(persistence: cairn_yew::Persistence) -> Result<(), cairn_client::StoreError> {
+    /// use cairn_protocol::RecordKey;
+    /// let key = RecordKey::new("tasks", "t1");
+    /// let record = persistence.store().write(key, serde_json::json!({"title": "Plant"})).await?;
+    /// persistence.wrote(record);
+    /// # Ok(()) }
+    /// ```
     pub fn wrote(&self, record: Record) {
         self.changed(record.clone());
         let listeners: Vec<_> = self
@@ -263,6 +279,16 @@ impl Persistence {
     }
 
     /// Calls `on_write` after every local change committed in this page.
+    ///
+    /// ```no_run
+    /// # fn run(persistence: cairn_yew::Persistence) {
+    /// use yew::Callback;
+    /// let registration = persistence.on_local_write(Callback::from(|record: cairn_protocol::Record| {
+    ///     gloo::console::log!("wrote", record.id);
+    /// }));
+    /// // Listening until `registration` is dropped.
+    /// # drop(registration); }
+    /// ```
     pub fn on_local_write(&self, on_write: Callback<Record>) -> Registration {
         let id = self.next_id();
         self.inner
@@ -276,6 +302,17 @@ impl Persistence {
     }
 
     /// Calls `on_change` with every new version of the record at `key`.
+    ///
+    /// ```no_run
+    /// # fn run(persistence: cairn_yew::Persistence) {
+    /// use cairn_protocol::{Record, RecordKey};
+    /// use yew::Callback;
+    /// let registration = persistence.watch(
+    ///     RecordKey::new("prefs", "theme"),
+    ///     Callback::from(|record: Record| gloo::console::log!(record.value.to_string())),
+    /// );
+    /// # drop(registration); }
+    /// ```
     pub fn watch(&self, key: RecordKey, on_change: Callback<Record>) -> Registration {
         let id = self.next_id();
         self.inner.watchers.borrow_mut().push((id, key, on_change));
@@ -287,6 +324,17 @@ impl Persistence {
 
     /// Calls `on_change` with every new version of any record of `collection` (written
     /// here, in another tab, or pulled by sync): for views of a whole collection.
+    ///
+    /// ```no_run
+    /// # fn run(persistence: cairn_yew::Persistence) {
+    /// use cairn_protocol::Record;
+    /// use yew::Callback;
+    /// let registration = persistence.watch_collection(
+    ///     "tasks",
+    ///     Callback::from(|record: Record| gloo::console::log!("changed", record.id)),
+    /// );
+    /// # drop(registration); }
+    /// ```
     pub fn watch_collection(&self, collection: &str, on_change: Callback<Record>) -> Registration {
         let id = self.next_id();
         self.inner
@@ -300,6 +348,15 @@ impl Persistence {
     }
 
     /// Registers a pending-write flusher, called by [`Persistence::flush_all`].
+    ///
+    /// ```no_run
+    /// # fn run(persistence: cairn_yew::Persistence) {
+    /// use std::rc::Rc;
+    /// let registration = persistence.on_flush(Rc::new(|| {
+    ///     // Start writing what this component keeps pending.
+    /// }));
+    /// # drop(registration); }
+    /// ```
     pub fn on_flush(&self, flush: Flusher) -> Registration {
         let id = self.next_id();
         self.inner.flushers.borrow_mut().push((id, flush));
@@ -310,6 +367,13 @@ impl Persistence {
     }
 
     /// Starts writing every pending debounced change now (page hidden, Ctrl+S).
+    ///
+    /// ```no_run
+    /// # fn run(persistence: cairn_yew::Persistence) {
+    /// // Before leaving a page whose changes must be on their way.
+    /// persistence.flush_all();
+    /// # }
+    /// ```
     pub fn flush_all(&self) {
         let flushers: Vec<_> = self
             .inner
@@ -331,6 +395,15 @@ impl Persistence {
 }
 
 /// Keeps a watcher or flusher registered; dropping it unregisters.
+///
+/// ```no_run
+/// # fn run(persistence: cairn_yew::Persistence) {
+/// use yew::Callback;
+/// let registration: cairn_yew::Registration =
+///     persistence.watch_collection("tasks", Callback::noop());
+/// drop(registration); // no longer watching
+/// # }
+/// ```
 pub struct Registration {
     inner: Weak<Inner>,
     id: u64,
@@ -358,6 +431,17 @@ impl Drop for Registration {
 
 /// The persistence context. Panics outside a `PersistenceProvider`: that is a bug in the
 /// component tree, not a runtime condition.
+///
+/// ```no_run
+/// use cairn_yew::use_persistence;
+/// use yew::prelude::*;
+///
+/// #[function_component]
+/// fn Quarantined() -> Html {
+///     let persistence = use_persistence();
+///     html! { <p>{ format!("{} unreadable", persistence.quarantined().len()) }</p> }
+/// }
+/// ```
 #[hook]
 pub fn use_persistence() -> Persistence {
     use_context::<Persistence>()

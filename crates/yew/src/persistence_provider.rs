@@ -21,6 +21,24 @@ pub const HYDRATE: &str = "cairn:hydrate";
 const HYDRATE_START: &str = "cairn:hydrate:start";
 
 /// The props of [`PersistenceProvider`].
+///
+/// ```no_run
+/// use cairn_yew::PersistenceProvider;
+/// use yew::prelude::*;
+///
+/// #[function_component]
+/// fn App() -> Html {
+///     html! {
+///         <PersistenceProvider
+///             database="my-app"
+///             loading={html! { <p>{ "Loading…" }</p> }}
+///             failed={Callback::from(|e: cairn_client::StoreError| html! { <p>{ e.to_string() }</p> })}
+///         >
+///             <p>{ "Ready." }</p>
+///         </PersistenceProvider>
+///     }
+/// }
+/// ```
 #[derive(Properties, PartialEq)]
 pub struct PersistenceProviderProps {
     /// The IndexedDB database's name.
@@ -46,6 +64,7 @@ pub struct PersistenceProviderProps {
     /// Renders why the store could not be opened (default: a heading and the error).
     #[prop_or_default]
     pub failed: Option<Callback<StoreError, Html>>,
+    /// What renders once the store is open.
     pub children: Html,
 }
 

@@ -10,6 +10,23 @@ use crate::service_worker::request_background_sync;
 use crate::use_sync::{SyncContext, SyncController, SyncSettings, SyncView};
 
 /// The props of [`SyncProvider`]; every tuning value defaults to what Cairn's app uses.
+///
+/// ```no_run
+/// use cairn_yew::{PersistenceProvider, SyncProvider};
+/// use yew::prelude::*;
+///
+/// #[function_component]
+/// fn App() -> Html {
+///     let on_conflicts = Callback::from(|n: usize| gloo::console::warn!(format!("{n} replaced")));
+///     html! {
+///         <PersistenceProvider database="my-app">
+///             <SyncProvider background_sync_tag="my-app-sync" {on_conflicts}>
+///                 <p>{ "Synced views." }</p>
+///             </SyncProvider>
+///         </PersistenceProvider>
+///     }
+/// }
+/// ```
 #[derive(Properties, PartialEq)]
 pub struct SyncProviderProps {
     /// The sync server's base URL; `""` (the default) is the page's own origin.
@@ -30,6 +47,7 @@ pub struct SyncProviderProps {
     /// (they are in the conflict log), after each round that replaced any.
     #[prop_or_default]
     pub on_conflicts: Callback<usize>,
+    /// What renders inside the sync context.
     pub children: Html,
 }
 

@@ -16,8 +16,19 @@ use crate::persistence::{use_persistence, Persistence};
 use crate::use_storage::announce;
 
 /// What to export.
+///
+/// ```
+/// use cairn_protocol::backup::FileFormat;
+/// let request = cairn_yew::ExportRequest {
+///     format: FileFormat::Json,
+///     collections: Some(vec!["notes".into()]),
+///     passphrase: None,
+/// };
+/// assert!(request.passphrase.is_none());
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct ExportRequest {
+    /// The file format (JSON or YAML).
     pub format: FileFormat,
     /// `None`: every collection.
     pub collections: Option<Vec<String>>,
@@ -26,27 +37,45 @@ pub struct ExportRequest {
 }
 
 /// A file that passed validation, with the dry run of both ways to import it.
+///
+/// ```no_run
+/// # fn run(backup: cairn_yew::BackupHandle) {
+/// if let cairn_yew::ImportStage::Ready(ready) = backup.stage() {
+///     let records = ready.validated.backup.records.len();
+/// }
+/// # }
+/// ```
 #[derive(Debug, PartialEq)]
 pub struct ReadyImport {
+    /// The chosen file's name.
     pub file_name: String,
+    /// The parsed, validated backup.
     pub validated: Validated,
+    /// What importing it by merge would do.
     pub merge: Plan,
+    /// What importing it by replacing everything would do.
     pub replace: Plan,
 }
 
 /// Where an import is.
+///
+/// ```
+/// use cairn_yew::ImportStage;
+/// let label = |stage: &ImportStage| match stage {
+///     ImportStage::Applying { done, total, .. } => format!("{done} of {total}"),
+///     ImportStage::Done(_) => "Imported".to_owned(),
+///     _ => String::new(),
+/// };
+/// assert_eq!(label(&ImportStage::Idle), "");
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub enum ImportStage {
+    /// No import started (or [`BackupHandle::reset`]).
     Idle,
     /// Reading and validating the chosen file.
-    Checking {
-        file_name: String,
-    },
+    Checking { file_name: String },
     /// The file cannot be imported at all; nothing was changed.
-    Refused {
-        file_name: String,
-        reason: String,
-    },
+    Refused { file_name: String, reason: String },
     /// Validated: the dry-run report, waiting for the user's choice.
     Ready(Rc<ReadyImport>),
     /// Writing, batch by batch.
@@ -55,17 +84,28 @@ pub enum ImportStage {
         done: usize,
         total: usize,
     },
+    /// Finished: what was written.
     Done(ImportOutcome),
     /// Writing failed part-way; whole batches before it were applied.
     Failed(String),
 }
 
 /// The summary of a finished import.
+///
+/// ```no_run
+/// # fn run(outcome: cairn_yew::ImportOutcome) {
+/// let summary = format!("{} written, {} skipped", outcome.written, outcome.skipped);
+/// # }
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct ImportOutcome {
+    /// Merged or replaced.
     pub mode: ImportMode,
+    /// Records written.
     pub written: usize,
+    /// Unsynced local changes that moved to the conflict log.
     pub conflicts: usize,
+    /// Records skipped: changed here meanwhile, the local version kept.
     pub skipped: usize,
     /// Secrets restored (`None`: the file had none; `Some(0)` with secrets in the file:
     /// no passphrase was given).
@@ -73,6 +113,25 @@ pub struct ImportOutcome {
 }
 
 /// The handle returned by [`use_backup`].
+///
+/// ```no_run
+/// use cairn_yew::{use_backup, ExportRequest};
+/// use cairn_protocol::backup::FileFormat;
+/// use yew::prelude::*;
+///
+/// #[function_component]
+/// fn Export() -> Html {
+///     let backup = use_backup();
+///     let export = {
+///         let backup = backup.clone();
+///         Callback::from(move |_| {
+///             let request = ExportRequest { format: FileFormat::Json, collections: None, passphrase: None };
+///             backup.export(request, Callback::noop());
+///         })
+///     };
+///     html! { <button onclick={export} disabled={backup.is_exporting()}>{ "Export" }</button> }
+/// }
+/// ```
 #[derive(Clone)]
 pub struct BackupHandle {
     persistence: Persistence,
@@ -84,24 +143,63 @@ pub struct BackupHandle {
 }
 
 impl BackupHandle {
+    /// Where the import is.
+    ///
+    /// ```no_run
+    /// # fn run(backup: cairn_yew::BackupHandle) {
+    /// let busy = matches!(backup.stage(), cairn_yew::ImportStage::Applying { .. });
+    /// # }
+    /// ```
     pub fn stage(&self) -> &ImportStage {
         &self.stage
     }
 
+    /// A problem with the user's input at the current stage (a wrong passphrase).
+    ///
+    /// ```no_run
+    /// # fn run(backup: cairn_yew::BackupHandle) {
+    /// if let Some(problem) = backup.problem() { gloo::console::warn!(problem.to_owned()); }
+    /// # }
+    /// ```
     pub fn problem(&self) -> Option<&str> {
         self.problem.as_deref()
     }
 
+    /// True while an export runs.
+    ///
+    /// ```no_run
+    /// # fn run(backup: cairn_yew::BackupHandle) {
+    /// let disabled = backup.is_exporting();
+    /// # }
+    /// ```
     pub fn is_exporting(&self) -> bool {
         *self.exporting
     }
 
+    /// The sentence saying how the last export went (`Err` if it failed).
+    ///
+    /// ```no_run
+    /// # fn run(backup: cairn_yew::BackupHandle) {
+    /// match backup.export_result() {
+    ///     Some(Ok(message)) | Some(Err(message)) => gloo::console::log!(message.clone()),
+    ///     None => {}
+    /// }
+    /// # }
+    /// ```
     pub fn export_result(&self) -> Option<&Result<String, String>> {
         self.export_result.as_ref()
     }
 
     /// Writes a backup file and offers it as a download. `on_done(exported_at_ms)` runs
     /// after a successful export.
+    ///
+    /// ```no_run
+    /// # fn run(backup: cairn_yew::BackupHandle) {
+    /// use cairn_protocol::backup::FileFormat;
+    /// let request = cairn_yew::ExportRequest { format: FileFormat::Yaml, collections: None, passphrase: Some("correct horse".into()) };
+    /// backup.export(request, yew::Callback::from(|at_ms: u64| gloo::console::log!(at_ms as f64)));
+    /// # }
+    /// ```
     pub fn export(&self, request: ExportRequest, on_done: Callback<u64>) {
         let this = self.clone();
         this.exporting.set(true);
@@ -119,6 +217,15 @@ impl BackupHandle {
 
     /// Reads and validates `file` (a `File` from an `<input type=file>`) and plans both
     /// imports. Writes nothing.
+    ///
+    /// ```no_run
+    /// # fn run(backup: cairn_yew::BackupHandle, input: web_sys::HtmlInputElement) {
+    /// if let Some(file) = input.files().and_then(|files| files.get(0)) {
+    ///     let name = file.name();
+    ///     backup.choose(file.into(), name);
+    /// }
+    /// # }
+    /// ```
     pub fn choose(&self, file: JsValue, file_name: String) {
         let this = self.clone();
         this.problem.set(None);
@@ -162,6 +269,13 @@ impl BackupHandle {
     /// Imports the ready file by `mode`. With secrets in the file and a `passphrase`,
     /// they are decrypted first (a wrong passphrase stops everything before any write)
     /// and restored after the records.
+    ///
+    /// ```no_run
+    /// # fn run(backup: cairn_yew::BackupHandle) {
+    /// use cairn_protocol::backup::ImportMode;
+    /// backup.apply(ImportMode::Merge, String::new(), yew::Callback::noop());
+    /// # }
+    /// ```
     pub fn apply(&self, mode: ImportMode, passphrase: String, on_done: Callback<()>) {
         let ImportStage::Ready(ready) = &*self.stage else {
             return;
@@ -211,6 +325,12 @@ impl BackupHandle {
     }
 
     /// Back to choosing a file.
+    ///
+    /// ```no_run
+    /// # fn run(backup: cairn_yew::BackupHandle) {
+    /// backup.reset();
+    /// # }
+    /// ```
     pub fn reset(&self) {
         self.problem.set(None);
         self.stage.set(ImportStage::Idle);
@@ -312,6 +432,11 @@ async fn futures_join<A, B, E>(
 }
 
 /// `1234567` → `1.2 MB`.
+///
+/// ```
+/// assert_eq!(cairn_yew::human_bytes(999.0), "999 bytes");
+/// assert_eq!(cairn_yew::human_bytes(1_234_567.0), "1.2 MB");
+/// ```
 pub fn human_bytes(bytes: f64) -> String {
     const UNITS: [&str; 5] = ["bytes", "KB", "MB", "GB", "TB"];
     let mut value = bytes;
@@ -328,6 +453,20 @@ pub fn human_bytes(bytes: f64) -> String {
 }
 
 /// Export and import for the Storage page.
+///
+/// ```no_run
+/// use cairn_yew::{use_backup, ImportStage};
+/// use yew::prelude::*;
+///
+/// #[function_component]
+/// fn ImportStatus() -> Html {
+///     let backup = use_backup();
+///     match backup.stage() {
+///         ImportStage::Refused { reason, .. } => html! { <p role="alert">{ reason.clone() }</p> },
+///         _ => html! {},
+///     }
+/// }
+/// ```
 #[hook]
 pub fn use_backup() -> BackupHandle {
     BackupHandle {

@@ -24,7 +24,9 @@ use crate::persistence::{use_persistence, Persistence};
 /// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct Deleted<T> {
+    /// The item's id in its collection.
     pub id: String,
+    /// The item as it was when deleted.
     pub value: T,
 }
 
@@ -91,6 +93,12 @@ impl<T: DeserializeOwned + 'static> Reducible for CollectionState<T> {
 }
 
 /// The handle returned by [`use_collection`].
+///
+/// ```no_run
+/// # fn run(tasks: cairn_yew::CollectionHandle<String>) {
+/// let count = tasks.all().len();
+/// # }
+/// ```
 pub struct CollectionHandle<T: DeserializeOwned + 'static> {
     collection: Rc<str>,
     persistence: Persistence,
