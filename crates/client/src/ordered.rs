@@ -29,8 +29,9 @@ use serde_json::Value;
 use wasm_bindgen::JsValue;
 
 use crate::codec::{from_js, string_field, to_js};
+use crate::js_record::JsRecord;
 use crate::schema::{BY_ORDER, RECORDS};
-use crate::store::{Backend, MemoryDb};
+use crate::store::Backend;
 use crate::{Store, StoreError};
 
 /// The field of a record's value that orders it ([`Store::ordered_page`]).
@@ -152,15 +153,16 @@ impl Store {
             after,
             limit: limit.max(1),
         };
+        // The one place that tells the backends apart.
         match &self.backend {
             Backend::Idb(db, _) => idb_page(db, &query).await,
-            Backend::Memory(_, mem) => memory_page(&mem.borrow(), &query),
+            Backend::Memory(_, mem) => memory_page(mem.borrow().records.values(), &query),
         }
     }
 }
 
 /// What [`Store::ordered_page`] was asked.
-struct Query<'a> {
+pub(crate) struct Query<'a> {
     collection: &'a str,
     within: &'a [Value],
     order: PageOrder,
@@ -202,7 +204,7 @@ impl Query<'_> {
 /// position's own order key that are not after it (its record and the ties before it)
 /// are skipped; there are as many as the key has entries at most, counted first, so the
 /// cursor reads that many more than the page needs.
-async fn idb_page(db: &Rexie, query: &Query<'_>) -> Result<OrderedPage, StoreError> {
+pub(crate) async fn idb_page(db: &Rexie, query: &Query<'_>) -> Result<OrderedPage, StoreError> {
     let Some(range) = index_range(query)? else {
         return Ok(OrderedPage::default());
     };
@@ -239,11 +241,14 @@ async fn idb_page(db: &Rexie, query: &Query<'_>) -> Result<OrderedPage, StoreErr
     Ok(query.page(candidates))
 }
 
-/// The page from memory: the collection's records with an order key in the range, after
-/// the position, sorted as the index would hold them.
-fn memory_page(mem: &MemoryDb, query: &Query<'_>) -> Result<OrderedPage, StoreError> {
+/// The page from memory (of the memory store's `records`): the collection's records with
+/// an order key in the range, after the position, sorted as the index would hold them.
+pub(crate) fn memory_page<'r>(
+    records: impl Iterator<Item = &'r JsRecord>,
+    query: &Query<'_>,
+) -> Result<OrderedPage, StoreError> {
     let mut candidates = Vec::new();
-    for row in mem.records.values() {
+    for row in records {
         if row.collection != query.collection || row.deleted {
             continue;
         }
