@@ -1,7 +1,7 @@
 //! The app's hooks: the only way components read and write stored state.
 //!
 //! The generic ones come from `cairn-yew` (re-exported here, some bound to the app's
-//! collections in [`wrappers`]); the domain hooks (notes, appearance, notifications)
+//! collections in `wrappers.rs`); the domain hooks (notes, appearance, notifications)
 //! are the app's own, on top of them. [`config`] holds what the app tells the crate.
 
 pub mod config;

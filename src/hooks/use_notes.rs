@@ -4,7 +4,6 @@
 //! is a [`Note`] object. Other values in the collection (Home's scratchpad is a plain
 //! string) are not notes and are left out. The list is [`cairn_yew::use_collection`]'s.
 
-use cairn_protocol::Record;
 use cairn_yew::{use_collection, use_persistence, CollectionHandle, Deleted, Persistence};
 use serde::{Deserialize, Serialize};
 use yew::platform::spawn_local;
@@ -54,15 +53,6 @@ impl Note {
             return None;
         }
         serde_json::from_value(value.clone()).ok()
-    }
-
-    /// The note in `record`, unless it is a tombstone or not a note.
-    pub fn from_record(record: &Record) -> Option<Note> {
-        if record.deleted {
-            None
-        } else {
-            Note::from_value(&record.value)
-        }
     }
 
     /// Whether the title or text contains `query`, ignoring case (an empty query matches).

@@ -110,6 +110,8 @@
 //! clocks and merge rules are `cairn-protocol`. This crate is the Yew layer over them:
 //! views never touch the store, only hooks do.
 
+#![warn(missing_docs)]
+
 mod persistence;
 mod persistence_provider;
 pub mod saver;

@@ -20,6 +20,21 @@
 //! The caller runs the machine: each method returns the [`Command`] to carry out (arm a
 //! timer, write a value), and the caller reports back ([`Saver::timer_fired`],
 //! [`Saver::write_succeeded`], [`Saver::write_failed`]).
+//!
+//! ```
+//! use cairn_yew::saver::{Command, Saver};
+//! use cairn_yew::SaveStatus;
+//!
+//! let mut saver = Saver::new(0);
+//! assert_eq!(saver.change("v1"), Command::Write("v1"));
+//! // A change while "v1" is being written waits for it.
+//! assert_eq!(saver.change("v2"), Command::Disarm);
+//! assert_eq!(saver.write_succeeded(1.0), Command::Write("v2"));
+//! assert_eq!(saver.write_failed("disk full".into()), Command::Arm(250));
+//! assert_eq!(saver.timer_fired(), Command::Write("v2"));
+//! assert_eq!(saver.write_succeeded(2.0), Command::Nothing);
+//! assert_eq!(saver.status(), &SaveStatus::Saved(2.0));
+//! ```
 
 /// Attempts per write before the status becomes [`SaveStatus::Error`].
 ///

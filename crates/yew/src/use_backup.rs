@@ -73,15 +73,26 @@ pub enum ImportStage {
     /// No import started (or [`BackupHandle::reset`]).
     Idle,
     /// Reading and validating the chosen file.
-    Checking { file_name: String },
+    Checking {
+        /// The chosen file's name.
+        file_name: String,
+    },
     /// The file cannot be imported at all; nothing was changed.
-    Refused { file_name: String, reason: String },
+    Refused {
+        /// The chosen file's name.
+        file_name: String,
+        /// Why, as a sentence for the user.
+        reason: String,
+    },
     /// Validated: the dry-run report, waiting for the user's choice.
     Ready(Rc<ReadyImport>),
     /// Writing, batch by batch.
     Applying {
+        /// Merging or replacing.
         mode: ImportMode,
+        /// Records written so far.
         done: usize,
+        /// Records to write in all.
         total: usize,
     },
     /// Finished: what was written.

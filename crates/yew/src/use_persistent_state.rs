@@ -78,6 +78,22 @@ impl<T> PersistOptions<T> {
 }
 
 /// The handle returned by [`use_persistent_state`]: the value, and whether it is saved.
+///
+/// ```no_run
+/// use cairn_yew::{use_persistent_state, PersistentState};
+/// use yew::prelude::*;
+///
+/// #[derive(Properties, PartialEq)]
+/// struct Props {
+///     id: AttrValue,
+/// }
+///
+/// #[function_component]
+/// fn Title(props: &Props) -> Html {
+///     let title: PersistentState<String> = use_persistent_state("titles", &props.id, String::new());
+///     html! { <h1>{ title.value().clone() }</h1> }
+/// }
+/// ```
 pub struct PersistentState<T> {
     value: UseStateHandle<Rc<T>>,
     status: UseStateHandle<SaveStatus>,
@@ -101,12 +117,25 @@ impl<T> Clone for PersistentState<T> {
 }
 
 impl<T: Serialize + 'static> PersistentState<T> {
+    /// The current value: the latest set here, or the stored one, or the default.
+    ///
+    /// ```no_run
+    /// # fn run(count: cairn_yew::PersistentState<u32>) {
+    /// let shown: u32 = *count.value();
+    /// # }
+    /// ```
     pub fn value(&self) -> &T {
         &self.value
     }
 
     /// Replaces the value; it is written after the debounce delay, unless the validator
     /// refuses it (then the status says why and nothing is written).
+    ///
+    /// ```no_run
+    /// # fn run(name: cairn_yew::PersistentState<String>) {
+    /// name.set("Ada".to_owned());
+    /// # }
+    /// ```
     pub fn set(&self, value: T) {
         let encoded = match self.validate.as_ref().map(|v| v(&value)) {
             Some(Err(reason)) => Err(reason),
@@ -120,11 +149,24 @@ impl<T: Serialize + 'static> PersistentState<T> {
     }
 
     /// Replaces the value with `f(current)`.
+    ///
+    /// ```no_run
+    /// # fn run(count: cairn_yew::PersistentState<u32>) {
+    /// count.update(|n| n + 1);
+    /// # }
+    /// ```
     pub fn update(&self, f: impl FnOnce(&T) -> T) {
         self.set(f(&self.value));
     }
 
     /// [`Self::set`] as a callback, for event handlers.
+    ///
+    /// ```no_run
+    /// # fn run(name: cairn_yew::PersistentState<String>) {
+    /// let on_change: yew::Callback<String> = name.setter();
+    /// on_change.emit("Grace".to_owned());
+    /// # }
+    /// ```
     pub fn setter(&self) -> Callback<T> {
         let this = self.clone();
         Callback::from(move |value| this.set(value))
@@ -132,27 +174,62 @@ impl<T: Serialize + 'static> PersistentState<T> {
 
     /// Writes the pending change now instead of after the debounce delay; after a
     /// failed write, tries again with a fresh set of attempts.
+    ///
+    /// ```no_run
+    /// # fn run(text: cairn_yew::PersistentState<String>) {
+    /// // "Save" button, or before navigating away.
+    /// text.save_now();
+    /// # }
+    /// ```
     pub fn save_now(&self) {
         self.saver.run(Saver::save_now);
     }
 
     /// Drops a change that is waiting to be written (debounced, or kept after failed
     /// attempts), e.g. because the record is being deleted: nothing of it is written.
+    ///
+    /// ```no_run
+    /// # fn run(draft: cairn_yew::PersistentState<String>) {
+    /// draft.discard_pending();
+    /// # }
+    /// ```
     pub fn discard_pending(&self) {
         self.saver.run(Saver::discard_pending);
     }
 
     /// True from a change until it is stored.
+    ///
+    /// ```no_run
+    /// # fn run(text: cairn_yew::PersistentState<String>) {
+    /// let warn_before_leaving = text.is_dirty();
+    /// # }
+    /// ```
     pub fn is_dirty(&self) -> bool {
         *self.dirty
     }
 
+    /// Whether the latest value is stored ([`SaveStatus`]).
+    ///
+    /// ```no_run
+    /// # fn run(text: cairn_yew::PersistentState<String>) {
+    /// use cairn_yew::SaveStatus;
+    /// let failed = matches!(text.status(), SaveStatus::Error(_));
+    /// # }
+    /// ```
     pub fn status(&self) -> &SaveStatus {
         &self.status
     }
 
     /// False until the stored value (if any) has been read. Always true for the
     /// collections the provider loads before first render.
+    ///
+    /// ```no_run
+    /// # fn run(text: cairn_yew::PersistentState<String>) -> yew::Html {
+    /// if !text.is_loaded() {
+    ///     return yew::html! { <p aria-busy="true">{ "Loading…" }</p> };
+    /// }
+    /// # yew::html! {} }
+    /// ```
     pub fn is_loaded(&self) -> bool {
         *self.loaded
     }

@@ -6,6 +6,12 @@ use yew::prelude::*;
 use crate::persistence::{use_persistence, Persistence};
 
 /// What is known about a stored secret.
+///
+/// ```no_run
+/// # fn run(key: std::rc::Rc<cairn_yew::Secret>) {
+/// let hint = key.view().ends_with.as_deref().map(|tail| format!("…{tail}"));
+/// # }
+/// ```
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct SecretView {
     /// Read from storage yet.
@@ -17,6 +23,12 @@ pub struct SecretView {
 }
 
 /// The handle returned by [`use_secret`].
+///
+/// ```no_run
+/// # fn run(key: std::rc::Rc<cairn_yew::Secret>) {
+/// key.save("sk-live-1234".to_owned());
+/// # }
+/// ```
 pub struct Secret {
     name: &'static str,
     view: UseStateHandle<SecretView>,
@@ -29,11 +41,24 @@ fn tail(value: &str) -> String {
 }
 
 impl Secret {
+    /// What is known about the stored secret.
+    ///
+    /// ```no_run
+    /// # fn run(key: std::rc::Rc<cairn_yew::Secret>) {
+    /// let stored = key.view().ends_with.is_some();
+    /// # }
+    /// ```
     pub fn view(&self) -> &SecretView {
         &self.view
     }
 
     /// Encrypts and stores `value` (never synced).
+    ///
+    /// ```no_run
+    /// # fn run(key: std::rc::Rc<cairn_yew::Secret>) {
+    /// key.save("sk-live-1234".to_owned());
+    /// # }
+    /// ```
     pub fn save(&self, value: String) {
         let (name, view, persistence) = (self.name, self.view.clone(), self.persistence.clone());
         spawn_local(async move {
@@ -61,6 +86,12 @@ impl Secret {
     }
 
     /// Deletes the stored value.
+    ///
+    /// ```no_run
+    /// # fn run(key: std::rc::Rc<cairn_yew::Secret>) {
+    /// key.remove();
+    /// # }
+    /// ```
     pub fn remove(&self) {
         let (name, view, persistence) = (self.name, self.view.clone(), self.persistence.clone());
         spawn_local(async move {
@@ -83,6 +114,20 @@ impl Secret {
 /// A secret kept on this device only, encrypted at rest with a non-extractable
 /// AES-GCM key (`cairn_client::secrets`): never synced, exported only when asked, with a
 /// passphrase.
+///
+/// ```no_run
+/// use cairn_yew::use_secret;
+/// use yew::prelude::*;
+///
+/// #[function_component]
+/// fn ApiKey() -> Html {
+///     let key = use_secret("api-key");
+///     match &key.view().ends_with {
+///         Some(tail) => html! { <p>{ format!("Key ending in {tail}") }</p> },
+///         None => html! { <p>{ "No key saved." }</p> },
+///     }
+/// }
+/// ```
 #[hook]
 pub fn use_secret(name: &'static str) -> Rc<Secret> {
     let persistence = use_persistence();

@@ -14,6 +14,21 @@ use crate::service_worker::container;
 const SKIP_WAITING: &str = "SKIP_WAITING";
 
 /// The handle returned by [`use_service_worker`].
+///
+/// ```no_run
+/// use cairn_yew::use_service_worker;
+/// use yew::prelude::*;
+///
+/// #[function_component]
+/// fn UpdateBanner() -> Html {
+///     let worker = std::rc::Rc::new(use_service_worker());
+///     if !worker.update_waiting() {
+///         return html! {};
+///     }
+///     let apply = Callback::from(move |_| worker.apply_update());
+///     html! { <button onclick={apply}>{ "Update now" }</button> }
+/// }
+/// ```
 pub struct ServiceWorkerHandle {
     registration: UseStateHandle<Option<ServiceWorkerRegistration>>,
     waiting: UseStateHandle<Option<ServiceWorker>>,
@@ -21,12 +36,24 @@ pub struct ServiceWorkerHandle {
 
 impl ServiceWorkerHandle {
     /// A new version of the app is installed and waits for this page to let it take over.
+    ///
+    /// ```no_run
+    /// # fn run(worker: cairn_yew::ServiceWorkerHandle) {
+    /// let show_banner = worker.update_waiting();
+    /// # }
+    /// ```
     pub fn update_waiting(&self) -> bool {
         self.waiting.is_some()
     }
 
     /// Lets the waiting version take over, and reloads this page into it once it controls
     /// the page.
+    ///
+    /// ```no_run
+    /// # fn run(worker: cairn_yew::ServiceWorkerHandle) {
+    /// worker.apply_update();
+    /// # }
+    /// ```
     pub fn apply_update(&self) {
         let (Some(waiting), Some(container)) = (&*self.waiting, container()) else {
             return;
@@ -39,6 +66,12 @@ impl ServiceWorkerHandle {
     }
 
     /// Asks the browser to look for a new version now (it also does on navigations).
+    ///
+    /// ```no_run
+    /// # fn run(worker: cairn_yew::ServiceWorkerHandle) {
+    /// worker.check_for_update();
+    /// # }
+    /// ```
     pub fn check_for_update(&self) {
         if let Some(registration) = &*self.registration {
             if let Ok(checked) = registration.update() {
@@ -51,6 +84,17 @@ impl ServiceWorkerHandle {
 }
 
 /// The app's service worker: whether an update waits, and applying it.
+///
+/// ```no_run
+/// use cairn_yew::use_service_worker;
+/// use yew::prelude::*;
+///
+/// #[function_component]
+/// fn Version() -> Html {
+///     let worker = use_service_worker();
+///     html! { if worker.update_waiting() { <p>{ "A new version is ready." }</p> } }
+/// }
+/// ```
 #[hook]
 pub fn use_service_worker() -> ServiceWorkerHandle {
     let registration = use_state(|| None::<ServiceWorkerRegistration>);

@@ -20,11 +20,20 @@ use crate::use_persistent_state::{use_persistent_state_with, PersistOptions, Per
 
 /// The id of the snapshot settings' record (in the collection given to
 /// [`use_snapshot_settings`]).
+///
+/// ```
+/// assert_eq!(cairn_yew::SNAPSHOT_SETTINGS_ID, "snapshots");
+/// ```
 pub const SNAPSHOT_SETTINGS_ID: &str = "snapshots";
 /// How often the scheduler counts visible time.
 const TICK_MS: u32 = 15_000;
 
 /// When automatic snapshots are taken and how many are kept.
+///
+/// ```
+/// let settings = cairn_yew::SnapshotSettings { every_minutes: 60, keep: 3 };
+/// assert!(settings.check().is_ok());
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SnapshotSettings {
     /// Take one after this many minutes of use.
@@ -43,9 +52,25 @@ impl Default for SnapshotSettings {
 }
 
 impl SnapshotSettings {
+    /// The accepted range of [`SnapshotSettings::every_minutes`].
+    ///
+    /// ```
+    /// assert!(cairn_yew::SnapshotSettings::MINUTES.contains(&30));
+    /// ```
     pub const MINUTES: std::ops::RangeInclusive<u32> = 1..=24 * 60;
+    /// The accepted range of [`SnapshotSettings::keep`].
+    ///
+    /// ```
+    /// assert!(!cairn_yew::SnapshotSettings::KEEP.contains(&0));
+    /// ```
     pub const KEEP: std::ops::RangeInclusive<u32> = 1..=50;
 
+    /// `Err` with a sentence for the user when a setting is out of its range.
+    ///
+    /// ```
+    /// let settings = cairn_yew::SnapshotSettings { every_minutes: 0, keep: 5 };
+    /// assert_eq!(settings.check(), Err("Minutes must be between 1 and 1440.".to_owned()));
+    /// ```
     pub fn check(&self) -> Result<(), String> {
         if !Self::MINUTES.contains(&self.every_minutes) {
             return Err(format!(
@@ -67,6 +92,17 @@ impl SnapshotSettings {
 
 /// The settings, persisted in the record `collection`/[`SNAPSHOT_SETTINGS_ID`]
 /// (validated, saved at once).
+///
+/// ```no_run
+/// use cairn_yew::use_snapshot_settings;
+/// use yew::prelude::*;
+///
+/// #[function_component]
+/// fn Keep() -> Html {
+///     let settings = use_snapshot_settings("prefs");
+///     html! { <p>{ format!("Keeping {} snapshots", settings.value().keep) }</p> }
+/// }
+/// ```
 #[hook]
 pub fn use_snapshot_settings(collection: &str) -> PersistentState<SnapshotSettings> {
     use_persistent_state_with(
@@ -80,6 +116,12 @@ pub fn use_snapshot_settings(collection: &str) -> PersistentState<SnapshotSettin
 }
 
 /// The handle returned by [`use_snapshots`].
+///
+/// ```no_run
+/// # fn run(snapshots: cairn_yew::SnapshotsHandle) {
+/// snapshots.take_now(5);
+/// # }
+/// ```
 #[derive(Clone)]
 pub struct SnapshotsHandle {
     persistence: Persistence,
@@ -92,22 +134,58 @@ pub struct SnapshotsHandle {
 
 impl SnapshotsHandle {
     /// `None` until loaded.
+    ///
+    /// ```no_run
+    /// # fn run(snapshots: cairn_yew::SnapshotsHandle) {
+    /// if let Some(Ok(list)) = snapshots.list() {
+    ///     let newest = list.first().map(|s| s.created_at_ms);
+    /// }
+    /// # }
+    /// ```
     pub fn list(&self) -> Option<&Result<Vec<SnapshotInfo>, String>> {
         self.list.as_ref()
     }
 
+    /// How the last restore went, and its progress while it runs.
+    ///
+    /// ```no_run
+    /// # fn run(snapshots: cairn_yew::SnapshotsHandle) {
+    /// let done = matches!(snapshots.restore_stage(), cairn_yew::ImportStage::Done(_));
+    /// # }
+    /// ```
     pub fn restore_stage(&self) -> &ImportStage {
         &self.restore
     }
 
+    /// What the last action did, or why it failed.
+    ///
+    /// ```no_run
+    /// # fn run(snapshots: cairn_yew::SnapshotsHandle) {
+    /// if let Some(Err(problem)) = snapshots.message() { gloo::console::warn!(problem.clone()); }
+    /// # }
+    /// ```
     pub fn message(&self) -> Option<&Result<String, String>> {
         self.message.as_ref()
     }
 
+    /// True while a snapshot is taken or restored.
+    ///
+    /// ```no_run
+    /// # fn run(snapshots: cairn_yew::SnapshotsHandle) {
+    /// let disabled = snapshots.is_busy();
+    /// # }
+    /// ```
     pub fn is_busy(&self) -> bool {
         *self.busy
     }
 
+    /// Reads the list again.
+    ///
+    /// ```no_run
+    /// # fn run(snapshots: cairn_yew::SnapshotsHandle) {
+    /// snapshots.refresh();
+    /// # }
+    /// ```
     pub fn refresh(&self) {
         let this = self.clone();
         spawn_local(async move {
@@ -117,6 +195,12 @@ impl SnapshotsHandle {
     }
 
     /// Takes a snapshot now, keeping the newest `keep`.
+    ///
+    /// ```no_run
+    /// # fn run(snapshots: cairn_yew::SnapshotsHandle) {
+    /// snapshots.take_now(5);
+    /// # }
+    /// ```
     pub fn take_now(&self, keep: u32) {
         let this = self.clone();
         this.busy.set(true);
@@ -135,6 +219,13 @@ impl SnapshotsHandle {
         });
     }
 
+    /// Deletes the snapshot `id`.
+    ///
+    /// ```no_run
+    /// # fn run(snapshots: cairn_yew::SnapshotsHandle, id: String) {
+    /// snapshots.delete(id);
+    /// # }
+    /// ```
     pub fn delete(&self, id: String) {
         let this = self.clone();
         spawn_local(async move {
@@ -149,6 +240,12 @@ impl SnapshotsHandle {
 
     /// Makes all data as it was in snapshot `id` ("Replace all" from it: new changes,
     /// synced; records created since are deleted). `on_done` runs after.
+    ///
+    /// ```no_run
+    /// # fn run(snapshots: cairn_yew::SnapshotsHandle, id: String) {
+    /// snapshots.restore(id, yew::Callback::noop());
+    /// # }
+    /// ```
     pub fn restore(&self, id: String, on_done: Callback<()>) {
         let this = self.clone();
         this.busy.set(true);
@@ -170,6 +267,21 @@ impl SnapshotsHandle {
 }
 
 /// The snapshot list and actions for the Storage page. Loads the list on mount.
+///
+/// ```no_run
+/// use cairn_yew::use_snapshots;
+/// use yew::prelude::*;
+///
+/// #[function_component]
+/// fn Snapshots() -> Html {
+///     let snapshots = use_snapshots();
+///     match snapshots.list() {
+///         Some(Ok(list)) => html! { <p>{ format!("{} snapshots", list.len()) }</p> },
+///         Some(Err(e)) => html! { <p role="alert">{ e.clone() }</p> },
+///         None => html! {},
+///     }
+/// }
+/// ```
 #[hook]
 pub fn use_snapshots() -> SnapshotsHandle {
     let handle = SnapshotsHandle {
@@ -198,6 +310,18 @@ thread_local! {
 /// the newest `settings.keep`. Every mounted instance's `on_taken` runs after each. Only
 /// the first mounted instance in a page runs the timer; others wait until it unmounts
 /// (and then take over on their next mount).
+///
+/// ```no_run
+/// use cairn_yew::{use_snapshot_scheduler, use_snapshot_settings};
+/// use yew::prelude::*;
+///
+/// #[function_component]
+/// fn Scheduler() -> Html {
+///     let settings = *use_snapshot_settings("prefs").value();
+///     use_snapshot_scheduler(settings, Callback::noop());
+///     html! {}
+/// }
+/// ```
 #[hook]
 pub fn use_snapshot_scheduler(settings: SnapshotSettings, on_taken: Callback<SnapshotInfo>) {
     use_effect_with(on_taken, |on_taken| {

@@ -12,9 +12,18 @@ use yew::prelude::*;
 use crate::persistence::{use_persistence, Persistence};
 
 /// Share of the quota above which the page warns.
+///
+/// ```
+/// assert_eq!(cairn_yew::QUOTA_WARNING, 0.8);
+/// ```
 pub const QUOTA_WARNING: f64 = 0.8;
 
 /// What [`use_storage`] shows.
+///
+/// ```
+/// let view = cairn_yew::StorageView::default();
+/// assert!(!view.near_quota());
+/// ```
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct StorageView {
     /// `None` until first read; an error message if reading failed.
@@ -35,6 +44,12 @@ pub struct StorageView {
 
 impl StorageView {
     /// True when more than [`QUOTA_WARNING`] of the quota is used.
+    ///
+    /// ```no_run
+    /// # fn run(storage: std::rc::Rc<cairn_yew::StorageHandle>) {
+    /// let warn = storage.view().near_quota();
+    /// # }
+    /// ```
     pub fn near_quota(&self) -> bool {
         self.estimate.is_some_and(|e| e.fraction() > QUOTA_WARNING)
     }
@@ -44,6 +59,12 @@ impl StorageView {
 /// answers arriving in any order never overwrite one another. Its states always read
 /// their latest value: pass [`StorageHandle::view`] (a plain value) to child components,
 /// not the handle, or they cannot tell that it changed.
+///
+/// ```no_run
+/// # fn run(storage: std::rc::Rc<cairn_yew::StorageHandle>) {
+/// storage.request_persistence();
+/// # }
+/// ```
 #[derive(Clone)]
 pub struct StorageHandle {
     usage: UseStateHandle<Option<Result<Usage, String>>>,
@@ -57,6 +78,13 @@ pub struct StorageHandle {
 }
 
 impl StorageHandle {
+    /// Everything read so far, as one plain value.
+    ///
+    /// ```no_run
+    /// # fn run(storage: std::rc::Rc<cairn_yew::StorageHandle>) {
+    /// let view: cairn_yew::StorageView = storage.view();
+    /// # }
+    /// ```
     pub fn view(&self) -> StorageView {
         StorageView {
             usage: (*self.usage).clone(),
@@ -70,6 +98,12 @@ impl StorageHandle {
     }
 
     /// Reads usage, quota and persistence again.
+    ///
+    /// ```no_run
+    /// # fn run(storage: std::rc::Rc<cairn_yew::StorageHandle>) {
+    /// storage.refresh();
+    /// # }
+    /// ```
     pub fn refresh(&self) {
         let this = self.clone();
         spawn_local(async move {
@@ -83,6 +117,12 @@ impl StorageHandle {
     }
 
     /// Asks the browser to keep this site's data under storage pressure.
+    ///
+    /// ```no_run
+    /// # fn run(storage: std::rc::Rc<cairn_yew::StorageHandle>) {
+    /// storage.request_persistence();
+    /// # }
+    /// ```
     pub fn request_persistence(&self) {
         let this = self.clone();
         spawn_local(async move {
@@ -98,6 +138,12 @@ impl StorageHandle {
 
     /// Deletes every record of `collections` (tombstones, synced), then refreshes.
     /// `on_done` runs after it finished (successfully or not).
+    ///
+    /// ```no_run
+    /// # fn run(storage: std::rc::Rc<cairn_yew::StorageHandle>) {
+    /// storage.clear(vec!["drafts".into()], yew::Callback::noop());
+    /// # }
+    /// ```
     pub fn clear(&self, collections: Vec<String>, on_done: Callback<()>) {
         let this = self.clone();
         this.clearing.set(true);
@@ -142,6 +188,18 @@ pub(crate) fn announce(persistence: &Persistence, records: Vec<Record>) {
 
 /// Usage, quota and clearing for the Storage page. Reads on mount; call
 /// [`StorageHandle::refresh`] after changes.
+///
+/// ```no_run
+/// use cairn_yew::use_storage;
+/// use yew::prelude::*;
+///
+/// #[function_component]
+/// fn Usage() -> Html {
+///     let storage = use_storage();
+///     let view = storage.view();
+///     html! { if view.near_quota() { <p role="alert">{ "Storage is almost full." }</p> } }
+/// }
+/// ```
 #[hook]
 pub fn use_storage() -> Rc<StorageHandle> {
     let handle = Rc::new(StorageHandle {

@@ -33,8 +33,16 @@ pub(crate) struct SyncSettings {
 }
 
 /// What views show about sync.
+///
+/// ```no_run
+/// # fn run(sync: cairn_yew::SyncContext) {
+/// let waiting = sync.view.status.pending;
+/// let live = sync.view.live;
+/// # }
+/// ```
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct SyncView {
+    /// Signed in or not, what waits to be pushed, when the last round ended.
     pub status: SyncStatus,
     /// A round is running in this page.
     pub syncing: bool,
@@ -53,19 +61,41 @@ pub struct SyncView {
 }
 
 /// Why signing in did not happen.
+///
+/// ```
+/// use cairn_yew::SignInProblem;
+/// let sentence = |problem: &SignInProblem| match problem {
+///     SignInProblem::DataOfAnotherAccount { account } => format!("This device holds {account}'s data."),
+///     SignInProblem::Failed(why) => why.clone(),
+/// };
+/// assert_eq!(sentence(&SignInProblem::Failed("Wrong password.".into())), "Wrong password.");
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub enum SignInProblem {
     /// This device's data belongs to `account`: ask what to do with it, then sign in
     /// again with the answer.
-    DataOfAnotherAccount { account: String },
+    DataOfAnotherAccount {
+        /// The account this device's data belongs to (its e-mail address).
+        account: String,
+    },
     /// Anything else, as a sentence for the form.
     Failed(String),
 }
 
 /// The context value: the view, and the controller that acts.
+///
+/// ```no_run
+/// # fn run(sync: cairn_yew::SyncContext) {
+/// if sync.view.status.pending > 0 {
+///     sync.controller.sync_now();
+/// }
+/// # }
+/// ```
 #[derive(Clone)]
 pub struct SyncContext {
+    /// What views show.
     pub view: Rc<SyncView>,
+    /// What acts: rounds, account actions, the conflict log.
     pub controller: Rc<SyncController>,
 }
 
@@ -76,6 +106,13 @@ impl PartialEq for SyncContext {
 }
 
 /// Runs rounds and account actions, and republishes the view after each.
+///
+/// ```no_run
+/// # fn run(sync: cairn_yew::SyncContext) {
+/// let controller = sync.controller.clone();
+/// controller.sign_out();
+/// # }
+/// ```
 pub struct SyncController {
     persistence: Persistence,
     settings: SyncSettings,
@@ -126,6 +163,12 @@ impl SyncController {
     }
 
     /// Re-reads status and conflicts from the store.
+    ///
+    /// ```no_run
+    /// # fn run(sync: cairn_yew::SyncContext) {
+    /// sync.controller.refresh();
+    /// # }
+    /// ```
     pub fn refresh(self: &Rc<Self>) {
         let this = self.clone();
         spawn_local(async move {
@@ -151,6 +194,12 @@ impl SyncController {
     }
 
     /// Runs a round now (or right after the one running), when signed in.
+    ///
+    /// ```no_run
+    /// # fn run(sync: cairn_yew::SyncContext) {
+    /// sync.controller.sync_now();
+    /// # }
+    /// ```
     pub fn sync_now(self: &Rc<Self>) {
         if self.running.replace(true) {
             self.again.set(true);
@@ -198,6 +247,12 @@ impl SyncController {
     /// [`SyncController::stop_live`]: each cursor beyond this device's starts a round.
     /// A dropped connection is opened again with backoff; signing out ends the loop (a
     /// sign-in starts it again).
+    ///
+    /// ```no_run
+    /// # fn run(sync: cairn_yew::SyncContext) {
+    /// sync.controller.go_live();
+    /// # }
+    /// ```
     pub fn go_live(self: &Rc<Self>) {
         if self.live.borrow().is_some() {
             return;
@@ -259,6 +314,12 @@ impl SyncController {
     }
 
     /// Closes the change stream (the page is hidden, or the provider goes away).
+    ///
+    /// ```no_run
+    /// # fn run(sync: cairn_yew::SyncContext) {
+    /// sync.controller.stop_live();
+    /// # }
+    /// ```
     pub fn stop_live(&self) {
         if let Some(abort) = self.live.borrow_mut().take() {
             abort.abort();
@@ -269,6 +330,23 @@ impl SyncController {
     /// Signs in (or, with `new_account`, registers and signs in), then syncs. When this
     /// device's data belongs to another account, `choice` says what to do with it; without
     /// one, nothing happens and the problem says so, for the form to ask.
+    ///
+    /// ```no_run
+    /// # async fn run(sync: cairn_yew::SyncContext) {
+    /// use cairn_yew::{AccountSwitch, SignInProblem};
+    /// let controller = sync.controller.clone();
+    /// match controller.sign_in("ada@example.com", "a long passphrase", false, None).await {
+    ///     Ok(()) => {}
+    ///     Err(SignInProblem::DataOfAnotherAccount { .. }) => {
+    ///         // Ask the user, then:
+    ///         let _ = controller
+    ///             .sign_in("ada@example.com", "a long passphrase", false, Some(AccountSwitch::StartEmpty))
+    ///             .await;
+    ///     }
+    ///     Err(SignInProblem::Failed(why)) => gloo::console::warn!(why),
+    /// }
+    /// # }
+    /// ```
     pub async fn sign_in(
         self: &Rc<Self>,
         email: &str,
@@ -308,6 +386,13 @@ impl SyncController {
     }
 
     /// Asks the server for the account's sessions (for the Settings list).
+    ///
+    /// ```no_run
+    /// # fn run(sync: cairn_yew::SyncContext) {
+    /// sync.controller.load_sessions();
+    /// // Then read `sync.view.sessions`.
+    /// # }
+    /// ```
     pub fn load_sessions(self: &Rc<Self>) {
         let this = self.clone();
         spawn_local(async move {
@@ -321,6 +406,12 @@ impl SyncController {
 
     /// Ends every other session of the account (other devices must sign in again), then
     /// lists what is left.
+    ///
+    /// ```no_run
+    /// # fn run(sync: cairn_yew::SyncContext) {
+    /// sync.controller.end_other_sessions();
+    /// # }
+    /// ```
     pub fn end_other_sessions(self: &Rc<Self>) {
         let this = self.clone();
         spawn_local(async move {
@@ -333,6 +424,14 @@ impl SyncController {
     }
 
     /// Tries a set-aside change again (stamped anew and queued), then syncs.
+    ///
+    /// ```no_run
+    /// # fn run(sync: cairn_yew::SyncContext) {
+    /// if let Some(item) = sync.view.set_aside.first() {
+    ///     sync.controller.retry_set_aside(item.clone());
+    /// }
+    /// # }
+    /// ```
     pub fn retry_set_aside(self: &Rc<Self>, item: SetAside) {
         let this = self.clone();
         spawn_local(async move {
@@ -348,6 +447,14 @@ impl SyncController {
     }
 
     /// Takes a change off the set-aside list; it stays on this device, unsynced.
+    ///
+    /// ```no_run
+    /// # fn run(sync: cairn_yew::SyncContext) {
+    /// if let Some(item) = sync.view.set_aside.first() {
+    ///     sync.controller.dismiss_set_aside(item.clone());
+    /// }
+    /// # }
+    /// ```
     pub fn dismiss_set_aside(self: &Rc<Self>, item: SetAside) {
         let this = self.clone();
         spawn_local(async move {
@@ -357,6 +464,12 @@ impl SyncController {
     }
 
     /// Signs out; local data and unsynced changes stay on this device.
+    ///
+    /// ```no_run
+    /// # fn run(sync: cairn_yew::SyncContext) {
+    /// sync.controller.sign_out();
+    /// # }
+    /// ```
     pub fn sign_out(self: &Rc<Self>) {
         let this = self.clone();
         spawn_local(async move {
@@ -368,6 +481,14 @@ impl SyncController {
     }
 
     /// Makes a lost version current again (a new change, synced) and drops it from the log.
+    ///
+    /// ```no_run
+    /// # fn run(sync: cairn_yew::SyncContext) {
+    /// if let Some(conflict) = sync.view.conflicts.first() {
+    ///     sync.controller.restore(conflict.clone());
+    /// }
+    /// # }
+    /// ```
     pub fn restore(self: &Rc<Self>, conflict: StoredConflict) {
         let this = self.clone();
         spawn_local(async move {
@@ -382,6 +503,13 @@ impl SyncController {
     }
 
     /// Includes `collection` in sync, or keeps it on this device only.
+    ///
+    /// ```no_run
+    /// # fn run(sync: cairn_yew::SyncContext) {
+    /// // Keep drafts on this device only.
+    /// sync.controller.set_synced("drafts", false);
+    /// # }
+    /// ```
     pub fn set_synced(self: &Rc<Self>, collection: &str, synced: bool) {
         let mut excluded = self.view.borrow().excluded.clone();
         excluded.retain(|c| c != collection);
@@ -404,6 +532,14 @@ impl SyncController {
     }
 
     /// Drops a conflict from the log, keeping the current version.
+    ///
+    /// ```no_run
+    /// # fn run(sync: cairn_yew::SyncContext) {
+    /// if let Some(conflict) = sync.view.conflicts.first() {
+    ///     sync.controller.dismiss(conflict.clone());
+    /// }
+    /// # }
+    /// ```
     pub fn dismiss(self: &Rc<Self>, conflict: StoredConflict) {
         let this = self.clone();
         spawn_local(async move {
@@ -414,6 +550,21 @@ impl SyncController {
 }
 
 /// The sync context. Panics outside a `SyncProvider`: that is a bug in the component tree.
+///
+/// ```no_run
+/// use cairn_yew::use_sync;
+/// use yew::prelude::*;
+///
+/// #[function_component]
+/// fn SyncBadge() -> Html {
+///     let sync = use_sync();
+///     let text = match sync.view.status.pending {
+///         0 => "All changes synced".to_owned(),
+///         n => format!("{n} waiting to sync"),
+///     };
+///     html! { <span>{ text }</span> }
+/// }
+/// ```
 #[hook]
 pub fn use_sync() -> SyncContext {
     use_context::<SyncContext>().expect("use_sync must be used inside <SyncProvider>")
