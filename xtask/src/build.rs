@@ -1,6 +1,7 @@
 //! Building: the app and its service worker with trunk, wasm-opt over trunk's output,
 //! esbuild minifying the JavaScript, brotli and gzip copies of every compressible file
-//! ([`crate::compress`]), and the server binary.
+//! ([`crate::compress`]), and the server binary; the example app on cairn-yew
+//! (`examples/conversations`, [`conversations`]) the same way.
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -57,7 +58,7 @@ pub fn app(paths: &Paths, env: &WasmEnv) -> Result<Vec<WasmSize>> {
             .arg(&paths.dist)
             .current_dir(&paths.root),
     )?;
-    optimise_wasm(paths, env)?;
+    optimise_wasm(env, &paths.dist, &paths.target.join("cairn-wasm-opt"))?;
     rename_sync_glue_global(&paths.dist)?;
     // The loader last: the precache manifest written into it holds the hashes of the
     // other files as served (minified), and minifying drops its placeholder comment.
@@ -82,6 +83,45 @@ pub fn app(paths: &Paths, env: &WasmEnv) -> Result<Vec<WasmSize>> {
     Ok(sizes)
 }
 
+/// The example app built on cairn-yew's public API alone.
+pub const CONVERSATIONS: &str = "examples/conversations";
+
+/// Where [`conversations`] builds the example app.
+pub fn conversations_dist(paths: &Paths) -> PathBuf {
+    paths.target.join("conversations-dist")
+}
+
+/// Builds the example app [`CONVERSATIONS`] with trunk (release, the app's toolchain)
+/// into [`conversations_dist`], optimises its wasm and minifies its JavaScript as the
+/// app's, and writes the compressed copies the server serves. Returns the directory, to
+/// serve with `cairn-server --static-dir`.
+pub fn conversations(paths: &Paths, env: &WasmEnv) -> Result<PathBuf> {
+    step("Building the example app examples/conversations (trunk, release)");
+    let dist = conversations_dist(paths);
+    cmd::run(
+        env.apply(&mut Command::new(env.tools_bin.join("trunk")))
+            .args(["build", "--release", "--offline", "--dist"])
+            .arg(&dist)
+            .current_dir(paths.root.join(CONVERSATIONS)),
+    )?;
+    optimise_wasm(
+        env,
+        &dist,
+        &paths.target.join("cairn-wasm-opt-conversations"),
+    )?;
+    minify_js(env, &dist, &js_files(&dist)?)?;
+    compress::precompress(&dist)?;
+    for s in wasm_sizes(&dist)? {
+        eprintln!(
+            "  {:<34} {:>8.1} KiB, {:>7.1} KiB brotli",
+            s.file,
+            s.bytes as f64 / 1024.0,
+            s.brotli_bytes as f64 / 1024.0
+        );
+    }
+    Ok(dist)
+}
+
 /// Builds the server and returns its binary.
 pub fn server(paths: &Paths) -> Result<PathBuf> {
     step("Building the server");
@@ -99,8 +139,6 @@ pub fn server(paths: &Paths) -> Result<PathBuf> {
     Ok(paths.target.join(SERVER_PROFILE).join("cairn-server"))
 }
 
-/// Runs wasm-opt over every `.wasm` in dist. Outputs are cached by the input's content,
-/// so an unchanged build costs nothing; entries not used by this build are removed.
 /// Builds `cairn-client`'s example `example` for the browser and puts it, with
 /// wasm-bindgen's `web` glue and the static `files` of `source`, into `page`: a page the
 /// end-to-end driver serves (the store benchmark, the randomized checker).
@@ -136,12 +174,14 @@ pub fn client_example_page(
     Ok(())
 }
 
-fn optimise_wasm(paths: &Paths, env: &WasmEnv) -> Result {
-    let cache = paths.target.join("cairn-wasm-opt");
-    std::fs::create_dir_all(&cache)
+/// Runs wasm-opt over every `.wasm` in `dist`. Outputs are cached in `cache` by the
+/// input's content, so an unchanged build costs nothing; entries not used by this build
+/// are removed (so each build has its own cache).
+fn optimise_wasm(env: &WasmEnv, dist: &Path, cache: &Path) -> Result {
+    std::fs::create_dir_all(cache)
         .map_err(|e| format!("cannot create {}: {e}", cache.display()))?;
     let mut used = HashSet::new();
-    for file in wasm_files(&paths.dist)? {
+    for file in wasm_files(dist)? {
         let input = read(&file)?;
         let cached = cache.join(format!("{:016x}.wasm", fnv1a64(&input)));
         if !cached.is_file() {
@@ -161,7 +201,7 @@ fn optimise_wasm(paths: &Paths, env: &WasmEnv) -> Result {
             .map_err(|e| format!("cannot write {}: {e}", file.display()))?;
         used.insert(cached);
     }
-    for entry in std::fs::read_dir(&cache)
+    for entry in std::fs::read_dir(cache)
         .map_err(|e| e.to_string())?
         .flatten()
     {

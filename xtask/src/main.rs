@@ -5,7 +5,8 @@
 //! - `cargo xtask test [--native-only | --soak]`: native tests (the server's against SQLite
 //!   and a throwaway PostgreSQL), wasm tests in headless Chromium, end-to-end tests; ends
 //!   with `N passed, N failed`. `--soak`: only the client's randomized checker, large.
-//! - `cargo xtask build`: only build the app into `dist/` and print the wasm sizes.
+//! - `cargo xtask build`: only build the app into `dist/` and print the wasm sizes, and
+//!   the example app (`examples/conversations`) into `<target>/conversations-dist`.
 //! - `cargo xtask bench [server | lighthouse]`: benchmarks against baselines, into
 //!   `target/bench/results.jsonl` (`server`: only the sync server's; `lighthouse`: only
 //!   Lighthouse on the app).
@@ -85,7 +86,9 @@ commands:
                                     --native-only: just the native ones; --soak: only
                                     the client's randomized checker, large
                                     (CHECKER_SEEDS seeds of CHECKER_OPS ops, 50 x 400)
-  build                             build the app into dist/ and print the wasm sizes
+  build                             build the app into dist/ and print the wasm sizes,
+                                    and the example examples/conversations into
+                                    <target>/conversations-dist
   bench [server | lighthouse]       benchmarks against baselines, appended to
                                     target/bench/results.jsonl; `server`: only the
                                     sync server's (no browser needed); `lighthouse`:
@@ -105,7 +108,9 @@ fn main() -> ExitCode {
             _ => Err(USAGE.to_owned()),
         },
         Some("build") if args.len() == 1 => toolchain::prepare(&paths)
-            .and_then(|env| build::app(&paths, &env))
+            .and_then(|env| {
+                build::app(&paths, &env).and_then(|_| build::conversations(&paths, &env))
+            })
             .map(|_| ()),
         Some("bench") => match &args[1..] {
             [] => bench::run(&paths),

@@ -11,7 +11,9 @@
 //!    live-sync test across two server instances on one database. Among them the
 //!    randomized checker of the client
 //!    (`tests/e2e/checker.test.mjs`, small: its regression seeds and 2 fresh ones), on
-//!    the page built from `crates/client/examples/checker.rs` ([`checker_page`]).
+//!    the page built from `crates/client/examples/checker.rs` ([`checker_page`]), and
+//!    the example app on cairn-yew (`tests/e2e/conversations.test.mjs`, served from
+//!    [`build::conversations`]'s build, named in `CAIRN_CONVERSATIONS_DIST`).
 //!
 //! `cargo xtask test --soak` runs only the checker, large: `CHECKER_SEEDS` seeds (50) of
 //! `CHECKER_OPS` operations (400).
@@ -181,6 +183,7 @@ fn wasm(paths: &Paths, env: &toolchain::WasmEnv, browser: &tools::Browser) -> Re
 
 fn e2e(paths: &Paths, env: &toolchain::WasmEnv, browser: &tools::Browser) -> Result<Counts> {
     build::app(paths, env)?;
+    let conversations = build::conversations(paths, env)?;
     let checker = checker_page(paths, env)?;
     let server = build::server(paths)?;
     let dir = paths.root.join("tests/e2e");
@@ -198,6 +201,7 @@ fn e2e(paths: &Paths, env: &toolchain::WasmEnv, browser: &tools::Browser) -> Res
         .env("CAIRN_SERVER_BIN", server)
         .env("CAIRN_DIST", &paths.dist)
         .env("CAIRN_CHECKER_PAGE", checker)
+        .env("CAIRN_CONVERSATIONS_DIST", conversations)
         .env("CHROMIUM", &browser.chromium)
         .env("CAIRN_E2E_ARTIFACTS", paths.target.join("e2e-artifacts"))
         .current_dir(&dir);

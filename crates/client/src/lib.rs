@@ -10,6 +10,8 @@
 //!   none tells the backends apart (secrets and snapshots, which need IndexedDB, ask the
 //!   store for it and get the reason when there is none).
 //! - [`schema`]: object stores, versions and data migrations.
+//! - [`ordered`]: ordered, paged reads of a collection by its values' `order_key`
+//!   ([`Store::ordered_page`]), on an index of `records`.
 //! - [`blobs`]: binary attachments (note images) as Blobs, local only.
 //! - [`error`]: [`StoreError`], every storage failure as a value.
 //! - [`sync`]: the sync engine ([`SyncEngine`]), a file per concern under `sync/`: what it
@@ -47,6 +49,7 @@ pub mod error;
 pub mod global;
 pub mod js_record;
 mod key_batch;
+pub mod ordered;
 mod replica;
 pub mod schema;
 pub mod secrets;
@@ -63,6 +66,7 @@ pub use blobs::{random_id, StoredBlob};
 pub use broadcast::Subscription;
 pub use error::StoreError;
 pub use js_record::JsRecord;
+pub use ordered::{OrderedPage, PageOrder, PagePosition};
 pub use replica::Applied;
 pub use secrets::SecretError;
 pub use set_aside::SetAside;

@@ -19,10 +19,15 @@
 //! | 4 | (declared `snapshots`, `blobs`, `secrets`, `keys`, but created none) | |
 //! | 5 | + `snapshots`, `blobs`, `secrets`, `keys` | (none: the new stores start empty) |
 //! | 6 | + `set_aside` | (none: the new store starts empty) |
+//! | 7 | + index [`BY_ORDER`] on `records` | (none: the browser indexes existing records) |
 
-use rexie::{ObjectStore, RexieBuilder};
+use rexie::{Index, ObjectStore, RexieBuilder};
 
 pub(crate) const RECORDS: &str = "records";
+/// The index of `records` by `[collection, value.order_key]`, which ordered, paged reads
+/// walk ([`crate::ordered`]). Records without a key at `value.order_key` (tombstones
+/// among them) are not in it.
+pub const BY_ORDER: &str = "by_order";
 pub(crate) const OUTBOX: &str = "outbox";
 pub(crate) const META: &str = "meta";
 pub(crate) const QUARANTINE: &str = "quarantine";
@@ -61,7 +66,7 @@ pub(crate) const META_LAST_SYNC: &str = "last_sync";
 pub(crate) const META_MERGE_RULES: &str = "merge_rules";
 
 /// The IndexedDB version this build opens.
-pub const DB_VERSION: u32 = 6;
+pub const DB_VERSION: u32 = 7;
 /// The data version this build writes.
 pub const DATA_VERSION: u32 = 2;
 
@@ -71,7 +76,7 @@ pub struct Migration {
     pub description: &'static str,
 }
 
-/// Every data migration, in order. `store::run_migration` holds the code of each.
+/// Every data migration, in order. `store::idb::run_migration` holds the code of each.
 pub const MIGRATIONS: &[Migration] = &[Migration {
     to: 2,
     description: "queue records written before the outbox existed, so they get synced",
@@ -82,7 +87,14 @@ pub(crate) fn builder(name: &str) -> RexieBuilder {
     let by_key = ["collection", "id"];
     rexie::Rexie::builder(name)
         .version(DB_VERSION)
-        .add_object_store(ObjectStore::new(RECORDS).key_path_array(by_key))
+        .add_object_store(
+            ObjectStore::new(RECORDS).key_path_array(by_key).add_index(
+                // Said explicitly, so that a later upgrade finds it equal and keeps it.
+                Index::new_array(BY_ORDER, ["collection", "value.order_key"])
+                    .unique(false)
+                    .multi_entry(false),
+            ),
+        )
         .add_object_store(ObjectStore::new(OUTBOX).key_path_array(by_key))
         .add_object_store(ObjectStore::new(QUARANTINE).key_path_array(by_key))
         .add_object_store(ObjectStore::new(SET_ASIDE).key_path_array(by_key))

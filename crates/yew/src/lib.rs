@@ -119,6 +119,7 @@ mod service_worker;
 mod sync_provider;
 mod use_backup;
 mod use_collection;
+mod use_collection_page;
 mod use_expandable_card;
 mod use_persistent_state;
 mod use_progress;
@@ -141,6 +142,7 @@ pub use use_backup::{
     human_bytes, use_backup, BackupHandle, ExportRequest, ImportOutcome, ImportStage, ReadyImport,
 };
 pub use use_collection::{use_collection, CollectionHandle, Deleted};
+pub use use_collection_page::{use_collection_page, CollectionPage};
 pub use use_expandable_card::{use_expandable_card, ExpandableCard};
 pub use use_persistent_state::{
     use_persistent_state, use_persistent_state_with, PersistOptions, PersistentState, Validator,

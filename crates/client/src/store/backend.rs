@@ -135,6 +135,17 @@ impl Backend {
         }
     }
 
+    /// One page of the `order_key` index ([`crate::ordered`]).
+    pub(crate) async fn ordered_page(
+        &self,
+        query: &crate::ordered::Query<'_>,
+    ) -> Result<crate::OrderedPage, StoreError> {
+        match &self.0 {
+            Kind::Idb(idb) => idb.ordered_page(query).await,
+            Kind::Memory(memory) => memory.ordered_page(query),
+        }
+    }
+
     pub(super) async fn quarantined(&self) -> Result<Vec<Quarantined>, StoreError> {
         match &self.0 {
             Kind::Idb(idb) => idb.quarantined().await,

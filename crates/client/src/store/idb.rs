@@ -66,6 +66,14 @@ impl Idb {
         Rexie::delete(name).await.map_err(Into::into)
     }
 
+    /// One page of the `order_key` index, read with a cursor ([`crate::ordered`]).
+    pub(super) async fn ordered_page(
+        &self,
+        query: &crate::ordered::Query<'_>,
+    ) -> Result<crate::OrderedPage, StoreError> {
+        crate::ordered::idb_page(&self.db, query).await
+    }
+
     /// Closes both connections: an open one would block other tabs' upgrades and
     /// deleting the database until the page goes away.
     pub(super) fn close(self) {

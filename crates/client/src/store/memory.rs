@@ -105,6 +105,15 @@ impl Memory {
         })
     }
 
+    /// One page by `order_key`, filtered and sorted as the index holds it
+    /// ([`crate::ordered`]).
+    pub(super) fn ordered_page(
+        &self,
+        query: &crate::ordered::Query<'_>,
+    ) -> Result<crate::OrderedPage, StoreError> {
+        crate::ordered::memory_page(self.db.borrow().records.values(), query)
+    }
+
     pub(super) fn outbox(&self) -> Vec<OutboxEntry> {
         self.db.borrow().outbox.values().cloned().collect()
     }
