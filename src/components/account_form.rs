@@ -1,79 +1,15 @@
 use web_sys::HtmlInputElement;
-use yew::platform::spawn_local;
 use yew::prelude::*;
 
-use crate::hooks::{use_sync, AccountSwitch, SignInProblem};
-
-/// An account switch waiting for the user's answer: the account this device's data
-/// belongs to, and the sign-in to repeat with the answer.
-#[derive(Clone, PartialEq)]
-struct PendingSwitch {
-    data_of: String,
-    email: String,
-    password: String,
-    new_account: bool,
-}
+use crate::hooks::{use_sign_in, AccountSwitch};
 
 /// Sign in to sync, or create an account: one form, two buttons. Signing in to another
 /// account than the one this device's data belongs to asks first what to do with it.
 #[function_component]
 pub fn AccountForm() -> Html {
-    let sync = use_sync();
+    let sign_in = use_sign_in();
     let email = use_node_ref();
     let password = use_node_ref();
-    let error = use_state(|| None::<String>);
-    let busy = use_state(|| false);
-    let switch = use_state(|| None::<PendingSwitch>);
-
-    let sign_in = {
-        let (error, busy, switch, controller) = (
-            error.clone(),
-            busy.clone(),
-            switch.clone(),
-            sync.controller.clone(),
-        );
-        Callback::from(
-            move |(email, password, new_account, choice): (
-                String,
-                String,
-                bool,
-                Option<AccountSwitch>,
-            )| {
-                let (error, busy, switch, controller) = (
-                    error.clone(),
-                    busy.clone(),
-                    switch.clone(),
-                    controller.clone(),
-                );
-                busy.set(true);
-                spawn_local(async move {
-                    let result = controller
-                        .sign_in(&email, &password, new_account, choice)
-                        .await;
-                    busy.set(false);
-                    match result {
-                        Ok(()) => {
-                            error.set(None);
-                            switch.set(None);
-                        }
-                        Err(SignInProblem::DataOfAnotherAccount { account }) => {
-                            error.set(None);
-                            switch.set(Some(PendingSwitch {
-                                data_of: account,
-                                email,
-                                password,
-                                new_account,
-                            }));
-                        }
-                        Err(SignInProblem::Failed(message)) => {
-                            switch.set(None);
-                            error.set(Some(message));
-                        }
-                    }
-                });
-            },
-        )
-    };
     // Which button submitted the form decides between signing in and registering.
     let onsubmit = {
         let (email, password, sign_in) = (email.clone(), password.clone(), sign_in.clone());
@@ -85,26 +21,17 @@ pub fn AccountForm() -> Html {
                     .map(|i| i.value())
                     .unwrap_or_default()
             };
-            sign_in.emit((value(&email), value(&password), new_account, None));
+            sign_in.sign_in(value(&email), value(&password), new_account);
         })
     };
     let answer = |choice: Option<AccountSwitch>| {
-        let (switch, sign_in) = (switch.clone(), sign_in.clone());
-        Callback::from(move |_: MouseEvent| {
-            let Some(pending) = (*switch).clone() else {
-                return;
-            };
-            match choice {
-                Some(choice) => sign_in.emit((
-                    pending.email,
-                    pending.password,
-                    pending.new_account,
-                    Some(choice),
-                )),
-                None => switch.set(None),
-            }
+        let sign_in = sign_in.clone();
+        Callback::from(move |_: MouseEvent| match choice {
+            Some(choice) => sign_in.answer(choice),
+            None => sign_in.cancel(),
         })
     };
+    let busy = sign_in.is_busy();
     html! {
         <form {onsubmit} class="account-form" aria-describedby="account-help">
             <p id="account-help">{ "Sign in to keep your data in sync across your devices. Everything stays on this device too." }</p>
@@ -113,26 +40,26 @@ pub fn AccountForm() -> Html {
             <label for="sync-password">{ "Password" }</label>
             <input id="sync-password" ref={password} type="password" autocomplete="current-password" minlength="8" required=true />
             <div class="actions">
-                <button id="sign-in" type="submit" disabled={*busy}>{ "Sign in" }</button>
-                <button id="sign-up" type="submit" disabled={*busy}>{ "Create account" }</button>
+                <button id="sign-in" type="submit" disabled={busy}>{ "Sign in" }</button>
+                <button id="sign-up" type="submit" disabled={busy}>{ "Create account" }</button>
             </div>
-            if let Some(pending) = &*switch {
+            if let Some(pending) = sign_in.pending_switch() {
                 <div id="account-switch" role="alertdialog" aria-labelledby="account-switch-title" class="account-switch">
                     <p id="account-switch-title">
-                        { format!("The data on this device belongs to {}. What should happen to it in {}?", pending.data_of, pending.email) }
+                        { format!("The data on this device belongs to {}. What should happen to it in {}?", pending.data_of(), pending.email()) }
                     </p>
                     <div class="actions">
-                        <button id="switch-keep" type="button" disabled={*busy} onclick={answer(Some(AccountSwitch::KeepData))}>
-                            { format!("Keep it, and sync it to {}", pending.email) }
+                        <button id="switch-keep" type="button" disabled={busy} onclick={answer(Some(AccountSwitch::KeepData))}>
+                            { format!("Keep it, and sync it to {}", pending.email()) }
                         </button>
-                        <button id="switch-start-empty" type="button" disabled={*busy} onclick={answer(Some(AccountSwitch::StartEmpty))}>
-                            { format!("Start {} empty (this data is kept in a snapshot on the Storage page)", pending.email) }
+                        <button id="switch-start-empty" type="button" disabled={busy} onclick={answer(Some(AccountSwitch::StartEmpty))}>
+                            { format!("Start {} empty (this data is kept in a snapshot on the Storage page)", pending.email()) }
                         </button>
-                        <button id="switch-cancel" type="button" disabled={*busy} onclick={answer(None)}>{ "Cancel" }</button>
+                        <button id="switch-cancel" type="button" disabled={busy} onclick={answer(None)}>{ "Cancel" }</button>
                     </div>
                 </div>
             }
-            if let Some(error) = &*error {
+            if let Some(error) = sign_in.error() {
                 <p id="account-error" role="alert" class="error">{ error }</p>
             }
         </form>

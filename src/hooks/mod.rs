@@ -13,12 +13,12 @@ mod wrappers;
 
 pub use cairn_yew::{
     use_backup, use_persistence, use_persistent_state, use_persistent_state_with, use_secret,
-    use_service_worker, use_snapshots, use_storage, use_sync, AccountSwitch, BackupHandle,
-    ExportRequest, ImportOutcome, ImportStage, PersistOptions, Persistence, PersistentState,
-    Progress, ProgressRecord, ReadyImport, SaveStatus, Secret, SecretView, ServiceWorkerHandle,
-    SessionInfo, SetAside, SignInProblem, SnapshotSettings, SnapshotsHandle, StorageHandle,
-    StorageView, SyncContext, SyncController, SyncView, Waiver, WaiverKind, WaiverRecord,
-    QUOTA_WARNING,
+    use_service_worker, use_sign_in, use_snapshots, use_storage, use_sync, AccountSwitch,
+    BackupHandle, ExportRequest, ImportOutcome, ImportStage, PersistOptions, Persistence,
+    PersistentState, Progress, ProgressRecord, ReadyImport, SaveStatus, Secret, SecretView,
+    ServiceWorkerHandle, SessionInfo, SetAside, SignInProblem, SnapshotSettings, SnapshotsHandle,
+    StorageHandle, StorageView, SyncContext, SyncController, SyncView, Waiver, WaiverKind,
+    WaiverRecord, QUOTA_WARNING,
 };
 pub use use_appearance::{use_appearance, Appearance, AppearanceSettings, TextSize, Theme};
 pub use use_note::{

@@ -98,7 +98,9 @@
 //!   [`use_progress`], [`use_snapshot_settings`].
 //! - [`use_collection`] (`use_collection.rs`): every item of a collection, kept current.
 //! - [`SyncProvider`] (`sync_provider.rs`, when rounds run) and [`use_sync`]
-//!   (`use_sync.rs`: the [`SyncView`] and the [`SyncController`]).
+//!   (`use_sync.rs`: the [`SyncView`] and the [`SyncController`]); [`use_sign_in`]
+//!   (`use_sign_in.rs`): a sign-in form's state, with the question asked when this
+//!   device's data belongs to another account.
 //! - [`use_storage`], [`use_backup`], [`use_snapshots`] and [`use_snapshot_scheduler`],
 //!   [`use_secret`]: usage and quota, export and import, local snapshots, secrets kept
 //!   encrypted on the device.
@@ -125,6 +127,7 @@ mod use_persistent_state;
 mod use_progress;
 mod use_secret;
 mod use_service_worker;
+mod use_sign_in;
 mod use_snapshots;
 mod use_storage;
 mod use_sync;
@@ -150,6 +153,7 @@ pub use use_persistent_state::{
 pub use use_progress::{use_progress, Progress, ProgressRecord};
 pub use use_secret::{use_secret, Secret, SecretView};
 pub use use_service_worker::{use_service_worker, ServiceWorkerHandle};
+pub use use_sign_in::{use_sign_in, PendingSwitch, SignIn};
 pub use use_snapshots::{
     use_snapshot_scheduler, use_snapshot_settings, use_snapshots, SnapshotSettings,
     SnapshotsHandle, SNAPSHOT_SETTINGS_ID,

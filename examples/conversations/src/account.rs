@@ -1,19 +1,9 @@
 //! The account: a sign-up / sign-in form while signed out; who is signed in, how sync
 //! stands, and signing out while signed in.
 
-use cairn_yew::{use_sync, AccountSwitch, SignInProblem};
+use cairn_yew::{use_sign_in, use_sync, AccountSwitch};
 use web_sys::HtmlInputElement;
-use yew::platform::spawn_local;
 use yew::prelude::*;
-
-/// A sign-in waiting for the user's answer: this device's data belongs to `data_of`.
-#[derive(Clone, PartialEq)]
-struct PendingSwitch {
-    data_of: String,
-    email: String,
-    password: String,
-    new_account: bool,
-}
 
 #[function_component]
 pub fn AccountPanel() -> Html {
@@ -48,62 +38,9 @@ pub fn AccountPanel() -> Html {
 
 #[function_component]
 fn SignInForm() -> Html {
-    let sync = use_sync();
+    let sign_in = use_sign_in();
     let email = use_node_ref();
     let password = use_node_ref();
-    let error = use_state(|| None::<String>);
-    let busy = use_state(|| false);
-    let switch = use_state(|| None::<PendingSwitch>);
-
-    let sign_in = {
-        let (error, busy, switch, controller) = (
-            error.clone(),
-            busy.clone(),
-            switch.clone(),
-            sync.controller.clone(),
-        );
-        Callback::from(
-            move |(email, password, new_account, choice): (
-                String,
-                String,
-                bool,
-                Option<AccountSwitch>,
-            )| {
-                let (error, busy, switch, controller) = (
-                    error.clone(),
-                    busy.clone(),
-                    switch.clone(),
-                    controller.clone(),
-                );
-                busy.set(true);
-                spawn_local(async move {
-                    let result = controller
-                        .sign_in(&email, &password, new_account, choice)
-                        .await;
-                    busy.set(false);
-                    match result {
-                        Ok(()) => {
-                            error.set(None);
-                            switch.set(None);
-                        }
-                        Err(SignInProblem::DataOfAnotherAccount { account }) => {
-                            error.set(None);
-                            switch.set(Some(PendingSwitch {
-                                data_of: account,
-                                email,
-                                password,
-                                new_account,
-                            }));
-                        }
-                        Err(SignInProblem::Failed(message)) => {
-                            switch.set(None);
-                            error.set(Some(message));
-                        }
-                    }
-                });
-            },
-        )
-    };
     // The button that submitted the form says whether to create the account.
     let onsubmit = {
         let (email, password, sign_in) = (email.clone(), password.clone(), sign_in.clone());
@@ -117,17 +54,14 @@ fn SignInForm() -> Html {
                     .map(|i| i.value())
                     .unwrap_or_default()
             };
-            sign_in.emit((value(&email), value(&password), new_account, None));
+            sign_in.sign_in(value(&email), value(&password), new_account);
         })
     };
     let answer = |choice: AccountSwitch| {
-        let (switch, sign_in) = (switch.clone(), sign_in.clone());
-        Callback::from(move |_| {
-            if let Some(p) = (*switch).clone() {
-                sign_in.emit((p.email, p.password, p.new_account, Some(choice)));
-            }
-        })
+        let sign_in = sign_in.clone();
+        Callback::from(move |_| sign_in.answer(choice))
     };
+    let busy = sign_in.is_busy();
     html! {
         <section aria-label="Account" class="account">
             <form {onsubmit} aria-describedby="account-help">
@@ -140,19 +74,19 @@ fn SignInForm() -> Html {
                     <label for="account-password">{ "Password" }</label>
                     <input id="account-password" ref={password} type="password" autocomplete="current-password" minlength="8" required=true />
                 </div>
-                <button type="submit" value="sign-in" class="primary" disabled={*busy}>{ "Sign in" }</button>
-                <button type="submit" value="create" disabled={*busy}>{ "Create account" }</button>
+                <button type="submit" value="sign-in" class="primary" disabled={busy}>{ "Sign in" }</button>
+                <button type="submit" value="create" disabled={busy}>{ "Create account" }</button>
             </form>
-            if let Some(message) = (*error).clone() {
+            if let Some(message) = sign_in.error() {
                 <p class="error" role="alert">{ message }</p>
             }
-            if let Some(p) = (*switch).clone() {
+            if let Some(p) = sign_in.pending_switch() {
                 <div role="alertdialog" aria-labelledby="switch-question">
                     <p id="switch-question">
-                        { format!("The conversations on this device belong to {}. What should happen to them?", p.data_of) }
+                        { format!("The conversations on this device belong to {}. What should happen to them?", p.data_of()) }
                     </p>
                     <button type="button" onclick={answer(AccountSwitch::KeepData)}>
-                        { format!("Keep them, in {}", p.email) }
+                        { format!("Keep them, in {}", p.email()) }
                     </button>
                     <button type="button" onclick={answer(AccountSwitch::StartEmpty)}>
                         { "Start empty (they are kept in a local snapshot)" }
