@@ -6,7 +6,7 @@
 //! - [`hooks`]: the app's hooks (`cairn-yew`'s, bound to the app's collections, and the
 //!   domain hooks); the only way components reach stored state.
 //! - [`components`]: reusable components, one per file.
-//! - [`format`]: the formatters several components share (times, sizes, summaries).
+//! - [`format`](mod@format): the formatters several components share (times, sizes, summaries).
 //! - [`pages`]: one component per route.
 
 pub mod app;

@@ -20,7 +20,7 @@ pub struct NoteUndoToastProps {
     pub on_discard: Callback<()>,
 }
 
-/// "Note deleted — Undo", offered for [`UNDO_MS`] or until dismissed or left.
+/// "Note deleted — Undo", offered for `UNDO_MS` or until dismissed or left.
 #[styled_component]
 pub fn NoteUndoToast(props: &NoteUndoToastProps) -> Html {
     let undone = use_mut_ref(|| Rc::new(Cell::new(false)));

@@ -53,7 +53,7 @@ const SYNC_EVERY_MS: u32 = 60_000;
 /// tell a change that arrived live from one the timer fetched.
 const SYNC_EVERY_MS_SETTING: &str = "cairn.sync_every_ms";
 
-/// The periodic sync round's interval: [`SYNC_EVERY_MS`], unless the test setting says
+/// The periodic sync round's interval: `SYNC_EVERY_MS`, unless the test setting says
 /// otherwise.
 pub fn sync_interval_ms() -> u32 {
     gloo::utils::window()

@@ -375,7 +375,7 @@ fn raised_open_files(program: &Path) -> Command {
     cmd
 }
 
-/// Reads the server's "Cairn is running at <url>" line.
+/// Reads the server's "Cairn is running at `<url>`" line.
 fn listening_url(child: &mut Child) -> Result<String> {
     let stdout = child.stdout.take().expect("piped");
     let mut lines = BufReader::new(stdout).lines();

@@ -16,8 +16,8 @@
 //! - [`toolchain`]: how to build wasm on this machine (rustup target or Debian fallback).
 //! - [`build`]: trunk + wasm-opt + esbuild, and the server binary.
 //! - [`compress`]: the brotli and gzip copies of the built files.
-//! - [`test`]: the test suites and the summary.
-//! - [`bench`]: the benchmarks.
+//! - [`test`](mod@test): the test suites and the summary.
+//! - [`bench`](mod@bench): the benchmarks.
 //! - [`cmd`]: running commands with clear failures.
 
 mod bench;

@@ -30,7 +30,7 @@ use crate::key_batch;
 use crate::store::key_js;
 use crate::StoreError;
 
-/// What one [`Writer::write`] stores: rows by their key path, rows at explicit keys,
+/// What one [`Writer::read_then_write`] stores: rows by their key path, rows at explicit keys,
 /// and keys to delete, each with its store's name.
 #[derive(Default)]
 pub(crate) struct Write {
