@@ -124,6 +124,11 @@ pub struct Saver<V> {
     failed_attempts: u32,
     status: SaveStatus,
     dirty: bool,
+    /// The latest value was refused: a write that succeeds meanwhile (of an earlier
+    /// value) must not make it look saved.
+    refused: bool,
+    /// The write in flight was discarded: if it fails, it is not retried.
+    in_flight_discarded: bool,
 }
 
 impl<V: Clone> Saver<V> {
@@ -141,6 +146,8 @@ impl<V: Clone> Saver<V> {
             failed_attempts: 0,
             status: SaveStatus::Idle,
             dirty: false,
+            refused: false,
+            in_flight_discarded: false,
         }
     }
 
@@ -190,6 +197,7 @@ impl<V: Clone> Saver<V> {
     pub fn change(&mut self, value: V) -> Command<V> {
         self.pending = Some(value);
         self.dirty = true;
+        self.refused = false;
         self.failed_attempts = 0;
         if self.debounce_ms == 0 {
             self.flush()
@@ -212,6 +220,7 @@ impl<V: Clone> Saver<V> {
     pub fn refuse(&mut self, reason: String) -> Command<V> {
         self.pending = None;
         self.dirty = true;
+        self.refused = true;
         self.status = SaveStatus::Error(reason);
         Command::Disarm
     }
@@ -265,7 +274,7 @@ impl<V: Clone> Saver<V> {
 
     /// Drops the change that waits (debounced, or kept after failed attempts), e.g.
     /// because the record is being deleted: nothing of it is written. A write already
-    /// in flight still completes.
+    /// in flight still completes, but is not retried if it fails.
     ///
     /// ```
     /// use cairn_yew::saver::{Command, Saver};
@@ -278,6 +287,7 @@ impl<V: Clone> Saver<V> {
     pub fn discard_pending(&mut self) -> Command<V> {
         self.pending = None;
         self.dirty = false;
+        self.in_flight_discarded = self.in_flight.is_some();
         Command::Disarm
     }
 
@@ -293,9 +303,14 @@ impl<V: Clone> Saver<V> {
     /// ```
     pub fn write_succeeded(&mut self, now_ms: f64) -> Command<V> {
         self.in_flight = None;
+        self.in_flight_discarded = false;
         self.failed_attempts = 0;
         if self.pending.is_some() {
             return self.flush();
+        }
+        if self.refused {
+            // What is shown is the refused value, which is not stored.
+            return Command::Nothing;
         }
         self.status = SaveStatus::Saved(now_ms);
         self.dirty = false;
@@ -313,7 +328,16 @@ impl<V: Clone> Saver<V> {
     /// assert_eq!(saver.write_failed("quota".into()), Command::Arm(250));
     /// ```
     pub fn write_failed(&mut self, error: String) -> Command<V> {
-        if let Some(failed) = self.in_flight.take() {
+        let failed = self.in_flight.take();
+        if std::mem::take(&mut self.in_flight_discarded) {
+            // Discarded while it was written: nothing to retry, unless changed since.
+            if self.pending.is_none() {
+                if !self.refused {
+                    self.status = SaveStatus::Idle;
+                }
+                return Command::Nothing;
+            }
+        } else if let Some(failed) = failed {
             self.pending.get_or_insert(failed);
         }
         self.failed_attempts += 1;
@@ -329,6 +353,40 @@ impl<V: Clone> Saver<V> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_value_refused_while_an_earlier_one_is_written_does_not_look_saved() {
+        let mut saver = Saver::new(0);
+        assert_eq!(saver.change("ok"), Command::Write("ok"));
+        assert_eq!(saver.refuse("too long".into()), Command::Disarm);
+        // The earlier value's write lands; the value shown is still the refused one.
+        assert_eq!(saver.write_succeeded(1.0), Command::Nothing);
+        assert_eq!(saver.status(), &SaveStatus::Error("too long".into()));
+        assert!(saver.is_dirty());
+        // A valid change after it is saved as usual.
+        assert_eq!(saver.change("fine"), Command::Write("fine"));
+        assert_eq!(saver.write_succeeded(2.0), Command::Nothing);
+        assert_eq!(saver.status(), &SaveStatus::Saved(2.0));
+    }
+
+    #[test]
+    fn a_write_discarded_while_in_flight_is_not_retried_when_it_fails() {
+        let mut saver = Saver::new(0);
+        assert_eq!(saver.change("gone"), Command::Write("gone"));
+        assert_eq!(saver.discard_pending(), Command::Disarm);
+        assert_eq!(saver.write_failed("busy".into()), Command::Nothing);
+        assert!(!saver.has_unsaved());
+        assert_eq!(saver.timer_fired(), Command::Disarm);
+        // A change made after the discard is still retried.
+        assert_eq!(saver.change("new"), Command::Write("new"));
+        assert_eq!(saver.discard_pending(), Command::Disarm);
+        assert_eq!(saver.change("newer"), Command::Disarm);
+        assert_eq!(
+            saver.write_failed("busy".into()),
+            Command::Arm(FIRST_RETRY_MS)
+        );
+        assert_eq!(saver.timer_fired(), Command::Write("newer"));
+    }
 
     #[test]
     fn a_change_waits_for_the_debounce_and_only_the_latest_is_written() {
