@@ -100,6 +100,10 @@ enum PageAction {
         generation: u64,
         error: String,
     },
+    /// A write through [`CollectionPage::put`] was committed: an earlier error is over.
+    Wrote {
+        generation: u64,
+    },
 }
 
 impl<T: DeserializeOwned> PageState<T> {
@@ -197,6 +201,13 @@ impl<T: DeserializeOwned + 'static> Reducible for PageState<T> {
                     None => Boundary::Everything,
                 };
                 next.loading_older = false;
+                next.error = None;
+            }
+            PageAction::Wrote { generation } if current(generation) => {
+                if next.error.is_none() {
+                    return self;
+                }
+                next.error = None;
             }
             PageAction::LoadingOlder { generation } if current(generation) => {
                 next.loading_older = true;
@@ -209,7 +220,8 @@ impl<T: DeserializeOwned + 'static> Reducible for PageState<T> {
             // An answer to an earlier query.
             PageAction::Read { .. }
             | PageAction::LoadingOlder { .. }
-            | PageAction::Failed { .. } => return self,
+            | PageAction::Failed { .. }
+            | PageAction::Wrote { .. } => return self,
         }
         Rc::new(next)
     }
@@ -350,19 +362,26 @@ impl<T: DeserializeOwned + Clone + 'static> CollectionPage<T> {
 impl<T: Serialize + DeserializeOwned + Clone + 'static> CollectionPage<T> {
     /// Stores `value` as the item `id` of the collection (a new change, synced like any
     /// other): it shows among [`CollectionPage::items`] once committed, when its
-    /// `order_key` is in the range and not older than the items read.
+    /// `order_key` is in the range and not older than the items read. `on_written` is
+    /// called with the id once the write is committed; if it fails,
+    /// [`CollectionPage::error`] says why and `on_written` is not called — so clear
+    /// what the user typed in `on_written`, not before.
     ///
     /// ```no_run
     /// # #[derive(Clone, serde::Serialize, serde::Deserialize)]
     /// # struct Message { order_key: (String, u64, String), text: String }
     /// # fn run(messages: cairn_yew::CollectionPage<Message>) {
     /// let order_key = ("c1".to_owned(), 1_764_600_000_000, "m7".to_owned());
-    /// messages.put("m7", Message { order_key, text: "Hello".into() });
+    /// messages.put("m7", Message { order_key, text: "Hello".into() }, yew::Callback::noop());
     /// # }
     /// ```
-    pub fn put(&self, id: &str, value: T) {
+    pub fn put(&self, id: &str, value: T, on_written: Callback<String>) {
         let generation = self.state.generation;
         let dispatcher = self.state.dispatcher();
+        let wrote = {
+            let dispatcher = dispatcher.clone();
+            move || dispatcher.dispatch(PageAction::Wrote { generation })
+        };
         let failed = move |error: String| {
             dispatcher.dispatch(PageAction::Failed {
                 generation,
@@ -375,9 +394,14 @@ impl<T: Serialize + DeserializeOwned + Clone + 'static> CollectionPage<T> {
         };
         let persistence = self.persistence.clone();
         let key = RecordKey::new(&*self.collection, id);
+        let id = id.to_owned();
         spawn_local(async move {
             match persistence.store().write(key, json).await {
-                Ok(record) => persistence.wrote(record),
+                Ok(record) => {
+                    persistence.wrote(record);
+                    wrote();
+                    on_written.emit(id);
+                }
                 Err(e) => failed(e.to_string()),
             }
         });
@@ -674,5 +698,24 @@ mod tests {
             error: "old".into(),
         });
         assert_eq!(state.error, None);
+    }
+
+    #[test]
+    fn an_error_lasts_until_a_write_or_a_read_succeeds() {
+        let failed = || PageAction::Failed {
+            generation: 1,
+            error: "The item could not be saved: quota".into(),
+        };
+        let state = after(vec![first_page(), failed()]);
+        assert!(state.error.is_some());
+        let state = state.reduce(PageAction::Wrote { generation: 1 });
+        assert_eq!(state.error, None);
+        let state = state.reduce(failed()).reduce(first_page());
+        assert_eq!(state.error, None);
+        // A write of an earlier query says nothing of this one's error.
+        let state = state
+            .reduce(failed())
+            .reduce(PageAction::Wrote { generation: 0 });
+        assert!(state.error.is_some());
     }
 }

@@ -52,11 +52,14 @@ pub fn Conversation(props: &ConversationProps) -> Html {
                 name => name.to_owned(),
             };
             let message_id = new_id();
+            // The field is cleared once the message is stored: if the write fails, what
+            // was typed stays there, beside the error.
+            let clear = Callback::from(move |_| field.set_value(""));
             messages.put(
                 &message_id,
                 Message::new(&id, &message_id, now_ms(), &name, &typed),
+                clear,
             );
-            field.set_value("");
         })
     };
     let set_author = {

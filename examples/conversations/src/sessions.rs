@@ -32,8 +32,13 @@ pub fn SessionList(props: &SessionListProps) -> Html {
             if typed.trim().is_empty() {
                 return;
             }
-            input.set_value("");
-            sessions.create(Session::new(&typed, now_ms()), on_open.clone());
+            // The title is cleared once the session is stored, not before.
+            let on_open = on_open.clone();
+            let opened = Callback::from(move |id| {
+                input.set_value("");
+                on_open.emit(id);
+            });
+            sessions.create(Session::new(&typed, now_ms()), opened);
         })
     };
     let search = {
