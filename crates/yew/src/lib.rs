@@ -134,8 +134,15 @@ mod use_sync;
 mod use_visible_component;
 mod use_waiver;
 
-pub use cairn_client::{AccountSwitch, SetAside, SnapshotInfo, StoredConflict, SyncStatus};
+/// The store's and the protocol's types that appear in this crate's API, so an app
+/// needs no other dependency to name them.
+pub use cairn_client::{
+    AccountSwitch, Quarantined, SetAside, SnapshotInfo, Store, StoreError, StoredConflict,
+    SyncStatus, Usage,
+};
 pub use cairn_protocol::api::SessionInfo;
+pub use cairn_protocol::backup::{FileFormat, ImportMode, Plan};
+pub use cairn_protocol::{MergeRule, MergeRules, Record, RecordKey};
 pub use persistence::{use_persistence, Persistence, PersistenceConfig, Registration};
 pub use persistence_provider::{PersistenceProvider, PersistenceProviderProps, HYDRATE};
 pub use saver::{SaveStatus, FIRST_RETRY_MS, MAX_ATTEMPTS};

@@ -16,7 +16,7 @@ use yew::prelude::*;
 /// backups and snapshots.
 ///
 /// ```
-/// use cairn_protocol::{MergeRule, MergeRules};
+/// use cairn_yew::{MergeRule, MergeRules};
 /// use cairn_yew::PersistenceConfig;
 ///
 /// let config = PersistenceConfig {
@@ -96,7 +96,7 @@ impl Persistence {
     /// only to use the store outside a component tree.
     ///
     /// ```no_run
-    /// # async fn run() -> Result<(), cairn_client::StoreError> {
+    /// # async fn run() -> Result<(), cairn_yew::StoreError> {
     /// use cairn_yew::{Persistence, PersistenceConfig};
     ///
     /// let config = PersistenceConfig {
@@ -208,7 +208,7 @@ impl Persistence {
     ///
     /// ```no_run
     /// # fn run(persistence: cairn_yew::Persistence) {
-    /// use cairn_protocol::RecordKey;
+    /// use cairn_yew::RecordKey;
     /// let theme = persistence.hydrated(&RecordKey::new("prefs", "theme")).map(|r| r.value);
     /// # }
     /// ```
@@ -217,10 +217,11 @@ impl Persistence {
     }
 
     /// A record changed (committed here or in another tab): keep the loaded copy current
-    /// and tell everything watching it.
+    /// and tell everything watching it. It stores nothing: call it only with a version
+    /// the store holds.
     ///
     /// ```no_run
-    /// # fn run(persistence: cairn_yew::Persistence, record: cairn_protocol::Record) {
+    /// # fn run(persistence: cairn_yew::Persistence, record: cairn_yew::Record) {
     /// // A record this code read from the store that views may not have seen yet.
     /// persistence.changed(record);
     /// # }
@@ -254,11 +255,12 @@ impl Persistence {
     }
 
     /// A local change was committed here: show it, and tell the local-write listeners
-    /// (the sync scheduler).
+    /// (the sync scheduler). It stores nothing: call it with what the store's write
+    /// returned.
     ///
     /// ```no_run
-    /// # async fn run(persistence: cairn_yew::Persistence) -> Result<(), cairn_client::StoreError> {
-    /// use cairn_protocol::RecordKey;
+    /// # async fn run(persistence: cairn_yew::Persistence) -> Result<(), cairn_yew::StoreError> {
+    /// use cairn_yew::RecordKey;
     /// let key = RecordKey::new("tasks", "t1");
     /// let record = persistence.store().write(key, serde_json::json!({"title": "Plant"})).await?;
     /// persistence.wrote(record);
@@ -283,7 +285,7 @@ impl Persistence {
     /// ```no_run
     /// # fn run(persistence: cairn_yew::Persistence) {
     /// use yew::Callback;
-    /// let registration = persistence.on_local_write(Callback::from(|record: cairn_protocol::Record| {
+    /// let registration = persistence.on_local_write(Callback::from(|record: cairn_yew::Record| {
     ///     gloo::console::log!("wrote", record.id);
     /// }));
     /// // Listening until `registration` is dropped.
@@ -305,7 +307,7 @@ impl Persistence {
     ///
     /// ```no_run
     /// # fn run(persistence: cairn_yew::Persistence) {
-    /// use cairn_protocol::{Record, RecordKey};
+    /// use cairn_yew::{Record, RecordKey};
     /// use yew::Callback;
     /// let registration = persistence.watch(
     ///     RecordKey::new("prefs", "theme"),
@@ -327,7 +329,7 @@ impl Persistence {
     ///
     /// ```no_run
     /// # fn run(persistence: cairn_yew::Persistence) {
-    /// use cairn_protocol::Record;
+    /// use cairn_yew::Record;
     /// use yew::Callback;
     /// let registration = persistence.watch_collection(
     ///     "tasks",

@@ -32,7 +32,7 @@ const HYDRATE_START: &str = "cairn:hydrate:start";
 ///         <PersistenceProvider
 ///             database="my-app"
 ///             loading={html! { <p>{ "Loading…" }</p> }}
-///             failed={Callback::from(|e: cairn_client::StoreError| html! { <p>{ e.to_string() }</p> })}
+///             failed={Callback::from(|e: cairn_yew::StoreError| html! { <p>{ e.to_string() }</p> })}
 ///         >
 ///             <p>{ "Ready." }</p>
 ///         </PersistenceProvider>
@@ -76,9 +76,12 @@ pub struct PersistenceProviderProps {
 ///
 /// Every other hook of this crate must be used inside it.
 ///
+/// The props are read once, when the provider mounts: the hooks below keep the store it
+/// opened. To open another database (one per account, say), give the provider a `key`
+/// that changes with it, so that it and everything below it mount anew.
+///
 /// ```no_run
-/// use cairn_protocol::{MergeRule, MergeRules};
-/// use cairn_yew::PersistenceProvider;
+/// use cairn_yew::{MergeRule, MergeRules, PersistenceProvider};
 /// use yew::prelude::*;
 ///
 /// #[function_component]
@@ -108,8 +111,8 @@ pub fn PersistenceProvider(props: &PersistenceProviderProps) -> Html {
             merge_rules: props.merge_rules.clone(),
             app_version: props.app_version.to_string(),
         };
-        use_effect_with(config, move |config| {
-            let config = config.clone();
+        // Opened once: hooks below hold this store (see the doc above on `key`).
+        use_effect_with((), move |_| {
             spawn_local(async move {
                 let on_blocked = move || blocked.set(true);
                 let performance = web_sys::window().and_then(|w| w.performance());

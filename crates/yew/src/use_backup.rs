@@ -18,7 +18,7 @@ use crate::use_storage::announce;
 /// What to export.
 ///
 /// ```
-/// use cairn_protocol::backup::FileFormat;
+/// use cairn_yew::FileFormat;
 /// let request = cairn_yew::ExportRequest {
 ///     format: FileFormat::Json,
 ///     collections: Some(vec!["notes".into()]),
@@ -127,7 +127,7 @@ pub struct ImportOutcome {
 ///
 /// ```no_run
 /// use cairn_yew::{use_backup, ExportRequest};
-/// use cairn_protocol::backup::FileFormat;
+/// use cairn_yew::FileFormat;
 /// use yew::prelude::*;
 ///
 /// #[function_component]
@@ -206,7 +206,7 @@ impl BackupHandle {
     ///
     /// ```no_run
     /// # fn run(backup: cairn_yew::BackupHandle) {
-    /// use cairn_protocol::backup::FileFormat;
+    /// use cairn_yew::FileFormat;
     /// let request = cairn_yew::ExportRequest { format: FileFormat::Yaml, collections: None, passphrase: Some("correct horse".into()) };
     /// backup.export(request, yew::Callback::from(|at_ms: u64| gloo::console::log!(at_ms as f64)));
     /// # }
@@ -283,7 +283,7 @@ impl BackupHandle {
     ///
     /// ```no_run
     /// # fn run(backup: cairn_yew::BackupHandle) {
-    /// use cairn_protocol::backup::ImportMode;
+    /// use cairn_yew::ImportMode;
     /// backup.apply(ImportMode::Merge, String::new(), yew::Callback::noop());
     /// # }
     /// ```

@@ -33,6 +33,8 @@ pub struct Deleted<T> {
 /// The newest version seen of each record of the collection: `None` for a tombstone or a
 /// value that is not a `T`.
 struct CollectionState<T> {
+    /// The collection these are of (the hook's argument can change).
+    collection: Rc<str>,
     loaded: bool,
     error: Option<String>,
     items: HashMap<String, (Hlc, Option<Rc<T>>)>,
@@ -41,6 +43,7 @@ struct CollectionState<T> {
 impl<T> Default for CollectionState<T> {
     fn default() -> Self {
         CollectionState {
+            collection: Rc::from(""),
             loaded: false,
             error: None,
             items: HashMap::new(),
@@ -49,7 +52,10 @@ impl<T> Default for CollectionState<T> {
 }
 
 enum CollectionAction {
-    Loaded(Vec<Record>),
+    /// The hook reads `collection` from now on: what was held of another one goes.
+    Start(Rc<str>),
+    /// The records of a collection, as loaded.
+    Loaded(Rc<str>, Vec<Record>),
     Changed(Record),
     Failed(String),
 }
@@ -74,18 +80,31 @@ impl<T: DeserializeOwned + 'static> Reducible for CollectionState<T> {
 
     fn reduce(self: Rc<Self>, action: CollectionAction) -> Rc<Self> {
         let mut next = CollectionState {
+            collection: self.collection.clone(),
             loaded: self.loaded,
             error: self.error.clone(),
             items: self.items.clone(),
         };
         match action {
-            CollectionAction::Loaded(records) => {
+            CollectionAction::Start(collection) if collection != self.collection => {
+                next = CollectionState {
+                    collection,
+                    ..CollectionState::default()
+                };
+            }
+            CollectionAction::Loaded(collection, records) if collection == self.collection => {
                 next.loaded = true;
                 for record in records {
                     next.merge(record);
                 }
             }
-            CollectionAction::Changed(record) => next.merge(record),
+            CollectionAction::Changed(record) if *record.collection == *self.collection => {
+                next.merge(record)
+            }
+            // The same collection again, or an answer about another one.
+            CollectionAction::Start(_)
+            | CollectionAction::Loaded(..)
+            | CollectionAction::Changed(_) => return self,
             CollectionAction::Failed(error) => next.error = Some(error),
         }
         Rc::new(next)
@@ -325,6 +344,7 @@ where
         use_effect_with(
             (persistence.clone(), collection.clone()),
             move |(persistence, collection)| {
+                dispatcher.dispatch(CollectionAction::Start(collection.clone()));
                 // Watch first, so nothing that changes while loading is missed.
                 let changes = dispatcher.clone();
                 let registration = persistence.watch_collection(
@@ -336,7 +356,8 @@ where
                 let (persistence, collection) = (persistence.clone(), collection.clone());
                 spawn_local(async move {
                     match persistence.store().load_collection(&collection).await {
-                        Ok(loaded) => dispatcher.dispatch(CollectionAction::Loaded(loaded.records)),
+                        Ok(loaded) => dispatcher
+                            .dispatch(CollectionAction::Loaded(collection, loaded.records)),
                         Err(e) => dispatcher.dispatch(CollectionAction::Failed(format!(
                             "“{collection}” could not be loaded: {e}"
                         ))),
@@ -350,5 +371,61 @@ where
         collection,
         persistence,
         state,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use cairn_protocol::DeviceId;
+    use serde_json::json;
+
+    use super::*;
+
+    fn record(collection: &str, id: &str, wall: u64) -> Record {
+        let hlc = Hlc::new(wall, 0, DeviceId::new("device").unwrap()).unwrap();
+        Record::new(RecordKey::new(collection, id), json!(id), hlc)
+    }
+
+    fn ids(state: &CollectionState<String>) -> Vec<String> {
+        let mut ids: Vec<String> = state.items.keys().cloned().collect();
+        ids.sort();
+        ids
+    }
+
+    #[test]
+    fn another_collection_starts_empty_and_answers_about_the_first_are_dropped() {
+        let tasks: Rc<str> = Rc::from("tasks");
+        let notes: Rc<str> = Rc::from("notes");
+        let state = Rc::new(CollectionState::<String>::default())
+            .reduce(CollectionAction::Start(tasks.clone()))
+            .reduce(CollectionAction::Loaded(
+                tasks.clone(),
+                vec![record("tasks", "t1", 1)],
+            ));
+        assert!(state.loaded);
+        assert_eq!(ids(&state), ["t1"]);
+        // The same collection again keeps what was loaded.
+        let state = state.reduce(CollectionAction::Start(tasks.clone()));
+        assert_eq!(ids(&state), ["t1"]);
+
+        let state = state.reduce(CollectionAction::Start(notes.clone()));
+        assert!(!state.loaded);
+        assert!(ids(&state).is_empty());
+        let state = state
+            .reduce(CollectionAction::Loaded(
+                tasks,
+                vec![record("tasks", "t2", 2)],
+            ))
+            .reduce(CollectionAction::Changed(record("tasks", "t3", 3)));
+        assert!(!state.loaded);
+        assert!(ids(&state).is_empty());
+        let state = state
+            .reduce(CollectionAction::Loaded(
+                notes,
+                vec![record("notes", "n1", 1)],
+            ))
+            .reduce(CollectionAction::Changed(record("notes", "n2", 2)));
+        assert!(state.loaded);
+        assert_eq!(ids(&state), ["n1", "n2"]);
     }
 }

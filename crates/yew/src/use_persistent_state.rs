@@ -238,6 +238,11 @@ impl<T: Serialize + 'static> PersistentState<T> {
 /// State of type `T` kept in the record `collection`/`id`, saved a second after the
 /// last change ([`use_persistent_state_with`] sets the delay and a validator).
 ///
+/// The record is the one named when the component mounts: a component that shows
+/// another record (an editor reused for the next item) must mount anew, with a `key`
+/// that names the record (`<Editor key={id.clone()} {id} />`), or it would show the
+/// first record's value under the second's name.
+///
 /// ```no_run
 /// use cairn_yew::use_persistent_state;
 /// use yew::prelude::*;
