@@ -277,6 +277,23 @@ pub async fn set_aside() -> Result<String, JsValue> {
         .collect::<Vec<_>>())))
 }
 
+/// Every record (tombstones included) of every local snapshot:
+/// `[{snapshot, records: [record…]}]`, newest snapshot first. A device that starts another
+/// account empty keeps the old account's data in one.
+#[wasm_bindgen]
+pub async fn snapshots() -> Result<String, JsValue> {
+    let store = store()?;
+    let mut out = Vec::new();
+    for info in store.snapshots().await.map_err(js_err)? {
+        let validated = store.snapshot_backup(&info.id).await.map_err(js_err)?;
+        out.push(json!({
+            "snapshot": info.id,
+            "records": validated.backup.records.iter().map(record_json).collect::<Vec<_>>(),
+        }));
+    }
+    Ok(text(json!(out)))
+}
+
 /// Tries every set-aside change again, as a user does once the cause is fixed (the
 /// Storage page's "Try again"): each becomes a new local change. Returns the records
 /// written, like `write`.
