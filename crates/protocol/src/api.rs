@@ -269,3 +269,43 @@ pub struct EndedSessions {
     /// How many sessions ended.
     pub ended: u64,
 }
+
+/// `GET /api/v1/blobs`: the account's blobs on the server, and its limits.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlobUsage {
+    /// Bytes of all the account's blobs.
+    pub bytes: u64,
+    /// How many blobs it holds.
+    pub count: u64,
+    /// How many bytes of blobs the account may hold.
+    pub quota_bytes: u64,
+    /// The largest blob the server takes, in bytes.
+    pub max_blob_bytes: u64,
+}
+
+/// `POST /api/v1/blobs/missing`: which of these blobs the server lacks (at most
+/// [`crate::blobs::MAX_MISSING_QUERY`] hashes).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MissingBlobsRequest {
+    pub hashes: Vec<String>,
+}
+
+/// The reply to [`MissingBlobsRequest`]: the hashes the account does not hold, in the
+/// order asked.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MissingBlobs {
+    pub missing: Vec<String>,
+}
+
+/// The reply to `PUT /api/v1/blobs/{hash}`: the blob is held now.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredBlob {
+    pub hash: String,
+    pub size: u64,
+    /// False when the account held it already (nothing was written).
+    pub created: bool,
+}

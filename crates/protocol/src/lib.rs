@@ -14,12 +14,15 @@
 //!   collection's [`MergeRule`].
 //! - [`limits`]: every input limit and its check, shared by server and client.
 //! - [`api`]: the JSON bodies of the HTTP API.
+//! - [`blobs`]: the files that travel with records (a note's images): how a record names
+//!   them, by the SHA-256 of their bytes.
 //! - `backup` (feature `backup`): the backup file (JSON or YAML): its format, validation,
 //!   migration of older versions, and the dry-run plan of an import.
 
 pub mod api;
 #[cfg(feature = "backup")]
 pub mod backup;
+pub mod blobs;
 pub mod hlc;
 pub mod limits;
 pub mod merge;
