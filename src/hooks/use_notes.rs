@@ -12,8 +12,10 @@ use yew::prelude::*;
 /// The collection notes are kept in.
 pub const NOTES: &str = "notes";
 
-/// A note as stored (and synced).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+/// A note as stored (and synced). Its stored value also lists its images' hashes in the
+/// top-level `blobs` ([`cairn_protocol::blobs`]), written from `images` on every save, so
+/// that the images travel with the note and the server holds each before the note.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(default)]
 pub struct Note {
     pub title: String,
@@ -25,8 +27,9 @@ pub struct Note {
     pub images: Vec<NoteImage>,
 }
 
-/// An image attached to a note. The bytes are a local blob with the same id
-/// (`Store::get_blob`); they are not synced, so other devices may not have them.
+/// An image attached to a note. Its id is the SHA-256 of its bytes (a blob synced with the
+/// note, fetched from the server by a device that lacks it), or for an image added before
+/// images synced, a random id naming a blob that only the device that added it has.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct NoteImage {
@@ -37,7 +40,43 @@ pub struct NoteImage {
     pub size: f64,
 }
 
+/// How a [`Note`] is stored: its fields, and `blobs`, the hashes among its images' ids.
+#[derive(Serialize)]
+struct StoredNote<'a> {
+    title: &'a str,
+    body: &'a str,
+    created_at: f64,
+    updated_at: f64,
+    images: &'a [NoteImage],
+    blobs: Vec<&'a str>,
+}
+
+impl Serialize for Note {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        StoredNote {
+            title: &self.title,
+            body: &self.body,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+            images: &self.images,
+            blobs: self.blobs(),
+        }
+        .serialize(serializer)
+    }
+}
+
 impl Note {
+    /// The blobs the note names: the ids of its images that are hashes (each once).
+    pub fn blobs(&self) -> Vec<&str> {
+        let mut hashes: Vec<&str> = Vec::new();
+        for id in self.images.iter().map(|i| i.id.as_str()) {
+            if cairn_protocol::blobs::is_hash(id) && !hashes.contains(&id) {
+                hashes.push(id);
+            }
+        }
+        hashes
+    }
+
     /// An empty note created at `now`.
     pub fn new(now: f64) -> Note {
         Note {
@@ -160,6 +199,27 @@ mod tests {
             .unwrap();
         assert_eq!(note.title, "T");
         assert_eq!(note.images[0].mime, "image/png");
+    }
+
+    #[test]
+    fn a_stored_note_names_the_blobs_of_its_hashed_images_once() {
+        let hash = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+        let image = |id: &str| NoteImage {
+            id: id.into(),
+            name: "a.png".into(),
+            mime: "image/png".into(),
+            size: 3.0,
+        };
+        let note = Note {
+            title: "T".into(),
+            images: vec![image(hash), image("00ff00ff00ff00ff"), image(hash)],
+            ..Note::default()
+        };
+        let value = serde_json::to_value(&note).unwrap();
+        assert_eq!(value["blobs"], json!([hash]));
+        assert_eq!(cairn_protocol::blobs::referenced(&value), vec![hash.to_owned()]);
+        // Read back, it is the same note (`blobs` is derived, not kept).
+        assert_eq!(Note::from_value(&value), Some(note));
     }
 
     #[test]
