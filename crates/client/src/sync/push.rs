@@ -13,17 +13,22 @@ use cairn_protocol::RecordKey;
 
 use super::http::json_body;
 use super::{PullPosition, StoredSession, SyncEngine, SyncError, SyncReport};
+use crate::blobs::{js_referenced, plan};
 use crate::codec::to_js;
 use crate::js_record::{JsRecord, PushReply};
 use crate::schema::META_PULL_POSITION;
 
 impl SyncEngine<'_> {
-    /// Pushes every outbox entry of a collection that syncs.
+    /// Uploads the blobs marked here, then pushes every outbox entry of a collection
+    /// that syncs, but those naming a blob still marked (held back, they stay queued).
     pub(super) async fn push_all(
         &self,
         session: &StoredSession,
         report: &mut SyncReport,
     ) -> Result<(), SyncError> {
+        self.upload_marked(session, report).await?;
+        let marked: BTreeSet<String> = self.store.upload_marks().await?.into_iter().collect();
+        report.held_back = 0;
         let excluded = self.excluded_collections().await?;
         let entries: Vec<_> = self
             .store
@@ -39,6 +44,10 @@ impl SyncEngine<'_> {
             let mut bytes = 0;
             let mut refused = Vec::new();
             for (record, base) in self.store.records_for(chunk).await? {
+                if plan::holds_back(&js_referenced(&record.value, record.deleted), &marked) {
+                    report.held_back += 1;
+                    continue;
+                }
                 let json = match record.to_push_json(base.as_ref(), now) {
                     Ok(json) => json,
                     Err(reason) => {
