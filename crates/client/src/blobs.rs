@@ -337,14 +337,11 @@ impl Store {
     /// The keys of the outbox entries held back from the push because their record names
     /// a blob still marked for upload ([`plan::holds_back`]).
     pub async fn held_back(&self) -> Result<Vec<RecordKey>, StoreError> {
-        let marked: BTreeSet<String> = self.upload_marks().await?.into_iter().collect();
-        if marked.is_empty() {
-            return Ok(Vec::new());
-        }
         let entries = self.outbox().await?;
-        Ok(self
-            .records_for(&entries)
-            .await?
+        let records = self.records_for(&entries).await?;
+        // Read after the records, as the push does (see `sync/push.rs`).
+        let marked: BTreeSet<String> = self.upload_marks().await?.into_iter().collect();
+        Ok(records
             .into_iter()
             .filter(|(r, _)| plan::holds_back(&js_referenced(&r.value, r.deleted), &marked))
             .map(|(r, _)| r.key())

@@ -27,7 +27,6 @@ impl SyncEngine<'_> {
         report: &mut SyncReport,
     ) -> Result<(), SyncError> {
         self.upload_marked(session, report).await?;
-        let marked: BTreeSet<String> = self.store.upload_marks().await?.into_iter().collect();
         report.held_back = 0;
         let excluded = self.excluded_collections().await?;
         let entries: Vec<_> = self
@@ -43,7 +42,11 @@ impl SyncEngine<'_> {
             let mut batch = Vec::with_capacity(chunk.len());
             let mut bytes = 0;
             let mut refused = Vec::new();
-            for (record, base) in self.store.records_for(chunk).await? {
+            let records = self.store.records_for(chunk).await?;
+            // Read after the records: a record written with its blobs since is read with
+            // its mark (one transaction wrote both), so it cannot slip through unmarked.
+            let marked: BTreeSet<String> = self.store.upload_marks().await?.into_iter().collect();
+            for (record, base) in records {
                 if plan::holds_back(&js_referenced(&record.value, record.deleted), &marked) {
                     report.held_back += 1;
                     continue;
