@@ -554,3 +554,54 @@ async fn a_missing_blob_is_fetched_from_the_server_and_kept_unmarked() {
     let usage = engine.blob_usage().await.unwrap();
     assert_eq!((usage.bytes, usage.quota_bytes), (13, 1024 * 1024 * 1024));
 }
+
+#[wasm_bindgen_test]
+async fn another_account_gets_the_blobs_again_or_none_of_them() {
+    install_server();
+    let store = fresh("test-blobs-switch").await;
+    let engine = SyncEngine::new(&store, "");
+    engine.sign_in("a@example.com", "secret").await.unwrap();
+    let image = StoredBlob::from_blob("dot.png", &png_blob()).await.unwrap();
+    store
+        .put_record_with_blobs(note("n1"), note_with(&[HASH]), &[image])
+        .await
+        .unwrap();
+    // A blob no record names is not uploaded again to another account.
+    let loose = store
+        .put_blob("loose.bin", &blob_of(b"abc", ""))
+        .await
+        .unwrap();
+    assert_eq!(engine.sync_once().await.unwrap().uploaded, 2);
+    assert!(store.upload_marks().await.unwrap().is_empty());
+
+    // Keeping this device's data in another account: its blobs are uploaded there
+    // before the records.
+    engine
+        .sign_in_with(
+            "b@example.com",
+            "secret",
+            cairn_client::AccountSwitch::KeepData,
+        )
+        .await
+        .unwrap();
+    assert_eq!(store.upload_marks().await.unwrap(), vec![HASH.to_owned()]);
+    assert_eq!(store.held_back().await.unwrap(), vec![note("n1")]);
+    take_log();
+    let report = engine.sync_once().await.unwrap();
+    assert_eq!((report.uploaded, report.held_back), (1, 0));
+    let log = paths(&take_log());
+    assert_eq!(log[0], format!("PUT /api/v1/blobs/{HASH}"));
+    assert!(!log.contains(&format!("PUT /api/v1/blobs/{}", loose.id)));
+
+    // Starting another account empty uploads nothing of this one's.
+    store.put_blob("new.png", &png_blob()).await.unwrap();
+    engine
+        .sign_in_with(
+            "c@example.com",
+            "secret",
+            cairn_client::AccountSwitch::StartEmpty,
+        )
+        .await
+        .unwrap();
+    assert!(store.upload_marks().await.unwrap().is_empty());
+}
