@@ -168,14 +168,7 @@ impl NoteHandle {
         spawn_local(async move {
             let mut images = Vec::new();
             for file in accepted {
-                let stored = async {
-                    let id = cairn_client::random_id()?;
-                    this.persistence
-                        .store()
-                        .put_blob(&id, &file.name(), &file)
-                        .await
-                }
-                .await;
+                let stored = this.persistence.store().put_blob(&file.name(), &file).await;
                 match stored {
                     Ok(blob) => images.push(NoteImage {
                         id: blob.id,

@@ -12,7 +12,9 @@
 //! - [`schema`]: object stores, versions and data migrations.
 //! - [`ordered`]: ordered, paged reads of a collection by its values' `order_key`
 //!   ([`Store::ordered_page`]), on an index of `records`.
-//! - [`blobs`]: binary attachments (note images) as Blobs, local only.
+//! - [`blobs`]: binary attachments (note images) as Blobs, named by their SHA-256, with
+//!   upload marks until the server has them; [`blobs::plan`] decides what waits and what
+//!   may be freed. Their sync (upload phase, fetching, usage) is `sync/blobs.rs`.
 //! - [`error`]: [`StoreError`], every storage failure as a value.
 //! - [`sync`]: the sync engine ([`SyncEngine`]), a file per concern under `sync/`: what it
 //!   keeps in `meta`, the account, collections kept off sync, status, the push/pull round
@@ -62,7 +64,7 @@ pub mod usage;
 mod writer;
 
 pub use backup::{ImportSummary, LocalState, Merged};
-pub use blobs::{random_id, StoredBlob};
+pub use blobs::{hash_blob, random_id, Released, StoredBlob};
 pub use broadcast::Subscription;
 pub use error::StoreError;
 pub use js_record::JsRecord;

@@ -20,6 +20,7 @@
 //! | 5 | + `snapshots`, `blobs`, `secrets`, `keys` | (none: the new stores start empty) |
 //! | 6 | + `set_aside` | (none: the new store starts empty) |
 //! | 7 | + index [`BY_ORDER`] on `records` | (none: the browser indexes existing records) |
+//! | 8 | + [`UPLOADS`] | (none: blob rows from before keep their random ids, local only, unmarked) |
 
 use rexie::{Index, ObjectStore, RexieBuilder};
 
@@ -38,8 +39,12 @@ pub(crate) const CONFLICTS: &str = "conflicts";
 pub(crate) const SET_ASIDE: &str = "set_aside";
 /// Local snapshots of all data, keyed by `id`. Never synced.
 pub const SNAPSHOTS: &str = "snapshots";
-/// Binary attachments (images of notes) as Blobs, keyed by `id`. Local only, never synced.
+/// Binary attachments (images of notes) as Blobs, keyed by `id`: the hash of their bytes
+/// (rows from before version 8 keep a random id). See [`crate::blobs`].
 pub const BLOBS: &str = "blobs";
+/// Upload marks: `{hash, marked_at_ms}` keyed by `hash`, one per blob added here that
+/// the server may not hold yet; written in the same transaction as the blob row.
+pub const UPLOADS: &str = "uploads";
 /// Secrets (e.g. an API key), AES-GCM ciphertext keyed by `name`. Never synced.
 pub const SECRETS: &str = "secrets";
 /// Non-extractable WebCrypto keys (`CryptoKey` objects), out-of-line keys.
@@ -66,7 +71,7 @@ pub(crate) const META_LAST_SYNC: &str = "last_sync";
 pub(crate) const META_MERGE_RULES: &str = "merge_rules";
 
 /// The IndexedDB version this build opens.
-pub const DB_VERSION: u32 = 7;
+pub const DB_VERSION: u32 = 8;
 /// The data version this build writes.
 pub const DATA_VERSION: u32 = 2;
 
@@ -106,6 +111,7 @@ pub(crate) fn builder(name: &str) -> RexieBuilder {
         .add_object_store(ObjectStore::new(META))
         .add_object_store(ObjectStore::new(SNAPSHOTS).key_path("id"))
         .add_object_store(ObjectStore::new(BLOBS).key_path("id"))
+        .add_object_store(ObjectStore::new(UPLOADS).key_path("hash"))
         .add_object_store(ObjectStore::new(SECRETS).key_path("name"))
         .add_object_store(ObjectStore::new(KEYS))
 }

@@ -13,8 +13,10 @@ use super::memory::Memory;
 use super::{
     Batch, ConflictEntry, Held, Loaded, MadeFromBase, OutboxEntry, Quarantined, StampedWrite, Step,
 };
+use crate::blobs::Released;
 use crate::js_record::JsRecord;
 use crate::StoreError;
+use crate::StoredBlob;
 
 /// Where the store keeps its rows: IndexedDB or memory. Its methods are the store's
 /// storage operations, each one transaction, and the only place that tells the two
@@ -171,16 +173,18 @@ impl Backend {
     /// Makes local changes of `keys`, in one transaction: reads what each record's change
     /// is made from ([`super::MadeFrom::for_change`]) and the device's stored clock, calls
     /// `stamp` with that clock, then stores the stamped records, their outbox entries,
-    /// the clock and the conflict entry, and removes the records' set-aside changes.
+    /// the clock and the conflict entry, and removes the records' set-aside changes; with
+    /// them, `blobs` (rows and upload marks).
     /// Returns each record with the base it will be pushed with.
     pub(super) async fn commit_local(
         &self,
         keys: Vec<RecordKey>,
+        blobs: Vec<StoredBlob>,
         stamp: impl FnOnce(Option<Hlc>) -> Result<StampedWrite, StoreError> + 'static,
     ) -> Result<Vec<MadeFromBase>, StoreError> {
         match &self.0 {
-            Kind::Idb(idb) => idb.commit_local(keys, stamp).await,
-            Kind::Memory(memory) => memory.commit_local(&keys, stamp),
+            Kind::Idb(idb) => idb.commit_local(keys, blobs, stamp).await,
+            Kind::Memory(memory) => memory.commit_local(&keys, blobs, stamp),
         }
     }
 
@@ -203,7 +207,8 @@ impl Backend {
         }
     }
 
-    /// Queues every stored record as a replay (one transaction); returns how many.
+    /// Queues every stored record as a replay and marks for upload every local blob a
+    /// live record names (one transaction); returns how many records.
     pub(crate) async fn queue_everything(&self) -> Result<usize, StoreError> {
         match &self.0 {
             Kind::Idb(idb) => idb.queue_everything().await,
@@ -272,8 +277,8 @@ impl Backend {
         }
     }
 
-    /// Removes every record, outbox entry, conflict and set-aside change (one
-    /// transaction), queuing nothing.
+    /// Removes every record, outbox entry, conflict, set-aside change and upload mark
+    /// (one transaction), queuing nothing. Blob rows stay (a snapshot may name them).
     pub(crate) async fn clear_local_data(&self) -> Result<(), StoreError> {
         match &self.0 {
             Kind::Idb(idb) => idb.clear_local_data().await,
@@ -284,17 +289,17 @@ impl Backend {
         }
     }
 
-    /// Stores `blob` under `id` with the file `name`, replacing what was there.
-    pub(crate) async fn put_blob(
+    /// Stores each of `blobs` under its id (replacing what was there), with an upload
+    /// mark when `marked`, in one transaction.
+    pub(crate) async fn put_blobs(
         &self,
-        id: &str,
-        name: &str,
-        blob: &Blob,
+        blobs: &[StoredBlob],
+        marked: bool,
     ) -> Result<(), StoreError> {
         match &self.0 {
-            Kind::Idb(idb) => idb.put_blob(id, name, blob).await,
+            Kind::Idb(idb) => idb.put_blobs(blobs, marked).await,
             Kind::Memory(memory) => {
-                memory.put_blob(id, name, blob);
+                memory.put_blobs(blobs, marked);
                 Ok(())
             }
         }
@@ -308,6 +313,7 @@ impl Backend {
         }
     }
 
+    /// Deletes the blob `id` and its upload mark.
     pub(crate) async fn delete_blob(&self, id: &str) -> Result<(), StoreError> {
         match &self.0 {
             Kind::Idb(idb) => idb.delete_blob(id).await,
@@ -322,6 +328,41 @@ impl Backend {
         match &self.0 {
             Kind::Idb(idb) => idb.blob_ids().await,
             Kind::Memory(memory) => Ok(memory.blob_ids()),
+        }
+    }
+
+    /// Every blob's id and size in bytes.
+    pub(crate) async fn blob_sizes(&self) -> Result<Vec<(String, f64)>, StoreError> {
+        match &self.0 {
+            Kind::Idb(idb) => idb.blob_sizes().await,
+            Kind::Memory(memory) => Ok(memory.blob_sizes()),
+        }
+    }
+
+    /// The hashes marked for upload, in order.
+    pub(crate) async fn upload_marks(&self) -> Result<Vec<String>, StoreError> {
+        match &self.0 {
+            Kind::Idb(idb) => idb.upload_marks().await,
+            Kind::Memory(memory) => Ok(memory.upload_marks()),
+        }
+    }
+
+    pub(crate) async fn clear_upload_mark(&self, hash: &str) -> Result<(), StoreError> {
+        match &self.0 {
+            Kind::Idb(idb) => idb.clear_upload_mark(hash).await,
+            Kind::Memory(memory) => {
+                memory.clear_upload_mark(hash);
+                Ok(())
+            }
+        }
+    }
+
+    /// Deletes the blob rows [`crate::blobs::plan::releasable`] picks, reading the
+    /// records, marks and rows in the same transaction.
+    pub(crate) async fn release_unreferenced_blobs(&self) -> Result<Released, StoreError> {
+        match &self.0 {
+            Kind::Idb(idb) => idb.release_unreferenced_blobs().await,
+            Kind::Memory(memory) => Ok(memory.release_unreferenced_blobs()),
         }
     }
 }

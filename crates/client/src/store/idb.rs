@@ -19,16 +19,18 @@ use super::{
     context_clock_id, made_from_each, Batch, EntryStep, Held, Loaded, MadeFrom, MadeFromBase,
     OutboxEntry, Quarantined, StampedWrite, Step,
 };
+use crate::blobs::{plan, row_referenced, Released};
 use crate::codec::{from_js, now_ms, random_u64, string_field, to_js};
 use crate::error::{dom_exception_name, err_text};
 use crate::js_record::JsRecord;
 use crate::key_batch;
 use crate::schema::{
     self, BLOBS, CONFLICTS, META, META_CLOCK, META_CLOCK_OFFSET, META_DATA_VERSION, META_DEVICE_ID,
-    OUTBOX, QUARANTINE, RECORDS, SET_ASIDE,
+    OUTBOX, QUARANTINE, RECORDS, SET_ASIDE, UPLOADS,
 };
 use crate::writer::{self, Read, Write, Writer};
 use crate::StoreError;
+use crate::StoredBlob;
 
 /// An open IndexedDB database: rexie's connection, and the writer's.
 pub(crate) struct Idb {
@@ -282,8 +284,20 @@ impl Idb {
     pub(super) async fn commit_local(
         &self,
         keys: Vec<RecordKey>,
+        blobs: Vec<StoredBlob>,
         stamp: impl FnOnce(Option<Hlc>) -> Result<StampedWrite, StoreError> + 'static,
     ) -> Result<Vec<MadeFromBase>, StoreError> {
+        // The blob rows and marks are built before the transaction, stored in it.
+        let mut blob_rows = Vec::with_capacity(blobs.len());
+        let mut marks = Vec::with_capacity(blobs.len());
+        for blob in &blobs {
+            blob_rows.push(blob_row(&blob.id, &blob.name, &blob.blob)?);
+            marks.push(mark_row(&blob.id)?);
+        }
+        let mut stores = vec![RECORDS, OUTBOX, CONFLICTS, META, SET_ASIDE];
+        if !blobs.is_empty() {
+            stores.extend([BLOBS, UPLOADS]);
+        }
         let written: Rc<RefCell<Vec<MadeFromBase>>> = Rc::default();
         let out = written.clone();
         let clock_key = JsValue::from_str(META_CLOCK);
@@ -297,70 +311,70 @@ impl Idb {
         let n = keys.len();
         let read_keys = keys.clone();
         self.writer
-            .read_then_write(
-                &[RECORDS, OUTBOX, CONFLICTS, META, SET_ASIDE],
-                &reads,
-                move |mut values| {
-                    let keys = read_keys;
-                    let corrupt = |store: &str, key: &RecordKey, reason| StoreError::Corrupt {
-                        collection: key.collection.clone(),
-                        id: format!("{} ({store})", key.id),
-                        reason,
-                    };
-                    let stored = values[0]
-                        .take()
-                        .map(|raw| {
-                            from_js::<Hlc>(raw).map_err(|reason| StoreError::Corrupt {
-                                collection: META.into(),
-                                id: META_CLOCK.into(),
-                                reason,
-                            })
+            .read_then_write(&stores, &reads, move |mut values| {
+                let keys = read_keys;
+                let corrupt = |store: &str, key: &RecordKey, reason| StoreError::Corrupt {
+                    collection: key.collection.clone(),
+                    id: format!("{} ({store})", key.id),
+                    reason,
+                };
+                let stored = values[0]
+                    .take()
+                    .map(|raw| {
+                        from_js::<Hlc>(raw).map_err(|reason| StoreError::Corrupt {
+                            collection: META.into(),
+                            id: META_CLOCK.into(),
+                            reason,
                         })
-                        .transpose()?;
-                    // Only the keys with a set-aside row: a delete each.
-                    let mut set_aside = Vec::new();
-                    let made_from = made_from_each(&keys, &mut |i| {
-                        let key = &keys[i];
-                        let [entry, held, aside] = [0, 1, 2].map(|j| values[1 + j * n + i].take());
-                        if aside.is_some() {
-                            set_aside.push(key_js(key));
-                        }
-                        let pending = match (entry, aside) {
-                            (Some(raw), _) => Some(
-                                from_js::<OutboxEntry>(raw)
-                                    .map_err(|r| corrupt(OUTBOX, key, r))?
-                                    .made_from_what(),
-                            ),
-                            (None, Some(raw)) => Some(MadeFrom::of_row(&raw)),
-                            (None, None) => None,
-                        };
-                        // A held record that does not decode is the quarantine's to
-                        // handle; the change is then made from nothing known.
-                        let held = held.and_then(|raw| from_js::<JsRecord>(raw).ok());
-                        Ok(MadeFrom::for_change(pending, held))
-                    })?;
-                    let stamped = stamp(stored)?;
-                    let mut write = Write::default();
-                    let (mut records, mut outbox) = (Vec::new(), Vec::new());
-                    let mut bases = Vec::with_capacity(made_from.len());
-                    for (record, base) in stamped.records.iter().zip(made_from) {
-                        let key = record.key();
-                        records.push(to_js(record)?);
-                        let entry = OutboxEntry::made_from(&key, &record.hlc, base);
-                        bases.push(entry.push_base().cloned());
-                        outbox.push(to_js(&entry)?);
+                    })
+                    .transpose()?;
+                // Only the keys with a set-aside row: a delete each.
+                let mut set_aside = Vec::new();
+                let made_from = made_from_each(&keys, &mut |i| {
+                    let key = &keys[i];
+                    let [entry, held, aside] = [0, 1, 2].map(|j| values[1 + j * n + i].take());
+                    if aside.is_some() {
+                        set_aside.push(key_js(key));
                     }
-                    write.puts.push((RECORDS, records));
-                    write.puts.push((OUTBOX, outbox));
-                    if let Some(conflict) = stamped.conflict {
-                        write.puts.push((CONFLICTS, vec![conflict.row]));
-                    }
-                    write.keyed.push((META, clock_key, to_js(&stamped.clock)?));
-                    write.deletes.push((SET_ASIDE, set_aside));
-                    *out.borrow_mut() = stamped.records.into_iter().zip(bases).collect();
-                    Ok(write)
-                },
-            )
+                    let pending = match (entry, aside) {
+                        (Some(raw), _) => Some(
+                            from_js::<OutboxEntry>(raw)
+                                .map_err(|r| corrupt(OUTBOX, key, r))?
+                                .made_from_what(),
+                        ),
+                        (None, Some(raw)) => Some(MadeFrom::of_row(&raw)),
+                        (None, None) => None,
+                    };
+                    // A held record that does not decode is the quarantine's to
+                    // handle; the change is then made from nothing known.
+                    let held = held.and_then(|raw| from_js::<JsRecord>(raw).ok());
+                    Ok(MadeFrom::for_change(pending, held))
+                })?;
+                let stamped = stamp(stored)?;
+                let mut write = Write::default();
+                let (mut records, mut outbox) = (Vec::new(), Vec::new());
+                let mut bases = Vec::with_capacity(made_from.len());
+                for (record, base) in stamped.records.iter().zip(made_from) {
+                    let key = record.key();
+                    records.push(to_js(record)?);
+                    let entry = OutboxEntry::made_from(&key, &record.hlc, base);
+                    bases.push(entry.push_base().cloned());
+                    outbox.push(to_js(&entry)?);
+                }
+                if !blob_rows.is_empty() {
+                    write.puts.push((BLOBS, blob_rows));
+                    write.puts.push((UPLOADS, marks));
+                }
+                write.puts.push((RECORDS, records));
+                write.puts.push((OUTBOX, outbox));
+                if let Some(conflict) = stamped.conflict {
+                    write.puts.push((CONFLICTS, vec![conflict.row]));
+                }
+                write.keyed.push((META, clock_key, to_js(&stamped.clock)?));
+                write.deletes.push((SET_ASIDE, set_aside));
+                *out.borrow_mut() = stamped.records.into_iter().zip(bases).collect();
+                Ok(write)
+            })
             .await?;
         Ok(written.take())
     }
@@ -519,21 +533,30 @@ impl Idb {
         commit(tx).await
     }
 
-    /// Queues every stored record that decodes as a replay, in one transaction.
+    /// Queues every stored record that decodes as a replay, and marks for upload every
+    /// local blob a live record names, in one transaction.
     pub(super) async fn queue_everything(&self) -> Result<usize, StoreError> {
-        let tx = self
-            .db
-            .transaction(&[RECORDS, OUTBOX], TransactionMode::ReadWrite)?;
+        let tx = self.db.transaction(
+            &[RECORDS, OUTBOX, BLOBS, UPLOADS],
+            TransactionMode::ReadWrite,
+        )?;
         let outbox = tx.store(OUTBOX)?;
-        let rows: Vec<JsValue> = tx
-            .store(RECORDS)?
-            .get_all(None, None)
-            .await?
+        let raws = tx.store(RECORDS)?.get_all(None, None).await?;
+        let referenced = raws.iter().flat_map(row_referenced).collect();
+        let rows: Vec<JsValue> = raws
             .into_iter()
             .filter_map(|raw| from_js::<JsRecord>(raw).ok())
             .map(|r| to_js(&OutboxEntry::replay(&r)))
             .collect::<Result<_, _>>()?;
         try_join_all(rows.iter().map(|row| outbox.put(row, None))).await?;
+        let local = key_strings(tx.store(BLOBS)?.get_all_keys(None, None).await?);
+        let remarked = plan::remark(local.iter().map(String::as_str), &referenced);
+        let uploads = tx.store(UPLOADS)?;
+        let marks = remarked
+            .iter()
+            .map(|h| mark_row(h))
+            .collect::<Result<Vec<_>, _>>()?;
+        try_join_all(marks.iter().map(|row| uploads.put(row, None))).await?;
         commit(tx).await?;
         Ok(rows.len())
     }
@@ -587,7 +610,7 @@ impl Idb {
     /// Removes every record, outbox entry, conflict and set-aside change, in one
     /// transaction.
     pub(super) async fn clear_local_data(&self) -> Result<(), StoreError> {
-        let stores = [RECORDS, OUTBOX, CONFLICTS, SET_ASIDE];
+        let stores = [RECORDS, OUTBOX, CONFLICTS, SET_ASIDE, UPLOADS];
         let tx = self.db.transaction(&stores, TransactionMode::ReadWrite)?;
         for store in stores {
             tx.store(store)?.clear().await?;
@@ -595,17 +618,25 @@ impl Idb {
         commit(tx).await
     }
 
-    /// Stores `blob` under `id` with the file `name`, as the row
-    /// `{id, name, type, size, blob, stored_at_ms}`.
-    pub(super) async fn put_blob(
+    /// Stores each of `blobs` under its id as the row
+    /// `{id, name, type, size, blob, stored_at_ms}`, with its upload mark when `marked`,
+    /// in one transaction.
+    pub(super) async fn put_blobs(
         &self,
-        id: &str,
-        name: &str,
-        blob: &Blob,
+        blobs: &[StoredBlob],
+        marked: bool,
     ) -> Result<(), StoreError> {
-        let row = blob_row(id, name, blob)?;
-        let tx = self.db.transaction(&[BLOBS], TransactionMode::ReadWrite)?;
-        tx.store(BLOBS)?.put(&row, None).await?;
+        let tx = self
+            .db
+            .transaction(&[BLOBS, UPLOADS], TransactionMode::ReadWrite)?;
+        let (rows, uploads) = (tx.store(BLOBS)?, tx.store(UPLOADS)?);
+        for blob in blobs {
+            rows.put(&blob_row(&blob.id, &blob.name, &blob.blob)?, None)
+                .await?;
+            if marked {
+                uploads.put(&mark_row(&blob.id)?, None).await?;
+            }
+        }
         commit(tx).await.map_err(|_| {
             StoreError::Storage(
                 "the image could not be stored (the device may be out of space)".into(),
@@ -629,14 +660,99 @@ impl Idb {
         Ok(Some((string_field(&row, "name").unwrap_or_default(), blob)))
     }
 
+    /// Deletes the blob `id` and its upload mark, in one transaction.
     pub(super) async fn delete_blob(&self, id: &str) -> Result<(), StoreError> {
-        self.delete(BLOBS, JsValue::from_str(id)).await
+        let tx = self
+            .db
+            .transaction(&[BLOBS, UPLOADS], TransactionMode::ReadWrite)?;
+        tx.store(BLOBS)?.delete(JsValue::from_str(id)).await?;
+        tx.store(UPLOADS)?.delete(JsValue::from_str(id)).await?;
+        commit(tx).await
     }
 
     pub(super) async fn blob_ids(&self) -> Result<Vec<String>, StoreError> {
-        let keys = self.keys(BLOBS).await?;
-        Ok(keys.iter().filter_map(|k| k.as_string()).collect())
+        Ok(key_strings(self.keys(BLOBS).await?))
     }
+
+    /// Every blob's id and size (the row's `size`, else the blob's own).
+    pub(super) async fn blob_sizes(&self) -> Result<Vec<(String, f64)>, StoreError> {
+        Ok(self.get_all(BLOBS).await?.iter().map(blob_size).collect())
+    }
+
+    pub(super) async fn upload_marks(&self) -> Result<Vec<String>, StoreError> {
+        Ok(key_strings(self.keys(UPLOADS).await?))
+    }
+
+    pub(super) async fn clear_upload_mark(&self, hash: &str) -> Result<(), StoreError> {
+        self.delete(UPLOADS, JsValue::from_str(hash)).await
+    }
+
+    /// Reads the records, the upload marks and the blob rows, and deletes the rows
+    /// [`plan::releasable`] picks, in one transaction.
+    pub(super) async fn release_unreferenced_blobs(&self) -> Result<Released, StoreError> {
+        let tx = self
+            .db
+            .transaction(&[RECORDS, UPLOADS, BLOBS], TransactionMode::ReadWrite)?;
+        let referenced = tx
+            .store(RECORDS)?
+            .get_all(None, None)
+            .await?
+            .iter()
+            .flat_map(row_referenced)
+            .collect();
+        let marked = key_strings(tx.store(UPLOADS)?.get_all_keys(None, None).await?)
+            .into_iter()
+            .collect();
+        let rows = tx.store(BLOBS)?;
+        let sizes: BTreeMap<String, f64> = rows
+            .get_all(None, None)
+            .await?
+            .iter()
+            .map(blob_size)
+            .collect();
+        let gone = plan::releasable(sizes.keys().map(String::as_str), &referenced, &marked);
+        let mut released = Released::default();
+        for id in gone {
+            rows.delete(JsValue::from_str(&id)).await?;
+            released.count += 1;
+            released.bytes += sizes[&id];
+        }
+        commit(tx).await?;
+        Ok(released)
+    }
+}
+
+/// The string keys among `keys`.
+fn key_strings(keys: Vec<JsValue>) -> Vec<String> {
+    keys.iter().filter_map(|k| k.as_string()).collect()
+}
+
+/// A blob row's id and size.
+fn blob_size(row: &JsValue) -> (String, f64) {
+    let size = js_sys::Reflect::get(row, &JsValue::from_str("size"))
+        .ok()
+        .and_then(|s| s.as_f64())
+        .or_else(|| {
+            js_sys::Reflect::get(row, &JsValue::from_str("blob"))
+                .ok()
+                .and_then(|b| b.dyn_into::<Blob>().ok())
+                .map(|b| b.size())
+        })
+        .unwrap_or(0.0);
+    (string_field(row, "id").unwrap_or_default(), size)
+}
+
+/// The upload mark of `hash`: `{hash, marked_at_ms}`.
+fn mark_row(hash: &str) -> Result<JsValue, StoreError> {
+    let row = js_sys::Object::new();
+    for (field, value) in [
+        ("hash", JsValue::from_str(hash)),
+        ("marked_at_ms", JsValue::from(now_ms() as f64)),
+    ] {
+        js_sys::Reflect::set(&row, &field.into(), &value)
+            .map_err(|e| StoreError::Encode(format!("{e:?}")))?;
+    }
+    Ok(row.into())
 }
 
 fn blob_row(id: &str, name: &str, blob: &Blob) -> Result<JsValue, StoreError> {

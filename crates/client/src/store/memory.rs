@@ -3,7 +3,7 @@
 //! the IndexedDB transaction it stands for. It keeps no secrets and no snapshots.
 
 use std::cell::RefCell;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use cairn_protocol::{Hlc, Record, RecordKey};
 use wasm_bindgen::JsValue;
@@ -13,8 +13,10 @@ use super::{
     made_from_each, Batch, EntryStep, Held, Loaded, MadeFrom, MadeFromBase, OutboxEntry,
     StampedWrite, Step,
 };
+use crate::blobs::{js_referenced, plan, Released};
 use crate::js_record::JsRecord;
 use crate::StoreError;
+use crate::StoredBlob;
 
 /// Why IndexedDB could not be used, and the data.
 pub(super) struct Memory {
@@ -31,6 +33,8 @@ struct MemoryDb {
     meta: BTreeMap<&'static str, JsValue>,
     /// Each blob with the file name it was stored with.
     blobs: BTreeMap<String, (String, Blob)>,
+    /// The hashes marked for upload.
+    uploads: BTreeSet<String>,
     /// Set-aside changes, as the rows IndexedDB would hold.
     set_aside: BTreeMap<RecordKey, JsValue>,
 }
@@ -127,6 +131,7 @@ impl Memory {
     pub(super) fn commit_local(
         &self,
         keys: &[RecordKey],
+        blobs: Vec<StoredBlob>,
         stamp: impl FnOnce(Option<Hlc>) -> Result<StampedWrite, StoreError>,
     ) -> Result<Vec<MadeFromBase>, StoreError> {
         let made_from = {
@@ -141,15 +146,24 @@ impl Memory {
             })?
         };
         let stamped = stamp(None)?;
+        // Encoded before anything is stored: all of it, or none.
+        let rows = stamped
+            .records
+            .iter()
+            .map(JsRecord::from_record)
+            .collect::<Result<Vec<_>, _>>()?;
         let mut db = self.db.borrow_mut();
+        for blob in blobs {
+            db.uploads.insert(blob.id.clone());
+            db.blobs.insert(blob.id, (blob.name, blob.blob));
+        }
         let mut written = Vec::with_capacity(stamped.records.len());
-        for (record, base) in stamped.records.into_iter().zip(made_from) {
+        for ((record, base), row) in stamped.records.into_iter().zip(made_from).zip(rows) {
             let entry = OutboxEntry::made_from(&record.key(), &record.hlc, base);
             let base = entry.push_base().cloned();
             db.outbox.insert(record.key(), entry);
             db.set_aside.remove(&record.key());
-            db.records
-                .insert(record.key(), JsRecord::from_record(&record)?);
+            db.records.insert(record.key(), row);
             written.push((record, base));
         }
         if let Some(conflict) = stamped.conflict {
@@ -221,6 +235,9 @@ impl Memory {
             .collect();
         let n = entries.len();
         db.outbox.extend(entries);
+        let referenced = referenced(db.records.values());
+        let remarked = plan::remark(db.blobs.keys().map(String::as_str), &referenced);
+        db.uploads.extend(remarked);
         n
     }
 
@@ -269,13 +286,18 @@ impl Memory {
         db.outbox.clear();
         db.conflicts.clear();
         db.set_aside.clear();
+        db.uploads.clear();
     }
 
-    pub(super) fn put_blob(&self, id: &str, name: &str, blob: &Blob) {
-        self.db
-            .borrow_mut()
-            .blobs
-            .insert(id.to_owned(), (name.to_owned(), blob.clone()));
+    pub(super) fn put_blobs(&self, blobs: &[StoredBlob], marked: bool) {
+        let mut db = self.db.borrow_mut();
+        for blob in blobs {
+            if marked {
+                db.uploads.insert(blob.id.clone());
+            }
+            db.blobs
+                .insert(blob.id.clone(), (blob.name.clone(), blob.blob.clone()));
+        }
     }
 
     pub(super) fn blob(&self, id: &str) -> Option<(String, Blob)> {
@@ -283,10 +305,54 @@ impl Memory {
     }
 
     pub(super) fn delete_blob(&self, id: &str) {
-        self.db.borrow_mut().blobs.remove(id);
+        let mut db = self.db.borrow_mut();
+        db.blobs.remove(id);
+        db.uploads.remove(id);
     }
 
     pub(super) fn blob_ids(&self) -> Vec<String> {
         self.db.borrow().blobs.keys().cloned().collect()
     }
+
+    pub(super) fn blob_sizes(&self) -> Vec<(String, f64)> {
+        let db = self.db.borrow();
+        db.blobs
+            .iter()
+            .map(|(id, (_, blob))| (id.clone(), blob.size()))
+            .collect()
+    }
+
+    pub(super) fn upload_marks(&self) -> Vec<String> {
+        self.db.borrow().uploads.iter().cloned().collect()
+    }
+
+    pub(super) fn clear_upload_mark(&self, hash: &str) {
+        self.db.borrow_mut().uploads.remove(hash);
+    }
+
+    /// [`super::idb::Idb::release_unreferenced_blobs`] on the maps.
+    pub(super) fn release_unreferenced_blobs(&self) -> Released {
+        let mut db = self.db.borrow_mut();
+        let referenced = referenced(db.records.values());
+        let gone = plan::releasable(
+            db.blobs.keys().map(String::as_str),
+            &referenced,
+            &db.uploads,
+        );
+        let mut released = Released::default();
+        for id in gone {
+            if let Some((_, blob)) = db.blobs.remove(&id) {
+                released.count += 1;
+                released.bytes += blob.size();
+            }
+        }
+        released
+    }
+}
+
+/// Every blob the live records among `records` name.
+fn referenced<'r>(records: impl Iterator<Item = &'r JsRecord>) -> BTreeSet<String> {
+    records
+        .flat_map(|r| js_referenced(&r.value, r.deleted))
+        .collect()
 }

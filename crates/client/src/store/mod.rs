@@ -535,6 +535,25 @@ impl Store {
         changes: Vec<LocalChange>,
         replaced: Option<&Record>,
     ) -> Result<Vec<MadeFromBase>, StoreError> {
+        self.commit_local_full(changes, replaced, Vec::new()).await
+    }
+
+    /// [`Store::commit_local`] storing `blobs` (rows and upload marks) in the same
+    /// transaction.
+    pub(crate) async fn commit_local_with_blobs(
+        &self,
+        changes: Vec<LocalChange>,
+        blobs: Vec<crate::StoredBlob>,
+    ) -> Result<Vec<MadeFromBase>, StoreError> {
+        self.commit_local_full(changes, None, blobs).await
+    }
+
+    async fn commit_local_full(
+        &self,
+        changes: Vec<LocalChange>,
+        replaced: Option<&Record>,
+        blobs: Vec<crate::StoredBlob>,
+    ) -> Result<Vec<MadeFromBase>, StoreError> {
         if changes.is_empty() {
             return Ok(Vec::new());
         }
@@ -571,7 +590,7 @@ impl Store {
                 conflict,
             })
         };
-        let written = self.backend.commit_local(keys, stamp).await?;
+        let written = self.backend.commit_local(keys, blobs, stamp).await?;
         let records: Vec<Record> = written.iter().map(|(r, _)| r.clone()).collect();
         self.announce(records_changed(&records));
         Ok(written)

@@ -114,6 +114,8 @@ impl SyncEngine<'_> {
                     self.store.set_data_aside().await?;
                 }
                 _ => {
+                    // The records queued, and the local blobs they name marked for
+                    // upload to the new account.
                     self.store.queue_everything().await?;
                 }
             }

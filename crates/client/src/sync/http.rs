@@ -43,23 +43,47 @@ impl SyncEngine<'_> {
         body: Option<String>,
     ) -> LocalBoxFuture<'s, Result<String, SyncError>> {
         Box::pin(async move {
+            let body = body.map(|b| (JsValue::from_str(&b), "application/json"));
+            let response = self
+                .send(method, path, token, body, "application/json")
+                .await?;
+            match response.text() {
+                Ok(promise) => Ok(JsFuture::from(promise)
+                    .await
+                    .map_err(|e| SyncError::Network(describe(&e)))?
+                    .as_string()
+                    .unwrap_or_default()),
+                Err(e) => Err(SyncError::Network(describe(&e))),
+            }
+        })
+    }
+
+    /// One request: `body` (with its `Content-Type`) sent with the session `token`,
+    /// accepting `accept`; the response when it is 2xx, else the error it stands for.
+    pub(super) fn send<'s>(
+        &'s self,
+        method: &'s str,
+        path: &'s str,
+        token: Option<&'s str>,
+        body: Option<(JsValue, &'s str)>,
+        accept: &'s str,
+    ) -> LocalBoxFuture<'s, Result<web_sys::Response, SyncError>> {
+        Box::pin(async move {
             let init = web_sys::RequestInit::new();
             init.set_method(method);
             init.set_cache(web_sys::RequestCache::NoStore);
             let headers = web_sys::Headers::new().map_err(js_error)?;
-            headers
-                .set("Accept", "application/json")
-                .map_err(js_error)?;
+            headers.set("Accept", accept).map_err(js_error)?;
             if let Some(token) = token {
                 headers
                     .set("Authorization", &format!("Bearer {token}"))
                     .map_err(js_error)?;
             }
-            if let Some(body) = &body {
+            if let Some((body, content_type)) = &body {
                 headers
-                    .set("Content-Type", "application/json")
+                    .set("Content-Type", content_type)
                     .map_err(js_error)?;
-                init.set_body(&JsValue::from_str(body));
+                init.set_body(body);
             }
             init.set_headers(&headers);
             let url = format!("{}{}", self.base_url, path);
@@ -71,18 +95,10 @@ impl SyncEngine<'_> {
                     SyncError::Offline
                 }
             })?;
-            let status = response.status();
-            if !(200..300).contains(&status) {
+            if !(200..300).contains(&response.status()) {
                 return Err(error_of(response).await);
             }
-            match response.text() {
-                Ok(promise) => Ok(JsFuture::from(promise)
-                    .await
-                    .map_err(|e| SyncError::Network(describe(&e)))?
-                    .as_string()
-                    .unwrap_or_default()),
-                Err(e) => Err(SyncError::Network(describe(&e))),
-            }
+            Ok(response)
         })
     }
 }
@@ -136,7 +152,7 @@ pub(super) fn js_error(e: JsValue) -> SyncError {
 }
 
 /// The message of a JS error (or whatever else was thrown).
-fn describe(e: &JsValue) -> String {
+pub(super) fn describe(e: &JsValue) -> String {
     if let Some(err) = e.dyn_ref::<js_sys::Error>() {
         return String::from(err.message());
     }

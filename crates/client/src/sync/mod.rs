@@ -2,6 +2,8 @@
 //! other devices changed (protocol: `docs/sync-protocol.md`).
 //!
 //! One round ([`SyncEngine::sync_once`]):
+//! 0. before every push, upload the blobs marked here (`blobs`); a change naming a blob
+//!    still marked is held back (it stays queued);
 //! 1. push the outbox in batches (below both [`MAX_CHANGES_PER_PUSH`] and
 //!    [`MAX_PUSH_BYTES`]); after each reply drop the acknowledged entries and reconcile
 //!    the winners the server named;
@@ -37,6 +39,7 @@
 //!   of `push` (the outbox in batches, and the body of a push) and `pull` (pages from the
 //!   stored position, [`PullProgress`]);
 //! - `backoff`: [`SyncEngine::sync_with_retries`] and its [`Backoff`];
+//! - `blobs`: the upload phase, [`SyncEngine::fetch_blob`], [`SyncEngine::blob_usage`];
 //! - `http`: one API call, its errors mapped to [`SyncError`];
 //! - `notices`: announcing a round or a session change to every context
 //!   ([`SyncNotices`]);
@@ -49,6 +52,7 @@ use crate::{Store, StoreError};
 
 mod account;
 mod backoff;
+mod blobs;
 mod exclusions;
 mod http;
 pub mod live;

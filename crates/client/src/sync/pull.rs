@@ -47,6 +47,8 @@ impl SyncEngine<'_> {
             let new_epoch = !page.epoch.is_empty() && !epoch.is_empty() && page.epoch != epoch;
             let lost = !page.epoch.is_empty() && cursor > page.head;
             if (new_epoch || lost) && !restarted {
+                // Every record queued again, and every local blob one names marked for
+                // upload again (one transaction): the server gets the blobs first.
                 self.store.queue_everything().await?;
                 (cursor, epoch, restarted) = (0, page.epoch.clone(), true);
                 continue;

@@ -13,17 +13,21 @@ use cairn_protocol::RecordKey;
 
 use super::http::json_body;
 use super::{PullPosition, StoredSession, SyncEngine, SyncError, SyncReport};
+use crate::blobs::{js_referenced, plan};
 use crate::codec::to_js;
 use crate::js_record::{JsRecord, PushReply};
 use crate::schema::META_PULL_POSITION;
 
 impl SyncEngine<'_> {
-    /// Pushes every outbox entry of a collection that syncs.
+    /// Uploads the blobs marked here, then pushes every outbox entry of a collection
+    /// that syncs, but those naming a blob still marked (held back, they stay queued).
     pub(super) async fn push_all(
         &self,
         session: &StoredSession,
         report: &mut SyncReport,
     ) -> Result<(), SyncError> {
+        self.upload_marked(session, report).await?;
+        report.held_back = 0;
         let excluded = self.excluded_collections().await?;
         let entries: Vec<_> = self
             .store
@@ -38,7 +42,15 @@ impl SyncEngine<'_> {
             let mut batch = Vec::with_capacity(chunk.len());
             let mut bytes = 0;
             let mut refused = Vec::new();
-            for (record, base) in self.store.records_for(chunk).await? {
+            let records = self.store.records_for(chunk).await?;
+            // Read after the records: a record written with its blobs since is read with
+            // its mark (one transaction wrote both), so it cannot slip through unmarked.
+            let marked: BTreeSet<String> = self.store.upload_marks().await?.into_iter().collect();
+            for (record, base) in records {
+                if plan::holds_back(&js_referenced(&record.value, record.deleted), &marked) {
+                    report.held_back += 1;
+                    continue;
+                }
                 let json = match record.to_push_json(base.as_ref(), now) {
                     Ok(json) => json,
                     Err(reason) => {

@@ -25,6 +25,19 @@ pub struct SyncReport {
     /// Local changes set aside this round (refused by the server, or breaking a protocol
     /// limit), with why; see [`crate::set_aside`].
     pub refused: Vec<(RecordKey, String)>,
+    /// Blobs uploaded this round (`PUT /api/v1/blobs/{hash}` answered 2xx; their marks
+    /// cleared).
+    pub uploaded: usize,
+    /// Local changes the last push of the round held back because they name a blob not
+    /// uploaded yet; they stay queued.
+    pub held_back: usize,
+    /// Why a blob was not uploaded, with the server's message: the account's quota
+    /// (507 `quota_exceeded`) or the per-file limit (413 `blob_too_large`), which stop
+    /// the uploads of the round, or a refusal of one blob. Nothing was dropped; the
+    /// round's status shows it.
+    pub upload_problem: Option<SyncError>,
+    /// The uploads of this round stopped (quota or size).
+    pub(super) uploads_stopped: bool,
 }
 
 impl SyncEngine<'_> {

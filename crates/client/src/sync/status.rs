@@ -56,6 +56,12 @@ impl SyncEngine<'_> {
             },
             error: match result {
                 Err(err) => Some(err.to_string()),
+                // Images that could not be uploaded (the account's quota, the size
+                // limit): the changes naming them wait, and the status says why.
+                Ok(SyncReport {
+                    upload_problem: Some(problem),
+                    ..
+                }) => Some(format!("images wait to be uploaded: {problem}")),
                 // Set-aside changes are listed on their own (`SyncStatus::set_aside`).
                 Ok(_) => None,
             },
