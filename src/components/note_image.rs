@@ -1,6 +1,8 @@
 use yew::prelude::*;
 
-use crate::hooks::{use_note_image, NoteImage, NoteImageView};
+use cairn_yew::{use_blob, BlobView};
+
+use crate::hooks::NoteImage;
 
 #[derive(Properties, PartialEq)]
 pub struct NoteImageFigureProps {
@@ -8,24 +10,24 @@ pub struct NoteImageFigureProps {
     pub on_remove: Callback<String>,
 }
 
-/// One image of a note, from this device's blob, or a placeholder when the image was
-/// added on another device (images are not synced).
+/// One image of a note: from this device, or fetched from the server the first time it
+/// is shown (and kept); a placeholder says why when it cannot be shown yet.
 #[function_component]
 pub fn NoteImageFigure(props: &NoteImageFigureProps) -> Html {
-    let view = use_note_image(&props.image.id);
+    let view = use_blob(&props.image.id);
     let name = props.image.name.clone();
     let picture = match view {
-        NoteImageView::Loading => html! {
+        BlobView::Loading => html! {
             <div class="note-image-placeholder" aria-busy="true">{ "Loading image…" }</div>
         },
-        NoteImageView::Ready(url) => html! { <img src={url} alt={name.clone()} /> },
-        NoteImageView::Missing => html! {
+        BlobView::Ready(url) => html! { <img src={url} alt={name.clone()} /> },
+        BlobView::Unavailable(why) => html! {
             <div class="note-image-placeholder note-image-missing" role="img"
-                aria-label={format!("{name}: image stored on another device")}>
-                { "Image stored on another device" }
+                aria-label={format!("{name}: {why}")}>
+                { why }
             </div>
         },
-        NoteImageView::Failed(e) => html! {
+        BlobView::Failed(e) => html! {
             <div class="note-image-placeholder error" role="img"
                 aria-label={format!("{name}: the image could not be read")}>
                 { format!("The image could not be read: {e}") }

@@ -1,6 +1,6 @@
 //! One note: whether it exists ([`use_note_lookup`]), editing it with autosave
-//! ([`use_note`], on [`use_persistent_state_with`]), its images, and showing an image from
-//! its local blob ([`use_note_image`]).
+//! ([`use_note`], on [`use_persistent_state_with`]) and its images (shown with
+//! [`cairn_yew::use_blob`]).
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
@@ -166,21 +166,51 @@ impl NoteHandle {
         let this = self.clone();
         this.adding_images.set(*this.adding_images + 1);
         spawn_local(async move {
-            let mut images = Vec::new();
+            // Each file hashed: its id is the SHA-256 of its bytes.
+            let mut blobs = Vec::new();
             for file in accepted {
-                let stored = this.persistence.store().put_blob(&file.name(), &file).await;
-                match stored {
-                    Ok(blob) => images.push(NoteImage {
-                        id: blob.id,
-                        name: blob.name,
-                        mime: blob.mime,
-                        size: blob.size,
-                    }),
-                    Err(e) => problems.push(format!("“{}” could not be stored: {e}", file.name())),
+                match cairn_client::StoredBlob::from_blob(&file.name(), &file).await {
+                    Ok(blob) => blobs.push(blob),
+                    Err(e) => problems.push(format!("“{}” could not be read: {e}", file.name())),
                 }
             }
+            // The same picture twice is one image.
+            let attached = this.latest.borrow().images.clone();
+            blobs.retain(|b| !attached.iter().any(|i| i.id == b.id));
+            blobs.dedup_by(|a, b| a.id == b.id);
+            let images: Vec<NoteImage> = blobs
+                .iter()
+                .map(|b| NoteImage {
+                    id: b.id.clone(),
+                    name: b.name.clone(),
+                    mime: b.mime.clone(),
+                    size: b.size,
+                })
+                .collect();
             if !images.is_empty() {
-                this.edit(|n| n.images.extend(images));
+                // The blobs, their uploads and the note naming them, in one transaction:
+                // the note is never pushed before its images are uploaded.
+                let mut note = this.latest.borrow().clone();
+                note.images.extend(images.iter().cloned());
+                note.updated_at = js_sys::Date::now();
+                let stored = match serde_json::to_value(&note) {
+                    Ok(value) => {
+                        this.persistence
+                            .store()
+                            .put_record_with_blobs(
+                                RecordKey::new(NOTES, this.id.clone()),
+                                value,
+                                &blobs,
+                            )
+                            .await
+                    }
+                    Err(e) => Err(cairn_client::StoreError::Encode(e.to_string())),
+                };
+                match stored {
+                    // The editor shows them too (its next save writes the same images).
+                    Ok(_) => this.edit(|n| n.images.extend(images)),
+                    Err(e) => problems.push(format!("The images could not be stored: {e}")),
+                }
             }
             this.image_error
                 .set((!problems.is_empty()).then(|| problems.join(" ")));
@@ -188,14 +218,33 @@ impl NoteHandle {
         });
     }
 
-    /// Detaches the image `image_id` from the note and deletes its local blob.
+    /// Detaches the image `image_id` from the note, then frees this device's copy of
+    /// every image no note names any more (the same picture may be in another note; the
+    /// server frees its copy after a grace period).
     pub fn remove_image(&self, image_id: &str) {
+        let mut note = self.latest.borrow().clone();
+        note.images.retain(|i| i.id != image_id);
+        note.updated_at = js_sys::Date::now();
         let id = image_id.to_owned();
         self.edit(|n| n.images.retain(|i| i.id != id));
-        let persistence = self.persistence.clone();
-        let id = image_id.to_owned();
+        let (persistence, key) = (
+            self.persistence.clone(),
+            RecordKey::new(NOTES, self.id.clone()),
+        );
+        let image_error = self.image_error.clone();
         spawn_local(async move {
-            let _ = persistence.store().delete_blob(&id).await;
+            // Committed first, so that the note no longer names it when blobs are freed.
+            let store = persistence.store();
+            let freed = async {
+                let value = serde_json::to_value(&note)
+                    .map_err(|e| cairn_client::StoreError::Encode(e.to_string()))?;
+                store.write(key, value).await?;
+                store.release_unreferenced_blobs().await
+            }
+            .await;
+            if let Err(e) = freed {
+                image_error.set(Some(format!("The image could not be removed: {e}")));
+            }
         });
     }
 
@@ -275,59 +324,4 @@ pub fn use_note(id: &str) -> NoteHandle {
         delete_requested,
         on_deleted,
     }
-}
-
-/// What an image of a note can show.
-#[derive(Debug, Clone, PartialEq)]
-pub enum NoteImageView {
-    Loading,
-    /// An object URL of the local blob; revoked when the component unmounts.
-    Ready(String),
-    /// This device does not have the image (it was added on another device).
-    Missing,
-    Failed(String),
-}
-
-/// An object URL for the local blob of image `id`, revoked on unmount or id change.
-#[hook]
-pub fn use_note_image(id: &str) -> NoteImageView {
-    let persistence = use_persistence();
-    let view = use_state(|| NoteImageView::Loading);
-    {
-        let view = view.setter();
-        use_effect_with(id.to_owned(), move |id| {
-            let alive = Rc::new(Cell::new(true));
-            let url: Rc<RefCell<Option<String>>> = Rc::default();
-            view.set(NoteImageView::Loading);
-            {
-                let (alive, url, id) = (alive.clone(), url.clone(), id.clone());
-                spawn_local(async move {
-                    let result = persistence.store().get_blob(&id).await;
-                    if !alive.get() {
-                        return;
-                    }
-                    view.set(match result {
-                        Ok(Some(stored)) => {
-                            match web_sys::Url::create_object_url_with_blob(&stored.blob) {
-                                Ok(created) => {
-                                    *url.borrow_mut() = Some(created.clone());
-                                    NoteImageView::Ready(created)
-                                }
-                                Err(e) => NoteImageView::Failed(format!("{e:?}")),
-                            }
-                        }
-                        Ok(None) => NoteImageView::Missing,
-                        Err(e) => NoteImageView::Failed(e.to_string()),
-                    });
-                });
-            }
-            move || {
-                alive.set(false);
-                if let Some(url) = url.borrow_mut().take() {
-                    let _ = web_sys::Url::revoke_object_url(&url);
-                }
-            }
-        });
-    }
-    (*view).clone()
 }

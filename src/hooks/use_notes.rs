@@ -163,15 +163,16 @@ impl NotesHandle {
         });
     }
 
-    /// Deletes the local blobs of a deleted note's images (once it can no longer be
-    /// restored).
+    /// Frees this device's copies of a deleted note's images, once the note can no
+    /// longer be restored: every image no live note names any more (the server frees its
+    /// copy after a grace period).
     pub fn discard_images(&self, note: &Note) {
+        if note.images.is_empty() {
+            return;
+        }
         let persistence = self.persistence.clone();
-        let ids: Vec<String> = note.images.iter().map(|i| i.id.clone()).collect();
         spawn_local(async move {
-            for id in ids {
-                let _ = persistence.store().delete_blob(&id).await;
-            }
+            let _ = persistence.store().release_unreferenced_blobs().await;
         });
     }
 }
@@ -217,7 +218,10 @@ mod tests {
         };
         let value = serde_json::to_value(&note).unwrap();
         assert_eq!(value["blobs"], json!([hash]));
-        assert_eq!(cairn_protocol::blobs::referenced(&value), vec![hash.to_owned()]);
+        assert_eq!(
+            cairn_protocol::blobs::referenced(&value),
+            vec![hash.to_owned()]
+        );
         // Read back, it is the same note (`blobs` is derived, not kept).
         assert_eq!(Note::from_value(&value), Some(note));
     }

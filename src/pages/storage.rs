@@ -2,7 +2,8 @@ use stylist::yew::styled_component;
 use yew::prelude::*;
 
 use crate::components::{
-    ClearData, ExportForm, ImportForm, SnapshotList, SnapshotScheduler, StorageSync, StorageUsage,
+    ClearData, ExportForm, ImportForm, SnapshotList, SnapshotScheduler, StorageImages, StorageSync,
+    StorageUsage,
 };
 use crate::hooks::{use_storage, use_sync};
 
@@ -91,6 +92,7 @@ pub fn Storage() -> Html {
             <h1>{ "Storage" }</h1>
             <SnapshotScheduler on_taken={changed.clone()} />
             <StorageUsage view={view.clone()} on_persist={on_persist} />
+            <StorageImages revision={revision.0} />
             <StorageSync />
             <ExportForm collections={all} secrets={view.secrets} />
             <ImportForm on_changed={changed.clone()} />

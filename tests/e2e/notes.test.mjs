@@ -4,7 +4,6 @@ import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { deflateSync } from 'node:zlib';
 import {
   collectErrors,
   noteLoaded,
@@ -14,82 +13,20 @@ import {
   storedRow,
   waitForStored,
 } from './support.mjs';
+import { attach, imageShown, newNote, SAVED } from './notes-ui.mjs';
+import { png } from './png.mjs';
 
 const env = serverAndBrowserPerFile();
 const TIMEOUT = { timeout: 90_000 };
-const SAVED = /^Saved \d{2}:\d{2}$/;
 const PASSWORD = 'correct horse battery';
-
-// --- a small PNG, made here -------------------------------------------------------------
-
-const CRC_TABLE = Array.from({ length: 256 }, (_, n) => {
-  let c = n;
-  for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-  return c >>> 0;
-});
-function crc32(bytes) {
-  let c = 0xffffffff;
-  for (const b of bytes) c = CRC_TABLE[(c ^ b) & 0xff] ^ (c >>> 8);
-  return (c ^ 0xffffffff) >>> 0;
-}
-function chunk(type, data) {
-  const length = Buffer.alloc(4);
-  length.writeUInt32BE(data.length);
-  const body = Buffer.concat([Buffer.from(type, 'ascii'), data]);
-  const crc = Buffer.alloc(4);
-  crc.writeUInt32BE(crc32(body));
-  return Buffer.concat([length, body, crc]);
-}
-/** A `width`×`height` PNG of one RGB colour. */
-function png(width, height, [r, g, b]) {
-  const header = Buffer.alloc(13);
-  header.writeUInt32BE(width, 0);
-  header.writeUInt32BE(height, 4);
-  header.set([8, 2, 0, 0, 0], 8); // 8-bit RGB
-  const row = Buffer.concat([Buffer.from([0]), Buffer.from(Array.from({ length: width }, () => [r, g, b]).flat())]);
-  const pixels = Buffer.concat(Array.from({ length: height }, () => row));
-  return Buffer.concat([
-    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
-    chunk('IHDR', header),
-    chunk('IDAT', deflateSync(pixels)),
-    chunk('IEND', Buffer.alloc(0)),
-  ]);
-}
 
 // --- helpers ------------------------------------------------------------------------------
 
 const titles = (page) => page.locator('#note-list .note-title').allTextContents();
 
-/** Presses "New note" on /notes, types a title and text, waits until saved; returns the id. */
-async function newNote(page, title, body) {
-  await page.getByRole('button', { name: 'New note' }).click();
-  await page.waitForURL(/\/notes\/[0-9a-f]{16}$/);
-  const id = new URL(page.url()).pathname.split('/').pop();
-  await page.locator('#note-title:not([disabled])').waitFor();
-  await page.getByLabel('Title', { exact: true }).fill(title);
-  await page.getByLabel('Text', { exact: true }).fill(body);
-  await waitForStored(page, 'notes', id, (v) => v?.title === title && v?.body === body);
-  await page.getByRole('status').getByText(SAVED).waitFor();
-  return id;
-}
-
 async function backToList(page) {
   await page.getByRole('link', { name: '← All notes' }).click();
   await page.locator('#note-list, #notes-empty').first().waitFor();
-}
-
-/** Attaches `files` ({name, mimeType, buffer}) with the note's file picker. */
-const attach = (page, ...files) => page.locator('#note-images-input').setInputFiles(files);
-
-/** Waits until the image `alt` shows, decoded, `width` pixels wide. */
-function imageShown(page, alt, width) {
-  return page.waitForFunction(
-    ([alt, width]) => {
-      const img = [...document.querySelectorAll('.note-image img')].find((i) => i.alt === alt);
-      return img && img.complete && img.naturalWidth === width && img.src.startsWith('blob:');
-    },
-    [alt, width],
-  );
 }
 
 /** The number of rows in the app database's `blobs` store. */
@@ -284,69 +221,6 @@ test('an attached image shows, survives a reload and an offline reload; too larg
     assert.deepEqual(errors.filter((e) => !/Failed to load resource|net::ERR/.test(e)), []);
   } finally {
     await context.close();
-    await server.stop();
-  }
-});
-
-test('a second device signed in to the same account gets the note by sync, with an image placeholder', { timeout: 120_000 }, async () => {
-  const server = await startServer();
-  const email = `notes-${process.pid}@example.org`;
-  const device = async () => {
-    const context = await env.browser.newContext();
-    const page = await context.newPage();
-    const errors = collectErrors(page);
-    await page.goto(`${server.url}/settings`);
-    await page.getByRole('heading', { name: 'Sync', exact: true }).waitFor();
-    return { context, page, errors };
-  };
-  const signIn = async (page, newAccount) => {
-    await page.getByLabel('E-mail').fill(email);
-    await page.getByLabel('Password').fill(PASSWORD);
-    await page.getByRole('button', { name: newAccount ? 'Create account' : 'Sign in' }).click();
-    await page.locator('#sync-account').getByText(email).waitFor();
-  };
-  const syncNow = async (page) => {
-    await page.getByRole('navigation').getByRole('link', { name: 'Settings', exact: true }).click();
-    await page.getByRole('heading', { name: 'Sync', exact: true }).waitFor();
-    const before = Number((await page.locator('#sync-last').getAttribute('data-last-success')) ?? 0);
-    await page.locator('#sync-now:not([disabled])').click();
-    await page.waitForFunction(
-      (before) => Number(document.querySelector('#sync-last')?.dataset.lastSuccess ?? 0) > before,
-      before,
-    );
-  };
-  const a = await device();
-  const b = await device();
-  try {
-    await signIn(a.page, true);
-    await signIn(b.page, false);
-    // B has its notes list open in a second tab: it will update itself when the note arrives.
-    const list = await b.context.newPage();
-    await list.goto(`${server.url}/notes`);
-    await list.locator('#notes-empty').waitFor();
-
-    await a.page.getByRole('navigation').getByRole('link', { name: 'Notes', exact: true }).click();
-    await a.page.locator('#notes-empty').waitFor();
-    const id = await newNote(a.page, 'Trip photos', 'from the phone');
-    await attach(a.page, { name: 'blue.png', mimeType: 'image/png', buffer: png(4, 4, [20, 40, 220]) });
-    await imageShown(a.page, 'blue.png', 4);
-    await waitForStored(a.page, 'notes', id, (v) => v?.images?.length === 1);
-    await syncNow(a.page);
-
-    await syncNow(b.page);
-    await waitFor(list, async () => (await titles(list)).join() === 'Trip photos');
-
-    await b.page.getByRole('navigation').getByRole('link', { name: 'Notes', exact: true }).click();
-    await b.page.getByRole('link', { name: /Trip photos/ }).click();
-    await b.page.locator('#note-title:not([disabled])').waitFor();
-    assert.equal(await b.page.getByLabel('Text', { exact: true }).inputValue(), 'from the phone');
-    await b.page.locator('.note-image-missing').getByText('Image stored on another device').waitFor();
-    assert.equal(await b.page.locator('.note-image img').count(), 0);
-
-    assert.deepEqual([...a.errors, ...b.errors], []);
-  } finally {
-    await a.context.close();
-    await b.context.close();
     await server.stop();
   }
 });

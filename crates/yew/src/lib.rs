@@ -104,6 +104,9 @@
 //! - [`use_storage`], [`use_backup`], [`use_snapshots`] and [`use_snapshot_scheduler`],
 //!   [`use_secret`]: usage and quota, export and import, local snapshots, secrets kept
 //!   encrypted on the device.
+//! - [`use_blob`] and [`use_blob_usage`] (`use_blob.rs`): showing a blob (a note's
+//!   image) from this device or fetched from the server and kept, and the bytes of blobs
+//!   here and on the server.
 //! - [`use_service_worker`] and [`register_service_worker`] /
 //!   [`request_background_sync`] (`service_worker.rs`): the app's worker, its updates,
 //!   and Background Sync.
@@ -120,6 +123,7 @@ pub mod saver;
 mod service_worker;
 mod sync_provider;
 mod use_backup;
+mod use_blob;
 mod use_collection;
 mod use_collection_page;
 mod use_expandable_card;
@@ -140,7 +144,7 @@ pub use cairn_client::{
     AccountSwitch, Quarantined, SetAside, SnapshotInfo, Store, StoreError, StoredConflict,
     SyncStatus, Usage,
 };
-pub use cairn_protocol::api::SessionInfo;
+pub use cairn_protocol::api::{BlobUsage, SessionInfo};
 pub use cairn_protocol::backup::{FileFormat, ImportMode, Plan};
 pub use cairn_protocol::{MergeRule, MergeRules, Record, RecordKey};
 pub use persistence::{use_persistence, Persistence, PersistenceConfig, Registration};
@@ -151,6 +155,7 @@ pub use sync_provider::{SyncProvider, SyncProviderProps};
 pub use use_backup::{
     human_bytes, use_backup, BackupHandle, ExportRequest, ImportOutcome, ImportStage, ReadyImport,
 };
+pub use use_blob::{use_blob, use_blob_usage, BlobUsageView, BlobView};
 pub use use_collection::{use_collection, CollectionHandle, Deleted};
 pub use use_collection_page::{use_collection_page, CollectionPage};
 pub use use_expandable_card::{use_expandable_card, ExpandableCard};

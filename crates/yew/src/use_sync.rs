@@ -144,6 +144,17 @@ impl SyncController {
         })
     }
 
+    /// The sync server's base URL (`""`: the page's own origin).
+    ///
+    /// ```no_run
+    /// # fn run(sync: cairn_yew::SyncContext) {
+    /// let same_origin = sync.controller.server().is_empty();
+    /// # }
+    /// ```
+    pub fn server(&self) -> &str {
+        &self.settings.server
+    }
+
     fn sync(&self) -> SyncEngine<'_> {
         SyncEngine::new(self.persistence.store(), &self.settings.server)
     }

@@ -45,3 +45,41 @@ export async function replicate(name, remoteName, direction, batchSize) {
   if (!result.ok) throw new Error(`replication ${direction} failed: ${JSON.stringify(result.errors)}`);
   return [ms, result.docs_written, docs];
 }
+
+/** `bytes` seeded pseudo-random bytes (noise does not compress: like a photo). */
+function noise(bytes, seed) {
+  const out = new Uint8Array(bytes);
+  let a = seed >>> 0;
+  for (let i = 0; i < bytes; i += 4) {
+    a = (Math.imul(a, 1664525) + 1013904223) >>> 0;
+    out[i] = a;
+    out[i + 1] = a >>> 8;
+    out[i + 2] = a >>> 16;
+    out[i + 3] = a >>> 24;
+  }
+  return out;
+}
+
+/**
+ * A fresh local database holding `n` notes, each with one `bytes`-byte image as an
+ * attachment (not timed: the pictures device A took).
+ */
+export async function fillImages(name, n, bytes) {
+  await new PouchDB(name).destroy();
+  const db = new PouchDB(name);
+  await db.bulkDocs(
+    Array.from({ length: n }, (_, i) => ({
+      ...doc(i),
+      _attachments: { 'photo.jpg': { content_type: 'image/jpeg', data: new Blob([noise(bytes, i + 1)], { type: 'image/jpeg' }) } },
+    })),
+  );
+  await db.close();
+}
+
+/** The bytes of every attachment the local database `name` holds (each read back as a Blob). */
+export async function attachmentBytes(name) {
+  const db = new PouchDB(name);
+  const { rows } = await db.allDocs({ include_docs: true, attachments: true, binary: true });
+  await db.close();
+  return rows.reduce((sum, r) => sum + Object.values(r.doc._attachments ?? {}).reduce((s, a) => s + a.data.size, 0), 0);
+}
