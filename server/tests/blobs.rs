@@ -555,6 +555,14 @@ async fn a_blob_named_again_is_kept(backend: Backend) {
     app.push(&alice, &[note_with("b", &[], t + 3)]).await;
     app.push(&alice, &[note_with("b", &[&hash], t + 4)]).await;
     assert_eq!(app.db.sweep_blobs(i64::MAX).await.unwrap(), 0);
+    // Unnamed again: its grace period counts from now, not from the first time.
+    let between = now();
+    while now() <= between {
+        tokio::task::yield_now().await;
+    }
+    app.push(&alice, &[note_with("b", &[], t + 5)]).await;
+    assert_eq!(app.db.sweep_blobs(between as i64).await.unwrap(), 0);
+    app.push(&alice, &[note_with("b", &[&hash], t + 6)]).await;
     // Another account's records never keep it.
     let bob = app.register("bob@example.org").await;
     let bobs = upload(&app, &bob, &bytes(1, 100)).await;
