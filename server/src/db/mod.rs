@@ -1264,6 +1264,59 @@ mod tests {
         assert_eq!(plan.lost, [RecordKey::new("notes", "a")]);
     }
 
+    fn with_blobs(id: &str, wall: u64, blobs: &[&str]) -> Record {
+        let hlc = Hlc::new(wall, 0, DeviceId::new("d").unwrap()).unwrap();
+        Record::new(RecordKey::new("notes", id), json!({ "blobs": blobs }), hlc)
+    }
+
+    #[test]
+    fn a_change_naming_a_blob_not_held_is_refused_and_the_rest_planned_without_it() {
+        let (a, b) = ("a".repeat(64), "b".repeat(64));
+        let held_blobs = std::collections::HashSet::from([a.clone()]);
+        let changes = [
+            with_blobs("x", 1, &[&a]),
+            with_blobs("x", 2, &[&a, &b]),
+            with_blobs("y", 1, &[&b]),
+            with_blobs("z", 1, &[]),
+        ];
+        let plan = plan_push_with_blobs(&batch(&changes), HashMap::new(), 0, &held_blobs);
+        // x's later version names b: refused, and x's earlier one is stored instead.
+        assert_eq!(plan.refused, [(1, b.clone()), (2, b.clone())]);
+        assert_eq!(
+            plan.writes
+                .iter()
+                .map(|w| (w.id.as_str(), w.seq))
+                .collect::<Vec<_>>(),
+            [("x", 1), ("z", 2)]
+        );
+        assert_eq!(plan.sources, [0, 3]);
+        assert_eq!(plan.applied, 2);
+        let pushed = batch(&changes);
+        assert_eq!(plan.refs(&pushed), [("notes", "x", a.as_str())]);
+        assert_eq!(plan.named_blobs(&pushed), [a.clone()]);
+        let refusals = plan.refusals(&pushed);
+        assert_eq!(refusals.len(), 2);
+        assert_eq!(refusals[0].error, BLOB_MISSING);
+        assert_eq!(refusals[0].hlc, changes[1].hlc);
+        assert!(refusals[1]
+            .message
+            .contains("notes/y names image bbbbbbbb…"));
+        // A tombstone names nothing, and a change that loses is not checked.
+        let mut gone = rec("y", 3, 0);
+        gone.deleted = true;
+        gone.value = serde_json::Value::Null;
+        let held = HashMap::from([(RecordKey::new("notes", "x"), rec("x", 9, 0).hlc)]);
+        let plan = plan_push_with_blobs(
+            &batch(&[gone, with_blobs("x", 5, &[&b])]),
+            held,
+            0,
+            &held_blobs,
+        );
+        assert!(plan.refused.is_empty());
+        assert_eq!(plan.lost, [RecordKey::new("notes", "x")]);
+        assert_eq!(plan.writes.len(), 1);
+    }
+
     #[test]
     fn a_change_made_from_another_version_than_the_held_one_is_stale() {
         let held_a = rec("a", 5, 0).hlc;

@@ -667,6 +667,13 @@ mod tests {
                 "{plan}"
             );
         }
+        let plan_of_blobs = plan(pool, HELD_BLOBS).await;
+        assert!(
+            plan_of_blobs.contains(
+                "SEARCH b USING COVERING INDEX sqlite_autoindex_blobs_1 (account=? AND hash=?)"
+            ),
+            "{plan_of_blobs}"
+        );
         let plan = plan(pool, PULL).await;
         assert!(
             plan.contains("USING INDEX records_by_seq (user_id=? AND seq>?)"),
