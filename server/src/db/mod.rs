@@ -1293,7 +1293,7 @@ mod tests {
         assert_eq!(plan.applied, 2);
         let pushed = batch(&changes);
         assert_eq!(plan.refs(&pushed), [("notes", "x", a.as_str())]);
-        assert_eq!(plan.named_blobs(&pushed), [a.clone()]);
+        assert_eq!(plan.named_blobs(&pushed), std::slice::from_ref(&a));
         let refusals = plan.refusals(&pushed);
         assert_eq!(refusals.len(), 2);
         assert_eq!(refusals[0].error, BLOB_MISSING);
