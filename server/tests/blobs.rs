@@ -31,6 +31,7 @@ on_both_backends!(
     a_repeat_upload_starts_the_grace_period_again,
     the_server_sweeps_on_its_purge_timer,
     blob_bytes_are_never_compressed,
+    blob_requests_count_toward_the_accounts_rate_limit,
 );
 
 /// The hash of `bytes`: lowercase hex SHA-256.
@@ -655,4 +656,25 @@ async fn blob_bytes_are_never_compressed(backend: Backend) {
         send(&app, req).await.headers[header::CONTENT_ENCODING],
         "gzip"
     );
+}
+
+async fn blob_requests_count_toward_the_accounts_rate_limit(backend: Backend) {
+    let settings = Settings {
+        user_rate: cairn_server::rate_limit::RateLimit {
+            per_minute: 1,
+            burst: 3,
+        },
+        ..test_settings()
+    };
+    let app = TestApp::with_settings(&backend, settings).await;
+    let alice = app.register("alice@example.org").await;
+    let hash = upload(&app, &alice, &bytes(1, 10)).await;
+    assert!(held(&app, &alice, &hash).await);
+    usage(&app, &alice).await;
+    let limited = get(&app, &alice, &hash, &[]).await;
+    limited.expect_error(StatusCode::TOO_MANY_REQUESTS, "rate_limited");
+    assert!(limited.headers.contains_key(header::RETRY_AFTER));
+    // Another account is not held up.
+    let bob = app.register("bob@example.org").await;
+    upload(&app, &bob, &bytes(1, 10)).await;
 }
