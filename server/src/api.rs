@@ -622,6 +622,12 @@ async fn put_blob(
     if declared.is_some_and(|len| len > max_bytes) {
         return Err(too_large);
     }
+    // A turn first: uploads being read at once are bounded, and so is their memory.
+    let _turn = state
+        .blob_uploads
+        .acquire()
+        .await
+        .map_err(|e| ApiError::Internal(format!("upload semaphore: {e}")))?;
     // Read here, not by an extractor: this route's limit is the per-file one.
     let limit = usize::try_from(max_bytes).unwrap_or(usize::MAX);
     let mut data = Vec::with_capacity(declared.map_or(0, |len| len as usize).min(limit));

@@ -53,6 +53,11 @@ pub use db::Database;
 pub use error::ApiError;
 use rate_limit::{InFlight, Limiters, RateLimiter};
 
+/// Blob uploads read and stored at once, over all accounts; more wait their turn before
+/// reading their body. Each holds its whole body (up to `--max-blob-mb`) in memory, so
+/// this bounds what uploads take: 16 × 10 MiB by default.
+pub const MAX_CONCURRENT_BLOB_UPLOADS: usize = 16;
+
 /// What every request handler can reach.
 #[derive(Clone)]
 pub struct AppState {
@@ -69,6 +74,8 @@ pub struct AppState {
     pub(crate) in_flight: Option<Arc<tokio::sync::Semaphore>>,
     /// Turns to compute an Argon2 hash (`--max-concurrent-hashes`).
     pub(crate) hashes: Arc<tokio::sync::Semaphore>,
+    /// Turns to read and store a blob's upload ([`MAX_CONCURRENT_BLOB_UPLOADS`]).
+    pub(crate) blob_uploads: Arc<tokio::sync::Semaphore>,
     /// Argon2 hashes being computed, counted where they run.
     pub(crate) hashing: Arc<auth::HashGauge>,
     /// The change streams' limits and the signal that ends them.
@@ -99,6 +106,7 @@ impl AppState {
             in_flight,
             hashes,
             hashing: Arc::default(),
+            blob_uploads: Arc::new(tokio::sync::Semaphore::new(MAX_CONCURRENT_BLOB_UPLOADS)),
             settings: Arc::new(settings),
             limits: Arc::new(limits),
             dummy_hash: Arc::new(OnceLock::new()),
