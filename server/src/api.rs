@@ -8,9 +8,11 @@ use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::{Json, Router};
 use cairn_protocol::api::{
-    Change, Credentials, CursorEvent, EndedSessions, ErrorBody, PullQuery, PullResponse,
-    PushRequest, PushResponse, RefusedChange, ServerClock, Session, SessionInfo, PUSH_PROTOCOL,
+    BlobUsage, Change, Credentials, CursorEvent, EndedSessions, ErrorBody, MissingBlobs,
+    MissingBlobsRequest, PullQuery, PullResponse, PushRequest, PushResponse, RefusedChange,
+    ServerClock, Session, SessionInfo, StoredBlob, PUSH_PROTOCOL,
 };
+use cairn_protocol::blobs::{is_hash, MAX_MISSING_QUERY};
 use cairn_protocol::limits::{
     check_credentials, check_push, check_record, normalize_email, pull_limit,
 };
@@ -23,7 +25,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::auth::{self, AuthUser};
-use crate::db::{device_label, NewSession, PullPage, SessionSummary};
+use crate::db::{device_label, NewBlob, NewSession, PullPage, PutBlob, SessionSummary};
 use crate::error::{ApiJson, ApiPath, ApiQuery};
 use crate::rate_limit::AddressRateLimited;
 use crate::{now_ms, ApiError, AppState};
@@ -47,6 +49,7 @@ pub const PREFIX: &str = "/api";
         (name = "accounts", description = "Registration, log-in and log-out"),
         (name = "sessions", description = "The account's sessions: listing and ending them"),
         (name = "sync", description = "Pushing and pulling records"),
+        (name = "blobs", description = "The files records name (a note's images), by SHA-256"),
         (name = "meta", description = "Health and this description"),
     )
 )]
@@ -76,6 +79,9 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(push))
         .routes(routes!(pull))
         .routes(routes!(events))
+        .routes(routes!(put_blob, get_blob))
+        .routes(routes!(missing_blobs))
+        .routes(routes!(blob_usage))
 }
 
 /// The `/api` router (to be nested at [`PREFIX`]). An unknown path is `404 not_found`; a
@@ -380,13 +386,15 @@ async fn end_session(
 /// it was made from (its `base`); any other is answered with the version the server holds,
 /// in `superseded`, for the device to combine with its change. The whole push is one
 /// transaction and retrying it changes nothing. A `partial` push has each change that
-/// breaks a per-record limit answered in `refused` instead of failing.
+/// breaks a per-record limit answered in `refused` instead of failing. Any push has each
+/// change that would be stored but names a blob (in its value's top-level `blobs`) the
+/// account does not hold answered in `refused` with `blob_missing`; the others go on.
 #[utoipa::path(
     post, path = "/v1/sync/push", tag = "sync",
     security(("bearer" = [])),
     request_body = PushRequest,
     responses(
-        (status = 200, description = "Merged; what was applied, the winners of what was not, and (for a `partial` push) the changes refused", body = PushResponse),
+        (status = 200, description = "Merged; what was applied, the winners of what was not, and the changes refused (for a `partial` push, those breaking a limit; for any, `blob_missing`)", body = PushResponse),
         (status = 400, description = "`bad_request`", body = ErrorBody),
         (status = 401, description = "`unauthorized`", body = ErrorBody),
         (status = 409, description = "`outdated_client`: the body is not sync protocol 2 (`protocol`); nothing was stored", body = ErrorBody),
@@ -426,6 +434,9 @@ async fn push(
         .push(user.id, &changes, &bases)
         .await
         .map_err(ApiError::Database)?;
+    // The changes refused for their limits first, then those naming a missing blob.
+    let mut refused = refused;
+    refused.append(&mut reply.refused);
     reply.refused = refused;
     tracing::debug!(
         device = %device_id,
@@ -525,6 +536,290 @@ async fn events(
     // counted on their own (`--max-event-streams`, `--max-event-streams-per-account`).
     drop(user);
     opened
+}
+
+/// `Cache-Control` of a blob: its bytes never change under its hash.
+pub const BLOB_CACHE_CONTROL: &str = "private, max-age=31536000, immutable";
+
+/// The longest `Content-Type` stored with a blob.
+pub const MAX_CONTENT_TYPE_CHARS: usize = 255;
+
+/// A blob's path parameter, checked to be a hash.
+fn blob_hash(hash: String) -> Result<String, ApiError> {
+    if is_hash(&hash) {
+        Ok(hash)
+    } else {
+        Err(ApiError::BadRequest(format!(
+            "{hash:?} is not a blob hash: 64 lowercase hex digits (SHA-256)"
+        )))
+    }
+}
+
+/// The media type an upload names (`application/octet-stream` if none): `type/subtype`
+/// and parameters, printable ASCII, at most [`MAX_CONTENT_TYPE_CHARS`].
+fn upload_content_type(headers: &HeaderMap) -> Result<String, ApiError> {
+    let Some(value) = headers.get(header::CONTENT_TYPE) else {
+        return Ok("application/octet-stream".to_owned());
+    };
+    let bad = || {
+        ApiError::BadRequest(format!(
+            "the Content-Type {:?} is not a media type (type/subtype, at most {MAX_CONTENT_TYPE_CHARS} characters)",
+            String::from_utf8_lossy(value.as_bytes())
+        ))
+    };
+    let text = value.to_str().map_err(|_| bad())?.trim();
+    let essence = text.split(';').next().unwrap_or("").trim();
+    let token = |t: &str| {
+        !t.is_empty()
+            && t.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"!#$&-^_.+".contains(&b))
+    };
+    match essence.split_once('/') {
+        Some((kind, sub)) if token(kind) && token(sub) && text.len() <= MAX_CONTENT_TYPE_CHARS => {
+            Ok(text.to_owned())
+        }
+        _ => Err(bad()),
+    }
+}
+
+/// Stores a blob: the bytes of the body, named by their SHA-256. The server hashes what
+/// it reads and stores it (with its `Content-Type`) unless the account holds it already;
+/// retrying changes nothing. A blob no record names is deleted after the grace period
+/// (`--blob-grace-hours`): a device uploads it just before pushing the record naming it.
+#[utoipa::path(
+    put, path = "/v1/blobs/{hash}", tag = "blobs",
+    security(("bearer" = [])),
+    params(("hash" = String, Path, description = "SHA-256 of the body, 64 lowercase hex digits")),
+    request_body(content_type = "application/octet-stream", description = "The file's bytes; its `Content-Type` (any media type, default `application/octet-stream`) is stored and served back"),
+    responses(
+        (status = 200, description = "The account held it already: nothing was written", body = StoredBlob),
+        (status = 201, description = "Stored", body = StoredBlob),
+        (status = 400, description = "`bad_request`: not a hash, or not a media type; `hash_mismatch`: the body's SHA-256 is another", body = ErrorBody),
+        (status = 401, description = "`unauthorized`", body = ErrorBody),
+        (status = 413, description = "`blob_too_large`: over `--max-blob-mb` (10 MiB); the message says the limit", body = ErrorBody),
+        (status = 429, description = "`rate_limited`; see `Retry-After`", body = ErrorBody),
+        (status = 503, description = "`database_unavailable`", body = ErrorBody),
+        (status = 507, description = "`quota_exceeded`: the account's blobs would pass `--blob-quota-mb`; the message says how much they take of how much", body = ErrorBody),
+    )
+)]
+async fn put_blob(
+    State(state): State<AppState>,
+    user: AuthUser,
+    ApiPath(hash): ApiPath<String>,
+    headers: HeaderMap,
+    body: axum::body::Body,
+) -> Result<(StatusCode, Json<StoredBlob>), ApiError> {
+    use futures_util::TryStreamExt;
+    use sha2::Digest;
+    let hash = blob_hash(hash)?;
+    let content_type = upload_content_type(&headers)?;
+    let max_bytes = state.settings.max_blob_bytes;
+    let too_large = ApiError::BlobTooLarge { max_bytes };
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|len| len > max_bytes) {
+        return Err(too_large);
+    }
+    // A turn first: uploads being read at once are bounded, and so is their memory.
+    let _turn = state
+        .blob_uploads
+        .acquire()
+        .await
+        .map_err(|e| ApiError::Internal(format!("upload semaphore: {e}")))?;
+    // Read here, not by an extractor: this route's limit is the per-file one.
+    let limit = usize::try_from(max_bytes).unwrap_or(usize::MAX);
+    let mut data = Vec::with_capacity(declared.map_or(0, |len| len as usize).min(limit));
+    let mut hasher = sha2::Sha256::new();
+    let mut stream = body.into_data_stream();
+    while let Some(chunk) = stream
+        .try_next()
+        .await
+        .map_err(|e| ApiError::BadRequest(format!("the body could not be read: {e}")))?
+    {
+        if data.len() + chunk.len() > limit {
+            return Err(too_large);
+        }
+        hasher.update(&chunk);
+        data.extend_from_slice(&chunk);
+    }
+    let actual = format!("{:x}", hasher.finalize());
+    if actual != hash {
+        return Err(ApiError::HashMismatch {
+            expected: hash,
+            actual,
+        });
+    }
+    let quota_bytes = state.settings.blob_quota_bytes;
+    let put = state
+        .db
+        .put_blob(&NewBlob {
+            user: user.id,
+            hash: &hash,
+            content_type: &content_type,
+            data: &data,
+            now_ms: now_ms_i64(),
+            quota_bytes,
+        })
+        .await
+        .map_err(ApiError::Database)?;
+    let size = data.len() as u64;
+    let (status, created) = match put {
+        PutBlob::Created => (StatusCode::CREATED, true),
+        PutBlob::Existing => (StatusCode::OK, false),
+        PutBlob::OverQuota { used_bytes } => {
+            return Err(ApiError::QuotaExceeded {
+                size_bytes: size,
+                used_bytes,
+                quota_bytes,
+            })
+        }
+    };
+    tracing::debug!(user_id = user.id, size, created, "blob stored");
+    Ok((
+        status,
+        Json(StoredBlob {
+            hash,
+            size,
+            created,
+        }),
+    ))
+}
+
+/// A blob's bytes, with the `Content-Type` it was uploaded with. Its `ETag` is its hash
+/// in quotes and it may be cached for ever (`immutable`); `If-None-Match` with the tag
+/// is `304`. Only the account's own blobs are served: another account's is `404`, as
+/// one nobody has.
+#[utoipa::path(
+    get, path = "/v1/blobs/{hash}", tag = "blobs",
+    security(("bearer" = [])),
+    params(("hash" = String, Path, description = "SHA-256 of the bytes, 64 lowercase hex digits")),
+    responses(
+        (status = 200, description = "The bytes (never compressed), `ETag: \"<hash>\"`, `Cache-Control: private, max-age=31536000, immutable`", content_type = "application/octet-stream"),
+        (status = 304, description = "Not modified: `If-None-Match` named its tag"),
+        (status = 400, description = "`bad_request`: not a hash", body = ErrorBody),
+        (status = 401, description = "`unauthorized`", body = ErrorBody),
+        (status = 404, description = "`not_found`: the account holds no blob with this hash", body = ErrorBody),
+        (status = 429, description = "`rate_limited`; see `Retry-After`", body = ErrorBody),
+        (status = 503, description = "`database_unavailable`", body = ErrorBody),
+    )
+)]
+async fn get_blob(
+    State(state): State<AppState>,
+    user: AuthUser,
+    ApiPath(hash): ApiPath<String>,
+    headers: HeaderMap,
+) -> Result<axum::response::Response, ApiError> {
+    use axum::http::HeaderValue;
+    use axum::response::IntoResponse;
+    let hash = blob_hash(hash)?;
+    let tag = format!("\"{hash}\"");
+    let cached = headers
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .any(|t| t == "*" || t.strip_prefix("W/").unwrap_or(t) == tag);
+    let etag = HeaderValue::from_str(&tag).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let caching = [
+        (header::ETAG, etag),
+        (
+            header::CACHE_CONTROL,
+            HeaderValue::from_static(BLOB_CACHE_CONTROL),
+        ),
+    ];
+    let mut response = if cached {
+        let missing = state
+            .db
+            .missing_blobs(user.id, std::slice::from_ref(&hash))
+            .await
+            .map_err(ApiError::Database)?;
+        if !missing.is_empty() {
+            return Err(ApiError::BlobNotFound);
+        }
+        (StatusCode::NOT_MODIFIED, caching).into_response()
+    } else {
+        let blob = state
+            .db
+            .blob(user.id, &hash)
+            .await
+            .map_err(ApiError::Database)?
+            .ok_or(ApiError::BlobNotFound)?;
+        let content_type = HeaderValue::from_str(&blob.content_type)
+            .unwrap_or(HeaderValue::from_static("application/octet-stream"));
+        (caching, [(header::CONTENT_TYPE, content_type)], blob.data).into_response()
+    };
+    response.extensions_mut().insert(crate::Uncompressed);
+    Ok(response)
+}
+
+/// Which of these blobs the account does not hold: what a device uploads before pushing
+/// records that name them (after signing in to another account, or when the server's
+/// database was restored).
+#[utoipa::path(
+    post, path = "/v1/blobs/missing", tag = "blobs",
+    security(("bearer" = [])),
+    request_body = MissingBlobsRequest,
+    responses(
+        (status = 200, description = "The hashes asked about that the account does not hold, in the order asked", body = MissingBlobs),
+        (status = 400, description = "`bad_request`: more than 1000 hashes, or one is not a hash", body = ErrorBody),
+        (status = 401, description = "`unauthorized`", body = ErrorBody),
+        (status = 429, description = "`rate_limited`; see `Retry-After`", body = ErrorBody),
+        (status = 503, description = "`database_unavailable`", body = ErrorBody),
+    )
+)]
+async fn missing_blobs(
+    State(state): State<AppState>,
+    user: AuthUser,
+    ApiJson(request): ApiJson<MissingBlobsRequest>,
+) -> Result<Json<MissingBlobs>, ApiError> {
+    if request.hashes.len() > MAX_MISSING_QUERY {
+        return Err(ApiError::BadRequest(format!(
+            "{} hashes asked about; at most {MAX_MISSING_QUERY} at once",
+            request.hashes.len()
+        )));
+    }
+    if let Some(bad) = request.hashes.iter().find(|h| !is_hash(h)) {
+        return Err(ApiError::BadRequest(format!(
+            "{bad:?} is not a blob hash: 64 lowercase hex digits (SHA-256)"
+        )));
+    }
+    let missing = state
+        .db
+        .missing_blobs(user.id, &request.hashes)
+        .await
+        .map_err(ApiError::Database)?;
+    Ok(Json(MissingBlobs { missing }))
+}
+
+/// The account's blobs on the server (how many, their bytes) and the server's limits.
+#[utoipa::path(
+    get, path = "/v1/blobs", tag = "blobs",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Usage and limits", body = BlobUsage),
+        (status = 401, description = "`unauthorized`", body = ErrorBody),
+        (status = 429, description = "`rate_limited`; see `Retry-After`", body = ErrorBody),
+        (status = 503, description = "`database_unavailable`", body = ErrorBody),
+    )
+)]
+async fn blob_usage(
+    State(state): State<AppState>,
+    user: AuthUser,
+) -> Result<Json<BlobUsage>, ApiError> {
+    let totals = state
+        .db
+        .blob_totals(user.id)
+        .await
+        .map_err(ApiError::Database)?;
+    Ok(Json(BlobUsage {
+        bytes: totals.bytes,
+        count: totals.count,
+        quota_bytes: state.settings.blob_quota_bytes,
+        max_blob_bytes: state.settings.max_blob_bytes,
+    }))
 }
 
 fn now_ms_i64() -> i64 {

@@ -55,6 +55,16 @@ pub const DEFAULT_MAX_EVENT_STREAMS_PER_ACCOUNT: usize = 32;
 /// so proxies keep it open (many close a connection silent for 30-60 s).
 pub const DEFAULT_EVENT_HEARTBEAT_SECS: u64 = 25;
 
+/// Megabytes (MiB) of blobs one account may hold on the server.
+pub const DEFAULT_BLOB_QUOTA_MB: u64 = 1024;
+/// The largest blob taken, in megabytes (MiB): [`cairn_protocol::blobs::MAX_BLOB_BYTES`].
+pub const DEFAULT_MAX_BLOB_MB: u64 = cairn_protocol::blobs::MAX_BLOB_BYTES / MIB;
+/// Hours a blob no stored record names is kept before the sweep deletes it: long enough
+/// for a device that uploaded it to push the record naming it, or for an undo.
+pub const DEFAULT_BLOB_GRACE_HOURS: u64 = 72;
+/// A megabyte, as the blob flags count it.
+pub const MIB: u64 = 1024 * 1024;
+
 /// Argon2 hashes computed at once (each takes 19 MiB and a core for tens of ms): one per
 /// core; more wait their turn.
 pub fn default_max_concurrent_hashes() -> usize {
@@ -143,6 +153,17 @@ pub struct Config {
     /// Seconds between two heartbeats on an idle change stream (at least 1).
     #[arg(long, env = "CAIRN_EVENT_HEARTBEAT_SECS", default_value_t = DEFAULT_EVENT_HEARTBEAT_SECS)]
     pub event_heartbeat_secs: u64,
+    /// Megabytes (MiB) of blobs (a note's images) one account may hold; an upload past
+    /// it is `507 quota_exceeded`.
+    #[arg(long, env = "CAIRN_BLOB_QUOTA_MB", default_value_t = DEFAULT_BLOB_QUOTA_MB)]
+    pub blob_quota_mb: u64,
+    /// The largest blob taken, in megabytes (MiB); a larger upload is `413 blob_too_large`.
+    #[arg(long, env = "CAIRN_MAX_BLOB_MB", default_value_t = DEFAULT_MAX_BLOB_MB)]
+    pub max_blob_mb: u64,
+    /// Hours a blob no stored record names is kept before it is deleted (checked with
+    /// each purge of expired sessions, `--session-purge-secs`).
+    #[arg(long, env = "CAIRN_BLOB_GRACE_HOURS", default_value_t = DEFAULT_BLOB_GRACE_HOURS)]
+    pub blob_grace_hours: u64,
     /// Give the database a new epoch at start, after restoring it from a backup: every
     /// device then pulls from the start and pushes again everything it holds, so what
     /// the backup lacks comes back. Use it for one start of one server (with every other
@@ -192,6 +213,9 @@ impl Config {
             max_event_streams: self.max_event_streams,
             max_event_streams_per_account: self.max_event_streams_per_account,
             event_heartbeat: Duration::from_secs(self.event_heartbeat_secs.max(1)),
+            blob_quota_bytes: self.blob_quota_mb.saturating_mul(MIB),
+            max_blob_bytes: self.max_blob_mb.saturating_mul(MIB),
+            blob_grace: Duration::from_secs(self.blob_grace_hours.saturating_mul(60 * 60)),
         }
     }
 
@@ -238,6 +262,13 @@ pub struct Settings {
     pub max_event_streams_per_account: usize,
     /// How long an idle change stream stays silent before a heartbeat comment.
     pub event_heartbeat: Duration,
+    /// Bytes of blobs one account may hold.
+    pub blob_quota_bytes: u64,
+    /// The largest blob taken, in bytes.
+    pub max_blob_bytes: u64,
+    /// How long a blob no stored record names is kept; [`crate::serve`] sweeps the
+    /// older ones with each purge of expired sessions.
+    pub blob_grace: Duration,
 }
 
 impl Default for Settings {
@@ -259,6 +290,9 @@ impl Default for Settings {
             max_event_streams: DEFAULT_MAX_EVENT_STREAMS,
             max_event_streams_per_account: DEFAULT_MAX_EVENT_STREAMS_PER_ACCOUNT,
             event_heartbeat: Duration::from_secs(DEFAULT_EVENT_HEARTBEAT_SECS),
+            blob_quota_bytes: DEFAULT_BLOB_QUOTA_MB * MIB,
+            max_blob_bytes: DEFAULT_MAX_BLOB_MB * MIB,
+            blob_grace: Duration::from_secs(DEFAULT_BLOB_GRACE_HOURS * 60 * 60),
         }
     }
 }
@@ -276,6 +310,34 @@ mod tests {
         assert!(parse(&["--new-epoch"]).unwrap().new_epoch);
         // A flag: it takes no value (CAIRN_NEW_EPOCH=1 or =true sets it too).
         assert!(parse(&["--new-epoch=no"]).is_err());
+    }
+
+    #[test]
+    fn blob_limits_are_flags_in_mebibytes_and_hours() {
+        let parse = |args: &[&str]| {
+            Config::try_parse_from(std::iter::once("cairn-server").chain(args.iter().copied()))
+                .unwrap()
+                .settings()
+        };
+        let defaults = parse(&[]);
+        assert_eq!(defaults, Settings::default());
+        assert_eq!(defaults.blob_quota_bytes, 1024 * 1024 * 1024);
+        assert_eq!(
+            defaults.max_blob_bytes,
+            cairn_protocol::blobs::MAX_BLOB_BYTES
+        );
+        assert_eq!(defaults.blob_grace, Duration::from_secs(72 * 60 * 60));
+        let set = parse(&[
+            "--blob-quota-mb",
+            "5",
+            "--max-blob-mb",
+            "2",
+            "--blob-grace-hours",
+            "1",
+        ]);
+        assert_eq!(set.blob_quota_bytes, 5 * MIB);
+        assert_eq!(set.max_blob_bytes, 2 * MIB);
+        assert_eq!(set.blob_grace, Duration::from_secs(3600));
     }
 
     #[test]

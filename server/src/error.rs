@@ -47,6 +47,25 @@ pub enum ApiError {
     RateLimited { retry_after_secs: u64 },
     #[error("the server is busy; try again in a second")]
     Busy,
+    #[error("this account has no file with that hash")]
+    BlobNotFound,
+    #[error("the body's SHA-256 is {actual}, not the {expected} named in the path")]
+    HashMismatch { expected: String, actual: String },
+    #[error(
+        "the file is larger than the {} MB ({max_bytes} bytes) the server takes per file",
+        mb(*max_bytes)
+    )]
+    BlobTooLarge { max_bytes: u64 },
+    #[error(
+        "this file ({} MB) does not fit: the account's files take {} MB of its {} MB on the \
+         server ({used_bytes} of {quota_bytes} bytes)",
+        mb(*size_bytes), mb(*used_bytes), mb(*quota_bytes)
+    )]
+    QuotaExceeded {
+        size_bytes: u64,
+        used_bytes: u64,
+        quota_bytes: u64,
+    },
     #[error("the database is unavailable")]
     Database(#[source] DbError),
     #[error("internal error")]
@@ -56,7 +75,12 @@ pub enum ApiError {
 impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
-            ApiError::NotFound | ApiError::SessionNotFound => StatusCode::NOT_FOUND,
+            ApiError::NotFound | ApiError::SessionNotFound | ApiError::BlobNotFound => {
+                StatusCode::NOT_FOUND
+            }
+            ApiError::HashMismatch { .. } => StatusCode::BAD_REQUEST,
+            ApiError::BlobTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::QuotaExceeded { .. } => StatusCode::INSUFFICIENT_STORAGE,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
@@ -75,7 +99,10 @@ impl ApiError {
 
     pub fn code(&self) -> &'static str {
         match self {
-            ApiError::NotFound | ApiError::SessionNotFound => "not_found",
+            ApiError::NotFound | ApiError::SessionNotFound | ApiError::BlobNotFound => "not_found",
+            ApiError::HashMismatch { .. } => "hash_mismatch",
+            ApiError::BlobTooLarge { .. } => "blob_too_large",
+            ApiError::QuotaExceeded { .. } => "quota_exceeded",
             ApiError::MethodNotAllowed => "method_not_allowed",
             ApiError::BadRequest(_) => "bad_request",
             ApiError::PayloadTooLarge => "payload_too_large",
@@ -91,6 +118,16 @@ impl ApiError {
             | ApiError::Internal(_) => "internal",
             ApiError::Database(_) => "database_unavailable",
         }
+    }
+}
+
+/// Bytes as megabytes (MiB) for a message: one decimal, none when whole.
+fn mb(bytes: u64) -> String {
+    let mb = bytes as f64 / (1024.0 * 1024.0);
+    if bytes % (1024 * 1024) == 0 {
+        format!("{mb:.0}")
+    } else {
+        format!("{mb:.1}")
     }
 }
 

@@ -20,7 +20,8 @@
 //! [`app`] builds the whole router from an [`AppState`]; tests drive it with
 //! `tower::ServiceExt::oneshot` without opening a socket. [`serve`] runs it on a
 //! listener until a shutdown signal, finishing the requests in flight (and ending the
-//! change streams), and purges expired sessions on a timer meanwhile.
+//! change streams), and purges expired sessions and unreferenced blobs on a timer
+//! meanwhile.
 
 pub mod api;
 pub mod auth;
@@ -52,6 +53,11 @@ pub use db::Database;
 pub use error::ApiError;
 use rate_limit::{InFlight, Limiters, RateLimiter};
 
+/// Blob uploads read and stored at once, over all accounts; more wait their turn before
+/// reading their body. Each holds its whole body (up to `--max-blob-mb`) in memory, so
+/// this bounds what uploads take: 16 × 10 MiB by default.
+pub const MAX_CONCURRENT_BLOB_UPLOADS: usize = 16;
+
 /// What every request handler can reach.
 #[derive(Clone)]
 pub struct AppState {
@@ -68,6 +74,8 @@ pub struct AppState {
     pub(crate) in_flight: Option<Arc<tokio::sync::Semaphore>>,
     /// Turns to compute an Argon2 hash (`--max-concurrent-hashes`).
     pub(crate) hashes: Arc<tokio::sync::Semaphore>,
+    /// Turns to read and store a blob's upload ([`MAX_CONCURRENT_BLOB_UPLOADS`]).
+    pub(crate) blob_uploads: Arc<tokio::sync::Semaphore>,
     /// Argon2 hashes being computed, counted where they run.
     pub(crate) hashing: Arc<auth::HashGauge>,
     /// The change streams' limits and the signal that ends them.
@@ -98,6 +106,7 @@ impl AppState {
             in_flight,
             hashes,
             hashing: Arc::default(),
+            blob_uploads: Arc::new(tokio::sync::Semaphore::new(MAX_CONCURRENT_BLOB_UPLOADS)),
             settings: Arc::new(settings),
             limits: Arc::new(limits),
             dummy_hash: Arc::new(OnceLock::new()),
@@ -128,7 +137,8 @@ impl AppState {
 ///
 /// API requests are logged in a span `request{method, path, user_id}` with one event
 /// per response (status, latency); request bodies are limited to
-/// [`cairn_protocol::limits::MAX_PUSH_BYTES`]; JSON responses are compressed as
+/// [`cairn_protocol::limits::MAX_PUSH_BYTES`] (but a blob's upload, which reads its body
+/// itself, up to [`Settings::max_blob_bytes`]); JSON responses are compressed as
 /// [`api_compression`] says. Every response gets the [`security_headers`].
 pub fn app(state: AppState) -> Router {
     let static_dir = state.static_dir.clone();
@@ -184,10 +194,16 @@ pub fn app(state: AppState) -> Router {
 /// than a packet.
 pub const API_COMPRESSION_MIN_BYTES: u64 = 1024;
 
+/// Put in a response's extensions, keeps [`api_compression`] from compressing it,
+/// whatever its type: a blob's bytes (images are compressed already, and a blob stored
+/// as `application/json` is still a file, served as it was uploaded).
+#[derive(Debug, Clone, Copy)]
+pub struct Uncompressed;
+
 /// Brotli or gzip (by `Accept-Encoding`, at their fast default levels) for API responses
 /// of at least [`API_COMPRESSION_MIN_BYTES`] whose body is one JSON document
 /// (`application/json`): the pull pages and the OpenAPI description. Nothing else is
-/// compressed, so a streaming response (server-sent events, NDJSON), whose chunks a
+/// compressed (nor a response marked [`Uncompressed`]), so a streaming response (server-sent events, NDJSON), whose chunks a
 /// compressor would hold back, never is. (Compressing responses next to secrets is not
 /// a BREACH oracle here: requests authenticate with a bearer header, not a cookie, so
 /// another site cannot make a signed-in request and watch its size.)
@@ -195,12 +211,13 @@ pub fn api_compression() -> CompressionLayer<impl Predicate> {
     let is_json = |_: axum::http::StatusCode,
                    _: axum::http::Version,
                    headers: &axum::http::HeaderMap,
-                   _: &axum::http::Extensions| {
-        headers
-            .get(axum::http::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(';').next())
-            .is_some_and(|mime| mime.trim().eq_ignore_ascii_case("application/json"))
+                   extensions: &axum::http::Extensions| {
+        extensions.get::<Uncompressed>().is_none()
+            && headers
+                .get(axum::http::header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.split(';').next())
+                .is_some_and(|mime| mime.trim().eq_ignore_ascii_case("application/json"))
     };
     CompressionLayer::new()
         .no_deflate()
@@ -228,16 +245,17 @@ async fn limit_in_flight(
 
 /// Serves [`app`] on `listener` until `shutdown` resolves; then stops accepting
 /// connections, ends the change streams, lets the requests in flight finish, and
-/// returns. Meanwhile expired
-/// sessions are purged every [`Settings::session_purge_interval`] ([`purge_sessions`]).
+/// returns. Meanwhile expired sessions and unreferenced blobs past their grace period are
+/// purged every [`Settings::session_purge_interval`] ([`purge_expired`]).
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let purge = AbortOnDrop(tokio::spawn(purge_sessions(
+    let purge = AbortOnDrop(tokio::spawn(purge_expired(
         state.db.clone(),
         state.settings.session_purge_interval,
+        state.settings.blob_grace,
     )));
     let streams = state.streams.clone();
     let served = axum::serve(
@@ -253,9 +271,10 @@ pub async fn serve(
     served
 }
 
-/// Deletes expired sessions at once and then every `interval`, for ever (a zero
+/// Deletes expired sessions, and blobs no stored record has named for longer than
+/// `blob_grace` ([`sweep_blobs`]), at once and then every `interval`, for ever (a zero
 /// interval: never). A failure is logged and the next round tries again.
-pub async fn purge_sessions(db: Database, interval: Duration) {
+pub async fn purge_expired(db: Database, interval: Duration, blob_grace: Duration) {
     if interval.is_zero() {
         return;
     }
@@ -268,7 +287,20 @@ pub async fn purge_sessions(db: Database, interval: Duration) {
             Ok(deleted) => tracing::debug!(deleted, "expired sessions purged"),
             Err(error) => tracing::warn!(%error, "cannot purge expired sessions"),
         }
+        match sweep_blobs(&db, blob_grace).await {
+            Ok(0) => {}
+            Ok(deleted) => tracing::info!(deleted, "unreferenced blobs deleted"),
+            Err(error) => tracing::warn!(%error, "cannot delete unreferenced blobs"),
+        }
     }
+}
+
+/// Deletes the blobs (of every account) that no stored record has named for longer than
+/// `grace`; how many were deleted. [`serve`] runs it on its purge timer.
+pub async fn sweep_blobs(db: &Database, grace: Duration) -> Result<u64, db::DbError> {
+    let grace_ms = i64::try_from(grace.as_millis()).unwrap_or(i64::MAX);
+    let now = i64::try_from(now_ms()).unwrap_or(i64::MAX);
+    db.sweep_blobs(now.saturating_sub(grace_ms)).await
 }
 
 /// Stops a background task when dropped (also when the future holding it is).

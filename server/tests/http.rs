@@ -214,13 +214,17 @@ async fn the_openapi_description_lists_every_route_and_each_answers() {
         ("DELETE", "/api/v1/sessions/others"),
         ("DELETE", "/api/v1/sessions/{id}"),
         ("GET", "/api/health"),
+        ("GET", "/api/v1/blobs"),
+        ("GET", "/api/v1/blobs/{hash}"),
         ("GET", "/api/v1/openapi.json"),
         ("GET", "/api/v1/sessions"),
         ("GET", "/api/v1/sync/events"),
         ("GET", "/api/v1/sync/pull"),
         ("POST", "/api/v1/accounts"),
+        ("POST", "/api/v1/blobs/missing"),
         ("POST", "/api/v1/sessions"),
         ("POST", "/api/v1/sync/push"),
+        ("PUT", "/api/v1/blobs/{hash}"),
     ];
     assert_eq!(
         routes,
@@ -229,7 +233,9 @@ async fn the_openapi_description_lists_every_route_and_each_answers() {
     );
     // Every documented route is served (whatever it answers without credentials).
     for (method, path) in &routes {
-        let path = path.replace("{id}", "0123456789abcdef0123456789abcdef");
+        let path = path
+            .replace("{id}", "0123456789abcdef0123456789abcdef")
+            .replace("{hash}", &"0".repeat(64));
         let req = Request::builder()
             .method(method.as_str())
             .uri(path.as_str())
@@ -259,6 +265,10 @@ async fn the_openapi_description_lists_every_route_and_each_answers() {
         "ServerClock",
         "SessionInfo",
         "EndedSessions",
+        "BlobUsage",
+        "MissingBlobsRequest",
+        "MissingBlobs",
+        "StoredBlob",
     ] {
         assert!(schemas.get(name).is_some(), "schema {name} missing");
     }

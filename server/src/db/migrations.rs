@@ -43,6 +43,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../../migrations/sqlite/0003_session_list.sql"),
         postgres: include_str!("../../migrations/postgres/0003_session_list.sql"),
     },
+    Migration {
+        version: 4,
+        name: "blobs",
+        sqlite: include_str!("../../migrations/sqlite/0004_blobs.sql"),
+        postgres: include_str!("../../migrations/postgres/0004_blobs.sql"),
+    },
 ];
 
 /// What [`run`] needs to know of a dialect: its SQL for the bookkeeping, and how a

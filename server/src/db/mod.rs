@@ -11,6 +11,16 @@
 //! one runner of both dialects (`migrations`): each in a transaction of its own, which
 //! also records it in the table `cairn_migrations`.
 //!
+//! **Blobs** (a note's images) are kept in the database too, in `blobs`, beside the
+//! records that name them: one backup and one restore hold both, so a restored server
+//! never has records naming files it lost. `blob_refs` lists which blobs each stored
+//! record version names (its value's top-level `"blobs"`,
+//! [`cairn_protocol::blobs::referenced`]); a push replaces a key's refs in the
+//! transaction that stores its version, and refuses a change naming a blob the account
+//! does not hold ([`BLOB_MISSING`]). A blob no record names is marked
+//! (`unreferenced_since_ms`) and deleted by [`Database::sweep_blobs`] once the mark is
+//! older than the grace period.
+//!
 //! Every database has an **epoch**: a random id stored in it the first time a server
 //! opens it, and replaced by an operator after restoring a backup
 //! ([`Database::renew_epoch`], `--new-epoch`). Sync replies carry it, so devices can tell
@@ -28,7 +38,7 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use cairn_protocol::api::{PullResponse, PushResponse, ServerClock};
+use cairn_protocol::api::{PullResponse, PushResponse, RefusedChange, ServerClock};
 use cairn_protocol::{admit, Admit, Hlc, Record, RecordKey};
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
@@ -50,6 +60,53 @@ pub(crate) type RecordRow = (String, String, String, String, bool, i64);
 /// Expired sessions deleted per statement by [`Database::purge_expired_sessions`], so
 /// that a large purge never holds SQLite's write lock for long.
 pub const PURGE_BATCH: i64 = 1000;
+
+/// The code of a pushed change refused because its value names a blob the account does
+/// not hold (in [`RefusedChange::error`]): the device uploads the blob first.
+pub const BLOB_MISSING: &str = "blob_missing";
+
+/// Unreferenced blobs deleted per statement by [`Database::sweep_blobs`].
+pub const SWEEP_BATCH: i64 = 100;
+
+/// A blob to store, as [`Database::put_blob`] takes it.
+#[derive(Debug, Clone)]
+pub struct NewBlob<'a> {
+    pub user: UserId,
+    /// The SHA-256 of `data`, lowercase hex (checked by the caller).
+    pub hash: &'a str,
+    pub content_type: &'a str,
+    pub data: &'a [u8],
+    pub now_ms: i64,
+    /// How many bytes of blobs the account may hold in all.
+    pub quota_bytes: u64,
+}
+
+/// What [`Database::put_blob`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PutBlob {
+    /// Stored: the account did not hold it.
+    Created,
+    /// The account held it already: nothing was written but its grace period, which
+    /// starts again if no record names it.
+    Existing,
+    /// Not stored: the account's blobs take `used_bytes` already, and this one would
+    /// take it past its quota.
+    OverQuota { used_bytes: u64 },
+}
+
+/// A blob as [`Database::blob`] reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlobContent {
+    pub content_type: String,
+    pub data: Vec<u8>,
+}
+
+/// An account's blobs: how many, and their bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct BlobTotals {
+    pub count: u64,
+    pub bytes: u64,
+}
 
 /// A new session, as [`Database::create_session`] stores it.
 #[derive(Debug, Clone)]
@@ -480,7 +537,10 @@ impl Database {
     /// [`Database::server_clock`]; an empty push stores nothing and answers the account's
     /// current sequence number as both `seq_before` and `seq_after`.
     /// Each change is stored only over the version it was made from, `bases[i]`
-    /// ([`cairn_protocol::admit`]).
+    /// ([`cairn_protocol::admit`]). A change that would be stored but names a blob the
+    /// account does not hold is answered in `refused` ([`BLOB_MISSING`]) and the push
+    /// goes on as if it had not been sent; each stored version's blob refs replace its
+    /// key's, in the same transaction.
     pub async fn push(
         &self,
         user: UserId,
@@ -515,6 +575,80 @@ impl Database {
         };
         reply.server = self.server_clock();
         Ok(reply)
+    }
+
+    /// Stores a blob of `blob.user` unless the account holds it already, checking the
+    /// quota in the same transaction (under the account's lock, so uploads at once cannot
+    /// pass it together). A blob is stored unreferenced: its grace period starts now, and
+    /// a repeat upload of one no record names starts it again.
+    pub async fn put_blob(&self, blob: &NewBlob<'_>) -> Result<PutBlob, DbError> {
+        match &self.pool {
+            Pool::Sqlite(db) => sqlite::put_blob(db, blob).await,
+            Pool::Postgres(pool) => postgres::put_blob(pool, blob).await,
+        }
+    }
+
+    /// `user`'s blob with this hash, if the account holds it (another account's never).
+    pub async fn blob(&self, user: UserId, hash: &str) -> Result<Option<BlobContent>, DbError> {
+        match &self.pool {
+            Pool::Sqlite(db) => sqlite::blob(db, user, hash).await,
+            Pool::Postgres(pool) => postgres::blob(pool, user, hash).await,
+        }
+    }
+
+    /// Which of `hashes` the account does not hold, in the order given, each once.
+    pub async fn missing_blobs(
+        &self,
+        user: UserId,
+        hashes: &[String],
+    ) -> Result<Vec<String>, DbError> {
+        if hashes.is_empty() {
+            return Ok(Vec::new());
+        }
+        let held = match &self.pool {
+            Pool::Sqlite(db) => sqlite::held_blobs(db, user, hashes).await?,
+            Pool::Postgres(pool) => postgres::held_blobs(pool, user, hashes).await?,
+        };
+        let held: std::collections::HashSet<String> = held.into_iter().collect();
+        let mut seen = std::collections::HashSet::new();
+        Ok(hashes
+            .iter()
+            .filter(|h| !held.contains(*h) && seen.insert(*h))
+            .cloned()
+            .collect())
+    }
+
+    /// How many blobs `user` holds, and their bytes.
+    pub async fn blob_totals(&self, user: UserId) -> Result<BlobTotals, DbError> {
+        let (count, bytes) = match &self.pool {
+            Pool::Sqlite(db) => sqlite::blob_totals(db, user).await?,
+            Pool::Postgres(pool) => postgres::blob_totals(pool, user).await?,
+        };
+        Ok(BlobTotals {
+            count: u64::try_from(count).unwrap_or(0),
+            bytes: u64::try_from(bytes).unwrap_or(0),
+        })
+    }
+
+    /// Deletes every blob (of all accounts) that no stored record has named since
+    /// `unreferenced_before_ms` or earlier (now minus the grace period), [`SWEEP_BATCH`]
+    /// at a time; how many were deleted. A blob some record names is never deleted.
+    pub async fn sweep_blobs(&self, unreferenced_before_ms: i64) -> Result<u64, DbError> {
+        let mut total = 0;
+        loop {
+            let deleted = match &self.pool {
+                Pool::Sqlite(db) => {
+                    sqlite::sweep_blobs(db, unreferenced_before_ms, SWEEP_BATCH).await?
+                }
+                Pool::Postgres(pool) => {
+                    postgres::sweep_blobs(pool, unreferenced_before_ms, SWEEP_BATCH).await?
+                }
+            };
+            total += deleted;
+            if deleted < SWEEP_BATCH as u64 {
+                return Ok(total);
+            }
+        }
     }
 
     /// `user`'s sequence counter: the latest sequence number given to one of its
@@ -739,6 +873,60 @@ pub(crate) struct PushPlan {
     pub duplicates: u32,
     /// The user's sequence counter after the push.
     pub last_seq: i64,
+    /// For each of `writes`, the index of the change it stores (in the batch).
+    pub sources: Vec<usize>,
+    /// The changes refused because they name a blob the account does not hold: each
+    /// change's index and the first such blob, in the order of the changes.
+    pub refused: Vec<(usize, String)>,
+}
+
+impl PushPlan {
+    /// The blob refs of the versions to store: `(collection, id, hash)`.
+    pub fn refs<'b>(&'b self, batch: &'b PushBatch<'_>) -> Vec<(&'b str, &'b str, &'b str)> {
+        self.writes
+            .iter()
+            .zip(&self.sources)
+            .flat_map(|(write, &i)| {
+                batch.refs[i]
+                    .iter()
+                    .map(move |hash| (write.collection.as_str(), write.id.as_str(), hash.as_str()))
+            })
+            .collect()
+    }
+
+    /// The distinct blobs the versions to store name.
+    pub fn named_blobs(&self, batch: &PushBatch<'_>) -> Vec<String> {
+        let mut seen = std::collections::HashSet::new();
+        self.sources
+            .iter()
+            .flat_map(|&i| &batch.refs[i])
+            .filter(|hash| seen.insert(hash.as_str()))
+            .cloned()
+            .collect()
+    }
+
+    /// The answers to the changes refused for a missing blob.
+    pub fn refusals(&self, batch: &PushBatch<'_>) -> Vec<RefusedChange> {
+        self.refused
+            .iter()
+            .map(|(i, hash)| {
+                let change = &batch.changes[*i];
+                RefusedChange {
+                    collection: change.collection.clone(),
+                    id: change.id.clone(),
+                    hlc: change.hlc.clone(),
+                    error: BLOB_MISSING.to_owned(),
+                    message: format!(
+                        "record {}/{} names image {} which the server does not have; \
+                         it is uploaded first",
+                        change.collection,
+                        change.id,
+                        cairn_protocol::blobs::short(hash)
+                    ),
+                }
+            })
+            .collect()
+    }
 }
 
 /// A push's changes, ready for the database: each value encoded as JSON text, and the
@@ -749,6 +937,10 @@ pub(crate) struct PushBatch<'a> {
     pub bases: &'a [Option<Hlc>],
     pub values: Vec<String>,
     pub keys: Vec<RecordKey>,
+    /// The blobs each change names (none for a tombstone).
+    pub refs: Vec<Vec<String>>,
+    /// Every blob some change names, each once.
+    pub blobs: Vec<String>,
 }
 
 impl<'a> PushBatch<'a> {
@@ -771,11 +963,30 @@ impl<'a> PushBatch<'a> {
             .map(Record::key)
             .filter(|k| seen.insert(k.clone()))
             .collect();
+        let refs: Vec<Vec<String>> = changes
+            .iter()
+            .map(|c| {
+                if c.deleted {
+                    Vec::new()
+                } else {
+                    cairn_protocol::blobs::referenced(&c.value)
+                }
+            })
+            .collect();
+        let mut seen = std::collections::HashSet::new();
+        let blobs = refs
+            .iter()
+            .flatten()
+            .filter(|hash| seen.insert(hash.as_str()))
+            .cloned()
+            .collect();
         Ok(PushBatch {
             changes,
             bases,
             values,
             keys,
+            refs,
+            blobs,
         })
     }
 }
@@ -784,10 +995,56 @@ impl<'a> PushBatch<'a> {
 /// `held` has the stored clock of every pushed key the user already has. A key pushed
 /// twice in one request is written once, with the later version taken; a change that is
 /// not taken (stale, or older than what is held) is reported with the held version.
+#[cfg(test)]
 pub(crate) fn plan_push(
+    batch: &PushBatch<'_>,
+    held: HashMap<RecordKey, Hlc>,
+    last_seq: i64,
+) -> PushPlan {
+    plan_excluding(batch, held, last_seq, &std::collections::HashSet::new())
+}
+
+/// [`plan_push`], where a change that would be stored but names a blob outside
+/// `held_blobs` (the blobs of the batch the account holds) is refused instead, and the
+/// push is planned again as if it had not been sent (so an earlier change of its key
+/// in the batch may be stored instead, if it passes).
+pub(crate) fn plan_push_with_blobs(
+    batch: &PushBatch<'_>,
+    held: HashMap<RecordKey, Hlc>,
+    last_seq: i64,
+    held_blobs: &std::collections::HashSet<String>,
+) -> PushPlan {
+    let mut excluded = std::collections::HashSet::new();
+    let mut refused = Vec::new();
+    loop {
+        let mut plan = plan_excluding(batch, held.clone(), last_seq, &excluded);
+        let lacking: Vec<(usize, String)> = plan
+            .sources
+            .iter()
+            .filter_map(|&i| {
+                let missing = batch.refs[i].iter().find(|h| !held_blobs.contains(*h))?;
+                Some((i, missing.clone()))
+            })
+            .collect();
+        if lacking.is_empty() {
+            refused.sort_by_key(|(i, _)| *i);
+            plan.refused = refused;
+            return plan;
+        }
+        // Each round excludes at least one more change: this ends.
+        for (i, hash) in lacking {
+            excluded.insert(i);
+            refused.push((i, hash));
+        }
+    }
+}
+
+/// Plans the push of the batch's changes but those in `excluded` (by index).
+fn plan_excluding(
     batch: &PushBatch<'_>,
     mut held: HashMap<RecordKey, Hlc>,
     last_seq: i64,
+    excluded: &std::collections::HashSet<usize>,
 ) -> PushPlan {
     let mut plan = PushPlan {
         last_seq,
@@ -795,7 +1052,16 @@ pub(crate) fn plan_push(
     };
     // Index into `plan.writes` of the version to store for a key, if any.
     let mut written: HashMap<RecordKey, usize> = HashMap::new();
-    for ((change, value), base) in batch.changes.iter().zip(&batch.values).zip(batch.bases) {
+    for (n, ((change, value), base)) in batch
+        .changes
+        .iter()
+        .zip(&batch.values)
+        .zip(batch.bases)
+        .enumerate()
+    {
+        if excluded.contains(&n) {
+            continue;
+        }
         let key = change.key();
         match admit(held.get(&key), &change.hlc, base.as_ref()) {
             Admit::Take => {
@@ -809,10 +1075,14 @@ pub(crate) fn plan_push(
                     seq: 0,
                 };
                 match written.get(&key) {
-                    Some(&i) => plan.writes[i] = write,
+                    Some(&i) => {
+                        plan.writes[i] = write;
+                        plan.sources[i] = n;
+                    }
                     None => {
                         written.insert(key.clone(), plan.writes.len());
                         plan.writes.push(write);
+                        plan.sources.push(n);
                     }
                 }
                 held.insert(key, change.hlc.clone());
@@ -992,6 +1262,59 @@ mod tests {
         assert_eq!(plan.writes[0].value, "3");
         assert_eq!(plan.writes[0].seq, 1);
         assert_eq!(plan.lost, [RecordKey::new("notes", "a")]);
+    }
+
+    fn with_blobs(id: &str, wall: u64, blobs: &[&str]) -> Record {
+        let hlc = Hlc::new(wall, 0, DeviceId::new("d").unwrap()).unwrap();
+        Record::new(RecordKey::new("notes", id), json!({ "blobs": blobs }), hlc)
+    }
+
+    #[test]
+    fn a_change_naming_a_blob_not_held_is_refused_and_the_rest_planned_without_it() {
+        let (a, b) = ("a".repeat(64), "b".repeat(64));
+        let held_blobs = std::collections::HashSet::from([a.clone()]);
+        let changes = [
+            with_blobs("x", 1, &[&a]),
+            with_blobs("x", 2, &[&a, &b]),
+            with_blobs("y", 1, &[&b]),
+            with_blobs("z", 1, &[]),
+        ];
+        let plan = plan_push_with_blobs(&batch(&changes), HashMap::new(), 0, &held_blobs);
+        // x's later version names b: refused, and x's earlier one is stored instead.
+        assert_eq!(plan.refused, [(1, b.clone()), (2, b.clone())]);
+        assert_eq!(
+            plan.writes
+                .iter()
+                .map(|w| (w.id.as_str(), w.seq))
+                .collect::<Vec<_>>(),
+            [("x", 1), ("z", 2)]
+        );
+        assert_eq!(plan.sources, [0, 3]);
+        assert_eq!(plan.applied, 2);
+        let pushed = batch(&changes);
+        assert_eq!(plan.refs(&pushed), [("notes", "x", a.as_str())]);
+        assert_eq!(plan.named_blobs(&pushed), std::slice::from_ref(&a));
+        let refusals = plan.refusals(&pushed);
+        assert_eq!(refusals.len(), 2);
+        assert_eq!(refusals[0].error, BLOB_MISSING);
+        assert_eq!(refusals[0].hlc, changes[1].hlc);
+        assert!(refusals[1]
+            .message
+            .contains("notes/y names image bbbbbbbb…"));
+        // A tombstone names nothing, and a change that loses is not checked.
+        let mut gone = rec("y", 3, 0);
+        gone.deleted = true;
+        gone.value = serde_json::Value::Null;
+        let held = HashMap::from([(RecordKey::new("notes", "x"), rec("x", 9, 0).hlc)]);
+        let plan = plan_push_with_blobs(
+            &batch(&[gone, with_blobs("x", 5, &[&b])]),
+            held,
+            0,
+            &held_blobs,
+        );
+        assert!(plan.refused.is_empty());
+        assert_eq!(plan.lost, [RecordKey::new("notes", "x")]);
+        assert_eq!(plan.writes.len(), 1);
     }
 
     #[test]

@@ -21,8 +21,9 @@ use cairn_protocol::api::{PushResponse, ServerClock};
 
 use super::migrations::{self, Dialect, Migration};
 use super::{
-    fetch_limit, held_clocks, plan_push, take_page, DbError, NewSession, PushBatch, RecordRow,
-    SessionRow, StoredRecord, UserId, PULL_PAGE_BYTES,
+    fetch_limit, held_clocks, plan_push_with_blobs, take_page, BlobContent, DbError, NewBlob,
+    NewSession, PushBatch, PushPlan, PutBlob, RecordRow, SessionRow, StoredRecord, UserId,
+    PULL_PAGE_BYTES,
 };
 
 /// The channel pushes notify on and every server process listens to.
@@ -288,7 +289,23 @@ pub(super) async fn push(
     .bind(&ids)
     .fetch_all(&mut *tx)
     .await?;
-    let plan = plan_push(batch, held_clocks(held)?, last_seq);
+    // Share-locked until the push ends, so a sweep cannot delete one meanwhile (it skips
+    // locked rows; one it deleted first is not found here, and its change is refused).
+    let held_blobs = if batch.blobs.is_empty() {
+        std::collections::HashSet::new()
+    } else {
+        sqlx::query_scalar::<_, String>(
+            "SELECT hash FROM blobs WHERE account = $1 AND hash = ANY($2)
+             ORDER BY hash FOR SHARE",
+        )
+        .bind(user)
+        .bind(&batch.blobs)
+        .fetch_all(&mut *tx)
+        .await?
+        .into_iter()
+        .collect()
+    };
+    let plan = plan_push_with_blobs(batch, held_clocks(held)?, last_seq, &held_blobs);
 
     if !plan.writes.is_empty() {
         let w = &plan.writes;
@@ -325,6 +342,7 @@ pub(super) async fn push(
                 w.len()
             )));
         }
+        replace_refs(&mut tx, user, batch, &plan).await?;
         // Delivered to every listening server process when (and only if) this commits.
         sqlx::query("SELECT pg_notify($1, $2)")
             .bind(CHANNEL)
@@ -365,9 +383,187 @@ pub(super) async fn push(
         superseded,
         seq_before: u64::try_from(last_seq).unwrap_or(0),
         seq_after: u64::try_from(plan.last_seq).unwrap_or(0),
-        refused: Vec::new(),
+        refused: plan.refusals(batch),
         server: ServerClock::default(),
     })
+}
+
+/// Replaces the blob refs of the keys `plan` writes with those of their new versions,
+/// clears the mark of every blob they name and marks the blobs they named before that
+/// no record names any more.
+async fn replace_refs(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    user: UserId,
+    batch: &PushBatch<'_>,
+    plan: &PushPlan,
+) -> Result<(), DbError> {
+    let (collections, ids): (Vec<&str>, Vec<&str>) = plan
+        .writes
+        .iter()
+        .map(|w| (w.collection.as_str(), w.id.as_str()))
+        .unzip();
+    let old: Vec<String> = sqlx::query_scalar(
+        "DELETE FROM blob_refs AS r
+         USING UNNEST($2::text[], $3::text[]) AS k (collection, id)
+         WHERE r.account = $1 AND r.collection = k.collection AND r.record_id = k.id
+         RETURNING r.hash",
+    )
+    .bind(user)
+    .bind(&collections)
+    .bind(&ids)
+    .fetch_all(&mut **tx)
+    .await?;
+    let refs = plan.refs(batch);
+    if !refs.is_empty() {
+        sqlx::query(
+            "INSERT INTO blob_refs (account, collection, record_id, hash)
+             SELECT $1, * FROM UNNEST($2::text[], $3::text[], $4::text[])
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(user)
+        .bind(refs.iter().map(|r| r.0).collect::<Vec<_>>())
+        .bind(refs.iter().map(|r| r.1).collect::<Vec<_>>())
+        .bind(refs.iter().map(|r| r.2).collect::<Vec<_>>())
+        .execute(&mut **tx)
+        .await?;
+        sqlx::query(
+            "UPDATE blobs SET unreferenced_since_ms = NULL
+             WHERE account = $1 AND hash = ANY($2) AND unreferenced_since_ms IS NOT NULL",
+        )
+        .bind(user)
+        .bind(plan.named_blobs(batch))
+        .execute(&mut **tx)
+        .await?;
+    }
+    if !old.is_empty() {
+        sqlx::query(
+            "UPDATE blobs AS b SET unreferenced_since_ms = $3
+             WHERE b.account = $1 AND b.hash = ANY($2) AND b.unreferenced_since_ms IS NULL
+               AND NOT EXISTS (
+                   SELECT 1 FROM blob_refs AS r WHERE r.account = $1 AND r.hash = b.hash)",
+        )
+        .bind(user)
+        .bind(&old)
+        .bind(super::now_ms_i64())
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Stores a blob under the account's row lock (the one its pushes take), so uploads of
+/// one account at once read each other's usage.
+pub(super) async fn put_blob(pool: &PgPool, blob: &NewBlob<'_>) -> Result<PutBlob, DbError> {
+    let mut tx = pool.begin().await?;
+    sqlx::query("SELECT 1 FROM users WHERE id = $1 FOR NO KEY UPDATE")
+        .bind(blob.user)
+        .execute(&mut *tx)
+        .await?;
+    let held: Option<i32> =
+        sqlx::query_scalar("SELECT 1 FROM blobs WHERE account = $1 AND hash = $2")
+            .bind(blob.user)
+            .bind(blob.hash)
+            .fetch_optional(&mut *tx)
+            .await?;
+    if held.is_some() {
+        // Unreferenced still: its grace period starts again.
+        sqlx::query(
+            "UPDATE blobs SET unreferenced_since_ms = $3
+             WHERE account = $1 AND hash = $2 AND unreferenced_since_ms IS NOT NULL",
+        )
+        .bind(blob.user)
+        .bind(blob.hash)
+        .bind(blob.now_ms)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        return Ok(PutBlob::Existing);
+    }
+    let used: i64 =
+        sqlx::query_scalar("SELECT coalesce(sum(size), 0)::int8 FROM blobs WHERE account = $1")
+            .bind(blob.user)
+            .fetch_one(&mut *tx)
+            .await?;
+    let used_bytes = u64::try_from(used).unwrap_or(0);
+    if used_bytes.saturating_add(blob.data.len() as u64) > blob.quota_bytes {
+        return Ok(PutBlob::OverQuota { used_bytes });
+    }
+    sqlx::query(
+        "INSERT INTO blobs
+             (account, hash, size, content_type, created_at_ms, unreferenced_since_ms, data)
+         VALUES ($1, $2, $3, $4, $5, $5, $6)",
+    )
+    .bind(blob.user)
+    .bind(blob.hash)
+    .bind(i64::try_from(blob.data.len()).unwrap_or(i64::MAX))
+    .bind(blob.content_type)
+    .bind(blob.now_ms)
+    .bind(blob.data)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(PutBlob::Created)
+}
+
+pub(super) async fn blob(
+    pool: &PgPool,
+    user: UserId,
+    hash: &str,
+) -> Result<Option<BlobContent>, DbError> {
+    let row: Option<(String, Vec<u8>)> =
+        sqlx::query_as("SELECT content_type, data FROM blobs WHERE account = $1 AND hash = $2")
+            .bind(user)
+            .bind(hash)
+            .fetch_optional(pool)
+            .await?;
+    Ok(row.map(|(content_type, data)| BlobContent { content_type, data }))
+}
+
+pub(super) async fn held_blobs(
+    pool: &PgPool,
+    user: UserId,
+    hashes: &[String],
+) -> Result<Vec<String>, DbError> {
+    Ok(
+        sqlx::query_scalar("SELECT hash FROM blobs WHERE account = $1 AND hash = ANY($2)")
+            .bind(user)
+            .bind(hashes)
+            .fetch_all(pool)
+            .await?,
+    )
+}
+
+pub(super) async fn blob_totals(pool: &PgPool, user: UserId) -> Result<(i64, i64), DbError> {
+    Ok(sqlx::query_as(
+        "SELECT count(*), coalesce(sum(size), 0)::int8 FROM blobs WHERE account = $1",
+    )
+    .bind(user)
+    .fetch_one(pool)
+    .await?)
+}
+
+/// Deletes a batch of blobs unreferenced since `unreferenced_before_ms`. Rows a push holds
+/// (share-locked, being named) are skipped, and each row is checked again once locked.
+pub(super) async fn sweep_blobs(
+    pool: &PgPool,
+    unreferenced_before_ms: i64,
+    batch: i64,
+) -> Result<u64, DbError> {
+    let done = sqlx::query(
+        "DELETE FROM blobs WHERE (account, hash) IN (
+             SELECT account, hash FROM blobs AS b
+             WHERE unreferenced_since_ms IS NOT NULL AND unreferenced_since_ms <= $1
+               AND NOT EXISTS (
+                   SELECT 1 FROM blob_refs AS r WHERE r.account = b.account AND r.hash = b.hash)
+             ORDER BY account, hash
+             LIMIT $2
+             FOR UPDATE SKIP LOCKED)",
+    )
+    .bind(unreferenced_before_ms)
+    .bind(batch)
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected())
 }
 
 /// The user's head, the page's rows (read one at a time, up to the page's limit and byte

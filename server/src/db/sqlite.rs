@@ -8,8 +8,9 @@ use cairn_protocol::api::{PushResponse, ServerClock};
 
 use super::migrations::{self, Dialect, Migration};
 use super::{
-    fetch_limit, held_clocks, plan_push, take_page, DbError, NewSession, PushBatch, RecordRow,
-    SessionRow, Sqlite, StoredRecord, UserId, PULL_PAGE_BYTES,
+    fetch_limit, held_clocks, plan_push_with_blobs, take_page, BlobContent, DbError, NewBlob,
+    NewSession, PushBatch, PushPlan, PutBlob, RecordRow, SessionRow, Sqlite, StoredRecord, UserId,
+    PULL_PAGE_BYTES,
 };
 
 /// The stored clocks of a push's keys (`?2`: a JSON array of `[collection, id]`).
@@ -35,6 +36,11 @@ const WINNERS: &str = "
     ORDER BY k.n";
 
 const HEAD: &str = "SELECT last_seq FROM users WHERE id = ?1";
+
+/// Which of the blobs `?2` (a JSON array of hashes) the account `?1` holds.
+const HELD_BLOBS: &str = "
+    SELECT b.hash FROM json_each(?2) AS k CROSS JOIN blobs AS b
+    WHERE b.account = ?1 AND b.hash = k.value";
 
 /// The user's head and how many of their records are numbered above `?2` (an index
 /// range count), in one statement: one trip to the database thread per page, not two.
@@ -332,7 +338,18 @@ pub(super) async fn push(
         .bind(&keys_json)
         .fetch_all(&mut *tx)
         .await?;
-    let plan = plan_push(batch, held_clocks(held)?, last_seq);
+    let held_blobs = if batch.blobs.is_empty() {
+        std::collections::HashSet::new()
+    } else {
+        sqlx::query_scalar::<_, String>(HELD_BLOBS)
+            .bind(user)
+            .bind(json(&batch.blobs)?)
+            .fetch_all(&mut *tx)
+            .await?
+            .into_iter()
+            .collect()
+    };
+    let plan = plan_push_with_blobs(batch, held_clocks(held)?, last_seq, &held_blobs);
 
     if !plan.writes.is_empty() {
         let rows: Vec<_> = plan
@@ -372,6 +389,7 @@ pub(super) async fn push(
             .bind(plan.last_seq)
             .execute(&mut *tx)
             .await?;
+        replace_refs(&mut tx, user, batch, &plan).await?;
     }
 
     let superseded = if plan.lost.is_empty() {
@@ -402,9 +420,186 @@ pub(super) async fn push(
         superseded,
         seq_before: u64::try_from(last_seq).unwrap_or(0),
         seq_after: u64::try_from(plan.last_seq).unwrap_or(0),
-        refused: Vec::new(),
+        refused: plan.refusals(batch),
         server: ServerClock::default(),
     })
+}
+
+/// Replaces the blob refs of the keys `plan` writes with those of their new versions,
+/// clears the mark of every blob they name and marks the blobs they named before that
+/// no record names any more.
+async fn replace_refs(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    user: UserId,
+    batch: &PushBatch<'_>,
+    plan: &PushPlan,
+) -> Result<(), DbError> {
+    let keys: Vec<(&str, &str)> = plan
+        .writes
+        .iter()
+        .map(|w| (w.collection.as_str(), w.id.as_str()))
+        .collect();
+    let old: Vec<String> = sqlx::query_scalar(
+        "DELETE FROM blob_refs
+         WHERE account = ?1 AND (collection, record_id) IN (
+             SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(?2))
+         RETURNING hash",
+    )
+    .bind(user)
+    .bind(json(&keys)?)
+    .fetch_all(&mut **tx)
+    .await?;
+    let refs = plan.refs(batch);
+    if !refs.is_empty() {
+        sqlx::query(
+            "INSERT INTO blob_refs (account, collection, record_id, hash)
+             SELECT ?1, json_extract(value, '$[0]'), json_extract(value, '$[1]'),
+                    json_extract(value, '$[2]')
+             FROM json_each(?2) WHERE true
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(user)
+        .bind(json(&refs)?)
+        .execute(&mut **tx)
+        .await?;
+        sqlx::query(
+            "UPDATE blobs SET unreferenced_since_ms = NULL
+             WHERE account = ?1 AND unreferenced_since_ms IS NOT NULL
+               AND hash IN (SELECT value FROM json_each(?2))",
+        )
+        .bind(user)
+        .bind(json(&plan.named_blobs(batch))?)
+        .execute(&mut **tx)
+        .await?;
+    }
+    if !old.is_empty() {
+        sqlx::query(
+            "UPDATE blobs SET unreferenced_since_ms = ?3
+             WHERE account = ?1 AND unreferenced_since_ms IS NULL
+               AND hash IN (SELECT value FROM json_each(?2))
+               AND NOT EXISTS (
+                   SELECT 1 FROM blob_refs AS r WHERE r.account = ?1 AND r.hash = blobs.hash)",
+        )
+        .bind(user)
+        .bind(json(&old)?)
+        .bind(super::now_ms_i64())
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}
+
+/// A parameter as JSON text, for `json_each`.
+fn json<T: serde::Serialize + ?Sized>(value: &T) -> Result<String, DbError> {
+    serde_json::to_string(value).map_err(|e| DbError::Corrupt(e.to_string()))
+}
+
+pub(super) async fn put_blob(db: &Sqlite, blob: &NewBlob<'_>) -> Result<PutBlob, DbError> {
+    // One writer at a time, queued here rather than in SQLite's busy handler; and the
+    // write lock `BEGIN IMMEDIATE` takes keeps the usage read below current.
+    let _turn = db.writer.lock().await;
+    let mut tx = db.pool.begin_with("BEGIN IMMEDIATE").await?;
+    let held: Option<i64> =
+        sqlx::query_scalar("SELECT 1 FROM blobs WHERE account = ?1 AND hash = ?2")
+            .bind(blob.user)
+            .bind(blob.hash)
+            .fetch_optional(&mut *tx)
+            .await?;
+    if held.is_some() {
+        // Unreferenced still: its grace period starts again.
+        sqlx::query(
+            "UPDATE blobs SET unreferenced_since_ms = ?3
+             WHERE account = ?1 AND hash = ?2 AND unreferenced_since_ms IS NOT NULL",
+        )
+        .bind(blob.user)
+        .bind(blob.hash)
+        .bind(blob.now_ms)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        return Ok(PutBlob::Existing);
+    }
+    let used: i64 =
+        sqlx::query_scalar("SELECT coalesce(sum(size), 0) FROM blobs WHERE account = ?1")
+            .bind(blob.user)
+            .fetch_one(&mut *tx)
+            .await?;
+    let used_bytes = u64::try_from(used).unwrap_or(0);
+    if used_bytes.saturating_add(blob.data.len() as u64) > blob.quota_bytes {
+        return Ok(PutBlob::OverQuota { used_bytes });
+    }
+    sqlx::query(
+        "INSERT INTO blobs
+             (account, hash, size, content_type, created_at_ms, unreferenced_since_ms, data)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6)",
+    )
+    .bind(blob.user)
+    .bind(blob.hash)
+    .bind(i64::try_from(blob.data.len()).unwrap_or(i64::MAX))
+    .bind(blob.content_type)
+    .bind(blob.now_ms)
+    .bind(blob.data)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(PutBlob::Created)
+}
+
+pub(super) async fn blob(
+    db: &Sqlite,
+    user: UserId,
+    hash: &str,
+) -> Result<Option<BlobContent>, DbError> {
+    let row: Option<(String, Vec<u8>)> =
+        sqlx::query_as("SELECT content_type, data FROM blobs WHERE account = ?1 AND hash = ?2")
+            .bind(user)
+            .bind(hash)
+            .fetch_optional(&db.pool)
+            .await?;
+    Ok(row.map(|(content_type, data)| BlobContent { content_type, data }))
+}
+
+pub(super) async fn held_blobs(
+    db: &Sqlite,
+    user: UserId,
+    hashes: &[String],
+) -> Result<Vec<String>, DbError> {
+    Ok(sqlx::query_scalar(HELD_BLOBS)
+        .bind(user)
+        .bind(json(hashes)?)
+        .fetch_all(&db.pool)
+        .await?)
+}
+
+pub(super) async fn blob_totals(db: &Sqlite, user: UserId) -> Result<(i64, i64), DbError> {
+    Ok(
+        sqlx::query_as("SELECT count(*), coalesce(sum(size), 0) FROM blobs WHERE account = ?1")
+            .bind(user)
+            .fetch_one(&db.pool)
+            .await?,
+    )
+}
+
+pub(super) async fn sweep_blobs(
+    db: &Sqlite,
+    unreferenced_before_ms: i64,
+    batch: i64,
+) -> Result<u64, DbError> {
+    // One writer at a time, queued here rather than in SQLite's busy handler.
+    let _turn = db.writer.lock().await;
+    let done = sqlx::query(
+        "DELETE FROM blobs WHERE rowid IN (
+             SELECT rowid FROM blobs AS b
+             WHERE unreferenced_since_ms IS NOT NULL AND unreferenced_since_ms <= ?1
+               AND NOT EXISTS (
+                   SELECT 1 FROM blob_refs AS r WHERE r.account = b.account AND r.hash = b.hash)
+             LIMIT ?2)",
+    )
+    .bind(unreferenced_before_ms)
+    .bind(batch)
+    .execute(&db.pool)
+    .await?;
+    Ok(done.rows_affected())
 }
 
 /// The user's head, the page's rows (read one at a time, up to the page's limit and byte
@@ -472,6 +667,13 @@ mod tests {
                 "{plan}"
             );
         }
+        let plan_of_blobs = plan(pool, HELD_BLOBS).await;
+        assert!(
+            plan_of_blobs.contains(
+                "SEARCH b USING COVERING INDEX sqlite_autoindex_blobs_1 (account=? AND hash=?)"
+            ),
+            "{plan_of_blobs}"
+        );
         let plan = plan(pool, PULL).await;
         assert!(
             plan.contains("USING INDEX records_by_seq (user_id=? AND seq>?)"),
