@@ -2,7 +2,7 @@
 //! ([`use_note`], on [`use_persistent_state_with`]) and its images (shown with
 //! [`cairn_yew::use_blob`]).
 
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::rc::Rc;
 
 use cairn_protocol::{Record, RecordKey};
