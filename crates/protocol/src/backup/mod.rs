@@ -51,12 +51,13 @@ mod parse;
 mod plan;
 
 pub use format::{
-    from_base64, to_base64, Backup, BackupError, EncryptedSecrets, FileFormat, SecretEntry, CIPHER,
-    FORMAT, IV_BYTES, KDF, KDF_ITERATIONS, MAX_BACKUP_BYTES, MAX_BACKUP_RECORDS,
-    MAX_KDF_ITERATIONS, MIN_KDF_ITERATIONS, SALT_BYTES, VERSION,
+    from_base64, sha256_hex, to_base64, Backup, BackupBlob, BackupError, EncryptedSecrets,
+    FileFormat, SecretEntry, CIPHER, FORMAT, IV_BYTES, KDF, KDF_ITERATIONS, MAX_BACKUP_BYTES,
+    MAX_BACKUP_RECORDS, MAX_BLOB_NAME_CHARS, MAX_BLOB_TYPE_CHARS, MAX_KDF_ITERATIONS,
+    MIN_KDF_ITERATIONS, SALT_BYTES, VERSION,
 };
 pub use migrate::to_v1;
-pub use parse::{parse, Rejected, Validated};
+pub use parse::{parse, Rejected, RejectedBlob, Validated};
 pub use plan::{
     merge_writes, plan, replace_changes, Action, ImportMode, LocalChange, Plan, PlanCounts,
     PlanItem,
