@@ -3,6 +3,7 @@ use serde::{Deserialize, Serialize};
 use web_sys::HtmlInputElement;
 use yew::prelude::*;
 
+use crate::components::ImportProgress;
 use crate::format::time_of;
 use crate::hooks::config::UI;
 use crate::hooks::{use_backup, use_persistent_state_with, ExportRequest, PersistOptions};
@@ -36,8 +37,9 @@ pub struct ExportFormProps {
     pub secrets: usize,
 }
 
-/// Export to a JSON or YAML file: everything or chosen collections; secrets only when
-/// asked, encrypted with a passphrase.
+/// Export to a JSON or YAML file: everything or chosen collections, with the images their
+/// records name (how many of how many shown while they are gathered; any that could not
+/// be had listed); secrets only when asked, encrypted with a passphrase.
 #[function_component]
 pub fn ExportForm(props: &ExportFormProps) -> Html {
     let backup = use_backup();
@@ -164,6 +166,21 @@ pub fn ExportForm(props: &ExportFormProps) -> Html {
         (None, Some(Ok(m))) => html! { <p id="export-result" role="status">{ m }</p> },
         (None, None) => html! { <p id="export-result" role="status"></p> },
     };
+    let progress = match backup.export_progress() {
+        Some((done, total)) if total > 0 => html! {
+            <ImportProgress id="export-progress" label="Putting images into the file" unit="images" {done} {total} />
+        },
+        _ => html! {},
+    };
+    let left_out = backup.export_left_out();
+    let left_out = (!left_out.is_empty()).then(|| {
+        html! {
+            <div id="export-left-out" role="alert" class="error">
+                <p>{ format!("{} image(s) could not be included in the file:", left_out.len()) }</p>
+                <ul>{ for left_out.iter().map(|l| html! { <li>{ l }</li> }) }</ul>
+            </div>
+        }
+    });
     html! {
         <section aria-labelledby="export-title" class="storage-section">
             <h2 id="export-title">{ "Export" }</h2>
@@ -199,7 +216,9 @@ pub fn ExportForm(props: &ExportFormProps) -> Html {
                     { if backup.is_exporting() { "Exporting…" } else { "Export" } }
                 </button>
             </form>
+            { progress }
             { result }
+            { for left_out }
             <p id="last-export">{ match current.last_export_ms {
                 Some(ms) => format!("Last export: {}", time_of(ms)),
                 None => "Not exported yet.".to_owned(),

@@ -17,8 +17,8 @@ pub struct ImportFormProps {
 }
 
 /// Import a backup: choose a file → it is validated and a dry run says what merging or
-/// replacing would do → Merge, or Replace all (after a confirmation) → progress →
-/// summary. A file that is not a complete, valid backup changes nothing.
+/// replacing would do (and how many images it brings) → Merge, or Replace all (after a
+/// confirmation) → progress (images, then records) → summary. A file that is not a complete, valid backup changes nothing.
 #[function_component]
 pub fn ImportForm(props: &ImportFormProps) -> Html {
     let backup = use_backup();
@@ -94,6 +94,20 @@ pub fn ImportForm(props: &ImportFormProps) -> Html {
                     time_of(b.exported_at_ms), b.app_version,
                 ) }</p>
             };
+            let images = (b.blobs.len() + ready.merge.rejected_blobs.len() > 0).then(|| {
+                let damaged = &ready.merge.rejected_blobs;
+                html! {
+                    <div id="import-images-info">
+                        <p>{ format!("It brings {} image(s); those this device lacks are stored and uploaded before the notes that show them.", b.blobs.len()) }</p>
+                        if !damaged.is_empty() {
+                            <p role="alert" class="error">{ format!("{} image(s) are damaged and are left out (the records are imported without them):", damaged.len()) }</p>
+                            <ul id="import-rejected-images">
+                                { for damaged.iter().take(REJECTS_SHOWN).map(|r| html! { <li>{ r.to_string() }</li> }) }
+                            </ul>
+                        }
+                    </div>
+                }
+            });
             if !ready.merge.can_apply() {
                 let reasons = ready
                     .merge
@@ -121,6 +135,7 @@ pub fn ImportForm(props: &ImportFormProps) -> Html {
                 html! {
                     <div id="import-report">
                         { header }
+                        { for images }
                         <h3>{ "What importing would do" }</h3>
                         <dl class="plan">
                             <dt>{ "Merge" }</dt>
@@ -153,6 +168,10 @@ pub fn ImportForm(props: &ImportFormProps) -> Html {
                 }
             }
         }
+        ImportStage::StoringImages { done, total, .. } => html! {
+            <ImportProgress id="import-images-progress" label="Storing images" unit="images"
+                done={*done} total={*total} />
+        },
         ImportStage::Applying { mode, done, total } => html! {
             <ImportProgress id="import-progress" label={match mode { ImportMode::Merge => "Merging", ImportMode::Replace => "Replacing" }}
                 done={*done} total={*total} />
@@ -160,6 +179,12 @@ pub fn ImportForm(props: &ImportFormProps) -> Html {
         ImportStage::Done(outcome) => html! {
             <div id="import-summary" role="status">
                 <p>{ summary_text(outcome) }</p>
+                if outcome.images_stored + outcome.images_present > 0 {
+                    <p id="import-images">{ format!(
+                        "{} image(s) stored ({} were on this device already).",
+                        outcome.images_stored, outcome.images_present
+                    ) }</p>
+                }
                 if let Some(problem) = backup.problem() {
                     <p role="alert" class="error">{ problem }</p>
                 }
@@ -179,7 +204,7 @@ pub fn ImportForm(props: &ImportFormProps) -> Html {
             <p class="hint">{ "A Cairn backup (JSON or YAML). You see what it would change before anything is written." }</p>
             <label for="import-file">{ "Backup file to import" }</label>
             <input type="file" id="import-file" ref={file_input} accept=".json,.yaml,.yml,application/json,application/yaml"
-                {onchange} disabled={matches!(backup.stage(), ImportStage::Applying { .. } | ImportStage::Checking { .. })} />
+                {onchange} disabled={matches!(backup.stage(), ImportStage::Applying { .. } | ImportStage::StoringImages { .. } | ImportStage::Checking { .. })} />
             { body }
         </section>
     }

@@ -5,6 +5,8 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { collectErrors, noteLoaded, serverAndBrowserPerFile, waitForStored } from './support.mjs';
+import { imageShown } from './notes-ui.mjs';
+import { png } from './png.mjs';
 
 const env = serverAndBrowserPerFile();
 const TIMEOUT = { timeout: 120_000 };
@@ -141,7 +143,7 @@ for (const format of ['JSON', 'YAML']) {
       if (format === 'JSON') {
         const parsed = JSON.parse(file.text);
         assert.equal(parsed.format, 'cairn-backup');
-        assert.equal(parsed.version, 2);
+        assert.equal(parsed.version, 3);
         assert.ok(parsed.app_version && parsed.exported_at_ms > 0);
       } else {
         assert.match(file.text, /^format: cairn-backup$/m);
@@ -166,6 +168,49 @@ for (const format of ['JSON', 'YAML']) {
     }
   });
 }
+
+test(
+  "a note's image goes into the backup and comes back, the same bytes, in a fresh browser",
+  TIMEOUT,
+  async () => {
+    const a = await freshPage('/notes');
+    const b = await freshPage('/storage');
+    try {
+      const red = png(8, 6, [200, 30, 30]);
+      await a.page.locator('#notes-empty').waitFor();
+      await a.page.getByRole('button', { name: 'New note' }).click();
+      await a.page.waitForURL(/\/notes\/[0-9a-f]{16}$/);
+      const id = new URL(a.page.url()).pathname.split('/').pop();
+      await a.page.locator('#note-title:not([disabled])').waitFor();
+      await a.page.getByLabel('Title', { exact: true }).fill('With a picture');
+      await a.page.locator('#note-images-input').setInputFiles([{ name: 'red.png', mimeType: 'image/png', buffer: red }]);
+      const stored = await waitForStored(a.page, 'notes', id, (v) => v?.title === 'With a picture' && v?.blobs?.length === 1);
+      await openStorage(a.page);
+      const file = await exportFile(a.page);
+      await a.page.locator('#export-result').getByText(/1 image\(s\)/).waitFor();
+      assert.equal(await a.page.locator('#export-left-out').count(), 0);
+      const parsed = JSON.parse(file.text);
+      assert.equal(parsed.version, 3);
+      assert.equal(parsed.blobs.length, 1);
+      assert.equal(parsed.blobs[0].hash, stored.blobs[0]);
+      assert.equal(parsed.blobs[0].type, 'image/png');
+      assert.equal(parsed.blobs[0].size, red.length);
+      assert.deepEqual(Buffer.from(parsed.blobs[0].data, 'base64'), red);
+
+      await storageLoaded(b.page);
+      await chooseFile(b.page, file);
+      await b.page.locator('#import-images-info').getByText(/It brings 1 image\(s\)/).waitFor();
+      await b.page.locator('#import-merge').click();
+      await b.page.locator('#import-images').getByText('1 image(s) stored (0 were on this device already).').waitFor();
+      await b.page.goto(`${env.server.url}/notes/${id}`);
+      await imageShown(b.page, 'red.png', 8);
+      assert.deepEqual([...a.errors, ...b.errors], []);
+    } finally {
+      await a.context.close();
+      await b.context.close();
+    }
+  },
+);
 
 test('secrets go into a backup only encrypted with a passphrase, and come back with it', TIMEOUT, async () => {
   const a = await freshPage('/settings');

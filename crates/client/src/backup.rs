@@ -3,7 +3,15 @@
 //! what a plan needs and writes what it decides.
 //!
 //! - **Export** ([`Store::export`]): every record (tombstones included) of the chosen
-//!   collections.
+//!   collections, and nothing else: what a snapshot keeps (its images stay in this
+//!   device's blob store). [`Store::export_with_blobs`] adds the images the exported live
+//!   records name ([`cairn_protocol::blobs::referenced`]): read here, or fetched from the
+//!   server through a [`BlobSource`] (the [`SyncEngine`]) when only the server has them,
+//!   with progress; an image that cannot be had is listed in [`Exported::left_out`] with
+//!   the reason, never silently dropped.
+//! - **Importing images** ([`Store::import_blobs`], before [`Store::import`]): the file's
+//!   images this device lacks are stored, marked for upload, so they reach the server
+//!   before the records that name them are pushed.
 //! - **Merge import** ([`Store::merge_records`]): each record keeps its clock and is
 //!   applied by the merge rule in one transaction per batch, with its outbox entry (so it
 //!   syncs), the clock moved past it, and a losing unsynced local change logged as a
@@ -22,14 +30,20 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use cairn_protocol::backup::{self, Backup, ImportMode, LocalChange, Plan, Validated};
+use std::future::Future;
+
+use cairn_protocol::backup::{
+    self, sha256_hex, Backup, BackupBlob, ImportMode, LocalChange, Plan, Validated,
+    MAX_BACKUP_BYTES,
+};
+use cairn_protocol::blobs::{referenced, short};
 use cairn_protocol::{Record, RecordKey};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 
 use crate::codec::now_ms;
 use crate::store::Store;
-use crate::StoreError;
+use crate::{StoreError, StoredBlob, SyncEngine};
 
 /// Records written per transaction by [`Store::import`] and [`Store::clear_collections`].
 pub const BATCH: usize = 250;
@@ -54,6 +68,60 @@ pub struct ImportSummary {
     pub skipped: usize,
     /// The records now current that changed, for the app to show.
     pub changed: Vec<Record>,
+}
+
+/// Where an export gets an image this device does not hold.
+pub trait BlobSource {
+    /// The blob `hash`, or why it cannot be had (a sentence: "not on the server").
+    fn fetch(&self, hash: &str) -> impl Future<Output = Result<StoredBlob, String>>;
+}
+
+/// The server, through the session of this engine: the blob is fetched and kept here.
+impl BlobSource for SyncEngine<'_> {
+    fn fetch(&self, hash: &str) -> impl Future<Output = Result<StoredBlob, String>> {
+        fetch_from_server(self, hash.to_owned())
+    }
+}
+
+/// An image an export could not include, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeftOut {
+    /// The image's hash.
+    pub hash: String,
+    /// `collection/id` of the first exported record naming it.
+    pub record: String,
+    /// Why, as a sentence part ("not on this device, and …").
+    pub reason: String,
+}
+
+impl std::fmt::Display for LeftOut {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "image {} of {}: {}",
+            short(&self.hash),
+            self.record,
+            self.reason
+        )
+    }
+}
+
+/// What [`Store::export_with_blobs`] wrote.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Exported {
+    /// The backup, its images included.
+    pub backup: Backup,
+    /// Images named by exported records that are not in it, with the reason.
+    pub left_out: Vec<LeftOut>,
+}
+
+/// What [`Store::import_blobs`] did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BlobsImported {
+    /// Images stored here (marked for upload).
+    pub stored: usize,
+    /// Images this device had already.
+    pub present: usize,
 }
 
 impl Store {
@@ -102,6 +170,98 @@ impl Store {
             collections,
             records,
         ))
+    }
+
+    /// A backup like [`Store::export`]'s, with the images its live records name. Each is
+    /// read from this device, or else asked of `source` (the [`SyncEngine`] of a
+    /// signed-in page: fetched from the server, and kept); one that cannot be had, or
+    /// that would make the file larger than [`MAX_BACKUP_BYTES`], is listed in
+    /// [`Exported::left_out`]. `on_progress(done, total)` counts images, once before the
+    /// first and after each.
+    pub async fn export_with_blobs<S: BlobSource>(
+        &self,
+        only: Option<&[String]>,
+        app_version: &str,
+        source: Option<&S>,
+        mut on_progress: impl FnMut(usize, usize),
+    ) -> Result<Exported, StoreError> {
+        let mut backup = self.export(only, app_version).await?;
+        let mut wanted: Vec<(String, String)> = Vec::new();
+        for record in backup.records.iter().filter(|r| !r.deleted) {
+            for hash in referenced(&record.value) {
+                if !wanted.iter().any(|(h, _)| *h == hash) {
+                    wanted.push((hash, format!("{}/{}", record.collection, record.id)));
+                }
+            }
+        }
+        let total = wanted.len();
+        on_progress(0, total);
+        // Room left in the file for images, their base64 and fields counted.
+        let mut room = MAX_BACKUP_BYTES.saturating_sub(
+            serde_json::to_string(&backup)
+                .map_err(|e| StoreError::Encode(e.to_string()))?
+                .len()
+                .saturating_mul(2),
+        );
+        let mut left_out = Vec::new();
+        for (done, (hash, record)) in wanted.into_iter().enumerate() {
+            let entry =
+                blob_bytes_for_export(self, source, &hash)
+                    .await
+                    .and_then(|(name, mime, bytes)| {
+                        let cost = bytes.len().div_ceil(3) * 4 + name.len() + mime.len() + 200;
+                        if cost > room {
+                            return Err(format!(
+                                "the file would be larger than the {} MB a backup may be",
+                                MAX_BACKUP_BYTES / (1024 * 1024)
+                            ));
+                        }
+                        room -= cost;
+                        Ok(BackupBlob::new(&name, &mime, &bytes))
+                    });
+            match entry {
+                Ok(entry) => backup.blobs.push(entry),
+                Err(reason) => left_out.push(LeftOut {
+                    hash,
+                    record,
+                    reason,
+                }),
+            }
+            on_progress(done + 1, total);
+        }
+        Ok(Exported { backup, left_out })
+    }
+
+    /// Stores the images of a file this device lacks, each marked for upload (so they
+    /// reach the server before the records naming them are pushed), calling
+    /// `on_progress(done, total)` once before the first and after each. Run it before
+    /// [`Store::import`] of the same `plan`; refuses a plan that cannot be applied, and
+    /// writes nothing then. Running it again after a failure part-way completes it.
+    pub async fn import_blobs(
+        &self,
+        plan: &Plan,
+        blobs: &[BackupBlob],
+        mut on_progress: impl FnMut(usize, usize),
+    ) -> Result<BlobsImported, StoreError> {
+        if !plan.can_apply() {
+            return Err(StoreError::Encode(format!(
+                "the backup has {} invalid record(s); nothing was imported",
+                plan.rejected.len()
+            )));
+        }
+        let held: BTreeSet<String> = self.blob_ids().await?.into_iter().collect();
+        let mut summary = BlobsImported::default();
+        on_progress(0, blobs.len());
+        for (done, blob) in blobs.iter().enumerate() {
+            if held.contains(&blob.hash) {
+                summary.present += 1;
+            } else {
+                store_imported_blob(self, blob).await?;
+                summary.stored += 1;
+            }
+            on_progress(done + 1, blobs.len());
+        }
+        Ok(summary)
     }
 
     /// The dry run: what importing `validated` in `mode` would do here. Writes nothing.
@@ -211,6 +371,70 @@ pub struct Merged {
     pub changed: Vec<Record>,
     /// Unsynced local changes that lost and went to the conflict log.
     pub conflicts: usize,
+}
+
+/// The name, type and bytes of the blob `hash` for an export: this device's copy, or
+/// `source`'s; checked against the hash. Integration point with the blob store: the
+/// only place an export reads a blob.
+async fn blob_bytes_for_export<S: BlobSource>(
+    store: &Store,
+    source: Option<&S>,
+    hash: &str,
+) -> Result<(String, String, Vec<u8>), String> {
+    let local = store
+        .get_blob(hash)
+        .await
+        .map_err(|e| format!("this device could not read it: {e}"))?;
+    let stored = match (local, source) {
+        (Some(stored), _) => stored,
+        (None, Some(source)) => source
+            .fetch(hash)
+            .await
+            .map_err(|e| format!("not on this device, and not from the server: {e}"))?,
+        (None, None) => {
+            return Err("not on this device (sign in to fetch it from the server)".into())
+        }
+    };
+    let bytes = blob_bytes(&stored.blob).await?;
+    if sha256_hex(&bytes) != hash {
+        return Err("the copy here is damaged (its bytes do not match its hash)".into());
+    }
+    Ok((stored.name, stored.mime, bytes))
+}
+
+/// Stores an image of an imported file here, marked for upload. Integration point with
+/// the blob store: the only place an import writes a blob.
+async fn store_imported_blob(store: &Store, blob: &BackupBlob) -> Result<(), StoreError> {
+    let bytes = blob.bytes().map_err(StoreError::Encode)?;
+    let options = web_sys::BlobPropertyBag::new();
+    options.set_type(&blob.mime);
+    let parts = js_sys::Array::of1(&js_sys::Uint8Array::from(bytes.as_slice()));
+    let js_blob = web_sys::Blob::new_with_u8_array_sequence_and_options(&parts, &options)
+        .map_err(|e| StoreError::Encode(format!("the image could not be made: {e:?}")))?;
+    // Stored under the hash of its bytes, marked for upload: the server gets it before
+    // the records that name it.
+    let stored = store.put_blob(&blob.name, &js_blob).await?;
+    if stored.id != blob.hash {
+        return Err(StoreError::Encode(format!(
+            "the image {} was stored as {}: its bytes do not match its hash",
+            cairn_protocol::blobs::short(&blob.hash),
+            cairn_protocol::blobs::short(&stored.id)
+        )));
+    }
+    Ok(())
+}
+
+/// Gets `hash` from the server through `engine`'s session (kept here).
+async fn fetch_from_server(engine: &SyncEngine<'_>, hash: String) -> Result<StoredBlob, String> {
+    engine.fetch_blob(&hash).await.map_err(|e| e.to_string())
+}
+
+/// The bytes of `blob`.
+async fn blob_bytes(blob: &web_sys::Blob) -> Result<Vec<u8>, String> {
+    let buffer = JsFuture::from(blob.array_buffer())
+        .await
+        .map_err(|e| format!("its bytes could not be read: {e:?}"))?;
+    Ok(js_sys::Uint8Array::new(&buffer).to_vec())
 }
 
 /// The text of `file`, a `File` (or any `Blob`) the user chose.

@@ -1,12 +1,18 @@
 //! Export to a file and import from one: choose → validate → dry run → merge or replace
-//! (in batches, with progress) → summary. The format, validation and planning are in
-//! `cairn_protocol::backup`; the store work in `cairn_client::backup`.
+//! (images first, then records in batches, with progress) → summary. The format,
+//! validation and planning are in `cairn_protocol::backup`; the store work in
+//! `cairn_client::backup`.
+//!
+//! An export carries the images its records name: this device's, and (inside a
+//! [`SyncProvider`](crate::SyncProvider), signed in) those only the server has, fetched
+//! for it; how many of how many is [`BackupHandle::export_progress`], and an image that
+//! could not be had is listed in [`BackupHandle::export_left_out`].
 
 use std::rc::Rc;
 
-use cairn_client::backup::{download_text, read_file_text};
+use cairn_client::backup::{download_text, read_file_text, Exported};
 use cairn_client::secrets::decrypt_from_backup;
-use cairn_client::SecretError;
+use cairn_client::{SecretError, SyncEngine};
 use cairn_protocol::backup::{self, Backup, FileFormat, ImportMode, Plan, Validated};
 use wasm_bindgen::JsValue;
 use yew::platform::spawn_local;
@@ -14,6 +20,7 @@ use yew::prelude::*;
 
 use crate::persistence::{use_persistence, Persistence};
 use crate::use_storage::announce;
+use crate::use_sync::SyncContext;
 
 /// What to export.
 ///
@@ -86,6 +93,15 @@ pub enum ImportStage {
     },
     /// Validated: the dry-run report, waiting for the user's choice.
     Ready(Rc<ReadyImport>),
+    /// Storing the file's images (before its records, so they are uploaded first).
+    StoringImages {
+        /// Merging or replacing.
+        mode: ImportMode,
+        /// Images stored (or found here already) so far.
+        done: usize,
+        /// Images in the file.
+        total: usize,
+    },
     /// Writing, batch by batch.
     Applying {
         /// Merging or replacing.
@@ -121,6 +137,11 @@ pub struct ImportOutcome {
     /// Secrets restored (`None`: the file had none; `Some(0)` with secrets in the file:
     /// no passphrase was given).
     pub secrets: Option<usize>,
+    /// Images of the file stored here (they are uploaded before the records naming
+    /// them are pushed).
+    pub images_stored: usize,
+    /// Images of the file this device had already.
+    pub images_present: usize,
 }
 
 /// The handle returned by [`use_backup`].
@@ -151,6 +172,13 @@ pub struct BackupHandle {
     problem: UseStateHandle<Option<String>>,
     exporting: UseStateHandle<bool>,
     export_result: UseStateHandle<Option<Result<String, String>>>,
+    /// Images put into the running export so far, of how many.
+    export_progress: UseStateHandle<Option<(usize, usize)>>,
+    /// Images the last export could not include, each a sentence.
+    export_left_out: UseStateHandle<Rc<Vec<String>>>,
+    /// The sync context, when inside a `SyncProvider`: an export fetches images only the
+    /// server has through it.
+    sync: Option<SyncContext>,
 }
 
 impl BackupHandle {
@@ -201,6 +229,32 @@ impl BackupHandle {
         self.export_result.as_ref()
     }
 
+    /// While an export runs: how many of the images it carries are in it so far, of how
+    /// many (`None` before it knows, and when no export runs).
+    ///
+    /// ```no_run
+    /// # fn run(backup: cairn_yew::BackupHandle) {
+    /// if let Some((done, total)) = backup.export_progress() {
+    ///     gloo::console::log!(format!("images {done} of {total}"));
+    /// }
+    /// # }
+    /// ```
+    pub fn export_progress(&self) -> Option<(usize, usize)> {
+        *self.export_progress
+    }
+
+    /// The images the last export could not include (not on this device, and the server
+    /// could not give them), each a sentence naming the image, its record and why.
+    ///
+    /// ```no_run
+    /// # fn run(backup: cairn_yew::BackupHandle) {
+    /// for problem in backup.export_left_out() { gloo::console::warn!(problem.clone()); }
+    /// # }
+    /// ```
+    pub fn export_left_out(&self) -> &[String] {
+        &self.export_left_out
+    }
+
     /// Writes a backup file and offers it as a download. `on_done(exported_at_ms)` runs
     /// after a successful export.
     ///
@@ -215,9 +269,23 @@ impl BackupHandle {
         let this = self.clone();
         this.exporting.set(true);
         this.export_result.set(None);
+        this.export_progress.set(None);
+        this.export_left_out.set(Rc::default());
         spawn_local(async move {
-            let result = export(&this.persistence, &request).await;
+            let progress = {
+                let handle = this.export_progress.clone();
+                move |done, total| handle.set(Some((done, total)))
+            };
+            let result = export(
+                &this.persistence,
+                this.sync.as_ref(),
+                &request,
+                progress,
+                &this.export_left_out,
+            )
+            .await;
             this.exporting.set(false);
+            this.export_progress.set(None);
             if let Ok((_, at)) = &result {
                 on_done.emit(*at);
             }
@@ -279,7 +347,8 @@ impl BackupHandle {
 
     /// Imports the ready file by `mode`. With secrets in the file and a `passphrase`,
     /// they are decrypted first (a wrong passphrase stops everything before any write)
-    /// and restored after the records.
+    /// and restored after the records. The file's images are stored first (marked for
+    /// upload, so they reach the server before the records naming them).
     ///
     /// ```no_run
     /// # fn run(backup: cairn_yew::BackupHandle) {
@@ -315,7 +384,23 @@ impl BackupHandle {
                 ImportMode::Merge => &ready.merge,
                 ImportMode::Replace => &ready.replace,
             };
-            let outcome = run_import(&this.persistence, plan, &this.stage).await;
+            let images = {
+                let stage = this.stage.clone();
+                move |done, total| stage.set(ImportStage::StoringImages { mode, done, total })
+            };
+            let blobs = &ready.validated.backup.blobs;
+            let outcome = match this.persistence.store().import_blobs(plan, blobs, images).await {
+                Ok(images) => run_import(&this.persistence, plan, &this.stage)
+                    .await
+                    .map(|o| ImportOutcome {
+                        images_stored: images.stored,
+                        images_present: images.present,
+                        ..o
+                    }),
+                Err(e) => Err(format!(
+                    "Importing stopped while storing the images: {e}. No record was written; importing the file again completes it."
+                )),
+            };
             let stage = match outcome {
                 Ok(mut outcome) => {
                     if let Some(entries) = secrets {
@@ -368,6 +453,8 @@ pub(crate) async fn run_import(
                 conflicts: summary.conflicts,
                 skipped: summary.skipped,
                 secrets: None,
+                images_stored: 0,
+                images_present: 0,
             };
             announce(persistence, summary.changed);
             Ok(outcome)
@@ -378,13 +465,30 @@ pub(crate) async fn run_import(
     }
 }
 
+/// The server of `sync`'s provider (`""`: the page's own origin).
+fn sync_server(sync: &SyncContext) -> String {
+    sync.controller.server().to_owned()
+}
+
 async fn export(
     persistence: &Persistence,
+    sync: Option<&SyncContext>,
     request: &ExportRequest,
+    progress: impl FnMut(usize, usize),
+    left_out_to: &UseStateHandle<Rc<Vec<String>>>,
 ) -> Result<(String, u64), String> {
     let store = persistence.store();
-    let mut backup = store
-        .export(request.collections.as_deref(), persistence.app_version())
+    let engine = sync.map(|sync| SyncEngine::new(store, sync_server(sync)));
+    let Exported {
+        mut backup,
+        left_out,
+    } = store
+        .export_with_blobs(
+            request.collections.as_deref(),
+            persistence.app_version(),
+            engine.as_ref(),
+            progress,
+        )
         .await
         .map_err(|e| format!("Export failed: {e}"))?;
     if let Some(passphrase) = &request.passphrase {
@@ -404,9 +508,20 @@ async fn export(
         Some(s) => format!(" and {} encrypted secret(s)", s.count),
         None => String::new(),
     };
+    let images = match (backup.blobs.len(), left_out.len()) {
+        (0, 0) => String::new(),
+        (n, 0) => format!(", {n} image(s)"),
+        (n, missing) => format!(", {n} image(s) ({missing} could not be included)"),
+    };
+    left_out_to.set(Rc::new(
+        left_out
+            .iter()
+            .map(|l| capitalised(&l.to_string()))
+            .collect(),
+    ));
     Ok((
         format!(
-            "Saved {name}: {} record(s){secrets}, {}.",
+            "Saved {name}: {} record(s){images}{secrets}, {}.",
             backup.records.len(),
             human_bytes(text.len() as f64)
         ),
@@ -486,5 +601,8 @@ pub fn use_backup() -> BackupHandle {
         problem: use_state(|| None),
         exporting: use_state(|| false),
         export_result: use_state(|| None),
+        export_progress: use_state(|| None),
+        export_left_out: use_state(Rc::default),
+        sync: use_context::<SyncContext>(),
     }
 }

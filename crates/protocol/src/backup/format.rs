@@ -1,18 +1,23 @@
 //! The backup file's types and constants, and how a backup is written: [`Backup`] (the
-//! current version), its [`EncryptedSecrets`], the two encodings ([`FileFormat`]) and
-//! [`BackupError`], every reason a file is refused.
+//! current version), its [`EncryptedSecrets`] and [`BackupBlob`]s, the two encodings
+//! ([`FileFormat`]) and [`BackupError`], every reason a file is refused.
 
 use base64::Engine;
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
 use crate::record::Record;
 
 /// The `format` of every Cairn backup.
 pub const FORMAT: &str = "cairn-backup";
 /// The format version this build writes.
-pub const VERSION: u32 = 2;
-/// Largest backup file read, in bytes.
-pub const MAX_BACKUP_BYTES: usize = 32 * 1024 * 1024;
+pub const VERSION: u32 = 3;
+/// Largest backup file read, in bytes (its images, in base64, count).
+pub const MAX_BACKUP_BYTES: usize = 256 * 1024 * 1024;
+/// Longest file name of an image in a backup, in characters.
+pub const MAX_BLOB_NAME_CHARS: usize = 1024;
+/// Longest MIME type of an image in a backup, in characters.
+pub const MAX_BLOB_TYPE_CHARS: usize = 255;
 /// Most records in one backup.
 pub const MAX_BACKUP_RECORDS: usize = 100_000;
 /// The key derivation of [`EncryptedSecrets`].
@@ -79,7 +84,62 @@ pub struct Backup {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secrets: Option<EncryptedSecrets>,
     pub records: Vec<Record>,
+    /// The images (blobs) the live records name ([`crate::blobs::referenced`]), each
+    /// once, in the order first named; absent when there are none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub blobs: Vec<BackupBlob>,
     pub end_of_backup: bool,
+}
+
+/// One image (blob) in a backup: its bytes in standard base64, named by their SHA-256.
+/// [`parse()`](super::parse()) checks every one: a well-formed hash, base64 that decodes
+/// to `size` bytes whose SHA-256 is the hash.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BackupBlob {
+    /// The SHA-256 of the bytes, 64 lowercase hex digits ([`crate::blobs::is_hash`]).
+    pub hash: String,
+    /// The file name it was added with (may be empty).
+    #[serde(default)]
+    pub name: String,
+    /// Its MIME type, e.g. `image/png` (may be empty).
+    #[serde(rename = "type", default)]
+    pub mime: String,
+    /// Its size in bytes.
+    pub size: u64,
+    /// The bytes, standard base64 with padding.
+    pub data: String,
+}
+
+impl BackupBlob {
+    /// The entry for `bytes`, named by their hash.
+    pub fn new(name: &str, mime: &str, bytes: &[u8]) -> BackupBlob {
+        BackupBlob {
+            hash: sha256_hex(bytes),
+            name: name.to_owned(),
+            mime: mime.to_owned(),
+            size: bytes.len() as u64,
+            data: to_base64(bytes),
+        }
+    }
+
+    /// The bytes (decoded from `data`; not checked against the hash, which
+    /// [`parse()`](super::parse()) has done for a parsed file).
+    pub fn bytes(&self) -> Result<Vec<u8>, String> {
+        from_base64(&self.data)
+    }
+}
+
+/// The SHA-256 of `bytes` as 64 lowercase hex digits: a blob's hash.
+///
+/// ```
+/// use cairn_protocol::backup::sha256_hex;
+/// assert_eq!(sha256_hex(b"test"), "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08");
+/// ```
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// Secrets in a backup: a JSON list of [`SecretEntry`], AES-256-GCM encrypted with a key
@@ -128,6 +188,7 @@ impl Backup {
             record_count: records.len(),
             secrets: None,
             records,
+            blobs: Vec::new(),
             end_of_backup: true,
         }
     }
@@ -213,7 +274,8 @@ mod tests {
         let text = sample().to_text(FileFormat::Json).unwrap();
         let v: Value = serde_json::from_str(&text).unwrap();
         assert_eq!(v["format"], "cairn-backup");
-        assert_eq!(v["version"], 2);
+        assert_eq!(v["version"], 3);
+        assert!(v.get("blobs").is_none(), "no images, no field");
         assert_eq!(v["app_version"], "0.1.0");
         assert_eq!(v["exported_at_ms"], NOW);
     }

@@ -15,10 +15,16 @@ struct Migration {
 }
 
 /// Every migration, in order.
-const MIGRATIONS: &[Migration] = &[Migration {
-    to: 2,
-    run: v1_to_v2,
-}];
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        to: 2,
+        run: v1_to_v2,
+    },
+    Migration {
+        to: 3,
+        run: v2_to_v3,
+    },
+];
 
 /// Brings `document`, a backup of version `from` (1 to the current one), to the current
 /// version, one step at a time. A document that is not what its version says is
@@ -74,6 +80,15 @@ fn v1_to_v2(v1: Value) -> Result<Value, String> {
     }))
 }
 
+/// Version 2 → 3: images (`blobs`) may follow the records; a version 2 file has none.
+fn v2_to_v3(v2: Value) -> Result<Value, String> {
+    let Value::Object(mut v2) = v2 else {
+        return Err("not an object".into());
+    };
+    v2.insert("version".into(), json!(3));
+    Ok(Value::Object(v2))
+}
+
 /// A v1 document holding `records`, as Cairn's first exports were (for tests and tools).
 pub fn to_v1(app_version: &str, exported_at_ms: u64, records: &[Record]) -> Value {
     let mut data: BTreeMap<String, Vec<Value>> = BTreeMap::new();
@@ -122,5 +137,21 @@ mod tests {
             parse(&broken.to_string(), NOW),
             Err(BackupError::Malformed(_))
         ));
+    }
+
+    #[test]
+    fn version_2_is_migrated_without_images() {
+        let backup = sample();
+        let mut v2 = serde_json::to_value(&backup).unwrap();
+        v2["version"] = json!(2);
+        for text in [
+            serde_json::to_string(&v2).unwrap(),
+            serde_norway::to_string(&v2).unwrap(),
+        ] {
+            let parsed = parse(&text, NOW).unwrap();
+            assert_eq!(parsed.migrated_from, Some(2));
+            assert_eq!(parsed.backup, backup);
+            assert!(parsed.backup.blobs.is_empty());
+        }
     }
 }

@@ -1,7 +1,7 @@
 //! The backup file: what an export writes and an import reads, and the pure half of
 //! importing: validation, migration of older versions, and the dry-run plan.
 //!
-//! # The format (`cairn-backup`, version 2)
+//! # The format (`cairn-backup`, version 3)
 //!
 //! A JSON or YAML document (the same fields in both):
 //!
@@ -16,10 +16,12 @@
 //! | `record_count` | how many records follow (a cut-off file is noticed) |
 //! | `secrets` | optional: the secrets, encrypted with a passphrase ([`EncryptedSecrets`]) |
 //! | `records` | every [`Record`](crate::Record), tombstones included, in key order |
+//! | `blobs` | optional: the images the live records name ([`crate::blobs::referenced`]), each once ([`BackupBlob`]: `{hash, name, type, size, data}`, `data` the bytes in standard base64) |
 //! | `end_of_backup` | `true`, the last field: a file cut off anywhere before it is refused |
 //!
 //! Version 1 grouped records by collection (`data: {collection: [{id, value, hlc,
 //! deleted}]}`), named the time `exported_at` and had no count, end marker or secrets.
+//! Version 2 had no `blobs`: a note's images stayed on the device that took them.
 //! [`parse()`] migrates it (and every later version) step by step to the current one.
 //!
 //! # Importing
@@ -27,23 +29,29 @@
 //! [`parse()`] refuses a file that is not a complete, well-formed backup of a version this
 //! build knows ([`BackupError`]), and checks every record with
 //! [`limits::check_record`](crate::limits::check_record); invalid records are listed in
-//! [`Validated::rejected`]. [`plan()`] then says, for each record, what an import would do
-//! by the merge rule ([`crate::merge`](mod@crate::merge)) — nothing is written by this
-//! module. A file with any rejected record must not be applied at all
-//! ([`Plan::can_apply`]).
+//! [`Validated::rejected`]. Every image is checked too (a well-formed hash, base64 that
+//! decodes, `size` bytes whose SHA-256 is the hash, at most
+//! [`MAX_BLOB_BYTES`](crate::blobs::MAX_BLOB_BYTES)); a damaged one is listed in
+//! [`Validated::rejected_blobs`] with the reason and left out, while the records are
+//! kept. [`plan()`] then says, for each record, what an import would do by the merge rule
+//! ([`crate::merge`](mod@crate::merge)), and how many images the file brings — nothing
+//! is written by this module. A file with any rejected record must not be applied at all
+//! ([`Plan::can_apply`]); a rejected image does not stop it.
 //!
 //! # Layout
-//! - `format`: the file's types ([`Backup`], [`EncryptedSecrets`], [`FileFormat`],
-//!   [`BackupError`]), its constants and how a backup is written ([`Backup::to_text`]).
+//! - `format`: the file's types ([`Backup`], [`EncryptedSecrets`], [`BackupBlob`],
+//!   [`FileFormat`], [`BackupError`]), its constants and how a backup is written
+//!   ([`Backup::to_text`]).
 //! - `parse`: reading a file ([`parse()`]): size, truncation, format and version checks,
-//!   then every record's ([`Validated`], [`Rejected`]).
-//! - `migrate`: the steps from each older version to the current one (version 1 → 2),
-//!   and a writer of version 1 documents for tests ([`to_v1`]).
+//!   then every record's and every image's ([`Validated`], [`Rejected`],
+//!   [`RejectedBlob`]).
+//! - `migrate`: the steps from each older version to the current one (1 → 2 → 3), and a
+//!   writer of version 1 documents for tests ([`to_v1`]).
 //! - `plan`: the dry run of an import ([`plan()`], [`Plan`]) and the writes it makes
 //!   ([`merge_writes`], [`replace_changes`]).
 //!
-//! Behind the crate's `backup` feature (it brings the YAML and base64 dependencies): the
-//! server does not need it.
+//! Behind the crate's `backup` feature (it brings the YAML, base64 and SHA-256
+//! dependencies): the server does not need it.
 
 mod format;
 mod migrate;
@@ -51,12 +59,13 @@ mod parse;
 mod plan;
 
 pub use format::{
-    from_base64, to_base64, Backup, BackupError, EncryptedSecrets, FileFormat, SecretEntry, CIPHER,
-    FORMAT, IV_BYTES, KDF, KDF_ITERATIONS, MAX_BACKUP_BYTES, MAX_BACKUP_RECORDS,
-    MAX_KDF_ITERATIONS, MIN_KDF_ITERATIONS, SALT_BYTES, VERSION,
+    from_base64, sha256_hex, to_base64, Backup, BackupBlob, BackupError, EncryptedSecrets,
+    FileFormat, SecretEntry, CIPHER, FORMAT, IV_BYTES, KDF, KDF_ITERATIONS, MAX_BACKUP_BYTES,
+    MAX_BACKUP_RECORDS, MAX_BLOB_NAME_CHARS, MAX_BLOB_TYPE_CHARS, MAX_KDF_ITERATIONS,
+    MIN_KDF_ITERATIONS, SALT_BYTES, VERSION,
 };
 pub use migrate::to_v1;
-pub use parse::{parse, Rejected, Validated};
+pub use parse::{parse, Rejected, RejectedBlob, Validated};
 pub use plan::{
     merge_writes, plan, replace_changes, Action, ImportMode, LocalChange, Plan, PlanCounts,
     PlanItem,

@@ -1,7 +1,7 @@
 //! Reading a backup file: [`parse()`] checks its size, that it is complete, that it is a
 //! Cairn backup of a version this build knows (migrating an older one, see
-//! [`super::migrate`]), and then every record, keeping the valid ones ([`Validated`]) and
-//! listing the others ([`Rejected`]).
+//! [`super::migrate`]), and then every record and every image, keeping the valid ones
+//! ([`Validated`]) and listing the others ([`Rejected`], [`RejectedBlob`]).
 
 use std::collections::BTreeSet;
 
@@ -9,11 +9,12 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::format::{
-    from_base64, Backup, BackupError, EncryptedSecrets, FileFormat, CIPHER, FORMAT, IV_BYTES, KDF,
-    MAX_BACKUP_BYTES, MAX_BACKUP_RECORDS, MAX_KDF_ITERATIONS, MIN_KDF_ITERATIONS, SALT_BYTES,
-    VERSION,
+    from_base64, sha256_hex, Backup, BackupBlob, BackupError, EncryptedSecrets, FileFormat, CIPHER,
+    FORMAT, IV_BYTES, KDF, MAX_BACKUP_BYTES, MAX_BACKUP_RECORDS, MAX_BLOB_NAME_CHARS,
+    MAX_BLOB_TYPE_CHARS, MAX_KDF_ITERATIONS, MIN_KDF_ITERATIONS, SALT_BYTES, VERSION,
 };
 use super::migrate::migrate;
+use crate::blobs::{is_hash, short, MAX_BLOB_BYTES};
 use crate::limits::{check_collection, check_record};
 use crate::record::Record;
 
@@ -36,14 +37,43 @@ impl std::fmt::Display for Rejected {
     }
 }
 
-/// A parsed backup: its valid records, and those rejected.
+/// An image of the file that cannot be imported, and why. Unlike a rejected record it
+/// does not stop the import: the records are imported, and the image is left out (a
+/// record naming it shows it once it comes from the server, or a placeholder).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RejectedBlob {
+    /// Its position in the file's images (0-based).
+    pub index: usize,
+    /// The hash it is named by, when it has one as a string.
+    pub hash: Option<String>,
+    pub reason: String,
+}
+
+impl std::fmt::Display for RejectedBlob {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.hash {
+            Some(hash) => write!(
+                f,
+                "image {} ({}): {}",
+                self.index + 1,
+                short(hash),
+                self.reason
+            ),
+            None => write!(f, "image {}: {}", self.index + 1, self.reason),
+        }
+    }
+}
+
+/// A parsed backup: its valid records and images, and those rejected.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Validated {
-    /// The backup, of the current version, holding only the valid records.
+    /// The backup, of the current version, holding only the valid records and images.
     pub backup: Backup,
     /// The version the file had, when it was migrated from an older one.
     pub migrated_from: Option<u32>,
     pub rejected: Vec<Rejected>,
+    /// Images left out: the records are imported without them.
+    pub rejected_blobs: Vec<RejectedBlob>,
 }
 
 /// The header of a current-version backup, records not yet decoded.
@@ -57,6 +87,8 @@ struct RawBackup {
     #[serde(default)]
     secrets: Option<EncryptedSecrets>,
     records: Option<Vec<Value>>,
+    #[serde(default)]
+    blobs: Vec<Value>,
     #[serde(default)]
     end_of_backup: bool,
 }
@@ -162,6 +194,7 @@ pub fn parse(text: &str, now_ms: u64) -> Result<Validated, BackupError> {
         }
         records.push(record);
     }
+    let (blobs, rejected_blobs) = check_blobs(raw.blobs);
     let mut collections = raw.collections;
     collections.extend(records.iter().map(|r| r.collection.clone()));
     collections.sort();
@@ -177,11 +210,75 @@ pub fn parse(text: &str, now_ms: u64) -> Result<Validated, BackupError> {
             record_count: records.len(),
             secrets: raw.secrets,
             records,
+            blobs,
             end_of_backup: true,
         },
         migrated_from: (from < VERSION).then_some(from),
         rejected,
+        rejected_blobs,
     })
+}
+
+/// Checks every image entry: the valid ones, and the others with the reason.
+fn check_blobs(raw: Vec<Value>) -> (Vec<BackupBlob>, Vec<RejectedBlob>) {
+    let mut blobs: Vec<BackupBlob> = Vec::with_capacity(raw.len());
+    let mut rejected = Vec::new();
+    let mut seen = BTreeSet::new();
+    for (index, raw) in raw.into_iter().enumerate() {
+        let hash = raw.get("hash").and_then(Value::as_str).map(str::to_owned);
+        let blob = serde_json::from_value::<BackupBlob>(raw)
+            .map_err(|e| format!("not a valid image entry: {e}"))
+            .and_then(check_blob);
+        match blob {
+            Ok(blob) if !seen.insert(blob.hash.clone()) => rejected.push(RejectedBlob {
+                index,
+                hash,
+                reason: "appears more than once in the file".into(),
+            }),
+            Ok(blob) => blobs.push(blob),
+            Err(reason) => rejected.push(RejectedBlob {
+                index,
+                hash,
+                reason,
+            }),
+        }
+    }
+    (blobs, rejected)
+}
+
+/// One image entry, or why it cannot be imported.
+fn check_blob(blob: BackupBlob) -> Result<BackupBlob, String> {
+    if !is_hash(&blob.hash) {
+        return Err("its hash is not 64 lowercase hex digits".into());
+    }
+    if blob.size > MAX_BLOB_BYTES {
+        return Err(format!(
+            "it is {} bytes; images of up to {MAX_BLOB_BYTES} bytes are kept",
+            blob.size
+        ));
+    }
+    if blob.name.chars().count() > MAX_BLOB_NAME_CHARS {
+        return Err(format!(
+            "its file name is longer than {MAX_BLOB_NAME_CHARS} characters"
+        ));
+    }
+    if blob.mime.chars().count() > MAX_BLOB_TYPE_CHARS || blob.mime.chars().any(char::is_control) {
+        return Err("its type is not a MIME type".into());
+    }
+    let bytes = blob
+        .bytes()
+        .map_err(|e| format!("its data cannot be decoded: {e}"))?;
+    if bytes.len() as u64 != blob.size {
+        return Err(format!(
+            "its data is {} bytes, not the {} its size says",
+            bytes.len(),
+            blob.size
+        ));
+    }
+    if sha256_hex(&bytes) != blob.hash {
+        return Err("its data does not match its hash (the image is damaged)".into());
+    }
+    Ok(blob)
 }
 
 fn read_document(text: &str) -> Result<Value, BackupError> {
@@ -434,6 +531,145 @@ mod tests {
         assert_eq!(plan.counts.rejected, 7);
     }
 
+    fn with_images() -> Backup {
+        let mut b = sample();
+        b.blobs = vec![
+            BackupBlob::new(
+                "a.png",
+                "image/png",
+                &[0x89, b'P', b'N', b'G', 0, 1, 2, 255],
+            ),
+            BackupBlob::new("", "", b""),
+            BackupBlob::new("été \"x\".jpg", "image/jpeg", &[7; 1000]),
+        ];
+        b
+    }
+
+    #[test]
+    fn images_round_trip_in_json_and_yaml() {
+        let backup = with_images();
+        for format in [FileFormat::Json, FileFormat::Yaml] {
+            let text = backup.to_text(format).unwrap();
+            let parsed = parse(&text, NOW).unwrap();
+            assert!(
+                parsed.rejected_blobs.is_empty(),
+                "{:?}",
+                parsed.rejected_blobs
+            );
+            assert_eq!(parsed.backup, backup, "{format:?}:\n{text}");
+            assert_eq!(parsed.backup.blobs[2].bytes().unwrap(), vec![7; 1000]);
+        }
+        let v: Value = serde_json::from_str(&backup.to_text(FileFormat::Json).unwrap()).unwrap();
+        let first = &v["blobs"][0];
+        assert_eq!(first["type"], "image/png");
+        assert_eq!(first["size"], 8);
+        assert_eq!(first["data"], "iVBORwABAv8=");
+        assert_eq!(
+            first["hash"],
+            sha256_hex(&[0x89, b'P', b'N', b'G', 0, 1, 2, 255])
+        );
+    }
+
+    #[test]
+    fn a_damaged_image_is_rejected_with_its_reason_and_the_records_kept() {
+        let good = BackupBlob::new("ok.png", "image/png", b"fine");
+        let other = BackupBlob::new("x", "image/png", b"other bytes");
+        let mut v: Value = serde_json::to_value(sample()).unwrap();
+        let mut entries = vec![serde_json::to_value(&good).unwrap()];
+        let mut broken = |f: &dyn Fn(&mut Value)| {
+            let mut e = serde_json::to_value(&other).unwrap();
+            f(&mut e);
+            entries.push(e);
+        };
+        broken(&|e| e["hash"] = json!("ABC"));
+        broken(&|e| e["data"] = json!("!!not base64!!"));
+        broken(&|e| e["size"] = json!(3));
+        broken(&|e| e["hash"] = json!(sha256_hex(b"something else")));
+        broken(&|e| e["size"] = json!(MAX_BLOB_BYTES + 1));
+        broken(&|e| e["type"] = json!("image/png\nX-Evil: 1"));
+        broken(&|e| e["name"] = json!("n".repeat(MAX_BLOB_NAME_CHARS + 1)));
+        broken(&|e| {
+            e.as_object_mut().unwrap().remove("data");
+        });
+        entries.push(serde_json::to_value(&good).unwrap());
+        v["blobs"] = json!(entries);
+        for format in [FileFormat::Json, FileFormat::Yaml] {
+            let text = match format {
+                FileFormat::Json => v.to_string(),
+                FileFormat::Yaml => serde_norway::to_string(&v).unwrap(),
+            };
+            let parsed = parse(&text, NOW).unwrap();
+            assert_eq!(
+                parsed.backup.records,
+                sample().records,
+                "the records are kept"
+            );
+            assert!(parsed.rejected.is_empty());
+            assert_eq!(parsed.backup.blobs, vec![good.clone()]);
+            let reasons: Vec<String> = parsed
+                .rejected_blobs
+                .iter()
+                .map(ToString::to_string)
+                .collect();
+            let expect = [
+                "image 2 (ABC…): its hash is not 64 lowercase hex digits",
+                "image 3 (",
+                "image 4 (",
+                "image 5 (",
+                "image 6 (",
+                "image 7 (",
+                "image 8 (",
+                "image 9 (",
+                "image 10 (",
+            ];
+            let parts = [
+                "hash is not",
+                "cannot be decoded",
+                "not the 3 its size says",
+                "does not match its hash",
+                "images of up to 10485760 bytes",
+                "not a MIME type",
+                "file name is longer",
+                "not a valid image entry",
+                "more than once",
+            ];
+            assert_eq!(reasons.len(), expect.len(), "{reasons:#?}");
+            for ((reason, start), part) in reasons.iter().zip(expect).zip(parts) {
+                assert!(
+                    reason.starts_with(start) && reason.contains(part),
+                    "{reason}: {part}"
+                );
+            }
+            let p = plan(
+                &parsed,
+                &BTreeMap::new(),
+                &BTreeSet::new(),
+                ImportMode::Merge,
+            );
+            assert!(p.can_apply(), "a damaged image does not stop the import");
+            assert_eq!((p.counts.blobs, p.counts.rejected_blobs), (1, 9));
+            assert_eq!(p.rejected_blobs.len(), 9);
+        }
+    }
+
+    #[test]
+    fn a_file_cut_among_its_images_is_refused() {
+        let mut b = with_images();
+        b.blobs
+            .push(BackupBlob::new("big", "image/png", &[1; 30_000]));
+        for format in [FileFormat::Json, FileFormat::Yaml] {
+            let text = b.to_text(format).unwrap();
+            let start = text.find("blobs").unwrap();
+            for cut in [start + 10, (start + text.len()) / 2, text.len() - 30] {
+                let err = parse(&text[..cut], NOW).unwrap_err();
+                assert!(
+                    matches!(err, BackupError::Truncated(_) | BackupError::Syntax { .. }),
+                    "{format:?} cut at {cut}: {err}"
+                );
+            }
+        }
+    }
+
     mod round_trip {
         use super::*;
         use proptest::prelude::*;
@@ -485,6 +721,42 @@ mod tests {
                         Record::new(RecordKey::new(c, id), value, hlc)
                     }
                 })
+        }
+
+        fn arb_blob() -> impl Strategy<Value = BackupBlob> {
+            (
+                ".{0,16}",
+                prop_oneof![
+                    Just("image/png"),
+                    Just("image/jpeg"),
+                    Just(""),
+                    Just("a/b; c=d")
+                ],
+                prop::collection::vec(any::<u8>(), 0..300),
+            )
+                .prop_map(|(name, mime, bytes)| BackupBlob::new(&name, mime, &bytes))
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(48))]
+            #[test]
+            fn any_backup_with_images_survives_json_and_yaml(
+                records in prop::collection::vec(arb_record(), 0..6),
+                blobs in prop::collection::vec(arb_blob(), 0..5),
+            ) {
+                let mut unique = BTreeMap::new();
+                for r in records { unique.insert(r.key(), r); }
+                let mut backup = Backup::new("p", NOW, "d", Vec::new(), unique.into_values().collect());
+                let mut seen = BTreeSet::new();
+                backup.blobs = blobs.into_iter().filter(|b| seen.insert(b.hash.clone())).collect();
+                for format in [FileFormat::Json, FileFormat::Yaml] {
+                    let text = backup.to_text(format).unwrap();
+                    let parsed = parse(&text, NOW).unwrap();
+                    prop_assert!(parsed.rejected.is_empty());
+                    prop_assert!(parsed.rejected_blobs.is_empty(), "{:?}", parsed.rejected_blobs);
+                    prop_assert_eq!(&parsed.backup, &backup, "{:?}: {}", format, text);
+                }
+            }
         }
 
         proptest! {

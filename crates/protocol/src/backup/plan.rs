@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
 
-use super::parse::{Rejected, Validated};
+use super::parse::{Rejected, RejectedBlob, Validated};
 use crate::merge::{merge, Merge};
 use crate::record::{Record, RecordKey};
 
@@ -61,6 +61,10 @@ pub struct PlanCounts {
     pub older: usize,
     pub conflicts: usize,
     pub rejected: usize,
+    /// Images the file brings (stored here unless the device has them already).
+    pub blobs: usize,
+    /// Images of the file left out as damaged ([`Plan::rejected_blobs`]).
+    pub rejected_blobs: usize,
 }
 
 /// What an import would do: the dry-run report, and the list of writes to make.
@@ -70,6 +74,9 @@ pub struct Plan {
     pub items: Vec<PlanItem>,
     pub counts: PlanCounts,
     pub rejected: Vec<Rejected>,
+    /// Images of the file that are left out, with the reason: they do not stop the
+    /// import.
+    pub rejected_blobs: Vec<RejectedBlob>,
 }
 
 impl Plan {
@@ -161,6 +168,8 @@ pub fn plan(
     }
     let mut counts = PlanCounts {
         rejected: validated.rejected.len(),
+        blobs: validated.backup.blobs.len(),
+        rejected_blobs: validated.rejected_blobs.len(),
         ..PlanCounts::default()
     };
     for item in &items {
@@ -178,6 +187,7 @@ pub fn plan(
         items,
         counts,
         rejected: validated.rejected.clone(),
+        rejected_blobs: validated.rejected_blobs.clone(),
     }
 }
 
@@ -247,6 +257,7 @@ mod tests {
             ),
             migrated_from: None,
             rejected: Vec::new(),
+            rejected_blobs: Vec::new(),
         }
     }
 
@@ -299,7 +310,7 @@ mod tests {
                 unchanged: 2,
                 older: 1,
                 conflicts: 1,
-                rejected: 0
+                ..PlanCounts::default()
             }
         );
         assert!(p.can_apply());
