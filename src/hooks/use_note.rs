@@ -226,7 +226,10 @@ impl NoteHandle {
         note.images.retain(|i| i.id != image_id);
         note.updated_at = js_sys::Date::now();
         let id = image_id.to_owned();
-        self.edit(|n| n.images.retain(|i| i.id != id));
+        {
+            let id = id.clone();
+            self.edit(|n| n.images.retain(|i| i.id != id));
+        }
         let (persistence, key) = (
             self.persistence.clone(),
             RecordKey::new(NOTES, self.id.clone()),
@@ -239,6 +242,10 @@ impl NoteHandle {
                 let value = serde_json::to_value(&note)
                     .map_err(|e| cairn_client::StoreError::Encode(e.to_string()))?;
                 store.write(key, value).await?;
+                // An image added before images synced has a random id, its own.
+                if !cairn_protocol::blobs::is_hash(&id) {
+                    store.delete_blob(&id).await?;
+                }
                 store.release_unreferenced_blobs().await
             }
             .await;

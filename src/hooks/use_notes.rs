@@ -171,8 +171,19 @@ impl NotesHandle {
             return;
         }
         let persistence = self.persistence.clone();
+        // Images added before images synced have random ids, each its note's own.
+        let legacy: Vec<String> = note
+            .images
+            .iter()
+            .map(|i| i.id.clone())
+            .filter(|id| !cairn_protocol::blobs::is_hash(id))
+            .collect();
         spawn_local(async move {
-            let _ = persistence.store().release_unreferenced_blobs().await;
+            let store = persistence.store();
+            for id in legacy {
+                let _ = store.delete_blob(&id).await;
+            }
+            let _ = store.release_unreferenced_blobs().await;
         });
     }
 }

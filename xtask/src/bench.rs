@@ -16,6 +16,10 @@
 //!   server (A's round, then B's), on SQLite and on a throwaway PostgreSQL, against the
 //!   same pushes and pulls as bare `fetch` calls without storage, and against PouchDB
 //!   in the page replicating the same documents through express-pouchdb;
+//! - `images`: end to end, 20 notes with a 1 MB image each: device A's round uploads
+//!   the images and pushes the notes, device B fetches every image, against the same
+//!   bytes as bare `PUT`/`GET /api/v1/blobs/{hash}` calls, and against PouchDB
+//!   replicating the notes with the images as attachments;
 //! - `size`/`app_wasm_transfer`: the app's wasm as a fresh browser receives it, checked
 //!   to be its brotli copy (and a gzip-only client's, its gzip copy);
 //! - `server`: the sync server (release build) under 1, 10 and 100 concurrent clients on

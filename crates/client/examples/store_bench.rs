@@ -5,9 +5,10 @@
 //! starts). `tests/e2e/bench/page/raw_idb.js` has the same cases on raw IndexedDB.
 //!
 //! The `sync_*` exports drive the sync engine against the server that serves the page,
-//! for the end-to-end sync benchmark.
+//! for the end-to-end sync benchmark; the `images_*` exports the images case (notes with
+//! one image each: added, uploaded by a round, fetched on another device).
 
-use cairn_client::{Store, SyncEngine};
+use cairn_client::{Store, StoredBlob, SyncEngine};
 use cairn_protocol::api::{Change, PushRequest, PUSH_PROTOCOL};
 use cairn_protocol::{DeviceId, HlcClock, Record, RecordKey};
 use serde_json::json;
@@ -112,7 +113,7 @@ pub async fn fill(db: String, n: u32) -> Result<(), JsValue> {
     Ok(())
 }
 
-/// One sync round of `db`: `[ms, records pushed, records pulled]`.
+/// One sync round of `db`: `[ms, records pushed, records pulled, blobs uploaded]`.
 #[wasm_bindgen]
 pub async fn sync_round(db: String) -> Result<Vec<f64>, JsValue> {
     let store = Store::open(&db).await.map_err(js_err)?;
@@ -125,6 +126,7 @@ pub async fn sync_round(db: String) -> Result<Vec<f64>, JsValue> {
         now() - start,
         report.pushed as f64,
         report.pulled as f64,
+        report.uploaded as f64,
     ])
 }
 
@@ -160,6 +162,65 @@ pub fn push_payloads(n: u32, batch: u32) -> Result<Vec<String>, JsValue> {
             .map_err(js_err)
         })
         .collect()
+}
+
+/// `bytes` seeded pseudo-random bytes (noise: like a photo, it does not compress), the
+/// same generator as the PouchDB page's `noise`.
+fn noise(bytes: u32, seed: u32) -> Vec<u8> {
+    let mut a = seed;
+    let mut out = Vec::with_capacity(bytes as usize + 4);
+    while out.len() < bytes as usize {
+        a = a.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+        out.extend_from_slice(&a.to_le_bytes());
+    }
+    out.truncate(bytes as usize);
+    out
+}
+
+/// Adds `n` notes to `db`, each with one `bytes`-byte image, as the app does (blob,
+/// upload mark, note and outbox entry in one transaction); not timed. Returns the hashes.
+#[wasm_bindgen]
+pub async fn images_add(db: String, n: u32, bytes: u32) -> Result<Vec<String>, JsValue> {
+    let store = Store::open(&db).await.map_err(js_err)?;
+    let mut hashes = Vec::new();
+    for i in 0..n {
+        let options = web_sys::BlobPropertyBag::new();
+        options.set_type("image/jpeg");
+        let parts = js_sys::Array::of1(&js_sys::Uint8Array::from(noise(bytes, i + 1).as_slice()));
+        let blob = web_sys::Blob::new_with_u8_array_sequence_and_options(&parts, &options)?;
+        let stored = StoredBlob::from_blob("photo.jpg", &blob)
+            .await
+            .map_err(js_err)?;
+        let value = json!({
+            "title": format!("Photo {i}"),
+            "images": [{"id": stored.id, "name": "photo.jpg", "type": "image/jpeg", "size": bytes}],
+            "blobs": [stored.id],
+        });
+        store
+            .put_record_with_blobs(
+                RecordKey::new("notes", format!("p{i:03}")),
+                value,
+                std::slice::from_ref(&stored),
+            )
+            .await
+            .map_err(js_err)?;
+        hashes.push(stored.id);
+    }
+    Ok(hashes)
+}
+
+/// Fetches every blob `hashes` names from the server into `db` (as a device does when the
+/// images are first shown), one after another; the milliseconds and the bytes fetched.
+#[wasm_bindgen]
+pub async fn images_fetch(db: String, hashes: Vec<String>) -> Result<Vec<f64>, JsValue> {
+    let store = Store::open(&db).await.map_err(js_err)?;
+    let engine = SyncEngine::new(&store, "");
+    let start = now();
+    let mut bytes = 0.0;
+    for hash in &hashes {
+        bytes += engine.fetch_blob(hash).await.map_err(js_err)?.size;
+    }
+    Ok(vec![now() - start, bytes])
 }
 
 fn main() {}

@@ -156,20 +156,17 @@ pub mod plan {
     }
 
     /// Which of the local blob rows `local` may be freed: content-addressed rows (ids
-    /// that are hashes) that no live record names (`referenced`) and that are not
-    /// marked for upload. Rows from before content addressing are always kept.
+    /// that are hashes) that no live record names (`referenced`). A row still marked for
+    /// upload goes too, with its mark: only a record naming it could need it on the
+    /// server, and a record names only blobs uploaded before it. Rows from before
+    /// content addressing are kept (the app frees them by id).
     pub fn releasable<'a>(
         local: impl IntoIterator<Item = &'a str>,
         referenced: &BTreeSet<String>,
-        marked: &BTreeSet<String>,
     ) -> Vec<String> {
         local
             .into_iter()
-            .filter(|id| {
-                cairn_protocol::blobs::is_hash(id)
-                    && !referenced.contains(*id)
-                    && !marked.contains(*id)
-            })
+            .filter(|id| cairn_protocol::blobs::is_hash(id) && !referenced.contains(*id))
             .map(str::to_owned)
             .collect()
     }
@@ -226,12 +223,12 @@ pub mod plan {
         }
 
         #[test]
-        fn only_unnamed_unmarked_content_addressed_rows_are_released() {
+        fn only_unnamed_content_addressed_rows_are_released() {
             let local = [A, B, C, "0123456789abcdef"];
-            let released = releasable(local, &set(&[A]), &set(&[B]));
-            assert_eq!(released, vec![C.to_owned()]);
-            // A legacy random id is never released, even unnamed and unmarked.
-            assert!(releasable(["0123456789abcdef"], &set(&[]), &set(&[])).is_empty());
+            let released = releasable(local, &set(&[A]));
+            assert_eq!(released, vec![B.to_owned(), C.to_owned()]);
+            // A legacy random id is never released, even unnamed.
+            assert!(releasable(["0123456789abcdef"], &set(&[])).is_empty());
         }
 
         #[test]
@@ -360,9 +357,8 @@ impl Store {
     }
 
     /// Deletes, in one transaction, the local blob rows that no live local record's
-    /// `blobs` names and that carry no upload mark (an image whose upload is pending is
-    /// never freed; rows from before content addressing are kept). A freed blob that a
-    /// record names again later is fetched from the server.
+    /// `blobs` names, with their upload marks (rows from before content addressing are
+    /// kept). A freed blob that a record names again later is fetched from the server.
     pub async fn release_unreferenced_blobs(&self) -> Result<Released, StoreError> {
         self.backend.release_unreferenced_blobs().await
     }

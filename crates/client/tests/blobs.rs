@@ -445,12 +445,15 @@ async fn upload_phase(store: &Store) {
         "{status:?}"
     );
 
-    // Nothing is freed while the upload is pending.
-    store.delete(note("n1")).await.unwrap();
+    // Named by a pending change, it is kept; named by nothing live, it is freed with
+    // its mark (nothing could need it on the server).
     assert_eq!(
         store.release_unreferenced_blobs().await.unwrap(),
         Released::default()
     );
+    store.delete(note("n1")).await.unwrap();
+    assert_eq!(store.release_unreferenced_blobs().await.unwrap().count, 1);
+    assert!(store.upload_marks().await.unwrap().is_empty());
     let image = StoredBlob::from_blob("dot.png", &png_blob()).await.unwrap();
     store
         .put_record_with_blobs(note("n1"), note_with(&[HASH]), &[image])

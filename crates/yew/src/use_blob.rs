@@ -71,10 +71,21 @@ pub fn use_blob(hash: &str) -> BlobView {
         .and_then(|s| s.view.status.last_success_ms)
         .unwrap_or(0);
     let server = sync.as_ref().map(|s| s.controller.server().to_owned());
-    let shown = matches!(*view, BlobView::Ready(_));
+    // Bumped by a round that ends while the blob cannot be shown: it is tried again. (Not
+    // a dependency on the round itself, which would replace a URL in use.)
+    let attempt = use_state(|| 0u32);
+    {
+        let attempt = attempt.clone();
+        let retry = matches!(*view, BlobView::Unavailable(_) | BlobView::Failed(_));
+        use_effect_with(round, move |_| {
+            if retry {
+                attempt.set(*attempt + 1);
+            }
+        });
+    }
     {
         let view = view.setter();
-        let deps = (hash.to_owned(), if shown { 0 } else { round });
+        let deps = (hash.to_owned(), *attempt);
         use_effect_with(deps, move |(hash, _)| {
             let alive = Rc::new(Cell::new(true));
             let url: Rc<RefCell<Option<String>>> = Rc::default();

@@ -675,6 +675,114 @@ async function liveBenchmarks(browser) {
   }
 }
 
+const IMAGES = 20;
+const IMAGE_BYTES = 1_000_000;
+
+/**
+ * Images end to end: device A adds IMAGES notes with one IMAGE_BYTES image each (noise,
+ * like photos), its round uploads them and pushes the notes; device B pulls the notes
+ * and fetches every image, as it does when they are first shown. Baseline in the same
+ * run: the same bytes as bare `PUT`/`GET /api/v1/blobs/{hash}` calls from the page; peer:
+ * PouchDB replicating the same notes with the images as attachments (push, then pull
+ * into a fresh database).
+ */
+async function imagesBenchmark(browser) {
+  const server = await startServer({
+    staticDir: process.env.CAIRN_BENCH_PAGE,
+    args: ['--auth-rate-per-minute', '0', '--user-rate-per-minute', '0'],
+  });
+  const times = { upload: [], download: [], rawUpload: [], rawDownload: [], pouchPush: [], pouchPull: [] };
+  try {
+    for (let run = 0; run < SYNC_RUNS; run++) {
+      const a = await benchPage(browser, server.url);
+      const b = await benchPage(browser, server.url);
+      const email = `bench-images-${run}-${Date.now()}@example.org`;
+      const [dbA, dbB] = [`images-a-${run}`, `images-b-${run}`];
+      await a.page.evaluate((args) => bench.cairn.sync_sign_in(...args, true), [dbA, email, PASSWORD]);
+      await b.page.evaluate((args) => bench.cairn.sync_sign_in(...args, false), [dbB, email, PASSWORD]);
+      const hashes = await a.page.evaluate((args) => bench.cairn.images_add(...args), [dbA, IMAGES, IMAGE_BYTES]);
+      const [upMs, pushed, , uploaded] = await a.page.evaluate((db) => bench.cairn.sync_round(db), dbA);
+      if (pushed !== IMAGES || uploaded !== IMAGES) throw new Error(`pushed ${pushed} notes, uploaded ${uploaded} images; expected ${IMAGES}`);
+      const [, , pulled] = await b.page.evaluate((db) => bench.cairn.sync_round(db), dbB);
+      if (pulled !== IMAGES) throw new Error(`B pulled ${pulled} notes; expected ${IMAGES}`);
+      const [downMs, bytes] = await b.page.evaluate((args) => bench.cairn.images_fetch(...args), [dbB, hashes]);
+      if (bytes !== IMAGES * IMAGE_BYTES) throw new Error(`B fetched ${bytes} bytes`);
+      times.upload.push(upMs);
+      times.download.push(downMs);
+
+      // Baseline: the same bytes as bare HTTP, another fresh account.
+      const [rawUp, rawDown] = await a.page.evaluate(
+        async ([email, password, n, size]) => {
+          const json = (r) => { if (!r.ok) throw new Error(`HTTP ${r.status}`); return r.json(); };
+          const { token } = await fetch('/api/v1/accounts', {
+            method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email, password }),
+          }).then(json);
+          const auth = { authorization: `Bearer ${token}` };
+          const files = [];
+          for (let i = 0; i < n; i++) {
+            const bytes = new Uint8Array(size);
+            let a = i + 1;
+            for (let j = 0; j < size; j += 4) {
+              a = (Math.imul(a, 1664525) + 1013904223) >>> 0;
+              bytes[j] = a; bytes[j + 1] = a >>> 8; bytes[j + 2] = a >>> 16; bytes[j + 3] = a >>> 24;
+            }
+            const hash = [...new Uint8Array(await crypto.subtle.digest('SHA-256', bytes))].map((x) => x.toString(16).padStart(2, '0')).join('');
+            files.push({ hash, bytes });
+          }
+          let start = performance.now();
+          for (const { hash, bytes } of files) {
+            await fetch(`/api/v1/blobs/${hash}`, { method: 'PUT', headers: { ...auth, 'content-type': 'image/jpeg' }, body: bytes }).then(json);
+          }
+          const up = performance.now() - start;
+          start = performance.now();
+          let total = 0;
+          for (const { hash } of files) {
+            const r = await fetch(`/api/v1/blobs/${hash}`, { headers: auth, cache: 'no-store' });
+            if (!r.ok) throw new Error(`HTTP ${r.status}`);
+            total += (await r.arrayBuffer()).byteLength;
+          }
+          if (total !== n * size) throw new Error(`downloaded ${total} bytes`);
+          return [up, performance.now() - start];
+        },
+        [`raw-${email}`, PASSWORD, IMAGES, IMAGE_BYTES],
+      );
+      times.rawUpload.push(rawUp);
+      times.rawDownload.push(rawDown);
+      await a.context.close();
+      await b.context.close();
+    }
+  } finally {
+    await server.stop();
+  }
+  const pouch = await startPouchServer(process.env.CAIRN_BENCH_PAGE);
+  try {
+    for (let run = 0; run < SYNC_RUNS; run++) {
+      const remote = `images-${run}-${Date.now()}`;
+      const [a, b] = [await pouchPage(browser, pouch.url), await pouchPage(browser, pouch.url)];
+      await a.page.evaluate((args) => bench.pouch.fillImages(...args), ['pouch-images-a', IMAGES, IMAGE_BYTES]);
+      const [pushMs, pushed] = await a.page.evaluate((args) => bench.pouch.replicate(...args), ['pouch-images-a', remote, 'to', 5]);
+      const [pullMs, pulled] = await b.page.evaluate((args) => bench.pouch.replicate(...args), ['pouch-images-b', remote, 'from', 5]);
+      const held = await b.page.evaluate((name) => bench.pouch.attachmentBytes(name), 'pouch-images-b');
+      if (pushed !== IMAGES || pulled !== IMAGES || held !== IMAGES * IMAGE_BYTES) {
+        throw new Error(`PouchDB pushed ${pushed}, pulled ${pulled}, B holds ${held} bytes of attachments`);
+      }
+      times.pouchPush.push(pushMs);
+      times.pouchPull.push(pullMs);
+      await a.context.close();
+      await b.context.close();
+    }
+  } finally {
+    await pouch.stop();
+  }
+  const kase = `images_${IMAGES}x1mb_sqlite`;
+  record('images', kase, 'cairn-upload', 'median_ms', median(times.upload), SYNC_RUNS);
+  record('images', kase, 'cairn-download', 'median_ms', median(times.download), SYNC_RUNS);
+  record('images', kase, 'raw-http-upload', 'median_ms', median(times.rawUpload), SYNC_RUNS);
+  record('images', kase, 'raw-http-download', 'median_ms', median(times.rawDownload), SYNC_RUNS);
+  record('images', kase, 'pouchdb-push', 'median_ms', median(times.pouchPush), SYNC_RUNS);
+  record('images', kase, 'pouchdb-pull', 'median_ms', median(times.pouchPull), SYNC_RUNS);
+}
+
 /** Every group of cases, in the order `cargo xtask bench` runs them. */
 const groups = {
   transfer: (browser) => transferSizeCheck(browser),
@@ -691,6 +799,7 @@ const groups = {
   app: (browser) => hydrationBenchmark(browser),
   sw: (browser) => workerBenchmarks(browser),
   live: (browser) => liveBenchmarks(browser),
+  images: (browser) => imagesBenchmark(browser),
 };
 
 async function runGroups(browser, names = Object.keys(groups)) {

@@ -700,9 +700,7 @@ impl Idb {
             .iter()
             .flat_map(row_referenced)
             .collect();
-        let marked = key_strings(tx.store(UPLOADS)?.get_all_keys(None, None).await?)
-            .into_iter()
-            .collect();
+        let marks = tx.store(UPLOADS)?;
         let rows = tx.store(BLOBS)?;
         let sizes: BTreeMap<String, f64> = rows
             .get_all(None, None)
@@ -710,10 +708,11 @@ impl Idb {
             .iter()
             .map(blob_size)
             .collect();
-        let gone = plan::releasable(sizes.keys().map(String::as_str), &referenced, &marked);
+        let gone = plan::releasable(sizes.keys().map(String::as_str), &referenced);
         let mut released = Released::default();
         for id in gone {
             rows.delete(JsValue::from_str(&id)).await?;
+            marks.delete(JsValue::from_str(&id)).await?;
             released.count += 1;
             released.bytes += sizes[&id];
         }

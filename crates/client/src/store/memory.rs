@@ -334,13 +334,10 @@ impl Memory {
     pub(super) fn release_unreferenced_blobs(&self) -> Released {
         let mut db = self.db.borrow_mut();
         let referenced = referenced(db.records.values());
-        let gone = plan::releasable(
-            db.blobs.keys().map(String::as_str),
-            &referenced,
-            &db.uploads,
-        );
+        let gone = plan::releasable(db.blobs.keys().map(String::as_str), &referenced);
         let mut released = Released::default();
         for id in gone {
+            db.uploads.remove(&id);
             if let Some((_, blob)) = db.blobs.remove(&id) {
                 released.count += 1;
                 released.bytes += blob.size();
