@@ -297,6 +297,8 @@ impl Store {
         match plan.mode {
             ImportMode::Merge => {
                 let writes = backup::merge_writes(plan);
+                self.mark_named_blobs(writes.iter().filter(|r| !r.deleted).map(|r| &r.value))
+                    .await?;
                 let total = writes.len();
                 on_progress(0, total);
                 for (n, batch) in writes.chunks(BATCH).enumerate() {
@@ -311,6 +313,11 @@ impl Store {
             }
             ImportMode::Replace => {
                 let changes = backup::replace_changes(plan);
+                self.mark_named_blobs(changes.iter().filter_map(|c| match c {
+                    LocalChange::Put(_, value) => Some(value),
+                    LocalChange::Delete(_) => None,
+                }))
+                .await?;
                 let total = changes.len();
                 on_progress(0, total);
                 for (n, batch) in changes.chunks(BATCH).enumerate() {
@@ -323,6 +330,28 @@ impl Store {
             }
         }
         Ok(summary)
+    }
+
+    /// Marks for upload, before an import writes records naming them, the local blobs
+    /// those `values` name: a file (or a snapshot, which keeps no image bytes) may name
+    /// images this device holds but the account's server lacks — after starting another
+    /// account empty, say. Uploading one the server holds costs its bytes and changes
+    /// nothing; a record is never pushed before its images.
+    async fn mark_named_blobs<'v>(
+        &self,
+        values: impl Iterator<Item = &'v serde_json::Value>,
+    ) -> Result<(), StoreError> {
+        let named: BTreeSet<String> = values.flat_map(referenced).collect();
+        let mut local = Vec::new();
+        for hash in named {
+            if let Some(blob) = self.get_blob(&hash).await? {
+                local.push(blob);
+            }
+        }
+        if !local.is_empty() {
+            self.backend.put_blobs(&local, true).await?;
+        }
+        Ok(())
     }
 
     /// Applies records from a backup by the merge rule, keeping their clocks, in one

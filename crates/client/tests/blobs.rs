@@ -608,3 +608,43 @@ async fn another_account_gets_the_blobs_again_or_none_of_them() {
         .unwrap();
     assert!(store.upload_marks().await.unwrap().is_empty());
 }
+
+#[wasm_bindgen_test]
+async fn restoring_the_snapshot_of_another_account_uploads_its_images_before_its_records() {
+    install_server();
+    let store = fresh("test-blobs-restore").await;
+    let engine = SyncEngine::new(&store, "");
+    engine.sign_in("a@example.com", "secret").await.unwrap();
+    let image = StoredBlob::from_blob("dot.png", &png_blob()).await.unwrap();
+    store
+        .put_record_with_blobs(note("n1"), note_with(&[HASH]), &[image])
+        .await
+        .unwrap();
+    assert_eq!(engine.sync_once().await.unwrap().uploaded, 1);
+
+    // Starting another account empty keeps the old data in a snapshot (without image
+    // bytes: the blob stays on the device, unmarked).
+    engine
+        .sign_in_with(
+            "b@example.com",
+            "secret",
+            cairn_client::AccountSwitch::StartEmpty,
+        )
+        .await
+        .unwrap();
+    assert!(store.upload_marks().await.unwrap().is_empty());
+    assert!(store.get_blob(HASH).await.unwrap().is_some());
+
+    // Restored into the new account, the note's image is marked before the note is
+    // written: the new account's server gets it first.
+    let snapshot = store.snapshots().await.unwrap().remove(0);
+    let plan = store.plan_snapshot_restore(&snapshot.id).await.unwrap();
+    store.import(&plan, |_, _| {}).await.unwrap();
+    assert_eq!(store.upload_marks().await.unwrap(), vec![HASH.to_owned()]);
+    assert_eq!(store.held_back().await.unwrap(), vec![note("n1")]);
+    take_log();
+    let report = engine.sync_once().await.unwrap();
+    assert_eq!((report.uploaded, report.held_back), (1, 0));
+    let log = paths(&take_log());
+    assert_eq!(log[0], format!("PUT /api/v1/blobs/{HASH}"));
+}

@@ -74,7 +74,7 @@
 //! when the server's change stream says another device pushed, periodically, and right
 //! after each local change. The server stores a change only over the version it was
 //! made from; concurrent versions are merged on the device by the collection's
-//! [`MergeRule`](cairn_protocol::MergeRule) (three-way over JSON objects, or
+//! [`MergeRule`] (three-way over JSON objects, or
 //! last-writer-wins), and a version that lost is kept in the conflict log
 //! ([`SyncView::conflicts`]), restorable. Every hook follows changes made elsewhere
 //! (other tabs, other devices) as they arrive, unless a local change is pending; the
