@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { collectErrors, launchBrowser, serviceWorkerActivated, startServer, storedRow, waitForStored } from './support.mjs';
-import { attach, imageShown, newNote } from './notes-ui.mjs';
+import { attach, imageShown, localBlobs, newNote } from './notes-ui.mjs';
 import { noisePng, png } from './png.mjs';
 
 const PASSWORD = 'correct horse battery';
@@ -69,24 +69,6 @@ async function openNote(page, title) {
   await page.getByRole('link', { name: new RegExp(title) }).click();
   await page.locator('#note-title:not([disabled])').waitFor();
 }
-
-/** The rows of the app database's `blobs` store: `[{id, size}]`. */
-const localBlobs = (page) =>
-  page.evaluate(
-    () =>
-      new Promise((resolve, reject) => {
-        const open = indexedDB.open('cairn');
-        open.onerror = () => reject(open.error);
-        open.onsuccess = () => {
-          const db = open.result;
-          const all = db.transaction('blobs').objectStore('blobs').getAll();
-          all.onsuccess = () => {
-            db.close();
-            resolve(all.result.map((r) => ({ id: r.id, size: r.size })));
-          };
-        };
-      }),
-  );
 
 test('an image added on A offline shows on B after both sync, and on B offline afterwards', TIMEOUT, async () => {
   const server = await startServer();

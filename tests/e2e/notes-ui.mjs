@@ -1,5 +1,5 @@
 // The note editor as the tests drive it: creating a note, attaching images, waiting for
-// an image to show.
+// an image to show, and the images the device keeps.
 import { waitForStored } from './support.mjs';
 
 /** The save status once a note is stored. */
@@ -32,3 +32,20 @@ export function imageShown(page, alt, width) {
   );
 }
 
+/** The rows of the app database's `blobs` store: `[{id, size}]`. */
+export const localBlobs = (page) =>
+  page.evaluate(
+    () =>
+      new Promise((resolve, reject) => {
+        const open = indexedDB.open('cairn');
+        open.onerror = () => reject(open.error);
+        open.onsuccess = () => {
+          const db = open.result;
+          const all = db.transaction('blobs').objectStore('blobs').getAll();
+          all.onsuccess = () => {
+            db.close();
+            resolve(all.result.map((r) => ({ id: r.id, size: r.size })));
+          };
+        };
+      }),
+  );

@@ -13,7 +13,7 @@ import {
   storedRow,
   waitForStored,
 } from './support.mjs';
-import { attach, imageShown, newNote, SAVED } from './notes-ui.mjs';
+import { attach, imageShown, localBlobs, newNote, SAVED } from './notes-ui.mjs';
 import { png } from './png.mjs';
 
 const env = serverAndBrowserPerFile();
@@ -30,22 +30,7 @@ async function backToList(page) {
 }
 
 /** The number of rows in the app database's `blobs` store. */
-const blobCount = (page) =>
-  page.evaluate(
-    () =>
-      new Promise((resolve, reject) => {
-        const open = indexedDB.open('cairn');
-        open.onerror = () => reject(open.error);
-        open.onsuccess = () => {
-          const db = open.result;
-          const count = db.transaction('blobs').objectStore('blobs').count();
-          count.onsuccess = () => {
-            db.close();
-            resolve(count.result);
-          };
-        };
-      }),
-  );
+const blobCount = async (page) => (await localBlobs(page)).length;
 
 async function waitFor(page, condition) {
   while (!(await condition())) {
