@@ -6,11 +6,18 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { collectErrors, launchBrowser, serviceWorkerActivated, startServer, storedRow, waitForStored } from './support.mjs';
+import {
+  collectErrors,
+  launchBrowser,
+  serviceWorkerActivated,
+  signIn,
+  startServer,
+  storedRow,
+  waitForStored,
+} from './support.mjs';
 import { attach, imageShown, localBlobs, newNote } from './notes-ui.mjs';
 import { noisePng, png } from './png.mjs';
 
-const PASSWORD = 'correct horse battery';
 const TIMEOUT = { timeout: 120_000 };
 let browser;
 let accounts = 0;
@@ -31,13 +38,6 @@ async function device(url) {
   await page.goto(`${url}/settings`);
   await page.getByRole('heading', { name: 'Sync', exact: true }).waitFor();
   return { context, page, errors };
-}
-
-async function signIn(page, email, { newAccount = false } = {}) {
-  await page.getByLabel('E-mail').fill(email);
-  await page.getByLabel('Password').fill(PASSWORD);
-  await page.getByRole('button', { name: newAccount ? 'Create account' : 'Sign in' }).click();
-  await page.locator('#sync-account').getByText(email).waitFor();
 }
 
 const nav = (page, name) => page.getByRole('navigation').getByRole('link', { name, exact: true }).click();

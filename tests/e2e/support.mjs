@@ -205,6 +205,20 @@ export function serverAndBrowserPerFile() {
 /** Waits until the note field shows its stored value (it is disabled while loading). */
 export const noteLoaded = (page) => page.locator('#scratchpad:not([disabled])').waitFor();
 
+/** The password the tests' accounts use. */
+export const PASSWORD = 'correct horse battery';
+
+/**
+ * Signs in to (or, with `newAccount`, creates) the account `email` with the app's form on
+ * Settings, and waits until the sync panel names it.
+ */
+export async function signIn(page, email, { newAccount = false } = {}) {
+  await page.getByLabel('E-mail').fill(email);
+  await page.getByLabel('Password').fill(PASSWORD);
+  await page.getByRole('button', { name: newAccount ? 'Create account' : 'Sign in' }).click();
+  await page.locator('#sync-account').getByText(email).waitFor();
+}
+
 /** Records console errors and uncaught page errors, so a test can assert there were none. */
 export function collectErrors(page) {
   const errors = [];

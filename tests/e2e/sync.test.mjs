@@ -9,12 +9,13 @@ import {
   collectErrors,
   launchBrowser,
   noteLoaded,
+  PASSWORD,
+  signIn,
   startServer,
   storedValue,
   waitForStored,
 } from './support.mjs';
 
-const PASSWORD = 'correct horse battery';
 let browser;
 let accounts = 0;
 before(async () => {
@@ -56,13 +57,6 @@ async function device(url, { clockAheadMs = 0, periodicMs } = {}) {
   await page.goto(`${url}/settings`);
   await page.getByRole('heading', { name: 'Sync', exact: true }).waitFor();
   return { context, page, errors };
-}
-
-async function signIn(page, email, { newAccount = false } = {}) {
-  await page.getByLabel('E-mail').fill(email);
-  await page.getByLabel('Password').fill(PASSWORD);
-  await page.getByRole('button', { name: newAccount ? 'Create account' : 'Sign in' }).click();
-  await page.locator('#sync-account').getByText(email).waitFor();
 }
 
 /** Opens Settings, presses "Sync now" and waits until a round has succeeded after the press. */
