@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { collectErrors, noteLoaded, serverAndBrowserPerFile, waitForStored } from './support.mjs';
+import { collectErrors, noteLoaded, serverAndBrowserPerFile, serviceWorkerActivated, waitForStored } from './support.mjs';
 import { imageShown } from './notes-ui.mjs';
 import { png } from './png.mjs';
 
@@ -124,6 +124,13 @@ async function chooseFile(page, file) {
   );
 }
 
+/** Whether the page has fetched the on-demand YAML module (crates/yaml-module). */
+function yamlModuleLoaded(page) {
+  return page.evaluate(() =>
+    performance.getEntriesByType('resource').some((e) => new URL(e.name).pathname === '/cairn_yaml_bg.wasm'),
+  );
+}
+
 for (const format of ['JSON', 'YAML']) {
   test(`export to ${format}, then import into a fresh browser: the same data, exactly`, TIMEOUT, async () => {
     const a = await freshPage('/');
@@ -138,7 +145,9 @@ for (const format of ['JSON', 'YAML']) {
       if (format === 'YAML') await waitForStored(a.page, 'ui', 'storage-export', (v) => v?.yaml === true);
       // What is stored when exporting (the export then records its time in `ui`).
       const exportedRows = await allRows(a.page, 'records');
+      assert.equal(await yamlModuleLoaded(a.page), false, 'the first load has no YAML code');
       const file = await exportFile(a.page);
+      assert.equal(await yamlModuleLoaded(a.page), format === 'YAML', 'only a YAML file loads the YAML module');
       assert.match(file.name, new RegExp(`^cairn-backup-.*\\.${format.toLowerCase()}$`));
       if (format === 'JSON') {
         const parsed = JSON.parse(file.text);
@@ -157,6 +166,7 @@ for (const format of ['JSON', 'YAML']) {
       await b.page.locator('#import-merge').click();
       await b.page.locator('#import-summary').getByText(`Merged: ${all} record(s) written`).waitFor();
 
+      assert.equal(await yamlModuleLoaded(b.page), format === 'YAML');
       assert.deepEqual(canonical(await allRows(b.page, 'records')), canonical(exportedRows));
       // Imported changes are queued for sync.
       assert.equal((await allRows(b.page, 'outbox')).length, all);
@@ -259,6 +269,9 @@ test('a truncated file, another format and a file with one invalid record are re
     const cases = [
       { file: { name: 'cut.json', text: exported.text.slice(0, Math.floor(exported.text.length / 2)) }, message: /cut off/ },
       { file: join(FIXTURES.pathname, 'not-a-backup.json'), message: /not a Cairn backup/ },
+      // Read by the on-demand YAML module: its error is the same as a built-in reader's.
+      { file: { name: 'broken.yaml', text: 'format: cairn-backup\nrecords: [unclosed\n' }, message: /not valid YAML \(or JSON\)/ },
+      // Last: its list of rejected records is checked below.
       { file: { name: 'one-bad.json', text: JSON.stringify(invalid) }, message: /1 record\(s\) are invalid/ },
     ];
     for (const { file, message } of cases) {
@@ -271,6 +284,32 @@ test('a truncated file, another format and a file with one invalid record are re
     await page.locator('#import-rejects').getByText(/Not A Name/).waitFor();
     assert.deepEqual({ records: await allRows(page, 'records'), outbox: await allRows(page, 'outbox') }, before);
     assert.equal(await noteOf(page), 'keep me');
+    assert.deepEqual(errors, []);
+  } finally {
+    await context.close();
+  }
+});
+
+test('a YAML file imports offline: the YAML module comes from the worker\'s cache', TIMEOUT, async () => {
+  const { context, page, errors } = await freshPage('/');
+  try {
+    await serviceWorkerActivated(page);
+    await page.reload();
+    await writeNote(page, 'written before going offline');
+    await openStorage(page);
+    const exported = await exportFile(page);
+    await context.setOffline(true);
+    await writeNote(page, 'changed offline');
+    await openStorage(page);
+    assert.equal(await yamlModuleLoaded(page), false);
+    // A JSON document after a YAML document marker is YAML: the module must read it.
+    await chooseFile(page, { name: 'offline.yaml', text: `---\n${exported.text}` });
+    await page.locator('#plan-replace').getByText(/update [1-9]/).waitFor();
+    assert.equal(await yamlModuleLoaded(page), true);
+    await page.locator('#import-replace').click();
+    await page.locator('#import-replace-confirm').click();
+    await page.locator('#import-summary').getByText(/^Replaced/).waitFor();
+    assert.equal(await noteOf(page), 'written before going offline');
     assert.deepEqual(errors, []);
   } finally {
     await context.close();

@@ -106,6 +106,8 @@ pub fn run(paths: &Paths) -> Result {
     for size in &sizes {
         let case = if size.file.starts_with("sw_sync") {
             "sw_sync_wasm"
+        } else if size.file.starts_with("cairn_yaml") {
+            "yaml_wasm"
         } else if size.file.starts_with("sw_") {
             "sw_wasm"
         } else {

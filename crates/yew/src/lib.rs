@@ -111,6 +111,18 @@
 //!   [`request_background_sync`] (`service_worker.rs`): the app's worker, its updates,
 //!   and Background Sync.
 //!
+//! - [`yaml`] (`yaml.rs`): backup files in YAML, read and written here with the `yaml`
+//!   feature, or by an on-demand module without it.
+//!
+//! # Features
+//! - `yaml` (default): YAML backup files are read and written in your app's module
+//!   (about 32 KiB of gzipped wasm). Turn it off (`default-features = false`) to keep
+//!   that out of your first load: the first YAML file imported or exported then
+//!   imports the ES module at [`yaml::YAML_MODULE`], which you build from the
+//!   `cairn-yaml-module` crate beside your app (trunk: `<link data-trunk rel="rust"
+//!   href="…/crates/yaml-module/Cargo.toml" data-type="worker"
+//!   data-bindgen-target="web" data-bin="cairn_yaml" />`, as Cairn's `index.html` does).
+//!
 //! The store itself (IndexedDB, the outbox, the sync engine) is `cairn-client`; records,
 //! clocks and merge rules are `cairn-protocol`. This crate is the Yew layer over them:
 //! views never touch the store, only hooks do.
@@ -137,6 +149,7 @@ mod use_storage;
 mod use_sync;
 mod use_visible_component;
 mod use_waiver;
+pub mod yaml;
 
 /// The store's and the protocol's types that appear in this crate's API, so an app
 /// needs no other dependency to name them.

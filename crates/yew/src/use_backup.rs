@@ -13,7 +13,7 @@ use std::rc::Rc;
 use cairn_client::backup::{download_text, read_file_text, Exported};
 use cairn_client::secrets::decrypt_from_backup;
 use cairn_client::{SecretError, SyncEngine};
-use cairn_protocol::backup::{self, Backup, FileFormat, ImportMode, Plan, Validated};
+use cairn_protocol::backup::{Backup, FileFormat, ImportMode, Plan, Validated};
 use wasm_bindgen::JsValue;
 use yew::platform::spawn_local;
 use yew::prelude::*;
@@ -21,6 +21,7 @@ use yew::prelude::*;
 use crate::persistence::{use_persistence, Persistence};
 use crate::use_storage::announce;
 use crate::use_sync::SyncContext;
+use crate::yaml::{file_text, parse_file};
 
 /// What to export.
 ///
@@ -318,8 +319,8 @@ impl BackupHandle {
             };
             let stage = match read_file_text(&file).await {
                 Err(e) => refused(e),
-                Ok(text) => match backup::parse(&text, js_sys::Date::now() as u64) {
-                    Err(e) => refused(capitalised(&e.to_string())),
+                Ok(text) => match parse_file(text, js_sys::Date::now() as u64).await {
+                    Err(e) => refused(capitalised(&e)),
                     Ok(validated) => {
                         let store = this.persistence.store();
                         let plans = futures_join(
@@ -499,8 +500,8 @@ async fn export(
                 .map_err(|e| format!("Export failed: {e}"))?,
         );
     }
-    let text = backup
-        .to_text(request.format)
+    let text = file_text(&backup, request.format)
+        .await
         .map_err(|e| format!("Export failed: {e}"))?;
     let name = Backup::file_name(&file_stamp(backup.exported_at_ms), request.format);
     download_text(&name, request.format.mime_type(), &text)?;

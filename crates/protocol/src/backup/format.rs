@@ -200,7 +200,14 @@ impl Backup {
             FileFormat::Json => {
                 serde_json::to_string_pretty(self).map_err(|e| encode(e.to_string()))
             }
+            #[cfg(any(feature = "yaml", test))]
             FileFormat::Yaml => serde_norway::to_string(self).map_err(|e| encode(e.to_string())),
+            #[cfg(not(any(feature = "yaml", test)))]
+            FileFormat::Yaml => Err(encode(
+                "this build writes YAML only through its YAML module (write JSON, then \
+                 convert it with `json_to_yaml`)"
+                    .into(),
+            )),
         }
     }
 

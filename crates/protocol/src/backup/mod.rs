@@ -50,13 +50,21 @@
 //! - `plan`: the dry run of an import ([`plan()`], [`Plan`]) and the writes it makes
 //!   ([`merge_writes`], [`replace_changes`]).
 //!
-//! Behind the crate's `backup` feature (it brings the YAML, base64 and SHA-256
-//! dependencies): the server does not need it.
+//! - `yaml` (feature `yaml`): YAML as JSON text and back ([`yaml_to_json`],
+//!   [`json_to_yaml`]), for a build that reads and writes YAML in a module of its own.
+//!
+//! Behind the crate's `backup` feature (it brings the base64 and SHA-256 dependencies):
+//! the server does not need it. YAML is the `yaml` feature on top: without it, [`parse()`]
+//! reads JSON only and [`Backup::to_text`] writes JSON only, and the caller converts YAML
+//! with [`yaml_to_json`] and [`json_to_yaml`] in a build that has them (the app's
+//! on-demand YAML module, `crates/yaml-module`).
 
 mod format;
 mod migrate;
 mod parse;
 mod plan;
+#[cfg(any(feature = "yaml", test))]
+mod yaml;
 
 pub use format::{
     from_base64, sha256_hex, to_base64, Backup, BackupBlob, BackupError, EncryptedSecrets,
@@ -70,6 +78,8 @@ pub use plan::{
     merge_writes, plan, replace_changes, Action, ImportMode, LocalChange, Plan, PlanCounts,
     PlanItem,
 };
+#[cfg(any(feature = "yaml", test))]
+pub use yaml::{json_to_yaml, yaml_to_json};
 
 /// What the tests of every part share: a clock, records and a sample backup.
 #[cfg(test)]

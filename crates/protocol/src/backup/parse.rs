@@ -293,13 +293,28 @@ fn read_document(text: &str) -> Result<Value, BackupError> {
                 }
             }
         }),
-        FileFormat::Yaml => serde_norway::from_str(text).map_err(|e| BackupError::Syntax {
-            format: "YAML (or JSON)",
-            message: first_line(&e.to_string()),
+        #[cfg(any(feature = "yaml", test))]
+        FileFormat::Yaml => serde_norway::from_str(text).map_err(|e| yaml_syntax(&e.to_string())),
+        #[cfg(not(any(feature = "yaml", test)))]
+        FileFormat::Yaml => Err(BackupError::Syntax {
+            format: "JSON",
+            message: "it does not start with `{`, and this build reads YAML only through \
+                      its YAML module (convert the text with `yaml_to_json` first)"
+                .into(),
         }),
     }
 }
 
+/// The error of a YAML document that does not parse: its first line.
+#[cfg(any(feature = "yaml", test))]
+pub(super) fn yaml_syntax(message: &str) -> BackupError {
+    BackupError::Syntax {
+        format: "YAML (or JSON)",
+        message: first_line(message),
+    }
+}
+
+#[cfg(any(feature = "yaml", test))]
 fn first_line(text: &str) -> String {
     text.lines()
         .next()
@@ -772,6 +787,12 @@ mod tests {
                     prop_assert!(parsed.rejected.is_empty());
                     prop_assert_eq!(&parsed.backup, &backup, "{:?}: {}", format, text);
                 }
+                // The on-demand YAML module's conversions give the same files.
+                let json = backup.to_text(FileFormat::Json).unwrap();
+                let yaml = backup.to_text(FileFormat::Yaml).unwrap();
+                prop_assert_eq!(&crate::backup::json_to_yaml(&json).unwrap(), &yaml);
+                let converted = crate::backup::yaml_to_json(&yaml).unwrap();
+                prop_assert_eq!(&parse(&converted, NOW).unwrap().backup, &backup);
             }
         }
     }
