@@ -259,6 +259,10 @@ pub(crate) struct Batch<'a> {
     pub(crate) acknowledged: &'a [&'a JsRecord],
     /// Versions from elsewhere, each applied by the merge rule.
     pub(crate) incoming: &'a [JsRecord],
+    /// The rows `incoming` was read from (a pulled page's objects), in order, if they
+    /// are at hand: an incoming version stored as it came is stored as its row when
+    /// that row has the stored shape, without building another.
+    pub(crate) incoming_rows: Option<&'a [JsValue]>,
     /// A pull position to store in `meta` at its key.
     pub(crate) cursor: Option<(&'static str, JsValue)>,
 }
