@@ -22,6 +22,10 @@ use crate::store::{Batch, ConflictEntry, EntryStep, Held, MadeFrom, OutboxEntry,
 use crate::sync::StoredConflict;
 use crate::StoreError;
 
+/// Records to push, each with its row as stored (a copy) and its push base, then the
+/// upload marks ([`Store::records_to_push`]).
+pub(crate) type ToPush = (Vec<(JsRecord, JsValue, Option<Hlc>)>, Vec<String>);
+
 /// What applying a batch of incoming records did.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Applied<R = Record> {
@@ -83,7 +87,7 @@ impl Store {
     pub(crate) async fn records_to_push(
         &self,
         entries: &[OutboxEntry],
-    ) -> Result<(Vec<(JsRecord, JsValue, Option<Hlc>)>, Vec<String>), StoreError> {
+    ) -> Result<ToPush, StoreError> {
         let keys: Vec<RecordKey> = entries.iter().map(OutboxEntry::key).collect();
         let (rows, marks) = self.backend.records_and_marks(&keys).await?;
         let records = rows

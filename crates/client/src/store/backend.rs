@@ -108,7 +108,7 @@ impl Backend {
     pub(crate) async fn records_and_marks(
         &self,
         keys: &[RecordKey],
-    ) -> Result<(Vec<Option<(JsRecord, JsValue)>>, Vec<String>), StoreError> {
+    ) -> Result<super::RowsAndMarks, StoreError> {
         match &self.0 {
             Kind::Idb(idb) => idb.records_and_marks(keys).await,
             Kind::Memory(memory) => memory.records_and_marks(keys),

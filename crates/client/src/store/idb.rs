@@ -191,7 +191,7 @@ impl Idb {
     pub(super) async fn records_and_marks(
         &self,
         keys: &[RecordKey],
-    ) -> Result<(Vec<Option<(JsRecord, JsValue)>>, Vec<String>), StoreError> {
+    ) -> Result<super::RowsAndMarks, StoreError> {
         let tx = self
             .db
             .transaction(&[RECORDS, UPLOADS], TransactionMode::ReadOnly)?;

@@ -76,7 +76,7 @@ impl Memory {
     pub(super) fn records_and_marks(
         &self,
         keys: &[RecordKey],
-    ) -> Result<(Vec<Option<(JsRecord, JsValue)>>, Vec<String>), StoreError> {
+    ) -> Result<super::RowsAndMarks, StoreError> {
         let db = self.db.borrow();
         let records = keys
             .iter()

@@ -253,6 +253,10 @@ pub(crate) struct Step {
 }
 
 /// Records from elsewhere to apply in one transaction ([`Backend::apply`]).
+/// Records read with their rows as stored (each a copy), then the upload marks
+/// ([`Backend::records_and_marks`]).
+pub(crate) type RowsAndMarks = (Vec<Option<(JsRecord, JsValue)>>, Vec<String>);
+
 pub(crate) struct Batch<'a> {
     /// This device's pushed changes the server took: their outbox entries go, unless
     /// changed again meanwhile.
