@@ -72,9 +72,43 @@ impl JsRecord {
     /// The record as the JSON of a pushed change made from the version with clock `base`
     /// (the shape of [`cairn_protocol::api::Change`]), once it passed every per-record
     /// limit; else why it cannot be pushed.
+    #[cfg(all(test, target_arch = "wasm32"))]
     pub(crate) fn to_push_json(&self, base: Option<&Hlc>, now_ms: u64) -> Result<String, String> {
+        let row = to_js(self).map_err(|e| e.to_string())?;
+        self.push_json_of(&row, base, now_ms).map(String::from)
+    }
+
+    /// [`JsRecord::to_push_json`] from `row`, this record's row as stored (its fields
+    /// are this record's; `base` is set on it), kept a JS string: the row is encoded
+    /// by the browser and never copied into the wasm.
+    pub(crate) fn push_json_of(
+        &self,
+        row: &JsValue,
+        base: Option<&Hlc>,
+        now_ms: u64,
+    ) -> Result<js_sys::JsString, String> {
         let unencodable = || "its value cannot be encoded as JSON".to_owned();
-        let value_json = stringify(&self.value).ok_or_else(unencodable)?;
+        // `undefined` (or a function) would be left out of the row's JSON, not refused.
+        if self.value.is_undefined() || self.value.is_function() {
+            return Err(unencodable());
+        }
+        let base = match base {
+            Some(hlc) => JsValue::from_str(&hlc.to_string()),
+            None => JsValue::NULL,
+        };
+        if !js_sys::Reflect::set(row, &"base".into(), &base).unwrap_or(false) {
+            return Err(unencodable());
+        }
+        let json = js_sys::JSON::stringify(row).map_err(|_| unencodable())?;
+        // The value's JSON is a part of the row's, and a UTF-16 unit takes at most 3
+        // bytes of UTF-8: a row within the size limit so counted holds a value within
+        // it, and only a larger one is encoded again alone to be measured.
+        let at_most = utf8_bound(&json);
+        let value_bytes = if at_most <= limits::MAX_RECORD_BYTES {
+            at_most
+        } else {
+            stringify(&self.value).ok_or_else(unencodable)?.len()
+        };
         limits::check_record_facts(
             &RecordFacts {
                 collection: &self.collection,
@@ -82,21 +116,24 @@ impl JsRecord {
                 hlc: &self.hlc,
                 deleted: self.deleted,
                 value_is_null: self.value.is_null(),
-                value_bytes: value_json.len(),
+                value_bytes,
             },
             now_ms,
         )
         .map_err(|e| e.to_string())?;
-        let base = match base {
-            Some(hlc) => JsValue::from_str(&hlc.to_string()),
-            None => JsValue::NULL,
-        };
-        to_js(self)
-            .ok()
-            .filter(|row| js_sys::Reflect::set(row, &"base".into(), &base).unwrap_or(false))
-            .and_then(|row| stringify(&row))
-            .ok_or_else(unencodable)
+        Ok(json)
     }
+}
+
+/// At most how many bytes `text` takes as UTF-8: 3 per UTF-16 unit (a pair, 4 bytes,
+/// is two units), without copying it out of JS.
+pub(crate) fn utf8_bound(text: &js_sys::JsString) -> usize {
+    3 * text.length() as usize
+}
+
+/// How many bytes `text` takes as UTF-8, exactly (it is copied into the wasm to count).
+pub(crate) fn utf8_len(text: &js_sys::JsString) -> usize {
+    String::from(text).len()
 }
 
 /// `JSON.stringify(value)`, if it encodes (`undefined` does not).
@@ -310,6 +347,29 @@ mod tests {
         let js = JsRecord::from_record(&from_the_future).unwrap();
         assert!(js.to_push_json(None, 0).is_err());
         assert!(js.to_push_json(None, from_the_future.hlc.wall_ms()).is_ok());
+    }
+
+    /// The size limit counts the value's UTF-8 bytes exactly, also where the row's JSON
+    /// is too long to be told within it by its length alone (3 bytes a UTF-16 unit).
+    #[wasm_bindgen_test]
+    fn push_json_measures_a_large_value_exactly() {
+        // "é" is 2 bytes of UTF-8 and 1 unit of UTF-16; the quotes make 2 bytes more.
+        let at_limit = "é".repeat((limits::MAX_RECORD_BYTES - 2) / 2);
+        let fits = record("n1", json!(at_limit), 7);
+        let json = JsRecord::from_record(&fits)
+            .unwrap()
+            .to_push_json(None, 7)
+            .unwrap();
+        assert_eq!(serde_json::from_str::<Record>(&json).unwrap(), fits);
+        let over = record("n1", json!(format!("{at_limit}é")), 7);
+        let err = JsRecord::from_record(&over)
+            .unwrap()
+            .to_push_json(None, 7)
+            .unwrap_err();
+        assert!(err.contains("more than"), "{err}");
+        let text = js_sys::JsString::from(at_limit.as_str());
+        assert_eq!(utf8_len(&text), at_limit.len());
+        assert!(utf8_bound(&text) >= at_limit.len());
     }
 
     #[wasm_bindgen_test]

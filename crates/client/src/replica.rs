@@ -22,6 +22,10 @@ use crate::store::{Batch, ConflictEntry, EntryStep, Held, MadeFrom, OutboxEntry,
 use crate::sync::StoredConflict;
 use crate::StoreError;
 
+/// Records to push, each with its row as stored (a copy) and its push base, then the
+/// upload marks ([`Store::records_to_push`]).
+pub(crate) type ToPush = (Vec<(JsRecord, JsValue, Option<Hlc>)>, Vec<String>);
+
 /// What applying a batch of incoming records did.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Applied<R = Record> {
@@ -71,13 +75,30 @@ impl Store {
         &self,
         entries: &[OutboxEntry],
     ) -> Result<Vec<(JsRecord, Option<Hlc>)>, StoreError> {
+        let (records, _) = self.records_to_push(entries).await?;
+        Ok(records
+            .into_iter()
+            .map(|(record, _, base)| (record, base))
+            .collect())
+    }
+
+    /// [`Store::records_for`] with each record's row as stored (a copy, the caller's to
+    /// change), and then the blobs marked for upload, read in the same transaction.
+    pub(crate) async fn records_to_push(
+        &self,
+        entries: &[OutboxEntry],
+    ) -> Result<ToPush, StoreError> {
         let keys: Vec<RecordKey> = entries.iter().map(OutboxEntry::key).collect();
-        let rows = self.backend.records(&keys).await?;
-        Ok(rows
+        let (rows, marks) = self.backend.records_and_marks(&keys).await?;
+        let records = rows
             .into_iter()
             .zip(entries)
-            .filter_map(|(row, entry)| Some((row?, entry.push_base().cloned())))
-            .collect())
+            .filter_map(|(row, entry)| {
+                let (record, raw) = row?;
+                Some((record, raw, entry.push_base().cloned()))
+            })
+            .collect();
+        Ok((records, marks))
     }
 
     /// After a push of `pushed`: drops from the outbox each pushed change that the server took (or
@@ -124,13 +145,16 @@ impl Store {
 
     /// [`Store::apply_remote`] for a pull page, storing `cursor` (in `meta` at its key)
     /// in the same transaction.
+    /// `rows` are the page's objects `records` were read from, in order.
     pub(crate) async fn apply_pulled<C: Serialize>(
         &self,
         records: &[JsRecord],
+        rows: &[JsValue],
         cursor: (&'static str, &C),
     ) -> Result<Applied<JsRecord>, StoreError> {
-        self.apply(&[], records, Some((cursor.0, to_js(cursor.1)?)), false)
-            .await
+        let rows = (rows.len() == records.len()).then_some(rows);
+        let cursor = Some((cursor.0, to_js(cursor.1)?));
+        self.apply_rows(&[], records, rows, cursor, false).await
     }
 
     /// In one transaction: removes the outbox entries of `acknowledged` whose clock is
@@ -144,13 +168,26 @@ impl Store {
         cursor: Option<(&'static str, JsValue)>,
         queue: bool,
     ) -> LocalBoxFuture<'s, Result<Applied<JsRecord>, StoreError>> {
-        Box::pin(self.apply_now(acknowledged, incoming, cursor, queue))
+        self.apply_rows(acknowledged, incoming, None, cursor, queue)
+    }
+
+    /// [`Store::apply`] with the rows `incoming` was read from, if at hand.
+    fn apply_rows<'s>(
+        &'s self,
+        acknowledged: &'s [&'s JsRecord],
+        incoming: &'s [JsRecord],
+        incoming_rows: Option<&'s [JsValue]>,
+        cursor: Option<(&'static str, JsValue)>,
+        queue: bool,
+    ) -> LocalBoxFuture<'s, Result<Applied<JsRecord>, StoreError>> {
+        Box::pin(self.apply_now(acknowledged, incoming, incoming_rows, cursor, queue))
     }
 
     async fn apply_now(
         &self,
         acknowledged: &[&JsRecord],
         incoming: &[JsRecord],
+        incoming_rows: Option<&[JsValue]>,
         cursor: Option<(&'static str, JsValue)>,
         queue: bool,
     ) -> Result<Applied<JsRecord>, StoreError> {
@@ -171,6 +208,7 @@ impl Store {
         let batch = Batch {
             acknowledged,
             incoming,
+            incoming_rows,
             cursor,
         };
         self.backend

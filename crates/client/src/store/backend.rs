@@ -103,14 +103,15 @@ impl Backend {
         }
     }
 
-    /// The records at `keys`, in order, read in one transaction.
-    pub(crate) async fn records(
+    /// The records at `keys`, in order, each with its row as stored (a copy, the
+    /// caller's to change), and then the upload marks, read in one transaction.
+    pub(crate) async fn records_and_marks(
         &self,
         keys: &[RecordKey],
-    ) -> Result<Vec<Option<JsRecord>>, StoreError> {
+    ) -> Result<super::RowsAndMarks, StoreError> {
         match &self.0 {
-            Kind::Idb(idb) => idb.records(keys).await,
-            Kind::Memory(memory) => Ok(memory.records(keys)),
+            Kind::Idb(idb) => idb.records_and_marks(keys).await,
+            Kind::Memory(memory) => memory.records_and_marks(keys),
         }
     }
 

@@ -188,25 +188,31 @@ impl Idb {
     }
 
     /// The records at `keys`, in order, read in one transaction.
-    pub(super) async fn records(
+    pub(super) async fn records_and_marks(
         &self,
         keys: &[RecordKey],
-    ) -> Result<Vec<Option<JsRecord>>, StoreError> {
-        let tx = self.db.transaction(&[RECORDS], TransactionMode::ReadOnly)?;
+    ) -> Result<super::RowsAndMarks, StoreError> {
+        let tx = self
+            .db
+            .transaction(&[RECORDS, UPLOADS], TransactionMode::ReadOnly)?;
         let raws = key_batch::read(&tx.store(RECORDS)?, keys).await?.rows;
-        keys.iter()
+        let marks = key_strings(tx.store(UPLOADS)?.get_all_keys(None, None).await?);
+        let records = keys
+            .iter()
             .zip(raws)
             .map(|(key, raw)| {
-                raw.map(|raw| {
-                    from_js::<JsRecord>(raw).map_err(|reason| StoreError::Corrupt {
+                raw.map(|raw| match from_js::<JsRecord>(raw.clone()) {
+                    Ok(record) => Ok((record, raw)),
+                    Err(reason) => Err(StoreError::Corrupt {
                         collection: key.collection.clone(),
                         id: key.id.clone(),
                         reason,
-                    })
+                    }),
                 })
                 .transpose()
             })
-            .collect()
+            .collect::<Result<_, _>>()?;
+        Ok((records, marks))
     }
 
     /// Every record that decodes, tombstones included, in key order.
@@ -390,6 +396,7 @@ impl Idb {
         let Batch {
             acknowledged,
             incoming,
+            incoming_rows,
             cursor,
         } = batch;
         let tx = self.db.transaction(
@@ -410,7 +417,21 @@ impl Idb {
         // What the outbox holds for a key now, as far as this batch changed it.
         let mut entries: BTreeMap<RecordKey, Option<OutboxEntry>> = BTreeMap::new();
         for (record, entry) in acknowledged.iter().zip(acked.rows) {
-            let Some(mut entry) = entry.and_then(|e| from_js::<OutboxEntry>(e).ok()) else {
+            let Some(raw) = entry else {
+                continue;
+            };
+            // The common case, told by the stored clock alone: the entry is still the
+            // version pushed, and goes.
+            let unchanged = string_field(&raw, "hlc")
+                .and_then(|hlc| hlc.parse::<Hlc>().ok())
+                .is_some_and(|hlc| hlc == record.hlc);
+            if unchanged {
+                if !matches!(entries.insert(record.key(), None), Some(None)) {
+                    deletes.push(record.key());
+                }
+                continue;
+            }
+            let Some(mut entry) = from_js::<OutboxEntry>(raw).ok() else {
                 continue;
             };
             if entry.hlc == record.hlc {
@@ -446,8 +467,13 @@ impl Idb {
             (Vec::new(), Vec::new(), Vec::new());
         // Later records of the same key in one batch see what earlier ones did.
         let mut seen: BTreeMap<RecordKey, (Option<JsRecord>, bool)> = BTreeMap::new();
-        for (((record, local), pending), aside) in
-            incoming.iter().zip(locals).zip(pendings).zip(asides)
+        let rows = (0..incoming.len()).map(|i| incoming_rows.and_then(|rows| rows.get(i)));
+        for ((((record, row), local), pending), aside) in incoming
+            .iter()
+            .zip(rows)
+            .zip(locals)
+            .zip(pendings)
+            .zip(asides)
         {
             let key = record.key();
             let entry = match entries.get(&key) {
@@ -500,7 +526,12 @@ impl Idb {
             }
             let local = match step.record {
                 Some(stored) => {
-                    puts.push((RECORDS, to_js(&stored)?));
+                    // The version as it came (one clock, one version): its own row.
+                    let row = match row {
+                        Some(row) if stored.hlc == record.hlc && is_record_row(row) => row.clone(),
+                        _ => to_js(&stored)?,
+                    };
+                    puts.push((RECORDS, row));
                     Some(stored)
                 }
                 None => local,
@@ -514,14 +545,23 @@ impl Idb {
                 .chain(aside_deletes.into_iter().map(|k| set_aside.delete(k))),
         )
         .await?;
-        try_join_all(puts.iter().map(|(store, value)| {
-            let store = match *store {
-                RECORDS => &records,
-                OUTBOX => &outbox,
-                _ => &conflicts,
-            };
-            store.put(value, None)
-        }))
+        // Every put issued at once, only the last of each store awaited: the requests of
+        // a transaction run in order, and one that fails aborts it (which `commit` sees),
+        // so a callback per row would tell nothing more.
+        let (mut record_rows, mut outbox_rows, mut conflict_rows) =
+            (Vec::with_capacity(puts.len()), Vec::new(), Vec::new());
+        for (store, row) in puts {
+            match store {
+                RECORDS => record_rows.push((row, None)),
+                OUTBOX => outbox_rows.push((row, None)),
+                _ => conflict_rows.push((row, None)),
+            }
+        }
+        futures_util::future::try_join3(
+            records.put_all(record_rows.into_iter()),
+            outbox.put_all(outbox_rows.into_iter()),
+            conflicts.put_all(conflict_rows.into_iter()),
+        )
         .await?;
         // After any change made here from a concurrent pair.
         let clock = clock.borrow().last().clone();
@@ -768,6 +808,15 @@ fn blob_row(id: &str, name: &str, blob: &Blob) -> Result<JsValue, StoreError> {
             .map_err(|e| StoreError::Encode(format!("{e:?}")))?;
     }
     Ok(row.into())
+}
+
+/// Whether `row` (an object a record was read from) has a stored record's shape: its
+/// five fields (`collection`, `id`, `value`, `hlc`, `deleted`) and no other.
+fn is_record_row(row: &JsValue) -> bool {
+    row.dyn_ref::<js_sys::Object>().is_some_and(|object| {
+        js_sys::Object::keys(object).length() == 5
+            && js_sys::Reflect::has(object, &JsValue::from_str("deleted")).unwrap_or(false)
+    })
 }
 
 async fn commit(tx: Transaction) -> Result<(), StoreError> {

@@ -14,6 +14,7 @@ use super::{
     StampedWrite, Step,
 };
 use crate::blobs::{js_referenced, plan, Released};
+use crate::codec::to_js;
 use crate::js_record::JsRecord;
 use crate::StoreError;
 use crate::StoredBlob;
@@ -72,9 +73,21 @@ impl Memory {
             .transpose()
     }
 
-    pub(super) fn records(&self, keys: &[RecordKey]) -> Vec<Option<JsRecord>> {
+    pub(super) fn records_and_marks(
+        &self,
+        keys: &[RecordKey],
+    ) -> Result<super::RowsAndMarks, StoreError> {
         let db = self.db.borrow();
-        keys.iter().map(|k| db.records.get(k).cloned()).collect()
+        let records = keys
+            .iter()
+            .map(|k| {
+                db.records
+                    .get(k)
+                    .map(|r| Ok((r.clone(), to_js(r)?)))
+                    .transpose()
+            })
+            .collect::<Result<_, StoreError>>()?;
+        Ok((records, db.uploads.iter().cloned().collect()))
     }
 
     pub(super) fn all_records(&self) -> Result<Vec<Record>, StoreError> {

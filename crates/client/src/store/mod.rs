@@ -253,12 +253,20 @@ pub(crate) struct Step {
 }
 
 /// Records from elsewhere to apply in one transaction ([`Backend::apply`]).
+/// Records read with their rows as stored (each a copy), then the upload marks
+/// ([`Backend::records_and_marks`]).
+pub(crate) type RowsAndMarks = (Vec<Option<(JsRecord, JsValue)>>, Vec<String>);
+
 pub(crate) struct Batch<'a> {
     /// This device's pushed changes the server took: their outbox entries go, unless
     /// changed again meanwhile.
     pub(crate) acknowledged: &'a [&'a JsRecord],
     /// Versions from elsewhere, each applied by the merge rule.
     pub(crate) incoming: &'a [JsRecord],
+    /// The rows `incoming` was read from (a pulled page's objects), in order, if they
+    /// are at hand: an incoming version stored as it came is stored as its row when
+    /// that row has the stored shape, without building another.
+    pub(crate) incoming_rows: Option<&'a [JsValue]>,
     /// A pull position to store in `meta` at its key.
     pub(crate) cursor: Option<(&'static str, JsValue)>,
 }

@@ -23,13 +23,40 @@ impl SyncEngine<'_> {
         token: Option<&str>,
         body: Option<String>,
     ) -> Result<T, SyncError> {
+        let body = body.map(|b| JsValue::from_str(&b));
+        self.call_js(method, path, token, body).await
+    }
+
+    /// [`SyncEngine::call`] with a body that is already a JS string (a push, put
+    /// together in JS).
+    pub(super) async fn call_js<T: serde::de::DeserializeOwned>(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<JsValue>,
+    ) -> Result<T, SyncError> {
+        let value = self.call_value(method, path, token, body).await?;
+        from_js(value).map_err(SyncError::BadReply)
+    }
+
+    /// [`SyncEngine::call_js`] answering the reply as the browser parsed it.
+    pub(super) async fn call_value(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<JsValue>,
+    ) -> Result<JsValue, SyncError> {
         let text = self.exchange(method, path, token, body).await?;
-        let value = if text.is_empty() {
+        // The text stays a JS string, parsed where it is: a pulled page is never copied
+        // into the wasm and back.
+        let value = if text.length() == 0 {
             JsValue::NULL
         } else {
-            js_sys::JSON::parse(&text).map_err(|e| SyncError::BadReply(describe(&e)))?
+            json_parse(&text).map_err(|e| SyncError::BadReply(describe(&e)))?
         };
-        from_js(value).map_err(SyncError::BadReply)
+        Ok(value)
     }
 
     /// The HTTP exchange under [`SyncEngine::call`]: the body of a 2xx reply, or the
@@ -40,10 +67,10 @@ impl SyncEngine<'_> {
         method: &'s str,
         path: &'s str,
         token: Option<&'s str>,
-        body: Option<String>,
-    ) -> LocalBoxFuture<'s, Result<String, SyncError>> {
+        body: Option<JsValue>,
+    ) -> LocalBoxFuture<'s, Result<js_sys::JsString, SyncError>> {
         Box::pin(async move {
-            let body = body.map(|b| (JsValue::from_str(&b), "application/json"));
+            let body = body.map(|b| (b, "application/json"));
             let response = self
                 .send(method, path, token, body, "application/json")
                 .await?;
@@ -51,8 +78,8 @@ impl SyncEngine<'_> {
                 Ok(promise) => Ok(JsFuture::from(promise)
                     .await
                     .map_err(|e| SyncError::Network(describe(&e)))?
-                    .as_string()
-                    .unwrap_or_default()),
+                    .dyn_into::<js_sys::JsString>()
+                    .unwrap_or_else(|_| js_sys::JsString::from(""))),
                 Err(e) => Err(SyncError::Network(describe(&e))),
             }
         })
@@ -104,6 +131,15 @@ impl SyncEngine<'_> {
 }
 
 /// The error a non-2xx `response` stands for, with the server's message.
+/// `JSON.parse(text)`, of a string that stays in JS.
+fn json_parse(text: &js_sys::JsString) -> Result<JsValue, JsValue> {
+    let json = js_sys::Reflect::get(&js_sys::global(), &JsValue::from_str("JSON"))?;
+    let parse: js_sys::Function = js_sys::Reflect::get(&json, &JsValue::from_str("parse"))?
+        .dyn_into()
+        .map_err(|_| JsValue::from_str("JSON.parse is not a function"))?;
+    parse.call1(&json, text)
+}
+
 pub(super) async fn error_of(response: web_sys::Response) -> SyncError {
     let status = response.status();
     let text = match response.text() {

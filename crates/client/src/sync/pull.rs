@@ -3,8 +3,10 @@
 //! versions is pulled again from the start.
 
 use cairn_protocol::limits::MAX_PULL_LIMIT;
+use wasm_bindgen::{JsCast, JsValue};
 
 use super::{PullPosition, StoredSession, SyncEngine, SyncError, SyncReport};
+use crate::codec::from_js;
 use crate::js_record::PullPage;
 use crate::schema::META_PULL_POSITION;
 
@@ -38,9 +40,13 @@ impl SyncEngine<'_> {
         let excluded = self.excluded_collections().await?;
         let mut restarted = false;
         let mut pulled = 0u64;
+        // The page fetched while the one before it was being applied, if any.
+        let mut fetched: Option<Result<(PullPage, Vec<JsValue>), SyncError>> = None;
         loop {
-            let path = format!("/api/v1/sync/pull?since={cursor}&limit={MAX_PULL_LIMIT}");
-            let mut page: PullPage = self.call("GET", &path, Some(&session.token), None).await?;
+            let (mut page, mut rows) = match fetched.take() {
+                Some(page) => page?,
+                None => self.fetch_page(session, cursor).await?,
+            };
             self.store.observe_server_time(page.server_time_ms).await?;
             // A server that predates epochs sends none; one whose epoch is new to this
             // device's cursor (or a cursor it never reached) lost what the cursor counts.
@@ -64,24 +70,63 @@ impl SyncEngine<'_> {
                 });
             }
             // Not applied here; including the collection again pulls from the start.
-            page.records.retain(|r| !excluded.contains(&r.collection));
+            if !excluded.is_empty() {
+                let kept: Vec<bool> = page
+                    .records
+                    .iter()
+                    .map(|r| !excluded.contains(&r.collection))
+                    .collect();
+                page.records.retain(|r| !excluded.contains(&r.collection));
+                let mut kept = kept.into_iter();
+                rows.retain(|_| kept.next().unwrap_or(false));
+            }
             let position = PullPosition {
                 email: session.email.clone(),
                 cursor: page.cursor,
                 epoch: epoch.clone(),
             };
-            let applied = self
-                .store
-                .apply_pulled(&page.records, (META_PULL_POSITION, &position))
-                .await?;
+            let last = !page.more || page.cursor == cursor;
+            let apply =
+                self.store
+                    .apply_pulled(&page.records, &rows, (META_PULL_POSITION, &position));
+            // The next page is fetched while this one is applied; it is looked at (epoch,
+            // head) only once this one is stored, as if fetched after it.
+            let applied = if last {
+                apply.await?
+            } else {
+                let (applied, next) =
+                    futures_util::future::join(apply, self.fetch_page(session, page.cursor)).await;
+                fetched = Some(next);
+                applied?
+            };
             report.pulled += page.records.len();
             report.conflicts += applied.conflicts;
             report.merged += applied.rebased;
             report.changed.extend(applied.changed);
-            if !page.more || page.cursor == cursor {
+            if last {
                 return Ok(restarted);
             }
             cursor = page.cursor;
         }
+    }
+
+    /// The page of changes after `cursor`, with the objects its records were read from
+    /// (in order).
+    async fn fetch_page(
+        &self,
+        session: &StoredSession,
+        cursor: u64,
+    ) -> Result<(PullPage, Vec<JsValue>), SyncError> {
+        let path = format!("/api/v1/sync/pull?since={cursor}&limit={MAX_PULL_LIMIT}");
+        let value = self
+            .call_value("GET", &path, Some(&session.token), None)
+            .await?;
+        let rows = js_sys::Reflect::get(&value, &JsValue::from_str("records"))
+            .ok()
+            .and_then(|rows| rows.dyn_into::<js_sys::Array>().ok())
+            .map(|rows| rows.to_vec())
+            .unwrap_or_default();
+        let page: PullPage = from_js(value).map_err(SyncError::BadReply)?;
+        Ok((page, rows))
     }
 }
