@@ -1,8 +1,9 @@
 //! SQLite's SQL. Writers are serialised by SQLite itself: every writing transaction
 //! starts with `BEGIN IMMEDIATE`, taking the database's write lock at once (waiting up to
-//! the busy timeout), so a read inside it never goes stale. A push sends its whole batch
-//! as one JSON parameter that `json_each` expands, so a push is a fixed number of
-//! statements whatever its size.
+//! the busy timeout), so a read inside it never goes stale. A push sends its keys as one
+//! JSON parameter that `json_each` expands, and writes its versions with bound multi-row
+//! `INSERT`s of up to [`WRITE_CHUNK`] rows (no JSON to encode and parse again under the
+//! write lock), so a push is a few statements whatever its size.
 
 use std::fmt::Write as _;
 
