@@ -5,8 +5,6 @@
 //! `INSERT`s of up to [`WRITE_CHUNK`] rows (no JSON to encode and parse again under the
 //! write lock), so a push is a few statements whatever its size.
 
-use std::fmt::Write as _;
-
 use cairn_protocol::api::{PushResponse, ServerClock};
 
 use super::migrations::{self, Dialect, Migration};
@@ -389,10 +387,10 @@ pub(super) async fn push(
     if !plan.writes.is_empty() {
         let mut written = 0;
         for chunk in plan.writes.chunks(WRITE_CHUNK) {
-            let mut insert =
-                sqlx::query(sqlx::AssertSqlSafe(insert_records_sql(chunk.len()))).bind(user);
+            let mut insert = sqlx::query(sqlx::AssertSqlSafe(insert_records_sql(chunk.len())));
             for w in chunk {
                 insert = insert
+                    .bind(user)
                     .bind(&w.collection)
                     .bind(&w.id)
                     .bind(&w.value)
@@ -454,27 +452,20 @@ pub(super) async fn push(
 /// connection caches at most this many shapes of it.
 const WRITE_CHUNK: usize = 100;
 
-/// The `INSERT` of `rows` versions of one user (`?1`), each row's columns bound in
-/// order. The clock guard repeats the merge rule: under the write lock it never filters
-/// a row, and if it ever did the push fails instead of misreporting.
+/// The `INSERT` of `rows` versions, each row's 7 columns bound in order (the user
+/// first). The parameters are anonymous (`?`): binding each of a numbered one (`?N`)
+/// looks its name up in a list, which for hundreds of them costs more than the write.
+/// The clock guard repeats the merge rule: under the write lock it never filters a row,
+/// and if it ever did the push fails instead of misreporting.
 fn insert_records_sql(rows: usize) -> String {
-    let mut sql = String::with_capacity(160 + rows * 40);
+    const ROW: &str = "(?, ?, ?, ?, ?, ?, ?)";
+    let mut sql = String::with_capacity(240 + rows * (ROW.len() + 2));
     sql.push_str("INSERT INTO records (user_id, collection, id, value, hlc, deleted, seq) VALUES ");
     for row in 0..rows {
-        let p = 2 + row * 6;
         if row > 0 {
             sql.push_str(", ");
         }
-        let _ = write!(
-            sql,
-            "(?1, ?{}, ?{}, ?{}, ?{}, ?{}, ?{})",
-            p,
-            p + 1,
-            p + 2,
-            p + 3,
-            p + 4,
-            p + 5
-        );
+        sql.push_str(ROW);
     }
     sql.push_str(
         " ON CONFLICT (user_id, collection, id) DO UPDATE
