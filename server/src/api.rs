@@ -14,7 +14,8 @@ use cairn_protocol::api::{
 };
 use cairn_protocol::blobs::{is_hash, MAX_MISSING_QUERY};
 use cairn_protocol::limits::{
-    check_credentials, check_push, check_record, normalize_email, pull_limit,
+    check_credentials, check_record_facts, normalize_email, pull_limit, RecordFacts,
+    MAX_CHANGES_PER_PUSH,
 };
 use cairn_protocol::{Hlc, LimitError, Record};
 use serde::{Deserialize, Serialize};
@@ -25,7 +26,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::auth::{self, AuthUser};
-use crate::db::{device_label, NewBlob, NewSession, PullPage, PutBlob, SessionSummary};
+use crate::db::{device_label, DbError, NewBlob, NewSession, PullPage, PutBlob, SessionSummary};
 use crate::error::{ApiJson, ApiPath, ApiQuery};
 use crate::rate_limit::AddressRateLimited;
 use crate::{now_ms, ApiError, AppState};
@@ -420,18 +421,21 @@ async fn push(
     }
     let (changes, bases): (Vec<Record>, Vec<Option<Hlc>>) =
         changes.into_iter().map(Change::into_parts).unzip();
+    // Each value is encoded once: its size is what the limit looks at, and the text is
+    // what is stored.
+    let values = encode_values(&changes).map_err(ApiError::Database)?;
     let (count, now) = (changes.len(), now_ms());
-    let (changes, bases, refused) = match check_push(&changes, now) {
-        Ok(()) => (changes, bases, Vec::new()),
+    let (changes, bases, values, refused) = match check_encoded(&changes, &values, now) {
+        Ok(()) => (changes, bases, values, Vec::new()),
         // Only per-record limits can be answered per record.
         Err(err) if partial && !matches!(err, LimitError::TooManyChanges { .. }) => {
-            sort_out(changes, bases, now)
+            sort_out(changes, bases, values, now)
         }
         Err(err) => return Err(ApiError::InvalidChange(err)),
     };
     let mut reply = state
         .db
-        .push(user.id, &changes, &bases)
+        .push_encoded(user.id, &changes, &bases, values)
         .await
         .map_err(ApiError::Database)?;
     // The changes refused for their limits first, then those naming a missing blob.
@@ -450,22 +454,69 @@ async fn push(
     Ok(Json(reply))
 }
 
+/// Each change's value encoded as JSON text.
+fn encode_values(changes: &[Record]) -> Result<Vec<String>, DbError> {
+    changes
+        .iter()
+        .map(|c| serde_json::to_string(&c.value))
+        .collect::<Result<_, _>>()
+        .map_err(|e| DbError::Corrupt(e.to_string()))
+}
+
+/// The facts the per-record limits look at, for a change whose value is encoded as
+/// `value` ([`cairn_protocol::limits::value_bytes`] is its length).
+fn facts<'a>(change: &'a Record, value: &str) -> RecordFacts<'a> {
+    RecordFacts {
+        collection: &change.collection,
+        id: &change.id,
+        hlc: &change.hlc,
+        deleted: change.deleted,
+        value_is_null: change.value.is_null(),
+        value_bytes: value.len(),
+    }
+}
+
+/// [`cairn_protocol::limits::check_push`] on changes whose values are encoded already.
+fn check_encoded(changes: &[Record], values: &[String], now_ms: u64) -> Result<(), LimitError> {
+    if changes.len() > MAX_CHANGES_PER_PUSH {
+        return Err(LimitError::TooManyChanges {
+            count: changes.len(),
+            max: MAX_CHANGES_PER_PUSH,
+        });
+    }
+    changes
+        .iter()
+        .zip(values)
+        .try_for_each(|(change, value)| check_record_facts(&facts(change, value), now_ms))
+}
+
+/// A partial push's changes within every per-record limit, with their bases and
+/// encoded values.
+type Valid = (Vec<Record>, Vec<Option<Hlc>>, Vec<String>);
+
 /// Splits a partial push into the changes within every per-record limit (with their
-/// bases) and the others, each answered with the limit it breaks. A refused change is
-/// named as it was sent, however malformed its collection or id, so the device can tell
-/// which it was.
+/// bases and values) and the others, each answered with the limit it breaks. A refused
+/// change is named as it was sent, however malformed its collection or id, so the
+/// device can tell which it was.
 fn sort_out(
     changes: Vec<Record>,
     bases: Vec<Option<Hlc>>,
+    values: Vec<String>,
     now_ms: u64,
-) -> (Vec<Record>, Vec<Option<Hlc>>, Vec<RefusedChange>) {
-    let mut valid = (Vec::with_capacity(changes.len()), Vec::new());
+) -> (
+    Vec<Record>,
+    Vec<Option<Hlc>>,
+    Vec<String>,
+    Vec<RefusedChange>,
+) {
+    let mut valid: Valid = (Vec::with_capacity(changes.len()), Vec::new(), Vec::new());
     let mut refused = Vec::new();
-    for (change, base) in changes.into_iter().zip(bases) {
-        match check_record(&change, now_ms) {
+    for ((change, base), value) in changes.into_iter().zip(bases).zip(values) {
+        match check_record_facts(&facts(&change, &value), now_ms) {
             Ok(()) => {
                 valid.0.push(change);
                 valid.1.push(base);
+                valid.2.push(value);
             }
             Err(err) => refused.push(RefusedChange {
                 message: err.to_string(),
@@ -476,7 +527,7 @@ fn sort_out(
             }),
         }
     }
-    (valid.0, valid.1, refused)
+    (valid.0, valid.1, valid.2, refused)
 }
 
 /// The account's records changed after `since`, in server order, with the account's head.

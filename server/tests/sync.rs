@@ -2082,3 +2082,66 @@ async fn pushes_without_a_protocol_version_are_refused_and_store_nothing(backend
     }
     assert!(app.pull(&token, 0, 100).await.records.is_empty());
 }
+
+/// A push that waits for its account's row lock while another server process's push of
+/// the account stores a version and commits reads that version's clock, not the state
+/// from before it waited (PostgreSQL takes the lock and reads the clocks in one
+/// statement, whose snapshot predates the wait): here it loses to it, as it should, and
+/// gets the winner back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_a_push_that_waited_for_the_lock_reads_what_the_holder_stored() {
+    let Some(backend) = Backend::postgres() else {
+        return;
+    };
+    let app = TestApp::new(&backend).await;
+    let token = app.register("alice@example.org").await;
+    let Pool::Postgres(pool) = app.db.pool() else {
+        unreachable!("a PostgreSQL test app")
+    };
+    let t = now();
+    let older = note("a", json!("older"), t, "deva");
+    let newer = note("a", json!("newer"), t + 1, "devb");
+    // Another process's push, by hand: it holds the lock while it stores `newer` as 1.
+    let mut holder = pool.begin().await.unwrap();
+    let user: i64 = sqlx::query_scalar("SELECT id FROM users WHERE email = $1 FOR NO KEY UPDATE")
+        .bind("alice@example.org")
+        .fetch_one(&mut *holder)
+        .await
+        .unwrap();
+    sqlx::query(
+        "INSERT INTO records (user_id, collection, id, value, hlc, deleted, seq)
+         VALUES ($1, 'notes', 'a', '\"newer\"', $2, false, 1)",
+    )
+    .bind(user)
+    .bind(newer.hlc.to_string())
+    .execute(&mut *holder)
+    .await
+    .unwrap();
+    sqlx::query("UPDATE users SET last_seq = 1 WHERE id = $1")
+        .bind(user)
+        .execute(&mut *holder)
+        .await
+        .unwrap();
+    let commit = async {
+        // Once the push waits for the lock (it took its snapshot before), commit.
+        for _ in 0..2000 {
+            let waiting: i64 = sqlx::query_scalar(
+                "SELECT count(*) FROM pg_stat_activity
+                 WHERE datname = current_database() AND wait_event_type = 'Lock'",
+            )
+            .fetch_one(pool)
+            .await
+            .unwrap();
+            if waiting > 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        holder.commit().await.unwrap();
+    };
+    let (reply, ()) = tokio::join!(app.push(&token, std::slice::from_ref(&older)), commit);
+    assert_eq!((reply.applied, reply.duplicates), (0, 0));
+    assert_eq!(reply.superseded, vec![newer.clone()]);
+    assert_eq!((reply.seq_before, reply.seq_after), (1, 1));
+    assert_eq!(app.pull_all(&token).await, vec![newer]);
+}

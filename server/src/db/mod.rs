@@ -547,6 +547,23 @@ impl Database {
         changes: &[Record],
         bases: &[Option<Hlc>],
     ) -> Result<PushResponse, DbError> {
+        let values = changes
+            .iter()
+            .map(|c| serde_json::to_string(&c.value))
+            .collect::<Result<_, _>>()
+            .map_err(|e| DbError::Corrupt(e.to_string()))?;
+        self.push_encoded(user, changes, bases, values).await
+    }
+
+    /// [`Database::push`] of changes whose values are encoded already: `values[i]` is
+    /// `changes[i].value` as JSON text (`serde_json::to_string`), stored as it is.
+    pub async fn push_encoded(
+        &self,
+        user: UserId,
+        changes: &[Record],
+        bases: &[Option<Hlc>],
+        values: Vec<String>,
+    ) -> Result<PushResponse, DbError> {
         let mut reply = if changes.is_empty() {
             let seq = self.head(user).await?;
             PushResponse {
@@ -560,7 +577,7 @@ impl Database {
             }
         } else {
             // Encoding happens before the transaction, so it never holds a lock.
-            let batch = PushBatch::new(changes, bases)?;
+            let batch = PushBatch::encoded(changes, bases, values)?;
             let _turn = self.pushers.lock(user).await;
             let reply = match &self.pool {
                 Pool::Sqlite(db) => sqlite::push(db, user, &batch).await?,
@@ -944,19 +961,31 @@ pub(crate) struct PushBatch<'a> {
 }
 
 impl<'a> PushBatch<'a> {
+    #[cfg(test)]
     pub fn new(changes: &'a [Record], bases: &'a [Option<Hlc>]) -> Result<Self, DbError> {
-        if bases.len() != changes.len() {
-            return Err(DbError::Inconsistent(format!(
-                "{} changes with {} bases",
-                changes.len(),
-                bases.len()
-            )));
-        }
         let values = changes
             .iter()
             .map(|c| serde_json::to_string(&c.value))
             .collect::<Result<_, _>>()
             .map_err(|e| DbError::Corrupt(e.to_string()))?;
+        Self::encoded(changes, bases, values)
+    }
+
+    /// The batch of `changes`, made from `bases`, whose values are `values` (each
+    /// encoded as JSON text).
+    pub fn encoded(
+        changes: &'a [Record],
+        bases: &'a [Option<Hlc>],
+        values: Vec<String>,
+    ) -> Result<Self, DbError> {
+        if bases.len() != changes.len() || values.len() != changes.len() {
+            return Err(DbError::Inconsistent(format!(
+                "{} changes with {} bases and {} values",
+                changes.len(),
+                bases.len(),
+                values.len()
+            )));
+        }
         let mut seen = std::collections::HashSet::with_capacity(changes.len());
         let keys = changes
             .iter()
@@ -1102,17 +1131,42 @@ fn plan_excluding(
     plan
 }
 
-/// Parses the clocks read back for a push's keys.
-pub(crate) fn held_clocks(
-    rows: Vec<(String, String, String)>,
-) -> Result<HashMap<RecordKey, Hlc>, DbError> {
-    rows.into_iter()
-        .map(|(collection, id, hlc)| {
-            let parsed = Hlc::from_str(&hlc)
-                .map_err(|e| DbError::Corrupt(format!("record {collection}/{id}: {e}")))?;
-            Ok((RecordKey::new(collection, id), parsed))
-        })
-        .collect()
+/// What a push reads back for its keys: the stored clock of each key the user holds, and
+/// which of those stored versions name blobs (have rows in `blob_refs`).
+#[derive(Debug, Default)]
+pub(crate) struct Held {
+    pub clocks: HashMap<RecordKey, Hlc>,
+    pub with_refs: std::collections::HashSet<RecordKey>,
+}
+
+impl Held {
+    /// Whether storing `plan` replaces a version that names blobs: only then do the old
+    /// refs need deleting (and their blobs marking).
+    pub fn replaced_refs(&self, plan: &PushPlan) -> bool {
+        !self.with_refs.is_empty()
+            && plan.writes.iter().any(|w| {
+                self.with_refs
+                    .contains(&RecordKey::new(&w.collection, &w.id))
+            })
+    }
+}
+
+/// Parses the rows read back for a push's keys: `(collection, id, hlc, has_refs)`.
+pub(crate) fn held_clocks(rows: Vec<(String, String, String, bool)>) -> Result<Held, DbError> {
+    let mut held = Held {
+        clocks: HashMap::with_capacity(rows.len()),
+        with_refs: std::collections::HashSet::new(),
+    };
+    for (collection, id, hlc, has_refs) in rows {
+        let parsed = Hlc::from_str(&hlc)
+            .map_err(|e| DbError::Corrupt(format!("record {collection}/{id}: {e}")))?;
+        let key = RecordKey::new(collection, id);
+        if has_refs {
+            held.with_refs.insert(key.clone());
+        }
+        held.clocks.insert(key, parsed);
+    }
+    Ok(held)
 }
 
 #[cfg(test)]

@@ -261,6 +261,46 @@ pub(super) async fn delete_session(pool: &PgPool, token_hash: &[u8]) -> Result<b
     Ok(done.rows_affected() > 0)
 }
 
+/// Takes the user's row lock and reads the stored clocks of the pushed keys (`$2`, `$3`),
+/// with whether each stored version names blobs, in one statement. Every row carries the
+/// counter twice: `locked` as the lock returned it (the latest committed version) and
+/// `seen` as the statement's snapshot has it. They differ only when another push of the
+/// user committed after the snapshot was taken (while this one waited for the lock): then
+/// the clocks read are stale and [`HELD`] reads them again, under the lock.
+const LOCK_AND_HELD: &str = "
+    WITH u AS (SELECT last_seq FROM users WHERE id = $1 FOR NO KEY UPDATE)
+    SELECT u.last_seq, (SELECT last_seq FROM users WHERE id = $1),
+           h.collection, h.id, h.hlc, h.has_refs
+    FROM u LEFT JOIN (
+        SELECT r.collection, r.id, r.hlc,
+               EXISTS (SELECT 1 FROM blob_refs AS b
+                       WHERE b.account = $1 AND b.collection = r.collection
+                         AND b.record_id = r.id) AS has_refs
+        FROM UNNEST($2::text[], $3::text[]) AS k (collection, id)
+        JOIN records AS r
+          ON r.user_id = $1 AND r.collection = k.collection AND r.id = k.id
+    ) AS h ON true";
+
+/// The stored clocks of the pushed keys, with whether each stored version names blobs.
+const HELD: &str = "
+    SELECT r.collection, r.id, r.hlc,
+           EXISTS (SELECT 1 FROM blob_refs AS b
+                   WHERE b.account = $1 AND b.collection = r.collection
+                     AND b.record_id = r.id)
+    FROM UNNEST($2::text[], $3::text[]) AS k (collection, id)
+    JOIN records AS r
+      ON r.user_id = $1 AND r.collection = k.collection AND r.id = k.id";
+
+/// A row of [`LOCK_AND_HELD`].
+type LockedRow = (
+    i64,
+    Option<i64>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<bool>,
+);
+
 pub(super) async fn push(
     pool: &PgPool,
     user: UserId,
@@ -273,22 +313,32 @@ pub(super) async fn push(
         .unzip();
 
     let mut tx = pool.begin().await?;
-    let last_seq: i64 =
-        sqlx::query_scalar("SELECT last_seq FROM users WHERE id = $1 FOR NO KEY UPDATE")
+    let rows: Vec<LockedRow> = sqlx::query_as(LOCK_AND_HELD)
+        .bind(user)
+        .bind(&collections)
+        .bind(&ids)
+        .fetch_all(&mut *tx)
+        .await?;
+    let Some(&(last_seq, seen, ..)) = rows.first() else {
+        return Err(sqlx::Error::RowNotFound.into());
+    };
+    let held = if seen == Some(last_seq) {
+        rows.into_iter()
+            .filter_map(|(_, _, collection, id, hlc, has_refs)| {
+                Some((collection?, id?, hlc?, has_refs.unwrap_or(true)))
+            })
+            .collect()
+    } else {
+        // Another push of the user committed after this statement's snapshot: read
+        // again, now that the lock is held.
+        sqlx::query_as(HELD)
             .bind(user)
-            .fetch_one(&mut *tx)
-            .await?;
-    let held: Vec<(String, String, String)> = sqlx::query_as(
-        "SELECT r.collection, r.id, r.hlc
-         FROM UNNEST($2::text[], $3::text[]) AS k (collection, id)
-         JOIN records AS r
-           ON r.user_id = $1 AND r.collection = k.collection AND r.id = k.id",
-    )
-    .bind(user)
-    .bind(&collections)
-    .bind(&ids)
-    .fetch_all(&mut *tx)
-    .await?;
+            .bind(&collections)
+            .bind(&ids)
+            .fetch_all(&mut *tx)
+            .await?
+    };
+    let mut held = held_clocks(held)?;
     // Share-locked until the push ends, so a sweep cannot delete one meanwhile (it skips
     // locked rows; one it deleted first is not found here, and its change is refused).
     let held_blobs = if batch.blobs.is_empty() {
@@ -305,14 +355,20 @@ pub(super) async fn push(
         .into_iter()
         .collect()
     };
-    let plan = plan_push_with_blobs(batch, held_clocks(held)?, last_seq, &held_blobs);
+    let plan = plan_push_with_blobs(
+        batch,
+        std::mem::take(&mut held.clocks),
+        last_seq,
+        &held_blobs,
+    );
 
     if !plan.writes.is_empty() {
         let w = &plan.writes;
-        // One statement writes the versions and moves the counter. The clock guard
-        // repeats the merge rule: under the row lock it never filters a row, and if it
-        // ever did the push fails instead of misreporting.
-        let written: i64 = sqlx::query_scalar(
+        // One statement writes the versions, moves the counter and sends the
+        // notification (delivered to every listening server process when, and only if,
+        // this commits). The clock guard repeats the merge rule: under the row lock it
+        // never filters a row, and if it ever did the push fails instead of misreporting.
+        let (written, _): (i64, i64) = sqlx::query_as(
             "WITH written AS (
                  INSERT INTO records (user_id, collection, id, value, hlc, deleted, seq)
                  SELECT $1, * FROM UNNEST($2::text[], $3::text[], $4::text[], $5::text[],
@@ -324,7 +380,8 @@ pub(super) async fn push(
                  RETURNING 1
              )
              UPDATE users SET last_seq = $8 WHERE id = $1
-             RETURNING (SELECT count(*) FROM written)",
+             RETURNING (SELECT count(*) FROM written),
+                       (SELECT count(*) FROM pg_notify($9, $10))",
         )
         .bind(user)
         .bind(w.iter().map(|w| w.collection.as_str()).collect::<Vec<_>>())
@@ -334,6 +391,8 @@ pub(super) async fn push(
         .bind(w.iter().map(|w| w.deleted).collect::<Vec<_>>())
         .bind(w.iter().map(|w| w.seq).collect::<Vec<_>>())
         .bind(plan.last_seq)
+        .bind(CHANNEL)
+        .bind(format!("{user}:{}", plan.last_seq))
         .fetch_one(&mut *tx)
         .await?;
         if written != w.len() as i64 {
@@ -342,13 +401,7 @@ pub(super) async fn push(
                 w.len()
             )));
         }
-        replace_refs(&mut tx, user, batch, &plan).await?;
-        // Delivered to every listening server process when (and only if) this commits.
-        sqlx::query("SELECT pg_notify($1, $2)")
-            .bind(CHANNEL)
-            .bind(format!("{user}:{}", plan.last_seq))
-            .execute(&mut *tx)
-            .await?;
+        replace_refs(&mut tx, user, batch, &plan, held.replaced_refs(&plan)).await?;
     }
 
     let superseded = if plan.lost.is_empty() {
@@ -390,29 +443,36 @@ pub(super) async fn push(
 
 /// Replaces the blob refs of the keys `plan` writes with those of their new versions,
 /// clears the mark of every blob they name and marks the blobs they named before that
-/// no record names any more.
+/// no record names any more. `replaced`: whether a version it replaces names blobs (if
+/// none does, there are no old refs to delete: a push of plain records costs nothing
+/// here).
 async fn replace_refs(
     tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
     user: UserId,
     batch: &PushBatch<'_>,
     plan: &PushPlan,
+    replaced: bool,
 ) -> Result<(), DbError> {
     let (collections, ids): (Vec<&str>, Vec<&str>) = plan
         .writes
         .iter()
         .map(|w| (w.collection.as_str(), w.id.as_str()))
         .unzip();
-    let old: Vec<String> = sqlx::query_scalar(
-        "DELETE FROM blob_refs AS r
+    let old: Vec<String> = if !replaced {
+        Vec::new()
+    } else {
+        sqlx::query_scalar(
+            "DELETE FROM blob_refs AS r
          USING UNNEST($2::text[], $3::text[]) AS k (collection, id)
          WHERE r.account = $1 AND r.collection = k.collection AND r.record_id = k.id
          RETURNING r.hash",
-    )
-    .bind(user)
-    .bind(&collections)
-    .bind(&ids)
-    .fetch_all(&mut **tx)
-    .await?;
+        )
+        .bind(user)
+        .bind(&collections)
+        .bind(&ids)
+        .fetch_all(&mut **tx)
+        .await?
+    };
     let refs = plan.refs(batch);
     if !refs.is_empty() {
         sqlx::query(

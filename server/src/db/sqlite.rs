@@ -1,8 +1,9 @@
 //! SQLite's SQL. Writers are serialised by SQLite itself: every writing transaction
 //! starts with `BEGIN IMMEDIATE`, taking the database's write lock at once (waiting up to
-//! the busy timeout), so a read inside it never goes stale. A push sends its whole batch
-//! as one JSON parameter that `json_each` expands, so a push is a fixed number of
-//! statements whatever its size.
+//! the busy timeout), so a read inside it never goes stale. A push sends its keys as one
+//! JSON parameter that `json_each` expands, and writes its versions with bound multi-row
+//! `INSERT`s of up to [`WRITE_CHUNK`] rows (no JSON to encode and parse again under the
+//! write lock), so a push is a few statements whatever its size.
 
 use cairn_protocol::api::{PushResponse, ServerClock};
 
@@ -13,16 +14,34 @@ use super::{
     PULL_PAGE_BYTES,
 };
 
-/// The stored clocks of a push's keys (`?2`: a JSON array of `[collection, id]`).
-/// `CROSS JOIN` makes SQLite walk the keys and look each up by primary key; left to
-/// itself, without table statistics, it scans the user's records instead.
+/// The user's counter (a first row of its own, the others' columns `NULL`) and the
+/// stored clocks of a push's keys (`?2`: a JSON array of `[collection, id]`), with
+/// whether each stored version names blobs, in one statement. `CROSS JOIN` makes SQLite
+/// walk the keys and look each up by primary key; left to itself, without table
+/// statistics, it scans the user's records instead.
 const HELD_CLOCKS: &str = "
-    WITH k (collection, id) AS (
-        SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(?2)
-    )
-    SELECT r.collection, r.id, r.hlc
-    FROM k CROSS JOIN records AS r
-    WHERE r.user_id = ?1 AND r.collection = k.collection AND r.id = k.id";
+    SELECT last_seq, NULL, NULL, NULL, NULL FROM users WHERE id = ?1
+    UNION ALL
+    SELECT * FROM (
+        WITH k (collection, id) AS (
+            SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(?2)
+        )
+        SELECT NULL, r.collection, r.id, r.hlc,
+               EXISTS (SELECT 1 FROM blob_refs AS b
+                       WHERE b.account = ?1 AND b.collection = r.collection
+                         AND b.record_id = r.id)
+        FROM k CROSS JOIN records AS r
+        WHERE r.user_id = ?1 AND r.collection = k.collection AND r.id = k.id
+    )";
+
+/// A row of [`HELD_CLOCKS`].
+type HeldRow = (
+    Option<i64>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<bool>,
+);
 
 /// The stored versions of the keys whose pushed change lost, in the order given.
 const WINNERS: &str = "
@@ -316,28 +335,37 @@ pub(super) async fn push(
     user: UserId,
     batch: &PushBatch<'_>,
 ) -> Result<PushResponse, DbError> {
-    // One writer at a time, queued here rather than in SQLite's busy handler.
-    let _turn = db.writer.lock().await;
-    let pool = &db.pool;
-    let keys = &batch.keys;
     let keys_json = serde_json::to_string(
-        &keys
+        &batch
+            .keys
             .iter()
             .map(|k| (&k.collection, &k.id))
             .collect::<Vec<_>>(),
     )
     .map_err(|e| DbError::Corrupt(e.to_string()))?;
+    // One writer at a time, queued here rather than in SQLite's busy handler.
+    let _turn = db.writer.lock().await;
+    let pool = &db.pool;
 
     let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
-    let last_seq: i64 = sqlx::query_scalar("SELECT last_seq FROM users WHERE id = ?1")
-        .bind(user)
-        .fetch_one(&mut *tx)
-        .await?;
-    let held: Vec<(String, String, String)> = sqlx::query_as(HELD_CLOCKS)
+    let rows: Vec<HeldRow> = sqlx::query_as(HELD_CLOCKS)
         .bind(user)
         .bind(&keys_json)
         .fetch_all(&mut *tx)
         .await?;
+    let mut last_seq = None;
+    let mut held = Vec::with_capacity(rows.len());
+    for row in rows {
+        match row {
+            (Some(seq), ..) => last_seq = Some(seq),
+            (None, Some(collection), Some(id), Some(hlc), has_refs) => {
+                held.push((collection, id, hlc, has_refs.unwrap_or(true)));
+            }
+            _ => return Err(DbError::Corrupt("a stored record without a key".into())),
+        }
+    }
+    let last_seq = last_seq.ok_or(sqlx::Error::RowNotFound)?;
+    let mut held = held_clocks(held)?;
     let held_blobs = if batch.blobs.is_empty() {
         std::collections::HashSet::new()
     } else {
@@ -349,38 +377,32 @@ pub(super) async fn push(
             .into_iter()
             .collect()
     };
-    let plan = plan_push_with_blobs(batch, held_clocks(held)?, last_seq, &held_blobs);
+    let plan = plan_push_with_blobs(
+        batch,
+        std::mem::take(&mut held.clocks),
+        last_seq,
+        &held_blobs,
+    );
 
     if !plan.writes.is_empty() {
-        let rows: Vec<_> = plan
-            .writes
-            .iter()
-            .map(|w| (&w.collection, &w.id, &w.value, &w.hlc, w.deleted, w.seq))
-            .collect();
-        let rows_json =
-            serde_json::to_string(&rows).map_err(|e| DbError::Corrupt(e.to_string()))?;
-        // `WHERE true` keeps SQLite from reading ON CONFLICT as a join constraint. The
-        // clock guard repeats the merge rule: under the write lock it never filters a
-        // row, and if it ever did the push fails instead of misreporting.
-        let done = sqlx::query(
-            "INSERT INTO records (user_id, collection, id, value, hlc, deleted, seq)
-             SELECT ?1, json_extract(value, '$[0]'), json_extract(value, '$[1]'),
-                    json_extract(value, '$[2]'), json_extract(value, '$[3]'),
-                    json_extract(value, '$[4]'), json_extract(value, '$[5]')
-             FROM json_each(?2) WHERE true
-             ON CONFLICT (user_id, collection, id) DO UPDATE
-                SET value = excluded.value, hlc = excluded.hlc,
-                    deleted = excluded.deleted, seq = excluded.seq
-              WHERE excluded.hlc > records.hlc",
-        )
-        .bind(user)
-        .bind(&rows_json)
-        .execute(&mut *tx)
-        .await?;
-        if done.rows_affected() != plan.writes.len() as u64 {
+        let mut written = 0;
+        for chunk in plan.writes.chunks(WRITE_CHUNK) {
+            let mut insert = sqlx::query(sqlx::AssertSqlSafe(insert_records_sql(chunk.len())));
+            for w in chunk {
+                insert = insert
+                    .bind(user)
+                    .bind(&w.collection)
+                    .bind(&w.id)
+                    .bind(&w.value)
+                    .bind(&w.hlc)
+                    .bind(w.deleted)
+                    .bind(w.seq);
+            }
+            written += insert.execute(&mut *tx).await?.rows_affected();
+        }
+        if written != plan.writes.len() as u64 {
             return Err(DbError::Inconsistent(format!(
-                "{} of {} versions written",
-                done.rows_affected(),
+                "{written} of {} versions written",
                 plan.writes.len()
             )));
         }
@@ -389,7 +411,7 @@ pub(super) async fn push(
             .bind(plan.last_seq)
             .execute(&mut *tx)
             .await?;
-        replace_refs(&mut tx, user, batch, &plan).await?;
+        replace_refs(&mut tx, user, batch, &plan, held.replaced_refs(&plan)).await?;
     }
 
     let superseded = if plan.lost.is_empty() {
@@ -425,30 +447,66 @@ pub(super) async fn push(
     })
 }
 
+/// Most versions one `INSERT` of a push writes (7 parameters each): a push of up to
+/// [`cairn_protocol::limits::MAX_CHANGES_PER_PUSH`] changes is a few statements, and each
+/// connection caches at most this many shapes of it.
+const WRITE_CHUNK: usize = 100;
+
+/// The `INSERT` of `rows` versions, each row's 7 columns bound in order (the user
+/// first). The parameters are anonymous (`?`): binding each of a numbered one (`?N`)
+/// looks its name up in a list, which for hundreds of them costs more than the write.
+/// The clock guard repeats the merge rule: under the write lock it never filters a row,
+/// and if it ever did the push fails instead of misreporting.
+fn insert_records_sql(rows: usize) -> String {
+    const ROW: &str = "(?, ?, ?, ?, ?, ?, ?)";
+    let mut sql = String::with_capacity(240 + rows * (ROW.len() + 2));
+    sql.push_str("INSERT INTO records (user_id, collection, id, value, hlc, deleted, seq) VALUES ");
+    for row in 0..rows {
+        if row > 0 {
+            sql.push_str(", ");
+        }
+        sql.push_str(ROW);
+    }
+    sql.push_str(
+        " ON CONFLICT (user_id, collection, id) DO UPDATE
+             SET value = excluded.value, hlc = excluded.hlc,
+                 deleted = excluded.deleted, seq = excluded.seq
+           WHERE excluded.hlc > records.hlc",
+    );
+    sql
+}
+
 /// Replaces the blob refs of the keys `plan` writes with those of their new versions,
 /// clears the mark of every blob they name and marks the blobs they named before that
-/// no record names any more.
+/// no record names any more. `replaced`: whether a version it replaces names blobs (if
+/// none does, there are no old refs to delete: a push of plain records costs nothing
+/// here).
 async fn replace_refs(
     tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
     user: UserId,
     batch: &PushBatch<'_>,
     plan: &PushPlan,
+    replaced: bool,
 ) -> Result<(), DbError> {
-    let keys: Vec<(&str, &str)> = plan
-        .writes
-        .iter()
-        .map(|w| (w.collection.as_str(), w.id.as_str()))
-        .collect();
-    let old: Vec<String> = sqlx::query_scalar(
-        "DELETE FROM blob_refs
+    let old: Vec<String> = if !replaced {
+        Vec::new()
+    } else {
+        let keys: Vec<(&str, &str)> = plan
+            .writes
+            .iter()
+            .map(|w| (w.collection.as_str(), w.id.as_str()))
+            .collect();
+        sqlx::query_scalar(
+            "DELETE FROM blob_refs
          WHERE account = ?1 AND (collection, record_id) IN (
              SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(?2))
          RETURNING hash",
-    )
-    .bind(user)
-    .bind(json(&keys)?)
-    .fetch_all(&mut **tx)
-    .await?;
+        )
+        .bind(user)
+        .bind(json(&keys)?)
+        .fetch_all(&mut **tx)
+        .await?
+    };
     let refs = plan.refs(batch);
     if !refs.is_empty() {
         sqlx::query(
