@@ -51,6 +51,15 @@ fn note_with(hashes: &[&str]) -> serde_json::Value {
            "blobs": hashes})
 }
 
+/// Note `n1` naming the PNG [`HASH`], written with its image as the app adds one.
+async fn write_note_with_image(store: &Store) {
+    let image = StoredBlob::from_blob("dot.png", &png_blob()).await.unwrap();
+    store
+        .put_record_with_blobs(note("n1"), note_with(&[HASH]), &[image])
+        .await
+        .unwrap();
+}
+
 async fn outbox_ids(store: &Store) -> Vec<String> {
     store
         .outbox()
@@ -387,11 +396,7 @@ async fn upload_phase(store: &Store) {
     let engine = SyncEngine::new(store, "");
     engine.sign_in("a@example.com", "secret").await.unwrap();
     take_log();
-    let image = StoredBlob::from_blob("dot.png", &png_blob()).await.unwrap();
-    store
-        .put_record_with_blobs(note("n1"), note_with(&[HASH]), &[image])
-        .await
-        .unwrap();
+    write_note_with_image(store).await;
     store
         .write(note("n2"), json!({"title": "plain"}))
         .await
@@ -454,11 +459,7 @@ async fn upload_phase(store: &Store) {
     store.delete(note("n1")).await.unwrap();
     assert_eq!(store.release_unreferenced_blobs().await.unwrap().count, 1);
     assert!(store.upload_marks().await.unwrap().is_empty());
-    let image = StoredBlob::from_blob("dot.png", &png_blob()).await.unwrap();
-    store
-        .put_record_with_blobs(note("n1"), note_with(&[HASH]), &[image])
-        .await
-        .unwrap();
+    write_note_with_image(&store).await;
 
     // Room again: uploaded first, the mark cleared, then the note pushed.
     set_global("__blobStatus", &JsValue::from(201));
@@ -564,11 +565,7 @@ async fn another_account_gets_the_blobs_again_or_none_of_them() {
     let store = fresh("test-blobs-switch").await;
     let engine = SyncEngine::new(&store, "");
     engine.sign_in("a@example.com", "secret").await.unwrap();
-    let image = StoredBlob::from_blob("dot.png", &png_blob()).await.unwrap();
-    store
-        .put_record_with_blobs(note("n1"), note_with(&[HASH]), &[image])
-        .await
-        .unwrap();
+    write_note_with_image(&store).await;
     // A blob no record names is not uploaded again to another account.
     let loose = store
         .put_blob("loose.bin", &blob_of(b"abc", ""))
@@ -615,11 +612,7 @@ async fn restoring_the_snapshot_of_another_account_uploads_its_images_before_its
     let store = fresh("test-blobs-restore").await;
     let engine = SyncEngine::new(&store, "");
     engine.sign_in("a@example.com", "secret").await.unwrap();
-    let image = StoredBlob::from_blob("dot.png", &png_blob()).await.unwrap();
-    store
-        .put_record_with_blobs(note("n1"), note_with(&[HASH]), &[image])
-        .await
-        .unwrap();
+    write_note_with_image(&store).await;
     assert_eq!(engine.sync_once().await.unwrap().uploaded, 1);
 
     // Starting another account empty keeps the old data in a snapshot (without image
